@@ -1,0 +1,66 @@
+"""Checks on the IR that apply whatever the circuit came from (JSON, cirq, a builder)."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import CircuitError
+from .gates import NATIVE_GATES, QIS_GATES
+from .ir import Circuit, Gate
+
+
+def validate_n_qubits(n: object, field: str = "qubits") -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        if isinstance(n, float) and n.is_integer():
+            raise CircuitError(f"qubit count must be an integer, got {n!r}", field=field)
+        raise CircuitError(f"qubit count must be an integer, got {n!r}", field=field)
+    if n < 1:
+        raise CircuitError(f"qubit count must be at least 1, got {n}", field=field)
+    return n
+
+
+def validate_gate(g: Gate, index: int, n_qubits: int, gateset: str) -> None:
+    table = QIS_GATES if gateset == "qis" else NATIVE_GATES
+    other = NATIVE_GATES if gateset == "qis" else QIS_GATES
+    if g.name not in table:
+        if g.name in other:
+            raise CircuitError(
+                f"'{g.name}' is a {other[g.name].gateset} gate in a {gateset} circuit; qis and native gates cannot be mixed",
+                index=index, field="gate",
+            )
+        raise CircuitError(f"unknown gate '{g.name}'", index=index, field="gate")
+    s = table[g.name]
+    tfield = "target" if s.n_targets == 1 else "targets"
+    if len(g.targets) != s.n_targets:
+        raise CircuitError(f"'{g.name}' needs {s.n_targets} target(s), got {len(g.targets)}", index=index, field=tfield)
+    if g.name == "cnot" and len(g.controls) == 0:
+        raise CircuitError("'cnot' needs a control", index=index, field="control")
+    if g.controls and not s.controllable:
+        raise CircuitError(f"'{g.name}' cannot be controlled", index=index, field="controls")
+    for fname, qs in ((tfield, g.targets), ("controls" if len(g.controls) > 1 else "control", g.controls)):
+        for q in qs:
+            if isinstance(q, bool) or not isinstance(q, int):
+                raise CircuitError(f"qubit index must be an integer, got {q!r}", index=index, field=fname)
+            if q < 0:
+                raise CircuitError(f"qubit index {q} is negative", index=index, field=fname)
+            if q >= n_qubits:
+                raise CircuitError(f"qubit index {q} is out of range for {n_qubits} qubits", index=index, field=fname)
+    if len(set(g.targets)) != len(g.targets):
+        raise CircuitError(f"duplicate targets {list(g.targets)}", index=index, field="targets")
+    if len(set(g.controls)) != len(g.controls):
+        raise CircuitError(f"duplicate controls {list(g.controls)}", index=index, field="controls")
+    if set(g.controls) & set(g.targets):
+        raise CircuitError(f"control equals target (qubit {sorted(set(g.controls) & set(g.targets))[0]})", index=index, field="control")
+    if len(g.params) != s.n_params:
+        raise CircuitError(f"'{g.name}' needs {s.n_params} parameter(s), got {len(g.params)}", index=index, field=s.param_field)
+    for p in g.params:
+        if not math.isfinite(p):
+            raise CircuitError(f"angle must be finite, got {p}", index=index, field=s.param_field)
+
+
+def validate_circuit(c: Circuit) -> None:
+    validate_n_qubits(c.n_qubits)
+    if c.gateset not in ("qis", "native"):
+        raise CircuitError(f"gateset must be 'qis' or 'native', got {c.gateset!r}", field="gateset")
+    for i, g in enumerate(c.gates):
+        validate_gate(g, i, c.n_qubits, c.gateset)

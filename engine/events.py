@@ -1,0 +1,209 @@
+"""Typed events the engine emits, and the bus that delivers them.
+
+Every event is a pydantic model with a literal `kind`, so `events.jsonl` parses back into the
+same classes (`parse_event`). The bus never blocks the engine: each subscriber has a bounded
+queue and a full queue drops the event for that subscriber and counts the drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any, Callable, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seq: int = 0  # set by the bus
+    time: float = 0.0  # seconds since the epoch, set by the bus from its clock
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    run_id: str
+    backend: str
+    target: str
+    n_qubits: int
+    n_params: int
+    total_steps: int
+    resumed_from_step: int = 0
+    features: dict[str, bool] = Field(default_factory=dict)
+
+
+class BatchExecuted(_Event):
+    kind: Literal["batch_executed"] = "batch_executed"
+    batch_id: int
+    circuits: int
+    failed: int = 0
+    chunks: int = 1
+    shots: int = 0
+    total_ms: float
+    throughput_cps: float
+    stage_ms: dict[str, float] = Field(default_factory=dict)  # bind, compile, submit, queue, execute, post_process
+    purpose: str = ""  # e.g. "spsa", "parameter_shift", "loss", "validation"
+
+
+class BatchSizeDecision(_Event):
+    kind: Literal["batch_size_decision"] = "batch_size_decision"
+    old_size: int
+    new_size: int
+    chunk_ms: float
+    target_ms: float
+    reason: str
+
+
+class StepMetrics(_Event):
+    kind: Literal["step_metrics"] = "step_metrics"
+    epoch: int
+    step: int  # global optimizer step, 0-based
+    total_steps: int
+    loss: float
+    accuracy: float | None = None
+    grad_norm: float | None = None
+    spsa_a: float | None = None
+    spsa_c: float | None = None
+    learning_rate: float | None = None
+    circuits: int = 0  # circuits executed for this step
+
+
+class EpochFinished(_Event):
+    kind: Literal["epoch_finished"] = "epoch_finished"
+    epoch: int
+    train_loss: float
+    train_accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+
+
+class JobUpdate(_Event):
+    kind: Literal["job_update"] = "job_update"
+    job_id: str
+    circuits: int
+    status: str
+    queue_s: float | None = None
+    run_s: float | None = None
+
+
+class CacheStats(_Event):
+    kind: Literal["cache_stats"] = "cache_stats"
+    template_hits: int
+    template_misses: int
+    bound_hits: int
+    bound_misses: int
+    evictions: int
+    bytes_held: int
+    time_saved_ms: float
+
+
+class CompilerStats(_Event):
+    kind: Literal["compiler_stats"] = "compiler_stats"
+    target: str
+    compiles: int
+    gates_in: int
+    gates_out: int
+    n1q_out: int
+    n2q_out: int
+    reduction_pct: float
+    compile_ms: float
+
+
+class Checkpoint(_Event):
+    kind: Literal["checkpoint"] = "checkpoint"
+    step: int
+    epoch: int
+    path: str
+
+
+class StoreUpdate(_Event):
+    kind: Literal["store_update"] = "store_update"
+    epoch: int
+    upserted: int
+    namespace: str
+    store: str
+    knn_accuracy: float | None = None
+
+
+class Log(_Event):
+    kind: Literal["log"] = "log"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    message: str
+
+
+class Error(_Event):
+    kind: Literal["error"] = "error"
+    source: str
+    message: str
+    fatal: bool = False
+
+
+class RunFinished(_Event):
+    kind: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "stopped", "failed", "interrupted"]
+    steps: int
+    final_loss: float | None = None
+    final_accuracy: float | None = None
+    val_accuracy: float | None = None
+    wall_s: float = 0.0
+    message: str = ""
+
+
+Event = Annotated[
+    Union[RunStarted, BatchExecuted, BatchSizeDecision, StepMetrics, EpochFinished, JobUpdate, CacheStats,
+          CompilerStats, Checkpoint, StoreUpdate, Log, Error, RunFinished],
+    Field(discriminator="kind"),
+]
+_adapter: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+def parse_event(line: str | bytes) -> _Event:
+    """One line of events.jsonl back into its event class."""
+    return _adapter.validate_json(line)
+
+
+EventSink = Callable[[_Event], None]
+
+
+class EventBus:
+    """Fan-out to bounded subscriber queues plus synchronous sinks (the events.jsonl writer)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, queue_size: int = 1000):
+        self._clock = clock
+        self._queue_size = queue_size
+        self._subscribers: list[asyncio.Queue] = []
+        self._sinks: list[EventSink] = []
+        self._seq = 0
+        self.dropped = 0
+
+    def subscribe(self, maxsize: int | None = None) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize or self._queue_size)
+        self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        if q in self._subscribers:
+            self._subscribers.remove(q)
+
+    def add_sink(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def emit(self, event: _Event) -> _Event:
+        """Stamp and deliver; never blocks and never raises for a slow subscriber."""
+        self._seq += 1
+        event.seq = self._seq
+        event.time = self._clock()
+        for sink in self._sinks:
+            sink(event)
+        for q in self._subscribers:
+            try:
+                q.put_nowait(event)
+            except asyncio.QueueFull:
+                self.dropped += 1
+        return event
+
+
+def emit_to(bus: EventBus | None, event: _Event) -> None:
+    """Emit when there is a bus: engine parts work standalone (tests, library use) without one."""
+    if bus is not None:
+        bus.emit(event)

@@ -1,0 +1,281 @@
+"""Batched statevector simulation in complex128, state shape (B, 2**n), little-endian.
+
+Basis index k has qubit i in bit i (2**i), so column k of the probabilities is IonQ's integer
+key k. Large batches run in chunks that keep the working set within `chunk_bytes`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from threading import Lock
+import os
+
+import numpy as np
+
+from ..circuits.gates import FIXED_1Q, one_qubit_matrix, spec, two_qubit_matrix, zz_diag_turns
+from ..circuits.ir import Circuit
+from ..circuits.template import Template
+from .plan import Fused1Q, Generic, Monomial, Plan, build_plan, drop_dead_diagonals
+
+MAX_QUBITS = 16
+DEFAULT_CHUNK_BYTES = 8 * 2**20
+_DIAGONAL_1Q = {"rz", "z", "s", "si", "t", "ti"}
+
+_plans: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
+_plans_lock = Lock()
+_pool: ThreadPoolExecutor | None = None
+PARALLEL_MIN_AMPLITUDES = 2 ** 15
+
+
+def plan_for(t: Template, probabilities_only: bool = False) -> Plan:
+    """The cached plan for this structure (built once per gate structure and use)."""
+    key = (t.ops_hash, probabilities_only)
+    with _plans_lock:
+        plan = _plans.get(key)
+        if plan is not None:
+            _plans.move_to_end(key)
+            return plan
+    plan = build_plan(t)
+    if probabilities_only:
+        plan = drop_dead_diagonals(t, plan)
+    plan.with_groups(t)
+    with _plans_lock:
+        _plans[key] = plan
+        while len(_plans) > 256:
+            _plans.popitem(last=False)
+    return plan
+
+
+def _op_matrix_1q(t: Template, i: int, angles: np.ndarray) -> np.ndarray:
+    op = t.ops[i]
+    n = spec(t.gateset, op.name).n_params
+    if n == 0:
+        return FIXED_1Q[op.name]
+    off = t.param_offsets[i]
+    return one_qubit_matrix(t.gateset, op.name, angles[:, off:off + n])
+
+
+def _run_matrix(t: Template, run: list[int], angles: np.ndarray) -> np.ndarray:
+    """The product M_k ... M_1 of a run of one-qubit ops as (2, 2, B): entries contiguous over the batch."""
+    m = _op_matrix_1q(t, run[0], angles)
+    for i in run[1:]:
+        m = np.matmul(_op_matrix_1q(t, i, angles), m)
+    b = angles.shape[0]
+    if m.ndim == 2:
+        return np.repeat(m[:, :, None], b, axis=2)
+    return np.ascontiguousarray(m.transpose(1, 2, 0))
+
+
+def _run_matrices(t: Template, plan: Plan, angles: np.ndarray) -> dict[tuple[int, ...], np.ndarray]:
+    """Every fused run's (2, 2, B) matrix, built group by group: one numpy call per gate position."""
+    b = angles.shape[0]
+    out: dict[tuple[int, ...], np.ndarray] = {}
+    for group in plan.groups:
+        total = None
+        for pos, name in enumerate(group.names):
+            s = spec(t.gateset, name)
+            if s.n_params == 0:
+                m = FIXED_1Q[name]
+            else:
+                cols = [t.param_offsets[r[pos]] + k for r in group.runs for k in range(s.n_params)]
+                params = angles[:, cols].reshape(b, len(group.runs), s.n_params)
+                m = one_qubit_matrix(t.gateset, name, params)  # (B, R, 2, 2)
+            total = m if total is None else np.matmul(m, total)
+        if total.ndim == 2:
+            total = np.broadcast_to(total, (b, len(group.runs), 2, 2))
+        mats = np.ascontiguousarray(total.transpose(1, 2, 3, 0))  # (R, 2, 2, B)
+        for k, r in enumerate(group.runs):
+            out[r] = mats[k]
+    return out
+
+
+# States are held as (2**n, B): the batch is the innermost axis, so every update below runs
+# over long contiguous rows whatever the qubit, and gathers move whole rows.
+
+def _apply_1q(psi: np.ndarray, m: np.ndarray, q: int, diagonal: bool) -> np.ndarray:
+    size, b = psi.shape
+    view = psi.reshape(size >> (q + 1), 2, 1 << q, b)
+    a0, a1 = view[:, 0], view[:, 1]
+    if diagonal:
+        a0 *= m[0, 0]
+        a1 *= m[1, 1]
+        return psi
+    out = np.empty_like(view)
+    o0, o1 = out[:, 0], out[:, 1]
+    tmp = np.empty_like(a0)
+    np.multiply(a0, m[0, 0], out=o0)
+    np.multiply(a1, m[0, 1], out=tmp)
+    o0 += tmp
+    np.multiply(a0, m[1, 0], out=o1)
+    np.multiply(a1, m[1, 1], out=tmp)
+    o1 += tmp
+    return out.reshape(size, b)
+
+
+def _bits_index(n: int, a: int, b: int) -> np.ndarray:
+    idx = np.arange(2 ** n)
+    return (((idx >> a) & 1) << 1) | ((idx >> b) & 1)
+
+
+def _control_mask(n: int, controls: tuple[int, ...]) -> np.ndarray:
+    idx = np.arange(2 ** n)
+    mask = np.ones(2 ** n, dtype=bool)
+    for c in controls:
+        mask &= ((idx >> c) & 1).astype(bool)
+    return mask
+
+
+def _apply_generic(psi: np.ndarray, t: Template, i: int, angles: np.ndarray, n: int) -> np.ndarray:
+    op = t.ops[i]
+    s = spec(t.gateset, op.name)
+    off = t.param_offsets[i]
+    params = angles[:, off:off + s.n_params]
+    b = psi.shape[1]
+    if op.controls:
+        m = _run_matrix(t, [i], angles)
+        applied = _apply_1q(psi.copy(), m, op.targets[0], diagonal=False)
+        return np.where(_control_mask(n, op.controls)[:, None], applied, psi)
+    qa, qb = op.targets
+    if op.name == "zz":
+        turns = params[:, 0] if t.gateset == "native" else params[:, 0] / (2 * np.pi)
+        d = zz_diag_turns(turns).T  # (4, B)
+        psi *= d[_bits_index(n, qa, qb)]
+        return psi
+    m = two_qubit_matrix(t.gateset, op.name, params)  # (B, 4, 4)
+    if m.ndim == 2:
+        m = np.broadcast_to(m, (b, 4, 4))
+    mt = m.transpose(1, 2, 0)  # (4, 4, B)
+    tensor = psi.reshape((2,) * n + (b,))
+    ax_a, ax_b = n - 1 - qa, n - 1 - qb
+    moved = np.moveaxis(tensor, (ax_a, ax_b), (0, 1))
+    shape = moved.shape
+    flat = moved.reshape(4, -1, b)
+    out = np.zeros_like(flat)
+    for r in range(4):
+        for c in range(4):
+            if np.any(mt[r, c]):
+                out[r] += mt[r, c] * flat[c]
+    return np.moveaxis(out.reshape(shape), (0, 1), (ax_a, ax_b)).reshape(2 ** n, b)
+
+
+def _is_diagonal_run(t: Template, run: list[int]) -> bool:
+    return t.gateset == "qis" and all(t.ops[i].name in _DIAGONAL_1Q for i in run)
+
+
+def _simulate_chunk(t: Template, plan: Plan, angles: np.ndarray, initial: np.ndarray | None) -> np.ndarray:
+    """Final states of one chunk, as (2**n, B)."""
+    n = plan.n_qubits
+    b = angles.shape[0]
+    mats = _run_matrices(t, plan, angles)
+    if initial is None:
+        psi = np.ones((1, b), dtype=np.complex128)
+        for q in range(n):
+            run = plan.prefix.runs[q]
+            if not run:
+                psi = np.concatenate([psi, np.zeros_like(psi)], axis=0)
+                continue
+            v = mats[tuple(run)][:, 0]  # (2, B): the run applied to |0>
+            psi = (v[:, None, :] * psi[None, :, :]).reshape(-1, b)
+    else:
+        psi = np.array(np.asarray(initial).T, dtype=np.complex128, order="C")
+        for q in range(n):
+            run = plan.prefix.runs[q]
+            if run:
+                psi = _apply_1q(psi, mats[tuple(run)], q, _is_diagonal_run(t, run))
+    for step in plan.steps:
+        if isinstance(step, Fused1Q):
+            psi = _apply_1q(psi, mats[tuple(step.ops)], step.qubit, _is_diagonal_run(t, step.ops))
+        elif isinstance(step, Monomial):
+            psi = psi[step.src]
+            if step.phase is not None:
+                psi *= step.phase[:, None]
+        elif isinstance(step, Generic):
+            psi = _apply_generic(psi, t, step.op, angles, n)
+    return psi
+
+
+def _check(t: Template, angles: np.ndarray) -> np.ndarray:
+    if t.n_qubits > MAX_QUBITS:
+        raise ValueError(f"the local simulator supports up to {MAX_QUBITS} qubits, got {t.n_qubits}")
+    angles = np.asarray(angles, dtype=np.float64)
+    if angles.ndim == 1:
+        angles = angles[None, :]
+    if angles.shape[1] != t.n_angles:
+        raise ValueError(f"angles has {angles.shape[1]} columns; the template has {t.n_angles} angles")
+    return angles
+
+
+def chunk_rows(n_qubits: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    return max(1, chunk_bytes // (16 * 2 ** n_qubits))
+
+
+def states(t: Template, angles: np.ndarray, initial: np.ndarray | None = None,
+           chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Final states (B, 2**n) for each row of bound angles."""
+    angles = _check(t, angles)
+    plan = plan_for(t)
+    b = angles.shape[0]
+    rows = chunk_rows(t.n_qubits, chunk_bytes)
+    out = np.empty((b, 2 ** t.n_qubits), dtype=np.complex128)
+    for s in range(0, b, rows):
+        init = None if initial is None else initial[s:s + rows]
+        out[s:s + rows] = _simulate_chunk(t, plan, angles[s:s + rows], init).T
+    return out
+
+
+def _workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def probabilities(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Exact probabilities (B, 2**n).
+
+    Rows are split into chunks (bounded memory) and the chunks run on a small thread pool: numpy
+    releases the GIL in its loops, so on 2 cores two chunks simulate at once.
+    """
+    global _pool
+    angles = _check(t, angles)
+    plan = plan_for(t, probabilities_only=True)
+    b = angles.shape[0]
+    size = 2 ** t.n_qubits
+    rows = chunk_rows(t.n_qubits, chunk_bytes)
+    workers = _workers()
+    if workers > 1 and b * size >= PARALLEL_MIN_AMPLITUDES:
+        rows = min(rows, -(-b // workers))
+    out = np.empty((b, size), dtype=np.float64)
+
+    def run(s: int) -> None:
+        psi = _simulate_chunk(t, plan, angles[s:s + rows], None)
+        p = np.square(psi.real)
+        p += np.square(psi.imag)
+        out[s:s + rows] = p.T
+
+    starts = range(0, b, rows)
+    if len(starts) == 1 or workers == 1:
+        for s in starts:
+            run(s)
+        return out
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstore-sim")
+    for f in [_pool.submit(run, s) for s in starts]:
+        f.result()
+    return out
+
+
+def circuit_state(c: Circuit) -> np.ndarray:
+    t, row = Template.from_circuit(c)
+    return states(t, row[None, :])[0]
+
+
+def circuit_probabilities(c: Circuit) -> np.ndarray:
+    t, row = Template.from_circuit(c)
+    return probabilities(t, row[None, :])[0]
+
+
+def unitary(c: Circuit) -> np.ndarray:
+    """The (2**n, 2**n) unitary in the little-endian basis: column k is the image of basis state k."""
+    t, row = Template.from_circuit(c)
+    dim = 2 ** c.n_qubits
+    cols = states(t, np.repeat(row[None, :], dim, axis=0), initial=np.eye(dim, dtype=np.complex128))
+    return cols.T

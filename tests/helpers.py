@@ -1,0 +1,39 @@
+"""Test helpers: the model template and a cirq reference state in our (little-endian) basis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.circuits import Circuit, Template, TemplateBuilder
+
+
+def model_template(n: int, layers: int) -> Template:
+    b = TemplateBuilder(n, n_inputs=n)
+    for q in range(n):
+        b.gate("ry", q, angles=(b.input(q, np.pi),))
+    for _ in range(layers):
+        for q in range(n):
+            b.gate("ry", q, angles=(b.trainable(),))
+            b.gate("rz", q, angles=(b.trainable(),))
+        for q in range(n - 1):
+            b.gate("cnot", q + 1, controls=(q,))
+    return b.build()
+
+
+def cirq_state(c: Circuit) -> np.ndarray:
+    """cirq's final state, re-ordered to our little-endian basis (qubit i is bit 2**i)."""
+    import cirq
+
+    from engine.circuits.cirq_interop import to_cirq
+
+    qubits = cirq.LineQubit.range(c.n_qubits)
+    # qubit_order reversed: cirq's first qubit is the most significant bit, so put qubit n-1 first.
+    return cirq.final_state_vector(to_cirq(c), qubit_order=qubits[::-1], dtype=np.complex128)
+
+
+def equal_up_to_phase(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - e^{i phi} b| after aligning the global phase on the largest entry."""
+    k = int(np.argmax(np.abs(b)))
+    phase = a[k] / b[k] if abs(b[k]) > 1e-12 else 1.0
+    phase /= abs(phase)
+    return float(np.max(np.abs(a - phase * b)))

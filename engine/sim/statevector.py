@@ -93,24 +93,18 @@ def _run_matrices(t: Template, plan: Plan, angles: np.ndarray) -> dict[tuple[int
 # States are held as (2**n, B): the batch is the innermost axis, so every update below runs
 # over long contiguous rows whatever the qubit, and gathers move whole rows.
 
+def _kernels():
+    from . import kernels
+
+    return kernels
+
+
 def _apply_1q(psi: np.ndarray, m: np.ndarray, q: int, diagonal: bool) -> np.ndarray:
-    size, b = psi.shape
-    view = psi.reshape(size >> (q + 1), 2, 1 << q, b)
-    a0, a1 = view[:, 0], view[:, 1]
-    if diagonal:
-        a0 *= m[0, 0]
-        a1 *= m[1, 1]
-        return psi
-    out = np.empty_like(view)
-    o0, o1 = out[:, 0], out[:, 1]
-    tmp = np.empty_like(a0)
-    np.multiply(a0, m[0, 0], out=o0)
-    np.multiply(a1, m[0, 1], out=tmp)
-    o0 += tmp
-    np.multiply(a0, m[1, 0], out=o1)
-    np.multiply(a1, m[1, 1], out=tmp)
-    o1 += tmp
-    return out.reshape(size, b)
+    """Apply one (2, 2, B) matrix per batch column to qubit q, in place."""
+    k = _kernels()
+    m = np.ascontiguousarray(m, dtype=np.complex128)
+    (k.apply_1q_diag if diagonal else k.apply_1q)(psi, m, q)
+    return psi
 
 
 def _bits_index(n: int, a: int, b: int) -> np.ndarray:
@@ -187,7 +181,9 @@ def _simulate_chunk(t: Template, plan: Plan, angles: np.ndarray, initial: np.nda
         if isinstance(step, Fused1Q):
             psi = _apply_1q(psi, mats[tuple(step.ops)], step.qubit, _is_diagonal_run(t, step.ops))
         elif isinstance(step, Monomial):
-            psi = psi[step.src]
+            out = np.empty_like(psi)
+            _kernels().gather_rows(psi, step.src, out)
+            psi = out
             if step.phase is not None:
                 psi *= step.phase[:, None]
         elif isinstance(step, Generic):
@@ -247,9 +243,7 @@ def probabilities(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CH
 
     def run(s: int) -> None:
         psi = _simulate_chunk(t, plan, angles[s:s + rows], None)
-        p = np.square(psi.real)
-        p += np.square(psi.imag)
-        out[s:s + rows] = p.T
+        _kernels().abs2_transposed(psi, out[s:s + rows])
 
     starts = range(0, b, rows)
     if len(starts) == 1 or workers == 1:

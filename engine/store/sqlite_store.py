@@ -1,0 +1,294 @@
+"""The embedded vector store: one SQLite file (a run's `store.sqlite`), exact numpy search.
+
+SQLite is the record of truth: vectors as little-endian float32 BLOBs, metadata as JSON, the
+namespace as a column, dimension and metric fixed in a `store_info` table when the file is made.
+Queries run on an in-memory mirror of each namespace, loaded on first use and kept in step by
+upsert and delete, so a query is one matrix-vector product and an argpartition: exact, not
+approximate. Metadata filters select rows in Python before ranking; the mask is cached per filter
+until the namespace changes, because kNN evaluation asks the same filter many times.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from .base import DimensionMismatchError, NotFoundError, QueryMatch, StoreError, StoreStats, VectorRecord
+from .filters import Predicate, compile_filter
+from .validate import (
+    check_delete_selector,
+    check_dimension,
+    check_ids,
+    check_metric,
+    check_namespace,
+    check_records,
+    check_top_k,
+    check_vector,
+)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT NOT NULL, id TEXT NOT NULL, vec BLOB NOT NULL,"
+    " metadata TEXT NOT NULL, PRIMARY KEY (namespace, id))",
+)
+_UPSERT = (
+    "INSERT INTO vectors (namespace, id, vec, metadata) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (namespace, id) DO UPDATE SET vec = excluded.vec, metadata = excluded.metadata"
+)
+_MASK_CACHE_SIZE = 16
+
+
+def _unit_rows(values: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1, normalized in float64 so the float32 result is as exact as it can be."""
+    v = values.astype(np.float64)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+class _Mirror:
+    """One namespace in memory: ids, metadata and matrices with spare capacity for appends."""
+
+    def __init__(self, metric: str, ids: list[str], values: np.ndarray, metadata: list[dict]):
+        self.metric = metric
+        self.ids = ids
+        self.metadata = metadata
+        self.row = {record_id: i for i, record_id in enumerate(ids)}
+        capacity = max(16, len(ids))
+        self._values = np.empty((capacity, values.shape[1]), dtype=np.float32)
+        self._values[: len(ids)] = values
+        if metric == "cosine":
+            self._unit = np.empty_like(self._values)
+            self._unit[: len(ids)] = _unit_rows(values) if len(ids) else values
+        self._masks: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def values(self, i: int) -> np.ndarray:
+        return self._values[i].copy()
+
+    def put(self, record: VectorRecord) -> None:
+        i = self.row.get(record.id)
+        if i is None:
+            i = self.n
+            if i == self._values.shape[0]:
+                self._grow()
+            self.ids.append(record.id)
+            self.metadata.append(record.metadata)
+            self.row[record.id] = i
+        else:
+            self.metadata[i] = record.metadata
+        self._values[i] = record.values
+        if self.metric == "cosine":
+            self._unit[i] = _unit_rows(record.values[None, :])[0]
+        self._masks.clear()
+
+    def _grow(self) -> None:
+        self._values = np.concatenate([self._values, np.empty_like(self._values)])
+        if self.metric == "cosine":
+            self._unit = np.concatenate([self._unit, np.empty_like(self._unit)])
+
+    def remove(self, ids: list[str]) -> None:
+        drop = [self.row[i] for i in ids if i in self.row]
+        if not drop:
+            return
+        keep = np.ones(self.n, dtype=bool)
+        keep[drop] = False
+        rows = np.flatnonzero(keep)
+        self._values[: rows.size] = self._values[rows]
+        if self.metric == "cosine":
+            self._unit[: rows.size] = self._unit[rows]
+        self.ids = [self.ids[r] for r in rows]
+        self.metadata = [self.metadata[r] for r in rows]
+        self.row = {record_id: i for i, record_id in enumerate(self.ids)}
+        self._masks.clear()
+
+    def scores(self, q: np.ndarray) -> np.ndarray:
+        """Pinecone's score for every row: cosine and dot product (higher is nearer), squared L2 (lower)."""
+        n = self.n
+        if self.metric == "cosine":
+            return self._unit[:n] @ _unit_rows(q[None, :])[0]
+        if self.metric == "dotproduct":
+            return self._values[:n] @ q
+        diff = self._values[:n] - q
+        return np.einsum("ij,ij->i", diff, diff)
+
+    def mask(self, key: str, predicate: Predicate) -> np.ndarray:
+        cached = self._masks.get(key)
+        if cached is None:
+            cached = np.fromiter((predicate(m) for m in self.metadata), dtype=bool, count=self.n)
+            self._masks[key] = cached
+            if len(self._masks) > _MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        else:
+            self._masks.move_to_end(key)
+        return cached
+
+
+class SQLiteVectorStore:
+    """A VectorStore in one SQLite file; safe to call from several threads (one lock)."""
+
+    def __init__(self, path: str | Path, dimension: int, metric: str = "cosine"):
+        self.dimension = check_dimension(dimension)
+        self.metric = check_metric(metric)
+        self.path = str(path)
+        if self.path != ":memory:" and not Path(self.path).parent.is_dir():
+            raise StoreError(f"store path {self.path}: directory {Path(self.path).parent} does not exist")
+        self._lock = threading.RLock()
+        self._mirrors: dict[str, _Mirror] = {}
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, check_same_thread=False)
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self._conn:
+                for statement in _SCHEMA:
+                    self._conn.execute(statement)
+                self._check_or_record_info()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store path {self.path}: not a usable SQLite store ({exc})") from None
+
+    def _check_or_record_info(self) -> None:
+        info = dict(self._conn.execute("SELECT key, value FROM store_info").fetchall())
+        if not info:
+            self._conn.executemany(
+                "INSERT INTO store_info (key, value) VALUES (?, ?)",
+                [("dimension", str(self.dimension)), ("metric", self.metric)],
+            )
+            return
+        if int(info["dimension"]) != self.dimension:
+            raise DimensionMismatchError(
+                expected=int(info["dimension"]), got=self.dimension, where=f"store {self.path} (opened with dimension)"
+            )
+        if info["metric"] != self.metric:
+            raise StoreError(
+                f"store {self.path}: was created with metric {info['metric']!r}, opened with {self.metric!r}"
+            )
+
+    def __repr__(self) -> str:
+        return f"SQLiteVectorStore(path={self.path!r}, dimension={self.dimension}, metric={self.metric!r})"
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is closed")
+        return self._conn
+
+    def _mirror(self, namespace: str) -> _Mirror:
+        mirror = self._mirrors.get(namespace)
+        if mirror is None:
+            rows = self._db().execute(
+                "SELECT id, vec, metadata FROM vectors WHERE namespace = ? ORDER BY rowid", (namespace,)
+            ).fetchall()
+            raw = b"".join(r[1] for r in rows)
+            if len(raw) != 4 * self.dimension * len(rows):
+                raise StoreError(f"store {self.path}: namespace {namespace!r} holds vectors of the wrong size")
+            values = np.frombuffer(raw, dtype="<f4").reshape(len(rows), self.dimension).astype(np.float32)
+            mirror = _Mirror(self.metric, [r[0] for r in rows], values, [json.loads(r[2]) for r in rows])
+            self._mirrors[namespace] = mirror
+        return mirror
+
+    def upsert(self, namespace: str, records: list[VectorRecord]) -> int:
+        check_namespace(namespace)
+        records = check_records(records, dimension=self.dimension, metric=self.metric)
+        rows = [
+            (namespace, r.id, r.values.astype("<f4").tobytes(), json.dumps(r.metadata, separators=(",", ":")))
+            for r in records
+        ]
+        with self._lock:
+            db = self._db()
+            with db:
+                db.executemany(_UPSERT, rows)
+            mirror = self._mirrors.get(namespace)
+            if mirror is not None:
+                for r in records:
+                    mirror.put(r)
+        return len(records)
+
+    def query(
+        self,
+        namespace: str,
+        vector: np.ndarray,
+        top_k: int,
+        filter: dict | None = None,
+        include_values: bool = False,
+    ) -> list[QueryMatch]:
+        check_namespace(namespace)
+        q = check_vector(vector, dimension=self.dimension, metric=self.metric, where="query vector")
+        check_top_k(top_k)
+        predicate = compile_filter(filter)
+        with self._lock:
+            mirror = self._mirror(namespace)
+            if mirror.n == 0:
+                return []
+            scores = mirror.scores(q)
+            rows = None
+            if predicate is not None:
+                rows = np.flatnonzero(mirror.mask(json.dumps(filter, sort_keys=True), predicate))
+                scores = scores[rows]
+            # rank by key ascending, ties by row (insertion order) so results are deterministic
+            key = scores if self.metric == "euclidean" else -scores
+            k = min(top_k, key.size)
+            part = np.argpartition(key, k - 1)[:k] if k < key.size else np.arange(key.size)
+            best = part[np.lexsort((part, key[part]))]
+            out = []
+            for i in best:
+                row = int(i if rows is None else rows[i])
+                out.append(
+                    QueryMatch(
+                        id=mirror.ids[row],
+                        score=float(scores[i]),
+                        metadata=dict(mirror.metadata[row]),
+                        values=mirror.values(row) if include_values else None,
+                    )
+                )
+            return out
+
+    def fetch(self, namespace: str, ids: list[str]) -> dict[str, VectorRecord]:
+        check_namespace(namespace)
+        ids = check_ids(ids, "fetch")
+        with self._lock:
+            mirror = self._mirror(namespace)
+            found = {}
+            for record_id in ids:
+                row = mirror.row.get(record_id)
+                if row is not None:
+                    found[record_id] = VectorRecord(record_id, mirror.values(row), dict(mirror.metadata[row]))
+            return found
+
+    def delete(self, namespace: str, ids: list[str] | None = None, delete_all: bool = False) -> None:
+        check_namespace(namespace)
+        ids = check_delete_selector(ids, delete_all)
+        if ids == []:
+            return
+        with self._lock:
+            db = self._db()
+            if db.execute("SELECT 1 FROM vectors WHERE namespace = ? LIMIT 1", (namespace,)).fetchone() is None:
+                raise NotFoundError(f"namespace {namespace!r} does not exist")
+            with db:
+                if ids is None:
+                    db.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,))
+                else:
+                    db.executemany("DELETE FROM vectors WHERE namespace = ? AND id = ?", [(namespace, i) for i in ids])
+            if ids is None:
+                self._mirrors.pop(namespace, None)
+            elif namespace in self._mirrors:
+                self._mirrors[namespace].remove(ids)
+
+    def describe(self) -> StoreStats:
+        with self._lock:
+            counts = dict(
+                self._db().execute("SELECT namespace, COUNT(*) FROM vectors GROUP BY namespace ORDER BY namespace")
+            )
+        return StoreStats(self.dimension, self.metric, sum(counts.values()), counts)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+                self._mirrors.clear()

@@ -1,0 +1,548 @@
+"""QuantumTrainer: minibatch training of a QuantumModel with SPSA, parameter shift or finite differences.
+
+Each optimizer step is one CircuitBatch (`spsa` alone runs its evaluations as separate batches, one
+after another): the rows at the current parameters give the reported loss (the mean of the per-sample
+losses, divided once) and dL/dz, from which the head's gradient is exact. The circuit's gradient
+comes from the method's extra rows (see engine/gradients.py).
+
+For the SPSA methods the circuit parameters step with SPSA's gain a_k in place of the learning
+rate (through the chosen optimizer: Adam normalises the step, SGD applies momentum); the head,
+whose gradient is exact, steps with `learning_rate`. Other methods use `learning_rate` for all.
+
+Determinism: the initial parameters come from the model's seed; batch order and SPSA perturbations
+from one generator seeded by `config.seed`, saved in checkpoints; shot sampling seeds are derived
+from (seed, step) and (seed, epoch). The same seed gives the same run, and a run resumed from a
+checkpoint continues exactly as one that was never interrupted.
+
+Epochs and steps are 0-based in events and results, like StepMetrics.step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from .checkpoint import CheckpointError, checkpoint_path, checkpoints_in, load_checkpoint, save_checkpoint
+from .config import SECRET_FIELDS, TrainingConfig
+from .data import Dataset
+from .events import Checkpoint, EpochFinished, EventBus, Log, StepMetrics, StoreUpdate, emit_to
+from .gradients import (
+    FINITE_DIFF_STEP,
+    PARAMETER_SHIFT,
+    LossResult,
+    chain_rule,
+    loss_and_grads,
+    mean_loss,
+    rademacher,
+    shift_jacobian,
+    shift_rows,
+    spsa_gains,
+    spsa_gradient,
+    spsa_rows,
+)
+from .model import QuantumModel
+from .optim import Adam, SGD, clip_by_norm, make_optimizer
+from .sim.measure import expectations_z
+
+KEEP_CHECKPOINTS = 3  # older step-*.json files in the checkpoint folder are removed
+# Fields that fix the shape of the state a checkpoint holds; resuming with others changed is allowed.
+RESUME_MUST_MATCH = ("n_qubits", "circuit_depth", "entanglement", "batch_size", "optimizer")
+
+_STEP, _EPOCH_EVAL, _VALIDATE = 0, 1, 2  # streams of derived shot seeds
+
+
+class TrainingError(RuntimeError):
+    """Training cannot continue (e.g. circuits failed); the message names the step and the cause."""
+
+
+@dataclass
+class TrainerState:
+    """Where the trainer is; read by the session and the UI."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    total_steps: int = 0
+    status: Literal["idle", "running", "paused", "stopped", "completed", "early_stopped", "failed"] = "idle"
+
+
+@dataclass
+class StepResult:
+    step: int  # 0-based index of the step just taken
+    loss: float  # minibatch loss at the parameters before the update
+    accuracy: float | None
+    grad_norm: float  # before clipping, including weight decay
+    circuits: int
+    spsa_a: float | None = None
+    spsa_c: float | None = None
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float | None
+    embeddings: np.ndarray  # (N, n_qubits): <Z_i> per sample
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_accuracy: float | None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    knn_accuracy: float | None = None
+
+
+@dataclass
+class TrainResult:
+    status: Literal["completed", "stopped", "early_stopped"]
+    steps: int  # optimizer steps done in total (including those before a resume)
+    first_step: int  # the step this call started from
+    losses: list[float] = field(default_factory=list)  # per step, from first_step on
+    epochs: list[EpochRecord] = field(default_factory=list)
+    wall_s: float = 0.0
+    circuits: int = 0
+    checkpoint: Path | None = None
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+    @property
+    def val_accuracy(self) -> float | None:
+        return self.epochs[-1].val_accuracy if self.epochs else None
+
+
+def _derived_seed(*words: int) -> int:
+    return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def data_fingerprint(ds: Dataset) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(ds.x).tobytes())
+    h.update(np.ascontiguousarray(ds.y).tobytes())
+    return h.hexdigest()
+
+
+class Executor(Protocol):
+    """What the trainer runs batches through: a CircuitBatchManager, or a wrapper around one."""
+
+    async def execute_batch(self, batch: Any, *, shots: int, seed: int, purpose: str) -> Any: ...
+
+
+class QuantumTrainer:
+    """Trains a QuantumModel on a backend; emits events on `bus`; stores embeddings in `store`.
+
+    Batches go through `executor` when given (the session passes its batch manager), else through a
+    CircuitBatchManager the trainer builds over `backend` with the config's execution settings.
+    Checkpoints go to `checkpoint_dir`, else `config.checkpoint_directory`; with neither, none are written.
+    """
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        backend: Any,
+        *,
+        bus: EventBus | None = None,
+        store: Any = None,
+        run_id: str | None = None,
+        checkpoint_dir: str | Path | None = None,
+        executor: Executor | None = None,
+    ):
+        self.config = config
+        self.backend = backend
+        self.bus = bus
+        self.store = store
+        self.run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
+        directory = checkpoint_dir if checkpoint_dir is not None else config.checkpoint_directory
+        self.checkpoint_dir = None if directory is None else Path(directory)
+        self.state = TrainerState()
+        self._rng = np.random.default_rng(config.seed)
+        self._optimizer: Adam | SGD | None = None
+        if executor is None:
+            from .batch import CircuitBatchManager
+
+            executor = CircuitBatchManager(config, backend, bus=bus)
+        self._executor = executor
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._stop = False
+        self._unreported: tuple[StepResult, int] | None = None  # (step, its epoch) not yet in a StepMetrics
+        self._circuits = 0
+        self._batches = 0
+        self._batch_s = 0.0
+        self._steps_s = 0.0
+        self._steps_timed = 0
+
+    # ----- control hooks (call from the event loop's thread) -----
+
+    def request_pause(self) -> None:
+        """Pause before the next step."""
+        self._resume.clear()
+
+    def request_resume(self) -> None:
+        self._resume.set()
+
+    def request_stop(self) -> None:
+        """Stop before the next step, after writing a checkpoint (a paused trainer wakes to stop)."""
+        self._stop = True
+        self._resume.set()
+
+    # ----- execution -----
+
+    async def _execute(self, batch: Any, purpose: str, seed: int) -> np.ndarray:
+        """<Z> (B, n) for every row; failed circuits are an error, never silently skipped."""
+        t0 = time.perf_counter()
+        result = await self._executor.execute_batch(
+            batch, shots=self.config.shots_per_circuit, seed=seed, purpose=purpose
+        )
+        self._batch_s += time.perf_counter() - t0
+        self._batches += 1
+        self._circuits += len(batch)
+        probs = np.asarray(result.probabilities)
+        failures = getattr(result, "failures", None)
+        bad = ~np.isfinite(probs).all(axis=1)
+        if failures or bad.any():
+            if failures:
+                f = failures[0]
+                detail = f"circuit {f.index}: {f.error_type}: {f.message}"
+            else:
+                detail = f"circuit {int(np.argmax(bad))}: no result"
+            n_bad = len(failures) if failures else int(bad.sum())
+            raise TrainingError(
+                f"step {self.state.step}: {n_bad} of {len(batch)} {purpose} circuits failed (first: {detail})"
+            )
+        return expectations_z(probs)
+
+    def _optimizer_for(self, model: QuantumModel) -> Adam | SGD:
+        if self._optimizer is None:
+            self._optimizer = make_optimizer(self.config.optimizer, model.n_params, self.config.momentum)
+        return self._optimizer
+
+    # ----- one step -----
+
+    async def train_batch(self, model: QuantumModel, x: np.ndarray, y: np.ndarray) -> StepResult:
+        """One optimizer step on raw features `x` (M, D) and labels `y` (int classes, or float targets)."""
+        cfg = self.config
+        k = self.state.step
+        n_classes = model.output_dim if np.issubdtype(np.asarray(y).dtype, np.integer) else 0
+        params = model.get_params()
+        theta, weight, bias = model.split(params)
+        inputs = model.encode(x)
+        m, p = inputs.shape[0], model.n_circuit_params
+        seed = _derived_seed(cfg.seed, _STEP, k)
+        spsa_a = spsa_c = None
+        if cfg.gradient_method in ("spsa", "spsa_parallel"):
+            spsa_a, spsa_c = spsa_gains(
+                k, cfg.spsa_a_initial, cfg.spsa_c_initial, cfg.spsa_alpha, cfg.spsa_gamma,
+                cfg.spsa_stability(self.state.total_steps),
+            )
+            deltas = rademacher(self._rng, cfg.spsa_samples, p)
+            rows, row_inputs = spsa_rows(theta, inputs, deltas, spsa_c)
+            blocks = await self._blocks(model, rows, row_inputs, m, "spsa", seed,
+                                        split=cfg.gradient_method == "spsa")
+            current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
+            loss_plus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[1::2]]
+            loss_minus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[2::2]]
+            g_circuit = spsa_gradient(np.array(loss_plus), np.array(loss_minus), deltas, spsa_c)
+            lr: float | np.ndarray = np.concatenate(
+                [np.full(p, spsa_a), np.full(model.n_head_params, cfg.learning_rate)]
+            )
+        else:
+            exact = cfg.gradient_method == "parameter_shift"
+            shift = PARAMETER_SHIFT if exact else FINITE_DIFF_STEP
+            rows, row_inputs = shift_rows(theta, inputs, shift)
+            blocks = await self._blocks(model, rows, row_inputs, m, cfg.gradient_method, seed, split=False)
+            current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
+            g_circuit = chain_rule(shift_jacobian(blocks, shift, exact), current.d_z)
+            lr = cfg.learning_rate
+        grad = np.concatenate([g_circuit, current.d_weight.ravel(), current.d_bias])
+        if cfg.weight_decay:
+            grad = grad + cfg.weight_decay * params
+        grad_norm = float(np.linalg.norm(grad))
+        if cfg.use_gradient_clipping:
+            grad = clip_by_norm(grad, cfg.gradient_clip_value)
+        model.set_params(self._optimizer_for(model).step(params, grad, lr))
+        self.state.step = k + 1
+        return StepResult(k, current.loss, current.accuracy, grad_norm, rows.shape[0], spsa_a, spsa_c)
+
+    async def _blocks(
+        self, model: QuantumModel, rows: np.ndarray, inputs: np.ndarray, m: int, purpose: str, seed: int, *, split: bool
+    ) -> np.ndarray:
+        """<Z> of every row as (blocks, M, n): one batch, or (split) one batch per block in turn."""
+        if not split:
+            z = await self._execute(model.batch(inputs, rows), purpose, seed)
+        else:
+            parts = []
+            for i in range(rows.shape[0] // m):
+                sl = slice(i * m, (i + 1) * m)
+                parts.append(await self._execute(model.batch(inputs[sl], rows[sl]), purpose, seed + i))
+            z = np.concatenate(parts)
+        return z.reshape(-1, m, model.n_qubits)
+
+    # ----- evaluation -----
+
+    async def validate(self, model: QuantumModel, data: Dataset, *, seed: int | None = None) -> EvalResult:
+        """Loss, accuracy and embeddings of `data` at the model's current parameters, in one batch."""
+        self._check_data(model, data, "data")
+        if seed is None:
+            seed = _derived_seed(self.config.seed, _VALIDATE, self.state.step)
+        z = await self._execute(model.batch(model.encode(data.x)), "validation", seed)
+        return self._scores(model, z, data)
+
+    def _scores(self, model: QuantumModel, z: np.ndarray, data: Dataset) -> EvalResult:
+        _, weight, bias = model.split()
+        r: LossResult = loss_and_grads(z, data.y, weight, bias, data.n_classes)
+        return EvalResult(r.loss, r.accuracy, z)
+
+    async def _epoch_eval(
+        self, model: QuantumModel, train: Dataset, val: Dataset | None, epoch: int
+    ) -> tuple[EvalResult, EvalResult | None]:
+        """Training and validation splits in one batch at the epoch's final parameters."""
+        x = train.x if val is None else np.concatenate([train.x, val.x])
+        z = await self._execute(
+            model.batch(model.encode(x)), "validation", _derived_seed(self.config.seed, _EPOCH_EVAL, epoch)
+        )
+        n = len(train)
+        return self._scores(model, z[:n], train), (None if val is None else self._scores(model, z[n:], val))
+
+    async def _store_embeddings(
+        self, epoch: int, train: Dataset, val: Dataset | None, tr: EvalResult, va: EvalResult | None
+    ) -> float | None:
+        """Every sample's <Z> vector into the store (namespace = run id); kNN accuracy of val on train."""
+        from .store.base import VectorRecord
+        from .store.knn import knn_accuracy
+
+        def records(split: str, data: Dataset, z: np.ndarray) -> list[VectorRecord]:
+            out = []
+            for i in range(len(data)):
+                label = int(data.y[i]) if data.n_classes else float(data.y[i])
+                meta = {"run_id": self.run_id, "epoch": epoch, "split": split, "label": label, "sample_id": i}
+                out.append(VectorRecord(f"e{epoch}-{split}-{i}", z[i], meta))
+            return out
+
+        train_records = records("train", train, tr.embeddings)
+        val_records = [] if va is None or val is None else records("val", val, va.embeddings)
+        upserted = await asyncio.to_thread(self.store.upsert, self.run_id, train_records + val_records)
+        knn = None
+        if val_records and train.n_classes:
+            knn = await asyncio.to_thread(
+                knn_accuracy, self.store, self.run_id, {"epoch": epoch, "split": "train"}, val_records
+            )
+        emit_to(self.bus, StoreUpdate(epoch=epoch, upserted=upserted, namespace=self.run_id,
+                                      store=type(self.store).__name__, knn_accuracy=knn))
+        return knn
+
+    # ----- the run -----
+
+    def _check_data(self, model: QuantumModel, data: Dataset, name: str) -> None:
+        if data.n_features != model.input_dim:
+            raise ValueError(f"{name}: has {data.n_features} features; the model's input_dim is {model.input_dim}")
+        if data.n_classes and data.n_classes != model.output_dim:
+            raise ValueError(f"{name}: has {data.n_classes} classes; the model's output_dim is {model.output_dim}")
+        if len(data) == 0:
+            raise ValueError(f"{name}: is empty")
+
+    async def train(
+        self,
+        model: QuantumModel,
+        train_data: Dataset,
+        val_data: Dataset | None = None,
+        *,
+        resume_from: str | Path | None = None,
+    ) -> TrainResult:
+        """Train for `config.epochs` (or until stopped / early-stopped); see the module docstring.
+
+        A model without a scaler gets one fitted on `train_data`; a model that has one (loaded) keeps it.
+        `resume_from` restores parameters, scaler, optimizer, generator and position from a checkpoint.
+        """
+        cfg = self.config
+        self._check_data(model, train_data, "train_data")
+        if val_data is not None:
+            self._check_data(model, val_data, "val_data")
+        if cfg.early_stopping_patience and val_data is None:
+            raise ValueError("early_stopping_patience: needs validation data (val_data is None)")
+        n = len(train_data)
+        steps_per_epoch = -(-n // cfg.batch_size)
+        self.state = TrainerState(total_steps=cfg.epochs * steps_per_epoch, status="running")
+        self._optimizer = None
+        self._rng = np.random.default_rng(cfg.seed)
+        self._stop = False
+        self._unreported = None
+        fingerprint = data_fingerprint(train_data)
+        epoch, position, order, order_epoch = 0, 0, np.arange(n), -1  # order_epoch: the epoch `order` was drawn for
+        best_val, stale = float("inf"), 0
+        if resume_from is not None:
+            ck = self._restore(model, resume_from, fingerprint)
+            epoch, position = ck["epoch"], ck["position"]
+            order, order_epoch = np.asarray(ck["order"], dtype=np.int64), ck["order_epoch"]
+            best_val = float("inf") if ck["best_val_loss"] is None else ck["best_val_loss"]
+            stale = ck["stale_epochs"]
+        elif model.scaler is None:
+            model.fit_scaler(train_data.x)
+        result = TrainResult(status="completed", steps=self.state.step, first_step=self.state.step)
+        t_start = time.perf_counter()
+        circuits_before = self._circuits
+
+        def snapshot(position_now: int) -> dict[str, Any]:
+            return {
+                "step": self.state.step, "epoch": epoch, "position": position_now, "order": order,
+                "order_epoch": order_epoch,
+                "rng": self._rng.bit_generator.state, "model": model.to_dict(),
+                "optimizer": self._optimizer_for(model).state_dict(),
+                "best_val_loss": best_val if np.isfinite(best_val) else None,
+                "stale_epochs": stale, "data_fingerprint": fingerprint, "run_id": self.run_id,
+                "config": cfg.model_dump(mode="json", exclude=set(SECRET_FIELDS)),
+            }
+
+        try:
+            while epoch < cfg.epochs:
+                if cfg.early_stopping_patience and stale >= cfg.early_stopping_patience:
+                    self._flush_step_metrics()
+                    result.status = "early_stopped"
+                    emit_to(self.bus, Log(message=f"early stopping after epoch {epoch - 1}: validation loss has "
+                                                  f"not improved for {stale} epochs (best {best_val:.6g})"))
+                    break
+                self.state.epoch = epoch
+                if order_epoch != epoch:
+                    order, order_epoch = self._rng.permutation(n), epoch
+                while position < steps_per_epoch:
+                    if not self._resume.is_set():
+                        self.state.status = "paused"
+                        await self._resume.wait()
+                        self.state.status = "running"
+                    if self._stop:
+                        self._flush_step_metrics()
+                        result.status = "stopped"
+                        result.checkpoint = self._write_checkpoint(snapshot(position))
+                        return result
+                    idx = order[position * cfg.batch_size:(position + 1) * cfg.batch_size]
+                    t0 = time.perf_counter()
+                    step = await self.train_batch(model, train_data.x[idx], train_data.y[idx])
+                    self._steps_s += time.perf_counter() - t0
+                    self._steps_timed += 1
+                    position += 1
+                    result.losses.append(step.loss)
+                    result.steps = self.state.step
+                    self._emit_step(step, epoch)
+                    if self.state.step % cfg.checkpoint_interval == 0:
+                        result.checkpoint = self._write_checkpoint(snapshot(position))
+                record, improved = await self._end_epoch(model, train_data, val_data, epoch, best_val)
+                result.epochs.append(record)
+                if improved:
+                    best_val, stale = record.val_loss, 0  # type: ignore[assignment]
+                elif val_data is not None:
+                    stale += 1
+                epoch, position = epoch + 1, 0
+            self.state.epoch = epoch
+            result.checkpoint = self._write_checkpoint(snapshot(0)) or result.checkpoint
+            return result
+        except BaseException:
+            self.state.status = "failed"
+            raise
+        finally:
+            if self.state.status != "failed":
+                self.state.status = result.status
+            result.wall_s = time.perf_counter() - t_start
+            result.circuits = self._circuits - circuits_before
+
+    def _emit_step(self, step: StepResult, epoch: int, *, force: bool = False) -> None:
+        """StepMetrics every `log_interval` steps and for the run's last step; others wait in `_unreported`."""
+        cfg = self.config
+        last = step.step == self.state.total_steps - 1
+        if step.step % cfg.log_interval and not (last or force):
+            self._unreported = (step, epoch)
+            return
+        self._unreported = None
+        emit_to(self.bus, StepMetrics(
+            epoch=epoch, step=step.step, total_steps=self.state.total_steps, loss=step.loss,
+            accuracy=step.accuracy, grad_norm=step.grad_norm if cfg.track_gradients else None,
+            spsa_a=step.spsa_a, spsa_c=step.spsa_c, learning_rate=cfg.learning_rate, circuits=step.circuits,
+        ))
+
+    def _flush_step_metrics(self) -> None:
+        """A run that stops early still reports its final step."""
+        if self._unreported is not None:
+            self._emit_step(*self._unreported, force=True)
+
+    async def _end_epoch(
+        self, model: QuantumModel, train: Dataset, val: Dataset | None, epoch: int, best_val: float
+    ) -> tuple[EpochRecord, bool]:
+        tr, va = await self._epoch_eval(model, train, val, epoch)
+        knn = None
+        if self.store is not None and self.config.embeddings_to_store:
+            knn = await self._store_embeddings(epoch, train, val, tr, va)
+        record = EpochRecord(epoch, tr.loss, tr.accuracy, None if va is None else va.loss,
+                             None if va is None else va.accuracy, knn)
+        emit_to(self.bus, EpochFinished(epoch=epoch, train_loss=tr.loss, train_accuracy=tr.accuracy,
+                                        val_loss=record.val_loss, val_accuracy=record.val_accuracy))
+        return record, va is not None and va.loss < best_val
+
+    # ----- checkpoints -----
+
+    def _write_checkpoint(self, state: dict[str, Any]) -> Path | None:
+        """Atomically write the run's state after `step` steps; None when no folder is configured."""
+        if self.checkpoint_dir is None:
+            return None
+        path = save_checkpoint(checkpoint_path(self.checkpoint_dir, state["step"]), state)
+        emit_to(self.bus, Checkpoint(step=state["step"], epoch=state["epoch"], path=str(path)))
+        for old in checkpoints_in(self.checkpoint_dir)[:-KEEP_CHECKPOINTS]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def _restore(self, model: QuantumModel, path: str | Path, fingerprint: str) -> dict[str, Any]:
+        """Load a checkpoint into the model, optimizer, generator and state; refuse one that does not fit."""
+        ck = load_checkpoint(path)
+        saved = ck["config"]
+        for name in RESUME_MUST_MATCH:
+            if saved.get(name) != getattr(self.config, name):
+                raise CheckpointError(
+                    f"{path}: {name}: checkpoint has {saved.get(name)!r}, this run has {getattr(self.config, name)!r}"
+                )
+        if ck["data_fingerprint"] != fingerprint:
+            raise CheckpointError(f"{path}: data_fingerprint: the training data differs from the checkpoint's")
+        saved_model = QuantumModel.from_dict(ck["model"])
+        if saved_model.architecture() != model.architecture():
+            raise CheckpointError(f"{path}: model: checkpoint has {saved_model.architecture()}, "
+                                  f"this model is {model.architecture()}")
+        if saved_model.scaler is None:
+            raise CheckpointError(f"{path}: model.scaler: the checkpoint has no fitted scaler")
+        model.set_params(saved_model.get_params())
+        model.scaler = saved_model.scaler
+        self._optimizer_for(model).load_state_dict(ck["optimizer"])
+        self._rng.bit_generator.state = ck["rng"]
+        self.state.step = int(ck["step"])
+        changed = [k for k, v in saved.items() if k in TrainingConfig.model_fields and v != _jsonable(self.config, k)]
+        msg = f"resumed from {path} at step {self.state.step}"
+        emit_to(self.bus, Log(message=msg + (f"; config changed: {', '.join(changed)}" if changed else "")))
+        return ck
+
+    # ----- statistics -----
+
+    def get_performance_stats(self) -> dict[str, Any]:
+        """Circuits, batches, average batch and step time, throughput, and the batch manager's figures."""
+        stats: dict[str, Any] = {
+            "circuits": self._circuits,
+            "batches": self._batches,
+            "steps": self.state.step,
+            "avg_batch_ms": 1e3 * self._batch_s / self._batches if self._batches else 0.0,
+            "avg_step_ms": 1e3 * self._steps_s / self._steps_timed if self._steps_timed else 0.0,
+            "throughput_cps": self._circuits / self._batch_s if self._batch_s else 0.0,
+        }
+        manager_stats = getattr(self._executor, "get_performance_stats", None)
+        if manager_stats is not None:
+            m = manager_stats()
+            stats.update(cache_hit_rate=m.cache_hit_rate, api_calls=m.api_calls, circuits_failed=m.circuits_failed,
+                         retries=m.retries, chunk_size=m.chunk_size, stage_ms=dict(m.stage_ms), batch_manager=m)
+        return stats
+
+
+def _jsonable(config: TrainingConfig, name: str) -> Any:
+    return config.model_dump(mode="json", include={name})[name]

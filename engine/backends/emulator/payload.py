@@ -1,0 +1,195 @@
+"""Reading a create-job body the way IonQ does: the same limits, IonQ's error body, field names in `keys`.
+
+Circuits are parsed with our own IonQ JSON parser (engine.circuits.parse_circuit), so a gate the
+emulator accepts is one the rest of the engine can build and simulate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...circuits.errors import CircuitError
+from ...circuits.ionq_json import parse_circuit
+from ...circuits.ir import Circuit
+from ...sim.noise import MODEL_NAMES
+
+SINGLE = "ionq.circuit.v1"
+MULTI = "ionq.multi-circuit.v1"
+BACKENDS = ("simulator", "qpu.aria-1", "qpu.forte-1")
+MAX_CIRCUITS = 5000
+MAX_GATES = 150_000
+MAX_BODY_BYTES = 10 * 1024 * 1024
+TOP_LEVEL_KEYS = {"type", "backend", "shots", "name", "metadata", "noise", "settings", "dry_run", "session_id",
+                  "input", "lang"}  # "lang": the stray key cirq-ionq sends
+# Native two-qubit gate of each hardware family; the ideal simulator accepts both.
+NATIVE_2Q = {"qpu.aria-1": "ms", "aria-1": "ms", "qpu.forte-1": "zz", "forte-1": "zz"}
+
+
+class PayloadError(Exception):
+    """A 400 with IonQ's body: `message` and the offending `keys`."""
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.keys = keys
+
+
+@dataclass
+class ParsedJob:
+    job_type: str
+    backend: str
+    shots: int
+    noise_model: str  # "ideal" unless a noisy model or a QPU target
+    noise_seed: int | None
+    noise_echo: dict[str, Any] | None
+    metadata: dict[str, str]
+    name: str | None
+    settings: dict[str, Any]
+    dry_run: bool
+    circuits: list[Circuit] = field(default_factory=list)
+    failure: tuple[str, str] | None = None  # (code, message) the job will end with
+
+    @property
+    def n_qubits(self) -> int:
+        return max(c.n_qubits for c in self.circuits)
+
+    def gate_counts(self) -> tuple[int, int]:
+        one = sum(c.counts()[0] for c in self.circuits)
+        return one, sum(len(c.gates) for c in self.circuits) - one
+
+
+def _int(value: Any, key: str, lo: int, hi: int) -> int:
+    if isinstance(value, str):  # cirq-ionq sends shots as a string
+        try:
+            value = int(value)
+        except ValueError:
+            raise PayloadError(f'"{key}" must be an integer', (key,)) from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f'"{key}" must be an integer', (key,))
+    if not lo <= value <= hi:
+        raise PayloadError(f'"{key}" must be between {lo} and {hi}', (key,))
+    return value
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError('"metadata" must be an object', ("metadata",))
+    if len(value) > 10:
+        raise PayloadError('"metadata" may have at most 10 keys', ("metadata",))
+    for k, v in value.items():
+        if len(k) > 40:
+            raise PayloadError(f'metadata key "{k[:40]}..." is longer than 40 characters', (f"metadata.{k}",))
+        if not isinstance(v, str):
+            raise PayloadError(f'"metadata.{k}" must be a string', (f"metadata.{k}",))
+        if len(v) > 40_000:
+            raise PayloadError(f'"metadata.{k}" is longer than 40000 characters', (f"metadata.{k}",))
+    return dict(value)
+
+
+def _circuit(obj: Any, where: str, gateset: str, qubits: Any, max_qubits: int) -> Circuit:
+    if not isinstance(obj, dict):
+        raise PayloadError(f'"{where}" must be an object', (where,))
+    g = obj.get("gateset", gateset)
+    spec = {"gateset": g, "circuit": obj.get("circuit")}
+    if "circuit" not in obj:
+        raise PayloadError(f'"{where}.circuit" is required', (f"{where}.circuit",))
+    if obj.get("qubits", qubits) is not None:
+        spec["qubits"] = obj.get("qubits", qubits)
+    try:
+        c = parse_circuit(spec)
+    except CircuitError as e:
+        key = where
+        if e.index is not None:
+            key += f".circuit[{e.index}]"
+        if e.field is not None:
+            key += f".{e.field}"
+        raise PayloadError(f'"{key}": {e.reason}', (key,)) from None
+    if c.n_qubits > max_qubits:
+        raise PayloadError(f'"{where}" uses {c.n_qubits} qubits; the emulator simulates at most {max_qubits}',
+                           (f"{where}.qubits",))
+    return c
+
+
+def _unsupported_native(circuits: list[Circuit], target: str | None) -> tuple[str, str] | None:
+    allowed = NATIVE_2Q.get(target or "")
+    if allowed is None:
+        return None
+    for i, c in enumerate(circuits):
+        if c.gateset != "native":
+            continue
+        for g in c.gates:
+            if g.name in ("ms", "zz") and g.name != allowed:
+                return ("UnsupportedGate", f"circuit {i}: native gate '{g.name}' is not supported on {target} "
+                                           f"(use '{allowed}')")
+    return None
+
+
+def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
+    """Validate a create-job body; raise PayloadError with IonQ's message and keys."""
+    if not isinstance(body, dict):
+        raise PayloadError("the request body must be a JSON object")
+    unknown = sorted(set(body) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise PayloadError(f'"{unknown[0]}" is not allowed', tuple(unknown))
+    job_type = body.get("type")
+    if job_type not in (SINGLE, MULTI):
+        raise PayloadError(f'"type" must be one of [{SINGLE}, {MULTI}] (the emulator runs JSON circuits only)',
+                           ("type",))
+    backend = body.get("backend")
+    if backend not in BACKENDS:
+        raise PayloadError(f'"backend" must be one of [{", ".join(BACKENDS)}]', ("backend",))
+    shots = _int(body.get("shots", 100), "shots", 1, 1_000_000)
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise PayloadError('"name" must be a string', ("name",))
+    metadata = _metadata(body.get("metadata"))
+    settings = body.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise PayloadError('"settings" must be an object', ("settings",))
+    noise = body.get("noise")
+    model, seed, echo = "ideal", None, None
+    if noise is not None:
+        if not isinstance(noise, dict) or "model" not in noise:
+            raise PayloadError('"noise" must be an object with a "model"', ("noise",))
+        if noise["model"] not in MODEL_NAMES:
+            raise PayloadError(f'"noise.model" must be one of [{", ".join(MODEL_NAMES)}] in the emulator',
+                               ("noise.model",))
+        if "seed" in noise:
+            seed = _int(noise["seed"], "noise.seed", 0, 2**31 - 1)
+    if backend == "simulator":
+        model = noise["model"] if noise is not None else "ideal"
+        echo = {"model": model, **({"seed": seed} if seed is not None else {})}
+    else:
+        model = backend.removeprefix("qpu.")
+    inp = body.get("input")
+    if not isinstance(inp, dict):
+        raise PayloadError('"input" is required and must be an object', ("input",))
+    gateset = inp.get("gateset", "qis")
+    if gateset not in ("qis", "native"):
+        raise PayloadError('"input.gateset" must be "qis" or "native"', ("input.gateset",))
+    qubits = inp.get("qubits")
+    if job_type == SINGLE:
+        if "circuits" in inp:
+            raise PayloadError('"input.circuits" needs type ionq.multi-circuit.v1', ("input.circuits",))
+        circuits = [_circuit(inp, "input", gateset, qubits, max_qubits)]
+    else:
+        if "circuit" in inp:
+            raise PayloadError('"input.circuit" cannot be combined with "input.circuits"', ("input.circuit",))
+        items = inp.get("circuits")
+        if not isinstance(items, list) or not items:
+            raise PayloadError('"input.circuits" must be a non-empty array', ("input.circuits",))
+        if len(items) > MAX_CIRCUITS:
+            raise PayloadError(f"a multi-circuit job may contain at most {MAX_CIRCUITS} circuits, got {len(items)}",
+                               ("input.circuits",))
+        total = sum(len(c["circuit"]) for c in items if isinstance(c, dict) and isinstance(c.get("circuit"), list))
+        if total > MAX_GATES:
+            raise PayloadError(f"a multi-circuit job may contain at most {MAX_GATES} gates in total, got {total}",
+                               ("input.circuits",))
+        circuits = [_circuit(c, f"input.circuits[{i}]", gateset, qubits, max_qubits) for i, c in enumerate(items)]
+    parsed = ParsedJob(job_type, backend, shots, model, seed, echo, metadata, name, settings,
+                       bool(body.get("dry_run", False)), circuits)
+    parsed.failure = _unsupported_native(circuits, backend if backend != "simulator" else model)
+    return parsed

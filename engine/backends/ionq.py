@@ -1,0 +1,208 @@
+"""IonQ as a Backend: a batch becomes one multi-circuit job per chunk, results come back in input order.
+
+`run` writes the chunks straight from the batch's angle matrix (ionq_payload), submits them
+concurrently (at most `max_concurrent_jobs` jobs in flight per run), polls each, fetches the aggregated probabilities and orders them by
+`child_job_ids`. The ideal simulator returns exact probabilities, so shots are sampled here with
+`np.random.default_rng(seed)`, exactly as the local simulator does; noisy simulators and QPUs return
+probabilities from their own shots, which become counts by rounding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..circuits.template import CircuitBatch
+from ..sim.measure import sample_counts
+from .base import BackendLimits, ExecutionResult
+from .ionq_client import IonQClient, IonQSettings, job_times, normalize_status
+from .ionq_errors import IonQError, IonQJobFailedError
+from .ionq_payload import JobChunk, JobOptions, build_chunks
+
+log = logging.getLogger("engine.ionq")
+
+
+@dataclass(frozen=True)
+class JobUpdateInfo:
+    """One job's state for the batch-queue view."""
+
+    job_id: str
+    circuits: int
+    rows: tuple[int, int]  # [start, stop) rows of the batch
+    status: str  # submitted, ready, started, completed, failed, canceled
+    queue_s: float | None
+    run_s: float | None
+
+
+class IonQBackend:
+    """The Backend protocol over IonQ's API (or the emulator, which speaks the same API)."""
+
+    def __init__(
+        self,
+        client_or_settings: IonQClient | IonQSettings,
+        *,
+        backend_name: str = "simulator",
+        noise_model: str | None = None,
+        shots_default: int = 1000,
+        seed: int | None = None,
+        max_queue_wait_time: float = 3600.0,
+        max_concurrent_jobs: int = 4,
+        limits: BackendLimits = BackendLimits(),
+        on_job_update: Callable[[JobUpdateInfo], None] | None = None,
+    ):
+        if isinstance(client_or_settings, IonQClient):
+            self.client, self._owns_client = client_or_settings, False
+        else:
+            self.client, self._owns_client = client_or_settings.client(), True
+        if shots_default < 1:
+            raise ValueError(f"shots_default must be at least 1, got {shots_default}")
+        if max_concurrent_jobs < 1:
+            raise ValueError(f"max_concurrent_jobs must be at least 1, got {max_concurrent_jobs}")
+        self.backend_name = backend_name
+        self.noise_model = noise_model
+        self.shots_default = shots_default
+        self.max_queue_wait_time = max_queue_wait_time
+        self.max_concurrent_jobs = max_concurrent_jobs
+        self.on_job_update = on_job_update
+        self.limits = limits  # IonQ's multi-circuit limits by default; smaller ones split batches further
+        self.name = f"ionq:{backend_name}" + (f"[{noise_model}]" if noise_model and noise_model != "ideal" else "")
+        self._rng = np.random.default_rng(seed)
+        self._in_flight: dict[str, JobChunk] = {}
+
+    @property
+    def exact(self) -> bool:
+        """True when IonQ returns exact probabilities (the ideal simulator), so shots are sampled here."""
+        return self.backend_name == "simulator" and self.noise_model in (None, "ideal")
+
+    @property
+    def in_flight(self) -> list[str]:
+        return list(self._in_flight)
+
+    def _notify(self, chunk: JobChunk, job_id: str, job: Mapping[str, Any] | None, status: str) -> None:
+        if self.on_job_update is None:
+            return
+        queue, run = job_times(job) if job is not None else (None, None)
+        self.on_job_update(JobUpdateInfo(job_id, chunk.n_circuits, (chunk.start, chunk.stop), status, queue, run))
+
+    async def _run_chunk(self, chunk: JobChunk, n_qubits: int, sem: asyncio.Semaphore,
+                         mine: dict[str, JobChunk]) -> tuple[np.ndarray, dict]:
+        """Submit, wait, fetch. The job stays in flight (cancellable) until it is terminal."""
+        async with sem:
+            begin = time.perf_counter()
+            job_id = await self.client.create_job(chunk.body, client_id=chunk.client_id, backend=self.backend_name,
+                                                  circuits=chunk.n_circuits)
+            created = time.perf_counter()
+            self._in_flight[job_id] = mine[job_id] = chunk
+            self._notify(chunk, job_id, None, "submitted")
+            try:
+                job = await self.client.wait(
+                    job_id, timeout=self.max_queue_wait_time,
+                    on_update=lambda j: self._notify(chunk, job_id, j, normalize_status(j.get("status"))))
+            except IonQJobFailedError:
+                self._forget(job_id, mine)
+                raise
+            self._forget(job_id, mine)
+            fetch0 = time.perf_counter()
+            probs = await self.client.result_probabilities(job, n_qubits)
+            if probs.shape[0] != chunk.n_circuits:
+                raise IonQError(f"job {job_id} returned {probs.shape[0]} results for {chunk.n_circuits} circuits")
+            queue, run = job_times(job)
+            return probs, {"job_id": job_id, "submit": created - begin, "queue": queue or 0.0, "execute": run or 0.0,
+                           "fetch": time.perf_counter() - fetch0}
+
+    def _forget(self, job_id: str, mine: dict[str, JobChunk]) -> None:
+        self._in_flight.pop(job_id, None)
+        mine.pop(job_id, None)
+
+    async def run(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
+        """Execute every row; raises a typed IonQError naming the rows of the chunk that failed.
+
+        On a failure the other jobs of this batch are canceled on the server, so nothing keeps running
+        (and costing) for a batch that cannot complete.
+        """
+        t = batch.template
+        if t.n_qubits > self.limits.max_qubits:
+            raise ValueError(f"{t.n_qubits} qubits exceeds this backend's {self.limits.max_qubits}")
+        if shots < 0:
+            raise ValueError(f"shots must be >= 0, got {shots}")
+        t0 = time.perf_counter()
+        sent_shots = shots or self.shots_default
+        options = JobOptions(self.backend_name, sent_shots, self.noise_model, None if self.exact else seed)
+        chunks = await asyncio.to_thread(build_chunks, t, batch.angles(), options, self.limits)
+        if not chunks:
+            empty = np.zeros((0, 2 ** t.n_qubits))
+            return ExecutionResult(empty, None if self.exact and not shots else empty.astype(np.int64),
+                                   shots if self.exact else sent_shots, {}, [])
+        t_build = time.perf_counter()
+        sem = asyncio.Semaphore(self.max_concurrent_jobs)
+        mine: dict[str, JobChunk] = {}
+        tasks = [asyncio.create_task(self._run_chunk(c, t.n_qubits, sem, mine)) for c in chunks]
+        try:
+            _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:  # the caller stopped: jobs stay in flight for cancel_all()
+            for task in tasks:
+                task.cancel()
+            raise
+        failed = [(c, task) for c, task in zip(chunks, tasks)
+                  if task.done() and not task.cancelled() and task.exception() is not None]
+        if failed:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self._cancel(list(mine))
+            chunk, task = failed[0]
+            error = task.exception()
+            if isinstance(error, IonQError):
+                error.circuits = (chunk.start, chunk.stop)
+            raise error
+        t_jobs = time.perf_counter()
+        outcome = [task.result() for task in tasks]
+        probs = np.concatenate([p for p, _ in outcome], axis=0)
+        counts = None
+        if self.exact:
+            if shots:
+                rng = np.random.default_rng(seed) if seed is not None else self._rng
+                counts = sample_counts(probs, shots, rng)
+                probs = counts / float(shots)
+        else:
+            counts = np.rint(probs * sent_shots).astype(np.int64)
+            shots = sent_shots
+        infos = [info for _, info in outcome]
+        t_end = time.perf_counter()
+        # Jobs run concurrently, so per-job server times are reported as the batch's longest.
+        timings = {
+            "build": t_build - t0,
+            "submit": max(i["submit"] for i in infos),
+            "queue": max(i["queue"] for i in infos),
+            "execute": max(i["execute"] for i in infos),
+            "fetch": max(i["fetch"] for i in infos),
+            "post_process": t_end - t_jobs,
+            "total": t_end - t0,
+        }
+        return ExecutionResult(probs, counts, shots, timings, [i["job_id"] for i in infos])
+
+    async def _cancel(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        try:
+            await self.client.cancel_many(ids)
+        except IonQError as e:
+            log.warning("could not cancel %d IonQ job(s): %s", len(ids), e)
+            return
+        for job_id in ids:
+            self._in_flight.pop(job_id, None)
+
+    async def cancel_all(self) -> list[str]:
+        """Cancel every job still in flight (used on stop); returns their ids."""
+        ids = list(self._in_flight)
+        await self._cancel(ids)
+        return ids
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()

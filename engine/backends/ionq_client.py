@@ -1,0 +1,501 @@
+"""Async client for IonQ's REST API v0.4 on httpx: jobs, results, cancel, backends, costs.
+
+Retries are where duplicate jobs come from, so they follow two rules:
+- GETs (and the idempotent cancel PUTs) retry on 409, 429, 500, 502, 503, 504, 520-529, timeouts and
+  dropped connections, honouring `Retry-After` and otherwise backing off exponentially with jitter.
+- A job-creating POST carries a client UUID in `metadata`. It is retried blindly only when the
+  request never reached the server (connect errors); after any other failure the client first looks
+  for its UUID with `GET /jobs`, and resubmits only if the job is not there. One chunk, one job.
+
+Polling grows its interval by `poll_factor` up to `poll_cap` and gives up after the caller's
+timeout (`max_queue_wait_time`). `started` and the older `running` both mean running.
+The API key lives only in the `Authorization` header: never in a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import math
+import os
+import random
+import ssl
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+
+from .ionq_errors import (
+    IonQAuthError, IonQBadRequestError, IonQConnectionError, IonQError, IonQJobFailedError, IonQRateLimitError,
+    IonQServerError, IonQTimeoutError, scrub,
+)
+from .ionq_payload import CLIENT_ID_KEY, aggregated_rows, dense_row, result_ref
+
+log = logging.getLogger("engine.ionq")
+
+DEFAULT_BASE_URL = "https://api.ionq.co/v0.4"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504, *range(520, 530)})
+TERMINAL = frozenset({"completed", "failed", "canceled"})
+STATUS_ALIASES = {"running": "started"}
+
+Sleep = Callable[[float], Awaitable[None]]
+JobCallback = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass
+class ClientStats:
+    """What the client did: HTTP calls per endpoint, batch sizes, retries, bytes, server-side times."""
+
+    calls: Counter = field(default_factory=Counter)  # "GET /jobs/{id}" -> HTTP requests sent
+    circuits_per_call: list[int] = field(default_factory=list)  # circuits in each job-creating POST
+    retries: int = 0
+    rate_limited: int = 0  # 429 responses
+    lookups: int = 0  # GET /jobs searches for a client UUID after an uncertain POST
+    bytes_sent: int = 0
+    queue_time_s: float = 0.0  # summed over completed jobs: started_at - submitted_at
+    execution_time_s: float = 0.0  # summed over completed jobs: execution_duration_ms
+
+    @property
+    def requests(self) -> int:
+        return sum(self.calls.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests, "calls": dict(self.calls), "circuits_per_call": list(self.circuits_per_call),
+            "retries": self.retries, "rate_limited": self.rate_limited, "lookups": self.lookups,
+            "bytes_sent": self.bytes_sent, "queue_time_s": self.queue_time_s,
+            "execution_time_s": self.execution_time_s,
+        }
+
+
+@dataclass(frozen=True)
+class IonQSettings:
+    """How to build a client; `None` fields come from IONQ_API_URL / IONQ_API_KEY or the defaults."""
+
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    pool_size: int = 5
+    timeout_s: float = 30.0
+    connect_timeout_s: float = 10.0
+    max_retries: int = 5
+    poll_initial: float = 1.0
+    poll_factor: float = 1.5
+    poll_cap: float = 30.0
+
+    def client(self) -> "IonQClient":
+        return IonQClient(
+            self.base_url, self.api_key, pool_size=self.pool_size,
+            timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s), max_retries=self.max_retries,
+            poll_initial=self.poll_initial, poll_factor=self.poll_factor, poll_cap=self.poll_cap,
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context shared by every client: loading the CA bundle costs tens of ms each time."""
+    return httpx.create_ssl_context()
+
+
+def normalize_status(status: Any) -> str:
+    s = str(status)
+    return STATUS_ALIASES.get(s, s)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def job_times(job: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(queue seconds, execution seconds) from a job's timestamps, None where not known yet."""
+    sub, start, end = (parse_time(job.get(k)) for k in ("submitted_at", "started_at", "completed_at"))
+    queue = (start - sub).total_seconds() if sub and start else None
+    ms = job.get("execution_duration_ms")
+    if isinstance(ms, (int, float)):
+        run = ms / 1000.0
+    else:
+        run = (end - start).total_seconds() if start and end else None
+    return queue, run
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    raw = resp.headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = (parsedate_to_datetime(raw).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, value) if math.isfinite(value) else None
+
+
+class _Uncertain(Exception):
+    """A job-creating POST whose outcome is unknown: it may or may not have created the job."""
+
+    def __init__(self, error: IonQError):
+        self.error = error
+
+
+class IonQClient:
+    """One connection pool to IonQ. Use as `async with IonQClient(...) as client:`."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        pool_size: int = 5,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 5,
+        poll_initial: float = 1.0,
+        poll_factor: float = 1.5,
+        poll_cap: float = 30.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 120.0,
+        lookup_pages: int = 10,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ):
+        key = api_key if api_key is not None else os.environ.get("IONQ_API_KEY", "")
+        if not key:
+            raise IonQAuthError("no IonQ API key: set IONQ_API_KEY or pass api_key")
+        self.base_url = (base_url or os.environ.get("IONQ_API_URL") or DEFAULT_BASE_URL).rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("IonQ base URL %s is not https: the API key would travel unencrypted", self.base_url)
+        self._api_prefix = parts.path.rstrip("/")
+        self._key = key
+        self.max_retries = max_retries
+        self.poll_initial, self.poll_factor, self.poll_cap = poll_initial, poll_factor, poll_cap
+        self.backoff_base, self.backoff_cap, self.max_retry_after = backoff_base, backoff_cap, max_retry_after
+        self.lookup_pages = lookup_pages
+        self._sleep, self._clock = sleep, clock
+        self._rng = rng or random.Random()
+        self.stats = ClientStats()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"apiKey {key}", "User-Agent": "qstore-tui (httpx)",
+                     "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size, keepalive_expiry=30.0),
+            timeout=timeout,
+            verify=tls_context(),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"IonQClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> "IonQClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------------------------ transport
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter in [d/2, d]."""
+        d = min(self.backoff_cap, self.backoff_base * 2 ** attempt)
+        return d * (0.5 + 0.5 * self._rng.random())
+
+    def _error_from(self, resp: httpx.Response, endpoint: str) -> IonQError:
+        """The typed error for a non-2xx response, with IonQ's message (scrubbed of the key)."""
+        status = resp.status_code
+        message, keys = resp.reason_phrase or "error", ()
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            err = body.get("error")
+            if isinstance(err, dict):  # {"error": {"type", "message"}}
+                message = str(err.get("message") or err.get("type") or message)
+            else:
+                message = str(body.get("message") or err or message)
+            validation = body.get("validation")
+            if isinstance(validation, dict) and isinstance(validation.get("keys"), list):
+                keys = tuple(str(k) for k in validation["keys"])
+        elif resp.text:
+            message = resp.text[:200]
+        message = scrub(message, self._key)
+        if status == 401:
+            return IonQAuthError()
+        if status == 403:
+            return IonQAuthError(f"the IonQ API key is not authorized for {endpoint}")
+        if status == 429:
+            return IonQRateLimitError(f"{endpoint}: rate limited (429): {message}", retry_after=_retry_after(resp))
+        if status >= 500 or status == 409:
+            return IonQServerError(f"{endpoint}: HTTP {status}: {message}", status=status)
+        return IonQBadRequestError(message, status=status, keys=keys)
+
+    async def _send(self, method: str, path: str, endpoint: str, *, content: bytes | None = None,
+                    params: Any = None) -> httpx.Response:
+        self.stats.calls[endpoint] += 1
+        headers = None
+        if content is not None:
+            self.stats.bytes_sent += len(content)
+            headers = {"Content-Type": "application/json"}
+        return await self._http.request(method, path, content=content, params=params, headers=headers)
+
+    async def _delay_for(self, error: IonQError, attempt: int, endpoint: str) -> None:
+        """Wait before the next attempt: Retry-After when given (within `max_retry_after`), else backoff."""
+        delay = self._backoff(attempt)
+        if isinstance(error, IonQRateLimitError) and error.retry_after is not None:
+            if error.retry_after > self.max_retry_after:
+                raise error
+            delay = error.retry_after
+        self.stats.retries += 1
+        log.info("%s: %s; retry %d/%d in %.2f s", endpoint, type(error).__name__, attempt + 1, self.max_retries, delay)
+        await self._sleep(delay)
+
+    async def request(self, method: str, path: str, *, endpoint: str, params: Any = None,
+                      content: bytes | None = None) -> Any:
+        """An idempotent call (GET, cancel PUT) with retries; returns the parsed JSON body."""
+        attempt = 0
+        while True:
+            try:
+                resp = await self._send(method, path, endpoint, content=content, params=params)
+            except httpx.TimeoutException as exc:
+                error: IonQError = IonQTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")
+            except httpx.TransportError as exc:
+                error = IonQConnectionError(f"{endpoint}: connection failed ({type(exc).__name__})")
+            else:
+                if resp.status_code == 429:
+                    self.stats.rate_limited += 1
+                if resp.is_success:
+                    try:
+                        return resp.json()
+                    except ValueError:
+                        error = IonQServerError(f"{endpoint}: malformed JSON in a {resp.status_code} response",
+                                                status=resp.status_code)
+                else:
+                    error = self._error_from(resp, endpoint)
+                    if resp.status_code not in RETRY_STATUSES:
+                        raise error
+            if attempt >= self.max_retries:
+                raise error
+            await self._delay_for(error, attempt, endpoint)
+            attempt += 1
+
+    # ----------------------------------------------------------------------------------------- jobs
+
+    async def _post_job_once(self, body: bytes) -> str:
+        """One POST /jobs: the job id, a definitive IonQError, or _Uncertain when it may have been created."""
+        endpoint = "POST /jobs"
+        try:
+            resp = await self._send("POST", "/jobs", endpoint, content=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached the server: safe to send again as is.
+            err_cls = IonQTimeoutError if isinstance(exc, httpx.TimeoutException) else IonQConnectionError
+            raise err_cls(f"{endpoint}: could not connect ({type(exc).__name__})") from None
+        except httpx.TimeoutException as exc:
+            raise _Uncertain(IonQTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")) from None
+        except httpx.TransportError as exc:
+            raise _Uncertain(IonQConnectionError(f"{endpoint}: connection lost ({type(exc).__name__})")) from None
+        if resp.status_code == 429:
+            self.stats.rate_limited += 1
+        if resp.is_success:
+            try:
+                job_id = resp.json()["id"]
+            except (ValueError, KeyError, TypeError):
+                raise _Uncertain(IonQServerError(f"{endpoint}: unreadable {resp.status_code} response",
+                                                 status=resp.status_code)) from None
+            return str(job_id)
+        error = self._error_from(resp, endpoint)
+        if resp.status_code in RETRY_STATUSES:
+            raise _Uncertain(error)
+        raise error
+
+    async def create_job(self, body: bytes | Mapping[str, Any], *, client_id: str | None = None,
+                         backend: str | None = None, circuits: int = 1) -> str:
+        """POST /jobs, never creating two jobs for one body; returns the job id.
+
+        `client_id` is the UUID the body carries in `metadata` (read from the body when omitted); after
+        an uncertain failure the client searches `GET /jobs` (filtered by `backend`) for it before
+        sending again.
+        """
+        if not isinstance(body, (bytes, bytearray)):
+            payload = dict(body)
+            body = json.dumps(payload, separators=(",", ":")).encode()
+        else:
+            payload = None
+        if client_id is None or backend is None:
+            payload = payload if payload is not None else json.loads(body)
+            client_id = client_id or (payload.get("metadata") or {}).get(CLIENT_ID_KEY)
+            backend = backend or payload.get("backend")
+        if not client_id:
+            raise ValueError(f"the job body needs metadata.{CLIENT_ID_KEY} so a retry can never duplicate it")
+        self.stats.circuits_per_call.append(circuits)
+        attempt = 0
+        while True:
+            reached = True
+            try:
+                return await self._post_job_once(bytes(body))
+            except _Uncertain as u:
+                error = u.error
+            except (IonQConnectionError, IonQTimeoutError) as exc:
+                error, reached = exc, False
+            if attempt >= self.max_retries:
+                if reached and (found := await self.find_job(client_id, backend)):
+                    return found
+                raise error
+            await self._delay_for(error, attempt, "POST /jobs")
+            attempt += 1
+            if reached and (found := await self.find_job(client_id, backend)):
+                log.info("POST /jobs: the job %s was created despite the error; not resubmitting", found)
+                return found
+
+    async def find_job(self, client_id: str, backend: str | None = None) -> str | None:
+        """The id of the top-level job whose metadata carries `client_id`, among the most recent jobs."""
+        self.stats.lookups += 1
+        params: dict[str, Any] = {"limit": 100}
+        if backend:
+            params["target"] = backend
+        for _ in range(self.lookup_pages):
+            page = await self.request("GET", "/jobs", endpoint="GET /jobs", params=params)
+            for job in page.get("jobs", []):
+                if not job.get("parent_job_id") and (job.get("metadata") or {}).get(CLIENT_ID_KEY) == client_id:
+                    return str(job["id"])
+            if not page.get("next"):
+                break
+            params = {**params, "next": page["next"]}
+        return None
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/jobs/{job_id}", endpoint="GET /jobs/{id}")
+
+    async def list_jobs(self, **filters: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every job matching `filters` (ids, parent_job_id, status, target, limit), following `next`."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        while True:
+            page = await self.request("GET", "/jobs", endpoint="GET /jobs", params=params)
+            for job in page.get("jobs", []):
+                yield job
+            token = page.get("next")
+            if not token:
+                return
+            params = {**params, "next": token}
+
+    async def wait(self, job_id: str, *, timeout: float, on_update: JobCallback | None = None) -> dict[str, Any]:
+        """Poll until the job is terminal; return it when completed.
+
+        Raises IonQJobFailedError (failed or canceled) or IonQTimeoutError after `timeout` seconds.
+        """
+        deadline = self._clock() + timeout
+        delay = interval = self.poll_initial
+        last: str | None = None
+        while True:
+            now = self._clock()
+            if now >= deadline:
+                raise IonQTimeoutError(f"job {job_id} still {last or 'pending'} after {timeout:g} s "
+                                       "(max_queue_wait_time)", job_id=job_id, last_status=last)
+            await self._sleep(min(delay, deadline - now))
+            job = await self.get_job(job_id)
+            status = normalize_status(job.get("status"))
+            if status != last and on_update is not None:
+                on_update(job)
+            last = status
+            if status == "completed":
+                queue, run = job_times(job)
+                self.stats.queue_time_s += queue or 0.0
+                self.stats.execution_time_s += run or 0.0
+                return job
+            if status == "failed":
+                failure = job.get("failure") or {}
+                code = str(failure.get("code") or "Unknown")
+                message = str(failure.get("message") or failure.get("error") or "no message")
+                raise IonQJobFailedError(job_id, code, scrub(message, self._key))
+            if status == "canceled":
+                raise IonQJobFailedError(job_id, "Canceled", "the job was canceled")
+            interval = min(self.poll_cap, interval * self.poll_factor)
+            delay = interval
+
+    # -------------------------------------------------------------------------------------- results
+
+    async def get_probabilities(self, job_id: str) -> dict[str, float]:
+        """A single-circuit job's `{"<int>": p}` (little-endian keys)."""
+        return await self.request("GET", f"/jobs/{job_id}/results/probabilities",
+                                  endpoint="GET /jobs/{id}/results/probabilities")
+
+    async def _get_result(self, job: Mapping[str, Any]) -> tuple[Any, bool]:
+        ref = result_ref(job, self._api_prefix)
+        if "/artifacts/" in ref.path:
+            endpoint = "GET /jobs/{id}/artifacts/{artifact}"
+        elif ref.aggregated:
+            endpoint = "GET /jobs/{id}/results/probabilities/aggregated"
+        else:
+            endpoint = "GET /jobs/{id}/results/probabilities"
+        return await self.request("GET", ref.path, endpoint=endpoint), ref.aggregated
+
+    async def get_aggregated(self, job: Mapping[str, Any]) -> list[dict[str, float]]:
+        """A multi-circuit job's per-circuit distributions, in `child_job_ids` order (input order)."""
+        data, aggregated = await self._get_result(job)
+        if not aggregated:
+            raise IonQError(f"job {job.get('id')} is not a multi-circuit job")
+        children = [str(c) for c in job.get("child_job_ids") or []]
+        if not isinstance(data, Mapping) or set(data) != set(children) or len(data) != len(children):
+            raise IonQError(f"job {job.get('id')}: aggregated results do not match child_job_ids")
+        return [data[c] for c in children]
+
+    async def result_probabilities(self, job: Mapping[str, Any], n_qubits: int) -> np.ndarray:
+        """A completed job's probabilities as dense (circuits, 2**n), URL or artifact style, in input order."""
+        data, aggregated = await self._get_result(job)
+        job_id = str(job.get("id"))
+        if aggregated:
+            return aggregated_rows(data, [str(c) for c in job.get("child_job_ids") or []], n_qubits, job_id)
+        return dense_row(data, n_qubits, f"job {job_id}")[None, :]
+
+    # --------------------------------------------------------------------------------------- cancel
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        return await self.request("PUT", f"/jobs/{job_id}/status/cancel", endpoint="PUT /jobs/{id}/status/cancel")
+
+    async def cancel_many(self, job_ids: list[str]) -> dict[str, Any]:
+        body = json.dumps({"ids": list(job_ids)}).encode()
+        return await self.request("PUT", "/jobs/status/cancel", endpoint="PUT /jobs/status/cancel", content=body)
+
+    # ------------------------------------------------------------------------------ account, costs
+
+    async def backends(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/backends", endpoint="GET /backends")
+
+    async def characterizations(self, backend: str, *, start: str | None = None, end: str | None = None,
+                                limit: int | None = None, page: int | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in (("start", start), ("end", end), ("limit", limit), ("page", page)) if v is not None}
+        return await self.request("GET", f"/backends/{backend}/characterizations", params=params,
+                                  endpoint="GET /backends/{backend}/characterizations")
+
+    async def whoami(self) -> dict[str, Any]:
+        """A cheap authenticated call: raises IonQAuthError for a bad key."""
+        return await self.request("GET", "/whoami", endpoint="GET /whoami")
+
+    async def estimate(self, backend: str, *, qubits: int, shots: int, gates_1q: int, gates_2q: int,
+                       job_type: str = "ionq.circuit.v1", error_mitigation: bool = False) -> dict[str, Any]:
+        params = {"backend": backend, "type": job_type, "qubits": qubits, "shots": shots, "1q_gates": gates_1q,
+                  "2q_gates": gates_2q, "error_mitigation": str(error_mitigation).lower()}
+        return await self.request("GET", "/jobs/estimate", params=params, endpoint="GET /jobs/estimate")
+
+    async def job_cost(self, job_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/jobs/{job_id}/cost", endpoint="GET /jobs/{id}/cost")

@@ -1,0 +1,123 @@
+"""The fault matrix: every injected fault, on every endpoint a run touches, for single- and multi-circuit
+jobs. Each circuit ends with a result equal to the local simulator's (same seed) or a clear typed error;
+the emulator never sees two jobs for one chunk."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from engine.backends.base import BackendLimits
+from engine.backends.emulator import EmulatorServer, EmulatorSettings, Fault
+from engine.backends.emulator.faults import STATUS_FAULTS
+from engine.backends.ionq import IonQBackend
+from engine.backends.ionq_client import IonQClient
+from engine.backends.ionq_errors import IonQJobFailedError, IonQServerError
+from engine.backends.local import LocalSimulatorBackend
+from engine.circuits import CircuitBatch, TemplateBuilder
+
+KEY = "emulator-key"
+SEED = 1234
+SHOTS = 256
+POST, GET_JOB, RESULT, LIST = "POST /jobs", "GET /jobs/{id}", "GET /jobs/{id}/artifacts/{artifact}", "GET /jobs"
+GET_KINDS = (*STATUS_FAULTS, "reset", "slow", "lost_response", "malformed_json")
+MATRIX = ([(k, POST) for k in (*GET_KINDS, "job_failed")] + [(k, GET_JOB) for k in GET_KINDS]
+          + [(k, RESULT) for k in GET_KINDS])
+
+
+@pytest.fixture(scope="module")
+def server():
+    with EmulatorServer(EmulatorSettings(seed=0)) as s:
+        yield s
+
+
+def make_client(server: EmulatorServer, max_retries: int = 4) -> IonQClient:
+    return IonQClient(server.base_url, KEY, timeout=httpx.Timeout(0.3), max_retries=max_retries,
+                      poll_initial=0.01, poll_factor=1.5, poll_cap=0.03, backoff_base=0.01, backoff_cap=0.04)
+
+
+def batch_of(rows: int) -> CircuitBatch:
+    b = TemplateBuilder(3, n_inputs=3)
+    for q in range(3):
+        b.gate("ry", q, angles=(b.input(q),))
+        b.gate("rz", q, angles=(b.trainable(),))
+    b.gate("cnot", 1, controls=(0,))
+    b.gate("cnot", 2, controls=(1,))
+    for q in range(3):
+        b.gate("rx", q, angles=(b.trainable(),))
+    t = b.build()
+    rng = np.random.default_rng(rows)
+    return CircuitBatch(t, rng.normal(size=(rows, t.n_trainable)), rng.normal(size=(rows, 3)))
+
+
+async def run(server: EmulatorServer, batch: CircuitBatch, faults: list[Fault], *, max_circuits: int = 5000,
+              max_retries: int = 4):
+    server.reset(faults=tuple(faults))
+    async with make_client(server, max_retries) as client:
+        backend = IonQBackend(client, max_concurrent_jobs=3, limits=BackendLimits(max_circuits=max_circuits))
+        try:
+            return await backend.run(batch, shots=SHOTS, seed=SEED), None, client
+        except Exception as e:  # the test inspects which error, and that it is typed
+            return None, e, client
+
+
+async def expected(batch: CircuitBatch):
+    return await LocalSimulatorBackend().run(batch, shots=SHOTS, seed=SEED)
+
+
+@pytest.mark.parametrize("rows", [1, 5], ids=["single", "multi"])
+@pytest.mark.parametrize("kind, endpoint", MATRIX, ids=[f"{k}@{e}" for k, e in MATRIX])
+async def test_each_fault_ends_in_the_right_results_or_a_typed_error_and_no_duplicate(server, kind, endpoint, rows):
+    batch = batch_of(rows)
+    fault = Fault(kind, endpoint, retry_after=0.02, delay_s=0.6, code="QuantumComputerError", message="ion lost")
+    result, error, client = await run(server, batch, [fault])
+    counters = server.counters()
+    assert counters.faults_pending == 0, "the fault was injected"
+    assert counters.duplicates == 0
+    if kind == "job_failed":
+        assert isinstance(error, IonQJobFailedError), error
+        assert (error.code, error.message, error.circuits) == ("QuantumComputerError", "ion lost", (0, rows))
+        assert counters.jobs_created == 1
+        return
+    assert error is None, repr(error)
+    assert counters.jobs_created == 1
+    ref = await expected(batch)
+    np.testing.assert_array_equal(result.counts, ref.counts)
+    np.testing.assert_allclose(result.probabilities, ref.probabilities)
+    assert client.stats.retries >= 1
+    if endpoint == POST and kind != "job_failed":
+        assert client.stats.lookups >= 1, "an uncertain POST is looked up before it is sent again"
+    if kind == "429":
+        assert client.stats.rate_limited == 1
+
+
+@pytest.mark.parametrize("kind", ["429", "503", "reset", "lost_response"])
+async def test_repeated_faults_across_chunks_still_give_one_job_per_chunk(server, kind):
+    batch = batch_of(7)
+    faults = [Fault(kind, POST, count=3, retry_after=0.01), Fault("502", LIST),
+              Fault(kind, GET_JOB, count=2, retry_after=0.01)]
+    result, error, client = await run(server, batch, faults, max_circuits=3)
+    assert error is None, repr(error)
+    counters = server.counters()
+    assert counters.jobs_created == 3 and counters.duplicates == 0
+    np.testing.assert_array_equal(result.counts, (await expected(batch)).counts)
+    assert sorted(client.stats.circuits_per_call) == [1, 3, 3]
+
+
+async def test_a_post_that_keeps_failing_ends_in_a_typed_error_and_creates_nothing(server):
+    batch = batch_of(5)
+    result, error, client = await run(server, batch, [Fault("503", POST, count=10)], max_retries=2)
+    assert result is None
+    assert isinstance(error, IonQServerError) and error.status == 503 and error.circuits == (0, 5)
+    assert server.counters().jobs_created == 0
+    assert client.stats.calls[POST] == 3 and client.stats.lookups == 3
+
+
+async def test_polling_that_keeps_failing_ends_in_a_typed_error_and_cancels_the_job(server):
+    batch = batch_of(5)
+    result, error, client = await run(server, batch, [Fault("502", GET_JOB, count=20)], max_retries=2)
+    assert isinstance(error, IonQServerError) and error.status == 502 and error.circuits == (0, 5)
+    counters = server.counters()
+    assert counters.jobs_created == 1 and counters.duplicates == 0
+    assert counters.requests.get("PUT /jobs/status/cancel") == 1

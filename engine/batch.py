@@ -404,7 +404,7 @@ class CircuitBatchManager:
         if family not in self._compilers:
             from .compiler import NativeGateCompiler
 
-            self._compilers[family] = NativeGateCompiler(family, optimize=True)
+            self._compilers[family] = NativeGateCompiler(family, optimize=self.config.enable_circuit_compression)
         self._native_target = family
         return self._compilers[family]
 

@@ -228,7 +228,10 @@ class TrainingConfig(BaseModel):
     enable_smart_caching: bool = _f(True, group="features", description="Cache templates and bound circuits")
     adaptive_batch_sizing: bool = _f(False, group="features", description="Grow/shrink chunks from measured latency")
     connection_pool_size: int = _f(5, group="features", ge=1, le=64, description="Pooled HTTP connections")
-    enable_circuit_compression: bool = _f(False, group="features", description="Fuse and drop redundant gates")
+    # On by default, unlike the v3.4 guide: our compression (fusion, cancellation, virtual Z) is verified
+    # equal to its input, so there is no reason to send longer circuits. Off = gate-by-gate translation.
+    enable_circuit_compression: bool = _f(True, group="features",
+                                          description="Native compile fuses and cancels gates (off: gate by gate)")
 
     # ===== database =====
     store_backend: Literal["local", "pinecone"] = _f(

@@ -239,6 +239,17 @@ async def test_native_gates_run_the_compiled_circuits_with_the_same_results():
     assert NativeGateCompiler("aria").compile_template(swap_template).permutation != (0, 1, 2)  # undo exercised
 
 
+async def test_circuit_compression_switch_changes_the_native_circuits_not_the_results():
+    b = batch(n=4, layers=2, rows=5)
+    out = {}
+    for compress in (True, False):
+        async with CircuitBatchManager(config(use_native_gates=True, enable_circuit_compression=compress), Recording()) as m:
+            out[compress] = await m.execute_batch(b)
+    packed, plain = out[True].compiler_stats[0], out[False].compiler_stats[0]
+    assert packed.n1q_out < plain.n1q_out
+    assert np.abs(out[True].probabilities - out[False].probabilities).max() < 1e-9
+
+
 async def test_the_target_picks_the_native_gate_family():
     async with CircuitBatchManager(config(use_native_gates=True), Recording()) as m:
         aria = await m.execute_batch(batch())

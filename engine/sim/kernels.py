@@ -56,3 +56,41 @@ def abs2_transposed(psi, out):  # pragma: no cover - compiled
         for k in range(b):
             v = psi[i, k]
             out[k, i] = v.real * v.real + v.imag * v.imag
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def apply_2q(psi, m, qa, qb):  # pragma: no cover - compiled
+    """A (4, 4, B) matrix per batch column on qubits (qa, qb), qa the most significant, in place."""
+    n, b = psi.shape
+    lo_q, hi_q = min(qa, qb), max(qa, qb)
+    ba, bb = 1 << qa, 1 << qb
+    for idx in range(n // 4):
+        # insert zero bits at lo_q then hi_q
+        low = idx & ((1 << lo_q) - 1)
+        rest = idx >> lo_q
+        base = low | (rest << (lo_q + 1))
+        low2 = base & ((1 << hi_q) - 1)
+        base = low2 | ((base >> hi_q) << (hi_q + 1))
+        i0 = base
+        i1 = base | bb
+        i2 = base | ba
+        i3 = base | ba | bb
+        for k in range(b):
+            a0 = psi[i0, k]
+            a1 = psi[i1, k]
+            a2 = psi[i2, k]
+            a3 = psi[i3, k]
+            psi[i0, k] = m[0, 0, k] * a0 + m[0, 1, k] * a1 + m[0, 2, k] * a2 + m[0, 3, k] * a3
+            psi[i1, k] = m[1, 0, k] * a0 + m[1, 1, k] * a1 + m[1, 2, k] * a2 + m[1, 3, k] * a3
+            psi[i2, k] = m[2, 0, k] * a0 + m[2, 1, k] * a1 + m[2, 2, k] * a2 + m[2, 3, k] * a3
+            psi[i3, k] = m[3, 0, k] * a0 + m[3, 1, k] * a1 + m[3, 2, k] * a2 + m[3, 3, k] * a3
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def apply_diag_2q(psi, d, qa, qb):  # pragma: no cover - compiled
+    """A diagonal (4, B) per batch column on qubits (qa, qb), qa the most significant, in place."""
+    n, b = psi.shape
+    for i in range(n):
+        j = (((i >> qa) & 1) << 1) | ((i >> qb) & 1)
+        for k in range(b):
+            psi[i, k] *= d[j, k]

@@ -107,11 +107,6 @@ def _apply_1q(psi: np.ndarray, m: np.ndarray, q: int, diagonal: bool) -> np.ndar
     return psi
 
 
-def _bits_index(n: int, a: int, b: int) -> np.ndarray:
-    idx = np.arange(2 ** n)
-    return (((idx >> a) & 1) << 1) | ((idx >> b) & 1)
-
-
 def _control_mask(n: int, controls: tuple[int, ...]) -> np.ndarray:
     idx = np.arange(2 ** n)
     mask = np.ones(2 ** n, dtype=bool)
@@ -131,26 +126,16 @@ def _apply_generic(psi: np.ndarray, t: Template, i: int, angles: np.ndarray, n: 
         applied = _apply_1q(psi.copy(), m, op.targets[0], diagonal=False)
         return np.where(_control_mask(n, op.controls)[:, None], applied, psi)
     qa, qb = op.targets
+    k = _kernels()
     if op.name == "zz":
         turns = params[:, 0] if t.gateset == "native" else params[:, 0] / (2 * np.pi)
-        d = zz_diag_turns(turns).T  # (4, B)
-        psi *= d[_bits_index(n, qa, qb)]
+        k.apply_diag_2q(psi, np.ascontiguousarray(zz_diag_turns(turns).T), qa, qb)
         return psi
     m = two_qubit_matrix(t.gateset, op.name, params)  # (B, 4, 4)
     if m.ndim == 2:
         m = np.broadcast_to(m, (b, 4, 4))
-    mt = m.transpose(1, 2, 0)  # (4, 4, B)
-    tensor = psi.reshape((2,) * n + (b,))
-    ax_a, ax_b = n - 1 - qa, n - 1 - qb
-    moved = np.moveaxis(tensor, (ax_a, ax_b), (0, 1))
-    shape = moved.shape
-    flat = moved.reshape(4, -1, b)
-    out = np.zeros_like(flat)
-    for r in range(4):
-        for c in range(4):
-            if np.any(mt[r, c]):
-                out[r] += mt[r, c] * flat[c]
-    return np.moveaxis(out.reshape(shape), (0, 1), (ax_a, ax_b)).reshape(2 ** n, b)
+    k.apply_2q(psi, np.ascontiguousarray(m.transpose(1, 2, 0)), qa, qb)
+    return psi
 
 
 def _is_diagonal_run(t: Template, run: list[int]) -> bool:

@@ -138,6 +138,45 @@ class Error(_Event):
     fatal: bool = False
 
 
+class ClientStats(_Event):
+    """Cumulative IonQ client counters of this session (one segment of a resumed run)."""
+
+    kind: Literal["client_stats"] = "client_stats"
+    requests: int
+    calls: dict[str, int] = Field(default_factory=dict)  # "GET /jobs/{id}" -> requests
+    jobs_created: int = 0  # job-creating POSTs that made a job
+    circuits_submitted: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    lookups: int = 0
+    bytes_sent: int = 0
+    queue_time_s: float = 0.0
+    execution_time_s: float = 0.0
+
+
+class CostEstimate(_Event):
+    """What the circuits of a QPU-target run cost (or would cost), and where the price came from."""
+
+    kind: Literal["cost_estimate"] = "cost_estimate"
+    target: str
+    circuits: int
+    shots: int
+    usd: float
+    per_circuit_usd: float
+    source: str  # "ionq-estimate" (the /jobs/estimate endpoint) or "formula"
+    basis: str  # the prices or the endpoint's answer, in words
+
+
+class EngineStats(_Event):
+    """Health of the engine process: event-loop stalls and events dropped by slow subscribers."""
+
+    kind: Literal["engine_stats"] = "engine_stats"
+    loop_worst_stall_ms: float
+    loop_mean_stall_ms: float
+    loop_samples: int
+    events_dropped: int
+
+
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
     status: Literal["completed", "stopped", "failed", "interrupted"]
@@ -151,7 +190,8 @@ class RunFinished(_Event):
 
 Event = Annotated[
     Union[RunStarted, BatchExecuted, BatchSizeDecision, StepMetrics, EpochFinished, JobUpdate, CacheStats,
-          CompilerStats, Checkpoint, StoreUpdate, Log, Error, RunFinished],
+          CompilerStats, Checkpoint, StoreUpdate, Log, Error, ClientStats, CostEstimate, EngineStats,
+          RunFinished],
     Field(discriminator="kind"),
 ]
 _adapter: TypeAdapter[Any] = TypeAdapter(Event)
@@ -187,6 +227,10 @@ class EventBus:
 
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
+
+    def continue_from(self, seq: int) -> None:
+        """Number the next event after `seq`: a resumed run appends to its events.jsonl."""
+        self._seq = max(self._seq, seq)
 
     def emit(self, event: _Event) -> _Event:
         """Stamp and deliver; never blocks and never raises for a slow subscriber."""

@@ -1,0 +1,621 @@
+"""EngineSession: one training run, from config to report, as one coroutine on the caller's loop.
+
+The session builds everything a run needs (backend, IonQ client or in-process emulator, cache,
+batch manager and compiler, data, model, trainer, vector store), opens the run directory, and
+turns what happens into typed events on its bus: appended to events.jsonl (flushed per line,
+fsynced at checkpoints and at the end) and pushed to bounded subscriber queues. CPU-heavy work
+(data loading, simulation, compilation, store I/O) runs in worker threads; a lag probe measures
+the worst event-loop stall and reports it.
+
+Errors of the engine (IonQ, data, store, training) never escape `run()`: they become an `Error`
+event and `RunFinished(status="failed")`; only programming errors propagate (after the same events).
+Secrets never reach events, files or logs: the free-text fields of every event are scrubbed of the
+API keys before any sink or subscriber sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import threading
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from .backends.base import Backend
+from .backends.ionq_errors import IonQAuthError, IonQError
+from .checkpoint import CheckpointError, atomic_write_bytes, latest_checkpoint
+from .circuits.template import CircuitBatch
+from .config import ConfigError, TrainingConfig
+from .data import DataError, Dataset, load_dataset, train_val_split
+from .events import (
+    BatchExecuted, Checkpoint, ClientStats, CostEstimate, EngineStats, Error, EventBus, JobUpdate, Log, RunFinished,
+    RunStarted, _Event,
+)
+from .lag import LagProbe
+from .report import PerformanceReport, build_report
+from .runs import (
+    CHECKPOINT_DIR, EVENTS_FILE, REPORT_JSON, REPORT_MD, STORE_FILE, EventLog, RunError, RunLock, create_run_dir,
+    load_run_config, new_run_id, read_events, run_info,
+)
+
+FREE_TEXT_FIELDS = ("message", "reason", "basis")
+FEATURES = ("use_batch_api", "use_native_gates", "enable_smart_caching", "adaptive_batch_sizing",
+            "enable_circuit_compression")
+
+# Published on-demand prices for IonQ QPUs (Amazon Braket pricing page, 2024): USD per task and per
+# shot; one circuit is one task. Used only for local runs that imitate a QPU with its noise model;
+# runs against IonQ (or the emulator) ask the /jobs/estimate endpoint instead.
+PUBLISHED_PRICES = {"qpu.aria-1": (0.30, 0.03), "qpu.forte-1": (0.30, 0.08)}
+PRICE_SOURCE = "Amazon Braket on-demand prices for IonQ (2024)"
+
+
+class SessionStatus(str, Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+FailureKind = Literal["config", "backend"]  # None: a programming error
+
+
+def classify_error(exc: BaseException) -> FailureKind | None:
+    """How a failed run failed: bad input (config, data, checkpoint), the backend / store, or a bug (None)."""
+    from .store.base import StoreError
+    from .trainer import TrainingError
+
+    if isinstance(exc, (ConfigError, DataError, CheckpointError, RunError)):
+        return "config"
+    if isinstance(exc, (IonQError, StoreError, TrainingError, OSError)):
+        return "backend"
+    if isinstance(exc, ValueError):
+        return "config"
+    return None
+
+
+def _error_source(exc: BaseException) -> str:
+    from .store.base import StoreError
+
+    if isinstance(exc, IonQError):
+        return "ionq"
+    if isinstance(exc, StoreError):
+        return "store"
+    if isinstance(exc, (ConfigError, DataError)):
+        return "config"
+    if isinstance(exc, (CheckpointError, RunError)):
+        return "run"
+    return "trainer"
+
+
+class _BusLogHandler(logging.Handler):
+    """Engine log records (IonQ retries, store warnings) become Log events, from any thread."""
+
+    _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
+
+    def __init__(self, session: "EngineSession", loop: asyncio.AbstractEventLoop):
+        super().__init__(logging.INFO)
+        self._session, self._loop = session, loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = self._LEVELS.get(record.levelno, "error" if record.levelno > logging.ERROR else "info")
+        event = Log(level=level, message=f"{record.name}: {record.getMessage()}")
+        if threading.get_ident() == self._session._loop_thread:
+            self._session.emit(event)
+        else:
+            self._loop.call_soon_threadsafe(self._session.emit, event)
+
+
+class _RecordingExecutor:
+    """The trainer's executor: the batch manager, remembering the last batch for the Compiler screen."""
+
+    def __init__(self, session: "EngineSession", manager: Any):
+        self._session, self.manager = session, manager
+
+    async def execute_batch(self, batch: Any, **kw: Any) -> Any:
+        if isinstance(batch, CircuitBatch):
+            self._session.last_batch = batch
+        return await self.manager.execute_batch(batch, **kw)
+
+    def get_performance_stats(self) -> Any:
+        return self.manager.get_performance_stats()
+
+
+class EngineSession:
+    """One run: `await run()` trains and returns the RunFinished event; pause/resume/stop control it."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        *,
+        runs_dir: Path | None = None,
+        run_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+        bus: EventBus | None = None,
+        backend: Backend | None = None,
+        stop_grace_s: float = 10.0,
+        _resume: bool = False,
+    ):
+        config.check_runnable()
+        self.config = config
+        self.clock = clock
+        self.bus = bus if bus is not None else EventBus(clock=clock)
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else config.resolved_runs_dir
+        self.run_id = run_id or new_run_id(clock)
+        self.run_dir = self.runs_dir / self.run_id
+        # A configured checkpoint folder holds one subfolder per run, so runs never resume each other's state.
+        self.checkpoint_dir = (config.checkpoint_directory / self.run_id if config.checkpoint_directory
+                               else self.run_dir / CHECKPOINT_DIR)
+        self.status = SessionStatus.IDLE
+        self.stop_grace_s = stop_grace_s
+        self.model: Any = None
+        self.trainer: Any = None
+        self.manager: Any = None
+        self.store: Any = None
+        self.backend: Any = backend
+        self.client: Any = None  # the IonQ client (ionq and emulator backends)
+        self.emulator: Any = None  # the in-process EmulatorServer (emulator backend)
+        self.last_batch: CircuitBatch | None = None
+        self.error: BaseException | None = None
+        self.failure_kind: FailureKind | None = None
+        self.finished: RunFinished | None = None
+        self.probe = LagProbe()
+        self._owns_backend = backend is None
+        self._resume = _resume
+        self._secrets = [s.get_secret_value() for s in (config.quantum_api_key, config.pinecone_api_key) if s]
+        self._log: EventLog | None = None
+        self._lock: RunLock | None = None
+        self._work: asyncio.Task | None = None
+        self._done = asyncio.Event()
+        self._stop_reason: Literal["stopped", "interrupted"] | None = None
+        self._paused = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._segment_circuits = 0
+        self._price: tuple[float, str, str] | None = None  # (usd per circuit, source, basis)
+        self._syncs: set[asyncio.Future] = set()
+        self.bus.add_sink(self._redact)
+
+    @classmethod
+    def from_run_dir(cls, run_dir: Path, **kw: Any) -> "EngineSession":
+        """The session that resumes the run in `run_dir` from its last checkpoint (config from config.toml)."""
+        run_dir = Path(run_dir)
+        config = load_run_config(run_dir)
+        info = run_info(run_dir)
+        if info.status == "running":
+            raise RunError(f"run {run_dir.name!r} is already running in another session")
+        if info.status == "completed":
+            raise RunError(f"run {run_dir.name!r} is already completed ({info.steps} steps); nothing to resume")
+        return cls(config, runs_dir=run_dir.parent, run_id=run_dir.name, _resume=True, **kw)
+
+    # ------------------------------------------------------------------------------------ control
+
+    def emit(self, event: _Event) -> _Event:
+        return self.bus.emit(event)
+
+    def pause(self) -> None:
+        """Pause before the next optimizer step."""
+        if self.status is SessionStatus.RUNNING:
+            self._paused = True
+            if self.trainer is not None:
+                self.trainer.request_pause()
+            self.status = SessionStatus.PAUSED
+            self.emit(Log(message="paused"))
+
+    def resume(self) -> None:
+        if self.status is SessionStatus.PAUSED:
+            self._paused = False
+            if self.trainer is not None:
+                self.trainer.request_resume()
+            self.status = SessionStatus.RUNNING
+            self.emit(Log(message="resumed"))
+
+    async def stop(self, *, interrupted: bool = False) -> None:
+        """Stop: checkpoint at the step boundary, cancel IonQ jobs in flight, end with RunFinished.
+
+        The trainer finishes the step in progress and writes a checkpoint; if that takes longer than
+        `stop_grace_s` (a job queued on a QPU), the step is abandoned and its jobs are cancelled, and
+        the run resumes from the last checkpoint. `interrupted` (Ctrl-C) ends as "interrupted".
+        """
+        if self.status in (SessionStatus.FINISHED, SessionStatus.STOPPED, SessionStatus.FAILED):
+            return
+        self._stop_reason = "interrupted" if interrupted else "stopped"
+        if self.status is SessionStatus.IDLE:
+            self.status = SessionStatus.STOPPED
+            self._done.set()
+            return
+        self.status = SessionStatus.STOPPING
+        if self.trainer is not None:
+            self.trainer.request_stop()
+        work = self._work
+        if work is not None and not work.done():
+            if self.trainer is None:
+                work.cancel()
+            else:
+                done, _ = await asyncio.wait({work}, timeout=self.stop_grace_s)
+                if not done:
+                    self.emit(Log(level="warning", message=f"the step in flight did not finish within "
+                                                           f"{self.stop_grace_s:g}s: abandoning it"))
+                    work.cancel()
+        await self._done.wait()
+
+    def abort(self) -> None:
+        """Abandon the step in flight now (a second Ctrl-C during a stop); resume uses the last checkpoint."""
+        if self._stop_reason is None:
+            self._stop_reason = "interrupted"
+        if self._work is not None and not self._work.done():
+            self._work.cancel()
+
+    # ---------------------------------------------------------------------------------------- run
+
+    async def run(self) -> RunFinished:
+        """The whole run; returns its RunFinished event (also in events.jsonl)."""
+        if self.status is not SessionStatus.IDLE:
+            if self.finished is not None:
+                return self.finished
+            raise RuntimeError(f"session {self.run_id} cannot run: it is {self.status.value}")
+        loop = self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._open_run_dir()
+        handler = _BusLogHandler(self, loop)
+        engine_log = logging.getLogger("engine")
+        engine_log.addHandler(handler)
+        self.status = SessionStatus.RUNNING
+        self.probe.start()
+        t0 = time.perf_counter()
+        try:
+            self._work = asyncio.create_task(self._build_and_train(), name=f"session-{self.run_id}")
+            result = await self._work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._stop_reason is not None and not (current is not None and current.cancelling()):
+                await self._finish(None, t0)  # stop() abandoned the step in flight
+                return self.finished  # type: ignore[return-value]
+            # Cancelled from outside (the app is closing): end the run as interrupted, then go on.
+            self._stop_reason = self._stop_reason or "interrupted"
+            if not self._work.done():
+                self._work.cancel()
+                await asyncio.gather(self._work, return_exceptions=True)
+            await self._finish(None, t0)
+            raise
+        except Exception as exc:  # engine errors become events; programming errors are re-raised below
+            self.error = exc
+            self.failure_kind = classify_error(exc)
+            await self._finish(None, t0)
+            if self.failure_kind is None:
+                raise
+            return self.finished  # type: ignore[return-value]
+        else:
+            await self._finish(result, t0)
+            return self.finished  # type: ignore[return-value]
+        finally:
+            engine_log.removeHandler(handler)
+
+    def _open_run_dir(self) -> None:
+        if self._resume:
+            if not (self.run_dir / "config.toml").is_file():
+                raise RunError(f"run {self.run_id!r}: {self.run_dir} is not a run directory")
+        else:
+            create_run_dir(self.runs_dir, self.run_id, self.config)
+        lock = RunLock(self.run_dir)
+        lock.acquire()
+        try:
+            if self._resume:
+                previous = read_events(self.run_dir)
+                if previous:
+                    self.bus.continue_from(previous[-1].seq)
+            self._log = EventLog(self.run_dir / EVENTS_FILE)
+        except BaseException:
+            lock.release()
+            raise
+        self._lock = lock
+        self.bus.add_sink(self._log)
+        self.bus.add_sink(self._observe)
+
+    async def _build_and_train(self) -> Any:
+        cfg = self.config
+        await asyncio.to_thread(self._import_parts)
+        train, val = await asyncio.to_thread(self._load_data)
+        await self._build_backend()
+        from .batch import CircuitBatchManager
+        from .cache import SmartCircuitCache
+        from .model import QuantumModel
+        from .trainer import QuantumTrainer
+
+        output_dim = train.n_classes or 1
+        self.model = await asyncio.to_thread(QuantumModel.from_config, cfg, train.n_features, output_dim)
+        self.store = await self._open_store()
+        self.manager = CircuitBatchManager(cfg, self.backend, cache=SmartCircuitCache(), bus=self.bus)
+        self.trainer = QuantumTrainer(
+            cfg, self.backend, bus=self.bus, store=self.store, run_id=self.run_id,
+            checkpoint_dir=self.checkpoint_dir, executor=_RecordingExecutor(self, self.manager),
+        )
+        if self._paused:
+            self.trainer.request_pause()
+        if self._stop_reason is not None:
+            self.trainer.request_stop()
+        resume_from = latest_checkpoint(self.checkpoint_dir) if self._resume else None
+        resumed_step = int(resume_from.stem.split("-")[1]) if resume_from else 0
+        steps_per_epoch = -(-len(train) // cfg.batch_size)
+        total_steps = cfg.epochs * steps_per_epoch
+        self.emit(RunStarted(
+            run_id=self.run_id, backend=self.backend.name if not self._owns_backend else cfg.backend,
+            target=cfg.quantum_target, n_qubits=self.model.n_qubits,
+            n_params=self.model.n_params, total_steps=total_steps, resumed_from_step=resumed_step,
+            features={name: bool(getattr(cfg, name)) for name in FEATURES},
+        ))
+        await self._prepare_cost(total_steps, len(train), len(val))
+        if self._resume and resume_from is None:
+            self.emit(Log(level="warning", message="no checkpoint in the run directory: starting from step 0"))
+        return await self.trainer.train(self.model, train, val, resume_from=resume_from)
+
+    def _import_parts(self) -> None:
+        """Import the heavy modules in a worker thread: a first import would stall the loop for 100s of ms."""
+        names = ["engine.batch", "engine.cache", "engine.model", "engine.trainer", "engine.store"]
+        if self.config.use_native_gates:
+            names.append("engine.compiler")
+        if self.backend is None and self.config.backend != "local":
+            names += ["engine.backends.ionq", "engine.backends.ionq_client"]
+        if self.backend is None and self.config.backend == "emulator":
+            names.append("engine.backends.emulator")
+        for name in names:
+            importlib.import_module(name)
+
+    def _load_data(self) -> tuple[Dataset, Dataset]:
+        ds = load_dataset(self.config)
+        return train_val_split(ds, self.config.validation_split, self.config.seed)
+
+    async def _build_backend(self) -> None:
+        cfg = self.config
+        if self.backend is not None:  # injected (tests, the TUI's own emulator): report its jobs too
+            self.client = getattr(self.backend, "client", None)
+            if hasattr(self.backend, "on_job_update") and self.backend.on_job_update is None:
+                self.backend.on_job_update = self._on_job_update
+        elif cfg.backend == "local":
+            from .backends.local import LocalSimulatorBackend
+
+            self.backend = LocalSimulatorBackend(seed=cfg.seed)
+        else:
+            from .backends.ionq import IonQBackend
+            from .backends.ionq_client import IonQSettings
+
+            key = cfg.quantum_api_key.get_secret_value() if cfg.quantum_api_key else None
+            settings = IonQSettings(base_url=cfg.ionq_api_url, api_key=key, pool_size=cfg.connection_pool_size)
+            if cfg.backend == "emulator":
+                from .backends.emulator import EmulatorServer, EmulatorSettings
+                from .backends.emulator.server import DEFAULT_KEY
+
+                key = key or DEFAULT_KEY
+                self.emulator = EmulatorServer(EmulatorSettings(port=0, api_keys=(key,), seed=cfg.seed))
+                url = await asyncio.to_thread(self.emulator.start)
+                # On loopback a poll costs a millisecond: poll fast instead of IonQ's polite 1 s.
+                settings = IonQSettings(base_url=url, api_key=key, pool_size=cfg.connection_pool_size,
+                                        poll_initial=0.01, poll_factor=1.5, poll_cap=0.5)
+            # In a thread: the HTTP client loads its TLS certificates when it is made (~100 ms).
+            self.backend = await asyncio.to_thread(
+                IonQBackend, settings, backend_name=cfg.quantum_target, noise_model=cfg.noise_model,
+                shots_default=max(1, cfg.shots_per_circuit), seed=cfg.seed,
+                max_queue_wait_time=cfg.max_queue_wait_time, max_concurrent_jobs=cfg.connection_pool_size,
+                on_job_update=self._on_job_update,
+            )
+            self.client = self.backend.client
+        if self.client is not None:
+            await self.client.whoami()  # a bad key fails here, before any job, as IonQAuthError
+
+    def _on_job_update(self, info: Any) -> None:
+        self.emit(JobUpdate(job_id=info.job_id, circuits=info.circuits, status=info.status, queue_s=info.queue_s,
+                            run_s=info.run_s))
+
+    async def _open_store(self) -> Any:
+        cfg = self.config
+        if not cfg.embeddings_to_store:
+            return None
+        from .store import open_store
+
+        kind = "pinecone" if cfg.store_backend == "pinecone" else "sqlite"
+        key = cfg.pinecone_api_key.get_secret_value() if cfg.pinecone_api_key else None
+        # Euclidean: an embedding is a vector of <Z_i> in [-1, 1], and with few shots it can be all zeros,
+        # which has no cosine similarity.
+        return await asyncio.to_thread(
+            open_store, kind, path=self.run_dir / STORE_FILE, dimension=cfg.n_qubits, metric="euclidean", api_key=key,
+            index_name=cfg.pinecone_index_name, environment=cfg.pinecone_environment,
+        )
+
+    # -------------------------------------------------------------------------------------- costs
+
+    def _gate_counts(self) -> tuple[int, int]:
+        ops = self.model.template.ops
+        one = sum(1 for op in ops if len(op.qubits) == 1)
+        return one, len(ops) - one
+
+    async def _prepare_cost(self, total_steps: int, n_train: int, n_val: int) -> None:
+        """Price one circuit for a QPU target (or a QPU imitated by a noise model); refuse a run over its cap."""
+        cfg = self.config
+        if cfg.quantum_target.startswith("qpu."):
+            target = cfg.quantum_target
+        elif cfg.noise_model in ("aria-1", "forte-1") and cfg.shots_per_circuit > 0:
+            target = f"qpu.{cfg.noise_model}"
+        else:
+            return
+        one, two = self._gate_counts()
+        shots = cfg.shots_per_circuit
+        if cfg.quantum_target.startswith("qpu.") and self.client is not None:
+            answer = await self.client.estimate(target, qubits=cfg.n_qubits, shots=shots, gates_1q=one, gates_2q=two)
+            per = float(answer["estimated_total_cost"])
+            basis = (f"IonQ /jobs/estimate for one {cfg.n_qubits}-qubit circuit ({one} 1q + {two} 2q qis gates, "
+                     f"{shots} shots): ${per:.4f}; priced per circuit (an upper bound where a job minimum "
+                     f"applies per multi-circuit job)")
+            self._price = (per, "ionq-estimate", basis)
+        else:
+            per_task, per_shot = PUBLISHED_PRICES[target]
+            per = per_task + per_shot * shots
+            basis = (f"what this run would cost on {target}: {PRICE_SOURCE}, ${per_task:.2f} per circuit "
+                     f"+ ${per_shot:.2f} per shot x {shots} shots")
+            self._price = (per, "formula", basis)
+        planned = self._planned_circuits(total_steps, n_train, n_val)
+        self.emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
+                              f"${planned * per:,.2f} ({self._price[1]})"))
+        if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:
+            raise ConfigError("max_cost_usd", f"the run is estimated at ${planned * per:,.2f} "
+                                              f"({planned:,} circuits), over the cap of ${cfg.max_cost_usd:,.2f}")
+
+    def _planned_circuits(self, total_steps: int, n_train: int, n_val: int) -> int:
+        """Circuits the whole run will execute: every step's rows plus one evaluation pass per epoch."""
+        cfg = self.config
+        if cfg.gradient_method in ("spsa", "spsa_parallel"):
+            blocks = 2 * cfg.spsa_samples + 1
+        else:
+            blocks = 2 * self.model.n_circuit_params + 1
+        return total_steps * cfg.batch_size * blocks + cfg.epochs * (n_train + n_val)
+
+    def _cost_event(self) -> CostEstimate | None:
+        if self._price is None:
+            return None
+        per, source, basis = self._price
+        cfg = self.config
+        target = cfg.quantum_target if cfg.quantum_target.startswith("qpu.") else f"qpu.{cfg.noise_model}"
+        return CostEstimate(target=target, circuits=self._segment_circuits, shots=cfg.shots_per_circuit,
+                            usd=per * self._segment_circuits, per_circuit_usd=per, source=source, basis=basis)
+
+    # ------------------------------------------------------------------------------------- events
+
+    def _redact(self, event: _Event) -> None:
+        """Scrub API keys from the free-text fields before any sink or subscriber sees the event.
+
+        Free text (messages, reasons) is where a server's echo or an exception can carry a key; the
+        structured fields (kind, ids, paths, names) are written by the engine and are left alone, so
+        a short key can never mangle them.
+        """
+        if not self._secrets:
+            return
+        for name in FREE_TEXT_FIELDS:
+            value = getattr(event, name, None)
+            if isinstance(value, str) and any(s in value for s in self._secrets):
+                for s in self._secrets:
+                    value = value.replace(s, "***")
+                setattr(event, name, value)
+
+    def _observe(self, event: _Event) -> None:
+        """Count this segment's circuits; at a checkpoint, fsync the log and record the engine's health."""
+        if isinstance(event, BatchExecuted):
+            self._segment_circuits += event.circuits
+        elif isinstance(event, Checkpoint) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._after_checkpoint)
+
+    def _after_checkpoint(self) -> None:
+        """Runs after the Checkpoint reached every subscriber (not in the middle of its delivery)."""
+        if self._log is None or self._loop is None:
+            return
+        # fsync in a thread: a disk flush can take tens of milliseconds.
+        self._syncs.add(self._loop.run_in_executor(None, self._log.sync))
+        self._emit_stats()
+
+    def _emit_stats(self) -> None:
+        if self._log is None:
+            return
+        if self.client is not None:
+            s = self.client.stats
+            self.emit(ClientStats(
+                requests=s.requests, calls=dict(s.calls), jobs_created=len(s.circuits_per_call),
+                circuits_submitted=sum(s.circuits_per_call), retries=s.retries, rate_limited=s.rate_limited,
+                lookups=s.lookups, bytes_sent=s.bytes_sent, queue_time_s=s.queue_time_s,
+                execution_time_s=s.execution_time_s,
+            ))
+        cost = self._cost_event()
+        if cost is not None:
+            self.emit(cost)
+        self.emit(EngineStats(loop_worst_stall_ms=self.probe.worst_ms, loop_mean_stall_ms=self.probe.mean_ms,
+                              loop_samples=self.probe.samples, events_dropped=self.bus.dropped))
+
+    # ------------------------------------------------------------------------------------- finish
+
+    async def _finish(self, result: Any, t0: float) -> None:
+        """Cancel jobs in flight, emit the final statistics and RunFinished, write the report, close all."""
+        await self._cancel_jobs()
+        await self.probe.stop()
+        trainer_steps = self.trainer.state.step if self.trainer is not None else 0
+        if self.error is not None:
+            message = "invalid IonQ API key" if isinstance(self.error, IonQAuthError) else str(self.error)
+            self.emit(Error(source=_error_source(self.error), message=message, fatal=True))
+            status, final_status = "failed", SessionStatus.FAILED
+        elif result is None:  # cancelled: by stop() past its grace, or from outside
+            status = self._stop_reason or "interrupted"
+            final_status = SessionStatus.STOPPED
+            message = "the step in flight was abandoned; the run resumes from its last checkpoint"
+        elif result.status == "stopped":
+            status = self._stop_reason or "stopped"
+            final_status = SessionStatus.STOPPED
+            message = f"checkpoint written at step {result.steps}"
+        else:
+            status, final_status = "completed", SessionStatus.FINISHED
+            message = "early stopped" if result.status == "early_stopped" else ""
+        epochs = result.epochs if result is not None else []
+        self._emit_stats()
+        self.finished = self.emit(RunFinished(
+            status=status, steps=trainer_steps,
+            final_loss=result.final_loss if result is not None else None,
+            final_accuracy=epochs[-1].train_accuracy if epochs else None,
+            val_accuracy=epochs[-1].val_accuracy if epochs else None,
+            wall_s=time.perf_counter() - t0, message=message,
+        ))  # type: ignore[assignment]
+        self.status = final_status
+        try:
+            await asyncio.to_thread(self._write_report)
+        finally:
+            await self._close()
+            self._done.set()
+
+    async def _cancel_jobs(self) -> None:
+        cancel_all = getattr(self.backend, "cancel_all", None)
+        if cancel_all is None:
+            return
+        try:
+            ids = await cancel_all()
+        except Exception as exc:  # the run is ending either way; say what could not be cancelled
+            self.emit(Log(level="error", message=f"could not cancel IonQ jobs in flight: {exc}"))
+            return
+        if ids:
+            self.emit(Log(level="warning", message=f"cancelled {len(ids)} IonQ job(s) in flight: {', '.join(ids)}"))
+
+    def _write_report(self) -> None:
+        report = self.performance_report()
+        atomic_write_bytes(self.run_dir / REPORT_MD, report.to_markdown().encode())
+        atomic_write_bytes(self.run_dir / REPORT_JSON, json.dumps(report.to_json(), indent=2).encode())
+
+    async def _close(self) -> None:
+        if self._syncs:
+            await asyncio.gather(*self._syncs)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+        if self._owns_backend and self.backend is not None:
+            await self.backend.close()
+        if self.emulator is not None:
+            await asyncio.to_thread(self.emulator.stop)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # ------------------------------------------------------------------------------------- report
+
+    def performance_report(self) -> PerformanceReport:
+        """The report of the whole run (every segment) from its events.jsonl."""
+        return build_report(read_events(self.run_dir), self.config)
+
+
+def exit_code(session: EngineSession) -> int:
+    """The CLI's exit code for a finished session: 0 ok, 2 bad config/data, 3 backend, 130 interrupted."""
+    finished = session.finished
+    if finished is None or finished.status == "interrupted":
+        return 130
+    if finished.status == "failed":
+        return 2 if session.failure_kind == "config" else 3 if session.failure_kind == "backend" else 1
+    return 0

@@ -1,0 +1,169 @@
+"""The CLI commands in-process: headless run, bad --set values, runs, report, attach, emulator."""
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from engine.events import BatchExecuted, RunFinished, StepMetrics
+from engine.runs import read_events
+from qstore_tui.cli import main
+
+TINY = ["--set", "n_qubits=4", "--set", "circuit_depth=1", "--set", "n_samples=20", "--set", "epochs=2",
+        "--set", "batch_size=4", "--set", "shots_per_circuit=0", "--set", "log_interval=1",
+        "--set", "checkpoint_interval=2"]
+
+
+def _only_run(runs_dir):
+    [run_dir] = [p for p in runs_dir.iterdir() if p.is_dir()]
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One headless run shared by the read-only tests: (runs_dir, run_dir, stdout)."""
+    runs_dir = tmp_path_factory.mktemp("runs")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", "--headless", "--runs-dir", str(runs_dir), *TINY])
+    assert code == 0, err.getvalue()
+    return runs_dir, _only_run(runs_dir), out.getvalue()
+
+
+def test_a_headless_run_prints_the_report_and_writes_it_beside_the_events(finished_run):
+    runs_dir, run_dir, out = finished_run
+    events = read_events(run_dir)
+    circuits = sum(e.circuits for e in events if isinstance(e, BatchExecuted))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
+    assert "QSTORE-TUI PERFORMANCE REPORT" in out and f"Total Circuits: {circuits:,}" in out
+    assert "step 8/8" in out  # the plain progress line (stdout is not a terminal here)
+    data = json.loads((run_dir / "report.json").read_text())
+    assert data["execution"]["circuits"] == circuits
+    assert data["training"]["final_loss"] == [e for e in events if isinstance(e, StepMetrics)][-1].loss
+    assert (run_dir / "report.md").is_file() and (run_dir / "config.toml").is_file()
+
+
+def test_report_prints_each_format_from_the_events(finished_run, capsys):
+    runs_dir, run_dir, _ = finished_run
+    assert main(["report", run_dir.name, "--runs-dir", str(runs_dir), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((run_dir / "report.json").read_text())
+    assert main(["report", run_dir.name, "--runs-dir", str(runs_dir), "--format", "md"]) == 0
+    assert capsys.readouterr().out == (run_dir / "report.md").read_text()
+    assert main(["--runs-dir", str(runs_dir), "report", str(run_dir)]) == 0
+    assert "Total Circuits:" in capsys.readouterr().out
+
+
+def test_runs_lists_the_run_with_its_status_and_steps(finished_run, capsys):
+    runs_dir, run_dir, _ = finished_run
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["RUN", "STATUS", "BACKEND", "STEPS", "LOSS", "VAL", "ACC", "STARTED"]
+    assert lines[1].split()[:4] == [run_dir.name, "completed", "local", "8/8"]
+
+
+def test_resuming_a_completed_run_is_refused(finished_run, capsys):
+    runs_dir, run_dir, _ = finished_run
+    assert main(["run", "--resume", run_dir.name, "--runs-dir", str(runs_dir)]) == 2
+    assert "already completed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("epochs=zero", "epochs: must be an integer, got 'zero'"),
+    ("learning_rate=-1", "learning_rate: must be > 0, got -1"),
+    ("epoch=3", "epoch: unknown field (did you mean 'epochs'?)"),
+    ("backend=cloud", "backend: must be one of"),
+    ("epochs", "--set takes KEY=VALUE, got 'epochs'"),
+])
+def test_a_bad_set_value_is_refused_with_the_field_name(tmp_path, capsys, setting, message):
+    assert main(["run", "--headless", "--runs-dir", str(tmp_path), "--set", setting]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_file_errors_name_the_file_and_field(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[optimization]\nepochs = -2\n")
+    assert main(["run", "--headless", "--runs-dir", str(tmp_path / "runs"), "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "epochs: must be >= 1" in err
+    assert main(["run", "--headless", "--config", str(bad), "--preset", "development"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_resume_refuses_config_options(tmp_path, capsys):
+    assert main(["run", "--resume", "x", "--runs-dir", str(tmp_path), "--set", "epochs=2"]) == 2
+    assert "cannot be combined" in capsys.readouterr().err
+
+
+def test_attach_and_report_name_an_unknown_run(tmp_path, capsys):
+    assert main(["attach", "nope", "--runs-dir", str(tmp_path)]) == 2
+    assert "run 'nope': not found" in capsys.readouterr().err
+    assert main(["report", "nope", "--runs-dir", str(tmp_path)]) == 2
+
+
+def test_the_emulator_command_is_the_emulator_entry(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["emulator", "--help"])
+    assert info.value.code == 0 and "usage: qstore-tui emulator" in capsys.readouterr().out
+    assert main(["emulator", "--port", "70000"]) == 2
+
+
+async def test_attaching_to_a_finished_run_shows_its_final_metrics(finished_run):
+    from qstore_tui.app import make_app
+
+    runs_dir, run_dir, _ = finished_run
+    events = read_events(run_dir)
+    last_step = [e for e in events if isinstance(e, StepMetrics)][-1]
+    app = make_app(runs_dir=runs_dir, attach=run_dir, testing=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(100):
+            if app.bridge.view.finished is not None:
+                break
+            await pilot.pause(0.05)
+        view = app.bridge.view
+        assert view.source == "attach" and view.run_id == run_dir.name
+        assert view.finished == events[-1] and view.status == "completed"
+        assert view.step == 8 and view.losses[-1] == last_step.loss
+        assert view.circuits_done == sum(e.circuits for e in events if isinstance(e, BatchExecuted))
+
+
+class _FakeApp:
+    def __init__(self, calls, kw):
+        self.calls, self.kw = calls, kw
+
+    def run(self, **kw):
+        self.calls.append((self.kw, kw))
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], {"demo": False, "no_mouse": False, "config": None}),
+    (["--demo", "--no-mouse"], {"demo": True, "no_mouse": True}),
+    (["--set", "epochs=7"], {"demo": False}),
+])
+def test_the_tui_commands_open_make_app(tmp_path, monkeypatch, argv, expected):
+    calls = []
+    monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
+    assert main([*argv, "--runs-dir", str(tmp_path)]) == 0
+    [(made, ran)] = calls
+    assert {k: made[k] for k in expected} == expected and made["runs_dir"] == tmp_path
+    assert ran == {"mouse": not made["no_mouse"]}
+    if "--set" in argv:
+        assert made["config"].epochs == 7
+
+
+def test_attach_opens_make_app_on_the_run_directory(finished_run, monkeypatch):
+    runs_dir, run_dir, _ = finished_run
+    calls = []
+    monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
+    assert main(["attach", run_dir.name, "--runs-dir", str(runs_dir), "--no-mouse"]) == 0
+    [(made, ran)] = calls
+    assert made["attach"] == run_dir and made["runs_dir"] == runs_dir and ran == {"mouse": False}
+
+
+def test_options_before_the_command_are_kept(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
+    assert main(["--no-mouse", "--set", "epochs=4", "--runs-dir", str(tmp_path), "run"]) == 0
+    [(made, ran)] = calls
+    assert made["config"].epochs == 4 and made["runs_dir"] == tmp_path and ran == {"mouse": False}

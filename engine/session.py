@@ -25,6 +25,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+import numpy as np
+
 from .backends.base import Backend
 from .backends.ionq_errors import IonQAuthError, IonQError
 from .checkpoint import CheckpointError, atomic_write_bytes, latest_checkpoint
@@ -68,12 +70,14 @@ FailureKind = Literal["config", "backend"]  # None: a programming error
 
 def classify_error(exc: BaseException) -> FailureKind | None:
     """How a failed run failed: bad input (config, data, checkpoint), the backend / store, or a bug (None)."""
+    from .compiler.crosscheck import CrossCheckError
+    from .compiler.errors import CompilationError
     from .store.base import StoreError
     from .trainer import TrainingError
 
-    if isinstance(exc, (ConfigError, DataError, CheckpointError, RunError)):
+    if isinstance(exc, (ConfigError, DataError, CheckpointError, RunError, CrossCheckError)):
         return "config"
-    if isinstance(exc, (IonQError, StoreError, TrainingError, OSError)):
+    if isinstance(exc, (IonQError, StoreError, TrainingError, OSError, CompilationError)):
         return "backend"
     if isinstance(exc, ValueError):
         return "config"
@@ -91,6 +95,8 @@ def _error_source(exc: BaseException) -> str:
         return "config"
     if isinstance(exc, (CheckpointError, RunError)):
         return "run"
+    if type(exc).__module__.startswith("engine.compiler"):
+        return "compiler"
     return "trainer"
 
 
@@ -351,9 +357,40 @@ class EngineSession:
             features={name: bool(getattr(cfg, name)) for name in FEATURES},
         ))
         await self._prepare_cost(total_steps, len(train), len(val))
+        if cfg.use_native_gates:
+            await self._crosscheck_native_compile()
         if self._resume and resume_from is None:
             self.emit(Log(level="warning", message="no checkpoint in the run directory: starting from step 0"))
         return await self.trainer.train(self.model, train, val, resume_from=resume_from)
+
+    async def _crosscheck_native_compile(self) -> None:
+        """Check the model's native compile with the SDK named by `quantum_sdk` before any circuit runs.
+
+        Our own verification uses our simulator; this second opinion uses cirq's or qiskit's gate
+        definitions. A compile that fails it stops the run: a wrong circuit must never reach hardware.
+        """
+        from .compiler import NativeGateCompiler
+        from .compiler.crosscheck import MAX_QUBITS, crosscheck
+        from .compiler.errors import CompilationError
+
+        cfg, model = self.config, self.model
+        if model.n_qubits > MAX_QUBITS:
+            self.emit(Log(level="info", message=f"{cfg.quantum_sdk} cross-check skipped: dense check stops at "
+                                                f"{MAX_QUBITS} qubits, the model has {model.n_qubits}"))
+            return
+
+        def check() -> float:
+            theta = model.split()[0]
+            (source,) = model.template.bind(theta[None, :], np.full((1, model.template.n_inputs), 0.5))
+            res = NativeGateCompiler(cfg.native_target, optimize=cfg.enable_circuit_compression).compile(source)
+            return crosscheck(source, res.circuit, sdk=cfg.quantum_sdk, permutation=res.permutation, frames=res.frames)
+
+        fidelity = await asyncio.to_thread(check)
+        if fidelity < 1 - 1e-9:
+            raise CompilationError(f"the {cfg.native_target} native compile of the model failed the "
+                                   f"{cfg.quantum_sdk} cross-check: fidelity {fidelity:.12f}")
+        self.emit(Log(level="info", message=f"native compile ({cfg.native_target}) of the model checked with "
+                                            f"{cfg.quantum_sdk}: fidelity {fidelity:.12f}"))
 
     def _import_parts(self) -> None:
         """Import the heavy modules in a worker thread: a first import would stall the loop for 100s of ms."""

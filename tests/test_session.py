@@ -272,3 +272,27 @@ async def test_a_session_runs_once(tmp_path):
     first = await session.run()
     assert await session.run() is first
     assert (session.run_dir / EVENTS_FILE).read_text().count('"run_finished"') == 1
+
+
+async def test_native_runs_cross_check_the_model_compile_with_the_configured_sdk(tmp_path):
+    session, finished, events = await _run(tiny(use_native_gates=True, quantum_sdk="cirq", epochs=1), tmp_path)
+    assert finished.status == "completed"
+    checked = [e.message for e in _of(events, Log) if "checked with cirq" in e.message]
+    assert len(checked) == 1 and checked[0].endswith("fidelity 1.000000000000")
+
+
+async def test_a_compile_that_fails_the_cross_check_stops_the_run_before_any_circuit(tmp_path, monkeypatch):
+    import engine.compiler.crosscheck as cc
+
+    monkeypatch.setattr(cc, "crosscheck", lambda *a, **k: 0.75)
+    session, finished, events = await _run(tiny(use_native_gates=True), tmp_path)
+    assert finished.status == "failed" and exit_code(session) == 3
+    (err,) = _of(events, Error)
+    assert err.source == "compiler" and "failed the cirq cross-check: fidelity 0.750000000000" in err.message
+    assert _of(events, BatchExecuted) == []
+
+
+async def test_qis_runs_do_not_cross_check(tmp_path):
+    _, finished, events = await _run(tiny(use_native_gates=False, epochs=1), tmp_path)
+    assert finished.status == "completed"
+    assert not [e for e in _of(events, Log) if "cross-check" in e.message or "checked with" in e.message]

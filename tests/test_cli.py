@@ -18,7 +18,7 @@ def test_version_and_help():
 
 
 def test_importing_the_app_does_not_import_cirq_or_pinecone():
-    code = ("import sys, qstore_tui.cli, qstore_tui.demo; "
+    code = ("import sys, qstore_tui.cli, qstore_tui.app; "
             "print(any(m == 'cirq' or m.startswith('cirq.') for m in sys.modules), 'pinecone' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

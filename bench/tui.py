@@ -1,0 +1,156 @@
+"""TUI responsiveness: launch to first frame, and key-press to screen-switch latency under training load.
+
+1. First frame: a fresh `python` process builds the app (`make_app`) and runs it headless; the time
+   from just before the process is spawned to the first screen update of the composed Config screen
+   (the frame a terminal would be sent). The child also reports whether cirq was imported by then.
+2. Key latency: in this process, the app starts a local training run going flat out (exact
+   probabilities, no pauses), then a key (1-5 or F1-F5) is posted as a terminal would send it, N
+   times; latency is from posting the key to the first refresh of the new screen.
+
+The peer of both numbers is the target: first frame <= 1.0 s, key latency p99 <= 100 ms.
+`--json` makes the last line one JSON object: first_frame_s, key_latency_p50_ms, key_latency_p99_ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FIRST_FRAME_TARGET_S = 1.0
+KEY_P99_TARGET_MS = 100.0
+
+_CHILD = r"""
+import sys, time
+from pathlib import Path
+from qstore_tui.app import make_app
+from qstore_tui.screens.config import ConfigScreen
+
+app = make_app(runs_dir=Path(sys.argv[1]))
+first: list[tuple[float, bool]] = []
+display = app._display
+
+def timed_display(screen, renderable):
+    # The first update of the composed Config screen: what a terminal would be sent first.
+    if not first and renderable is not None and isinstance(screen, ConfigScreen) and screen.ready:
+        first.append((time.time(), any(m == "cirq" or m.startswith("cirq.") for m in sys.modules)))
+    return display(screen, renderable)
+
+app._display = timed_display
+
+async def auto_pilot(pilot):
+    import asyncio
+    while not first:
+        await asyncio.sleep(0.001)
+    app.exit(f"{first[0][0]!r} {first[0][1]}")
+
+print(app.run(headless=True, size=(80, 24), auto_pilot=auto_pilot))
+"""
+
+
+def first_frame(runs_dir: Path) -> tuple[float, bool]:
+    """Seconds from spawning a fresh interpreter to the first painted Config screen; and cirq imported?"""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(runs_dir)], capture_output=True, text=True,
+                         timeout=120, env=env, check=True)
+    stamp, cirq = out.stdout.strip().splitlines()[-1].split()
+    return float(stamp) - t0, cirq == "True"
+
+
+async def key_latencies(runs_dir: Path, presses: int, seed: int) -> tuple[list[float], int]:
+    """Milliseconds from a posted key to the refreshed new screen, while a local run trains flat out."""
+    from textual import events
+
+    from engine.config import TrainingConfig
+    from qstore_tui.app import make_app
+
+    config = TrainingConfig(backend="local", n_qubits=8, circuit_depth=2, shots_per_circuit=0, n_samples=400,
+                            batch_size=20, epochs=1000, embeddings_to_store=False, log_interval=1)
+    app = make_app(config=config, runs_dir=runs_dir)
+    rng = random.Random(seed)
+    keys = [("1", "config"), ("2", "training"), ("3", "compiler"), ("4", "report"), ("5", "runs"),
+            ("f1", "config"), ("f2", "training"), ("f3", "compiler"), ("f4", "report"), ("f5", "runs")]
+    latencies: list[float] = []
+    steps: list[int] = []
+
+    async def auto_pilot(pilot) -> None:
+        while not app.screen.is_mounted:
+            await asyncio.sleep(0.01)
+        app.action_start()
+        while app.bridge.view.step < 2:
+            await asyncio.sleep(0.01)
+        steps.append(app.bridge.view.step)
+        for _ in range(presses):
+            key, mode = rng.choice([k for k in keys if k[1] != app.current_mode])
+            switched = asyncio.Event()
+
+            def on_mode(name: str, mode: str = mode, switched: asyncio.Event = switched) -> None:
+                if name == mode:
+                    app.screen.call_after_refresh(switched.set)
+
+            app.mode_change_signal.subscribe(app, on_mode)
+            t0 = time.perf_counter()
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+            await switched.wait()
+            latencies.append((time.perf_counter() - t0) * 1000.0)
+            app.mode_change_signal.unsubscribe(app)
+            await asyncio.sleep(rng.uniform(0.02, 0.08))  # a person between keys
+        steps.append(app.bridge.view.step)
+        app.action_stop()
+        await app.workers.wait_for_complete()
+        app.exit()
+
+    await app.run_async(headless=True, size=(100, 32), auto_pilot=auto_pilot)
+    return latencies, steps[-1] - steps[0]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=100, help="key presses while training (default 100)")
+    parser.add_argument("--launches", type=int, default=3, help="launches for the first frame (best is kept)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = [first_frame(Path(tmp)) for _ in range(args.launches)]
+        first_s = min(f for f, _ in frames)
+        cirq_imported = any(c for _, c in frames)
+        latencies, steps = asyncio.run(key_latencies(Path(tmp), args.presses, args.seed))
+
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    rows = [
+        ("first frame", f"{first_s:.3f} s", f"<= {FIRST_FRAME_TARGET_S:.1f} s", first_s <= FIRST_FRAME_TARGET_S),
+        ("cirq imported at first frame", str(cirq_imported), "False", not cirq_imported),
+        ("key latency p50", f"{p50:.1f} ms", "", True),
+        ("key latency p99", f"{p99:.1f} ms", f"<= {KEY_P99_TARGET_MS:.0f} ms", p99 <= KEY_P99_TARGET_MS),
+        ("key latency max", f"{max(latencies):.1f} ms", "", True),
+        ("training steps during the presses", str(steps), "> 0", steps > 0),
+    ]
+    print(f"{'measure':<36} {'value':>12}  {'target':>10}  ok")
+    for name, value, target, ok in rows:
+        print(f"{name:<36} {value:>12}  {target:>10}  {'yes' if ok else 'NO'}")
+    print(f"({len(latencies)} presses over {len(frames)} launches; launch times: "
+          + ", ".join(f"{f:.3f}s" for f, _ in frames) + ")")
+    if args.json:
+        print(json.dumps({"first_frame_s": round(first_s, 4), "key_latency_p50_ms": round(p50, 2),
+                          "key_latency_p99_ms": round(p99, 2)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,391 @@
+"""The App: five screens as modes, the engine bridge, themes, keys and the command palette.
+
+`make_app` builds it for the CLI and for tests alike (posting's pattern): tests pass `testing=True`
+(no cursor blink, no animations), a fixed `clock` and their own `runs_dir`.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from engine.config import ConfigError, TrainingConfig
+
+from .bridge import BridgeBusy, EngineBridge
+from .messages import EngineProblem, RunEnded, SessionUpdated
+from .screens.base import AppScreen
+from .screens.config import ConfigScreen
+from .themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
+from .widgets.mode_bar import SCREENS
+
+# The first screen is imported with the app; the others (and their widgets) when first shown, so the
+# first frame comes sooner.
+_SCREEN_CLASSES = {
+    "config": ("config", "ConfigScreen"),
+    "training": ("training", "TrainingScreen"),
+    "compiler": ("compiler", "CompilerScreen"),
+    "report": ("report", "ReportScreen"),
+    "runs": ("runs", "RunsScreen"),
+}
+
+
+def screen_class(mode: str) -> type[AppScreen]:
+    module, name = _SCREEN_CLASSES[mode]
+    return getattr(importlib.import_module(f"{__package__}.screens.{module}"), name)
+
+
+def _factory(mode: str) -> Callable[[], Screen]:
+    return lambda: screen_class(mode)()
+
+
+PREWARM_GAP_S = 0.1  # between screens composed in the background after the first frame
+
+_MODE_KEYS = [
+    binding
+    for n, (mode, title) in enumerate(SCREENS, start=1)
+    for binding in (Binding(str(n), f"show('{mode}')", title, show=False),
+                    Binding(f"f{n}", f"show('{mode}')", title, show=False))
+]
+
+
+class IdleCollector:
+    """Full garbage collections when nobody is typing, not in the middle of a key press.
+
+    Textual's rendering leaves ~20k objects of cyclic garbage a second while the Training screen
+    updates; a full (generation 2) collection of that takes 100-300 ms, with the UI frozen. Automatic
+    full collections are turned off; `tick` runs one when no key came for a second (at most every
+    `MIN_GAP_S`), or at the latest every `MAX_DEFER_S` (young generations are collected as usual). The app and the engine,
+    once loaded, are frozen out of the collector's walk (`gc.freeze`).
+    """
+
+    TICK_S = 0.5
+    IDLE_S = 1.0
+    MIN_GAP_S = 5.0
+    MAX_DEFER_S = 30.0
+
+    def __init__(self) -> None:
+        self._thresholds = gc.get_threshold()
+        self._last_key = self._last_full = time.monotonic()
+
+    def install(self) -> None:
+        gen0, gen1, _ = self._thresholds
+        gc.set_threshold(gen0, gen1, 10**9)
+
+    def restore(self) -> None:
+        gc.set_threshold(*self._thresholds)
+
+    def key_pressed(self) -> None:
+        self._last_key = time.monotonic()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        since = now - self._last_full
+        if (since >= self.MIN_GAP_S and now - self._last_key >= self.IDLE_S) or since >= self.MAX_DEFER_S:
+            gc.collect()
+            self._last_full = now
+
+
+class QStoreApp(App[None]):
+    """The qstore control room."""
+
+    TITLE = "qstore-tui"
+    CSS_PATH = "styles/app.tcss"
+    MODES = {"config": ConfigScreen, **{mode: _factory(mode) for mode in _SCREEN_CLASSES if mode != "config"}}
+    BINDINGS = [*_MODE_KEYS, Binding("q", "quit", "Quit")]
+
+    def __init__(
+        self,
+        *,
+        config: TrainingConfig,
+        runs_dir: Path | None,
+        attach: Path | None,
+        demo: bool,
+        no_mouse: bool,
+        clock: Callable[[], float],
+        theme: str | None,
+        testing: bool,
+        theme_dirs: Sequence[Path],
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.runs_dir = runs_dir or config.resolved_runs_dir
+        self.attach_to = attach
+        self.demo = demo
+        self.no_mouse = no_mouse
+        self.clock = clock
+        self.testing = testing
+        self.requested_theme = theme
+        self.theme_dirs = list(theme_dirs)
+        self.config_problems: dict[str, str] = {}  # field -> message, kept by the Config screen
+        self._frozen_for: object | None = None
+        # Not in tests: there many apps come and go in one process, and the policy is process-wide.
+        self._collector = None if testing else IdleCollector()
+        self.bridge = EngineBridge(self, runs_dir=self.runs_dir, clock=clock)
+        if testing:
+            self.animation_level = "none"
+
+    # ----- start-up -----
+
+    def run(self, *, mouse: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+        """Run in the terminal; without mouse reporting when made with `no_mouse` (SSH, tmux copy mode)."""
+        return super().run(mouse=not self.no_mouse if mouse is None else mouse, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._collector is not None and isinstance(event, events.Key):
+            self._collector.key_pressed()
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        if self._collector is not None:
+            self._collector.restore()
+
+    def on_mount(self) -> None:
+        self._install_themes()
+        if self._collector is not None:
+            self._collector.install()
+            self.set_interval(IdleCollector.TICK_S, self._collector.tick)
+        if self.attach_to is not None:
+            self.switch_mode("training")
+            self._guard(partial(self.bridge.attach, self.attach_to))
+        elif self.demo:
+            self.switch_mode("training")
+            self._guard(partial(self.bridge.start, self.config))
+        else:
+            self.switch_mode("config")
+        if not self.testing:  # tests compose screens when shown, so that snapshots never race this
+            self.set_timer(PREWARM_GAP_S, self._prewarm)
+
+    async def _prewarm(self) -> None:
+        """Compose the screens not shown yet, one per timer tick after the first frame, so that the first
+        visit to each is as quick as any other (composing one and parsing its widgets' CSS takes
+        100-300 ms). Textual has no public call to build a mode's screen without showing it:
+        `_init_mode` is what `switch_mode` runs for a new mode, and styling the screen here spares the
+        full CSS refresh `switch_mode` does for a screen it has not styled yet (textual is pinned)."""
+        if not self.is_running:  # shutting down: the stacks are being closed
+            return
+        pending = [mode for mode in self.MODES if mode not in self._screen_stacks]
+        if not pending:
+            self._freeze_heap()
+            return
+        await self._init_mode(pending[0])
+        screen = self._screen_stacks[pending[0]][0]
+        self.stylesheet.update(screen, animate=False)
+        screen._css_update_count = self._css_update_count
+        self.set_timer(PREWARM_GAP_S, self._prewarm)
+
+    def _freeze_heap(self) -> None:
+        """Collect once, then move every live object out of the collector's reach (`gc.freeze`)."""
+        if self._collector is not None:
+            gc.collect()
+            gc.freeze()
+
+    def _install_themes(self) -> None:
+        """Register themes/*.toml; a bad file or an unknown name is a notification, never a crash."""
+        themes, problems = load_themes(self.theme_dirs)
+        for theme in themes.values():
+            self.register_theme(theme)
+        for problem in problems:
+            self.notify(f"{problem.message}; using the default theme", title="Bad theme file",
+                        severity="warning", timeout=10, markup=False)
+        default = DEFAULT_THEME if DEFAULT_THEME in themes else FALLBACK_THEME
+        wanted = self.requested_theme or default
+        if wanted not in self.available_themes:
+            self.notify(f"unknown theme {wanted!r}; using {default!r}", title="Theme", severity="warning",
+                        markup=False)
+            wanted = default
+        self.theme = wanted
+
+    # ----- screens -----
+
+    def action_show(self, mode: str) -> None:
+        """Switch to a screen (keys 1-5 and F1-F5, the mode bar, the palette)."""
+        if mode != self.current_mode:
+            self.switch_mode(mode)
+
+    # ----- engine -----
+
+    def action_start(self) -> None:
+        """Start training with the current config (after the QPU cost confirmation if one is needed)."""
+        if self.config_problems:
+            fields = ", ".join(sorted(self.config_problems))
+            self.notify(f"fix the marked fields first: {fields}", title="Config", severity="error", markup=False)
+            self.switch_mode("config")
+            return
+        config = self.config
+        try:
+            config.check_runnable()
+        except ConfigError as exc:
+            # A missing cost cap is what the confirmation dialog asks for; anything else stops here.
+            rest = [(f, m) for f, m in exc.problems
+                    if not (config.requires_cost_confirmation and f == "max_cost_usd")]
+            if rest:
+                self._config_refused(ConfigError(rest[0][0], rest[0][1], problems=rest))
+                return
+        if config.requires_cost_confirmation:
+            from .screens.cost_confirm import CostConfirmScreen
+
+            self.push_screen(CostConfirmScreen(config), callback=self._cost_confirmed)
+            return
+        self._start(config)
+
+    def _cost_confirmed(self, cap: float | None) -> None:
+        if cap is None:
+            self.notify("QPU run not started", severity="information")
+            return
+        self.config = self.config.with_overrides({"max_cost_usd": repr(cap)})
+        self._start(self.config)
+
+    def _start(self, config: TrainingConfig) -> None:
+        if self._guard(partial(self.bridge.start, config)):
+            self.switch_mode("training")
+
+    def _config_refused(self, exc: ConfigError) -> None:
+        self.notify(str(exc), title="Cannot start", severity="error", markup=False)
+        self.switch_mode("config")
+        screen = self._mode_screen("config")
+        if isinstance(screen, ConfigScreen) and screen.ready:
+            screen.show_problems(exc.problems)
+            screen.reveal(exc.field)
+
+    def _guard(self, call: Callable[[], None]) -> bool:
+        """Run a bridge call; refusals (busy, bad config, bad run dir) become notifications."""
+        try:
+            call()
+        except ConfigError as exc:
+            self._config_refused(exc)
+            return False
+        except BridgeBusy as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return False
+        except (ValueError, OSError) as exc:
+            self.notify(str(exc), title="Cannot start", severity="error", markup=False)
+            return False
+        return True
+
+    def action_pause(self) -> None:
+        """Pause training after the batch in flight."""
+        if not self.bridge.pause():
+            self.notify("nothing to pause", severity="warning")
+
+    def action_resume_training(self) -> None:
+        """Resume a paused run."""
+        if not self.bridge.resume_training():
+            self.notify("nothing to resume", severity="warning")
+
+    def action_stop(self) -> None:
+        """Stop the run: checkpoint, cancel jobs in flight."""
+        if not self.bridge.stop():
+            self.notify("nothing to stop", severity="warning")
+
+    def open_run(self, run_dir: Path, how: str) -> None:
+        """Open (replay), attach to (follow) or resume (continue training) a run directory."""
+        call = {"open": self.bridge.open, "attach": self.bridge.attach, "resume": self.bridge.resume}[how]
+        if self._guard(partial(call, run_dir)):
+            self.switch_mode("training")
+
+    # ----- messages from the bridge -----
+
+    def on_session_updated(self, message: SessionUpdated) -> None:
+        if message.view.status == "running" and message.view is not self._frozen_for:
+            self._frozen_for = message.view  # the engine is loaded now: its modules join the frozen heap
+            self._freeze_heap()
+        screen = self.screen
+        if isinstance(screen, AppScreen) and screen.ready:
+            screen.show_view(message.view)
+
+    def on_engine_problem(self, message: EngineProblem) -> None:
+        self.notify(message.message, title=f"{message.source} error", severity="error",
+                    timeout=15 if message.fatal else 6, markup=False)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        severity = "error" if message.status == "failed" else "information"
+        detail = f": {message.message}" if message.message else ""
+        self.notify(f"run {message.status}{detail}", severity=severity, markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.ERROR and worker.group in ("engine", "engine-control") \
+                and worker.error is not None:
+            self.bridge.worker_failed(worker.error)
+
+    # ----- command palette -----
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for n, (mode, title) in enumerate(SCREENS, start=1):
+            yield SystemCommand(f"Screen: {title}", f"Show the {title} screen (key {n} or F{n})",
+                                partial(self.action_show, mode))
+        yield SystemCommand("Training: start", "Start training with the current config", self.action_start)
+        yield SystemCommand("Training: pause", "Pause after the batch in flight (p)", self.action_pause)
+        yield SystemCommand("Training: resume", "Resume a paused run (r)", self.action_resume_training)
+        yield SystemCommand("Training: stop", "Checkpoint and stop the run (s)", self.action_stop)
+        for name in sorted(self.available_themes):
+            yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme", partial(self._set_theme, name),
+                                discover=False)
+        for mode in self.MODES:
+            for title, help_text, action in screen_class(mode).PALETTE:
+                yield SystemCommand(title, help_text, partial(self._on_screen, mode, action))
+
+    def _set_theme(self, name: str) -> None:
+        self.theme = name
+
+    async def _on_screen(self, mode: str, action: str) -> None:
+        """A screen's palette command: show the screen, then run its action (e.g. "preset('research')")."""
+        if mode != self.current_mode:
+            await self.switch_mode(mode)
+        await self.run_action(action, self.screen)
+
+    def _mode_screen(self, mode: str) -> Screen | None:
+        """The base screen of a mode if it was ever shown."""
+        stack = self._screen_stacks.get(mode)
+        return stack[0] if stack else None
+
+
+def make_app(
+    *,
+    config: TrainingConfig | None = None,
+    runs_dir: Path | None = None,
+    attach: Path | None = None,
+    demo: bool = False,
+    no_mouse: bool = False,
+    clock: Callable[[], float] | None = None,
+    theme: str | None = None,
+    testing: bool = False,
+    theme_dirs: Sequence[Path] | None = None,
+) -> QStoreApp:
+    """The app for the CLI (`qstore-tui`, `--demo`, `attach RUN`) and for tests.
+
+    `demo` starts a small run on the local simulator at once; `attach` follows a run directory;
+    `testing` turns off cursor blink and animations so snapshots are stable; `theme_dirs` replaces
+    the theme search path (shipped themes, then the user's config dir).
+    """
+    if config is None:
+        config = demo_config() if demo else TrainingConfig()
+    return QStoreApp(
+        config=config,
+        runs_dir=runs_dir,
+        attach=attach,
+        demo=demo,
+        no_mouse=no_mouse,
+        clock=clock or time.time,
+        theme=theme,
+        testing=testing,
+        theme_dirs=default_theme_dirs() if theme_dirs is None else theme_dirs,
+    )
+
+
+def demo_config() -> TrainingConfig:
+    """A run that shows every panel within seconds on the local simulator."""
+    return TrainingConfig(backend="local", dataset="moons", n_qubits=4, circuit_depth=2, n_samples=200,
+                          batch_size=10, epochs=5, shots_per_circuit=1000, learning_rate=0.05)

@@ -1,0 +1,92 @@
+"""What every screen shares: the mode bar, the footer, and the too-small message."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ..widgets.mode_bar import ModeBar
+from ..widgets.too_small import TooSmall, too_small
+
+if TYPE_CHECKING:
+    from ..app import QStoreApp
+    from ..bridge import SessionView
+
+
+TALL = 32  # rows from which screens show their second line of details
+
+
+class AppScreen(Screen[None]):
+    """A mode's base screen. Subclasses yield their content from `compose_body` and draw from `show_view`."""
+
+    MODE = ""
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = ()  # (title, help, action string) for the palette
+    DEFAULT_CSS = """
+    AppScreen {
+        layout: vertical;
+        #body { height: 1fr; }
+        &.-too-small {
+            #body, ModeBar, Footer { display: none; }
+            TooSmall { display: block; }
+        }
+    }
+    """
+    ready = False  # composed and mounted: show_view may run
+
+    @property
+    def qapp(self) -> QStoreApp:
+        return cast("QStoreApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar(self.MODE)
+        with Container(id="body"):
+            yield from self.compose_body()
+        yield TooSmall()
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        """Runs after the subclass's own on_mount (Textual calls the handler of every class in the MRO,
+        subclass first, so subclasses never call super() in handlers); from here on updates draw."""
+        self._check_size()
+        if self.qapp.testing:
+            for field in self.query(Input):
+                field.cursor_blink = False
+        self.ready = True
+        self.show_view(self.qapp.bridge.view)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size()
+
+    def on_screen_resume(self) -> None:
+        """Hidden screens skip updates; catch up with the engine when shown again."""
+        self._check_size()
+        if self.ready:
+            self.show_view(self.qapp.bridge.view)
+
+    def _check_size(self) -> None:
+        size = self.app.size
+        small = too_small(size)
+        self.set_class(small, "-too-small")
+        self.set_class(size.height >= TALL, "-tall")
+        if small:
+            self.query_one(TooSmall).show_size(size)
+
+    def show_view(self, view: SessionView) -> None:
+        """Draw the session view; called at most ~10 times a second, only on the visible screen."""
+        self.query_one(ModeBar).set_status(_status_line(view))
+
+
+def _status_line(view: SessionView) -> str:
+    if view.source == "none":
+        return ""
+    if view.total_steps:
+        return f"{view.status} {view.step}/{view.total_steps}"
+    return view.status

@@ -1,0 +1,147 @@
+"""The QPU cost: an estimate before the run, and the confirmation (with a cost cap) before any QPU run.
+
+The estimate uses the same published prices and circuit count as the engine session (which, against
+the real IonQ API, re-prices with IonQ's /jobs/estimate endpoint and refuses a run over the cap).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from engine.config import ConfigError, TrainingConfig, parse_field
+
+
+@dataclass(frozen=True)
+class RunCost:
+    target: str
+    circuits: int
+    shots: int
+    per_circuit_usd: float
+    usd: float
+    basis: str
+
+    def line(self) -> str:
+        return (f"QPU cost estimate: ${self.usd:,.2f} for ~{self.circuits:,} circuits x {self.shots:,} shots "
+                f"on {self.target}")
+
+
+def _samples(config: TrainingConfig) -> int:
+    if config.dataset == "csv" and config.dataset_path is not None and config.dataset_path.is_file():
+        with open(config.dataset_path, "rb") as handle:
+            return max(0, sum(1 for line in handle if line.strip()) - 1)
+    return config.n_samples
+
+
+def planned_circuits(config: TrainingConfig) -> int:
+    """Circuits a run executes: every step's rows (as the session counts them) plus an evaluation pass per epoch."""
+    n = _samples(config)
+    n_val = max(1, round(n * config.validation_split))
+    n_train = max(1, n - n_val)
+    total_steps = config.epochs * math.ceil(n_train / config.batch_size)
+    if config.gradient_method in ("spsa", "spsa_parallel"):
+        blocks = 2 * config.spsa_samples + 1
+    else:
+        blocks = 2 * (2 * config.n_qubits * config.circuit_depth) + 1  # RZ and RY per qubit per layer
+    return total_steps * config.batch_size * blocks + config.epochs * n
+
+
+def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
+    """The estimated cost of a QPU-target run, or None when nothing is charged."""
+    if not config.requires_cost_confirmation:
+        return None
+    from engine.session import PRICE_SOURCE, PUBLISHED_PRICES
+
+    per_task, per_shot = PUBLISHED_PRICES[config.quantum_target]
+    shots = config.shots_per_circuit
+    per = per_task + per_shot * shots
+    circuits = planned_circuits(config)
+    basis = f"estimate from {PRICE_SOURCE}: ${per_task:.2f} per circuit + ${per_shot:.2f} per shot"
+    return RunCost(config.quantum_target, circuits, shots, per, per * circuits, basis)
+
+
+class CostConfirmScreen(ModalScreen[float | None]):
+    """Shows the estimate and asks for a cost cap; returns the cap, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    CostConfirmScreen {
+        align: center middle;
+        #dialog {
+            width: 72;
+            height: auto;
+            border: thick $warning;
+            background: $surface;
+            padding: 1 2;
+        }
+        #title { text-style: bold; color: $warning; }
+        #cap-row { height: 1; margin-top: 1; }
+        #cap-row Label { width: 18; }
+        #cap { width: 1fr; }
+        #cap-error { color: $error; text-style: bold; height: auto; }
+        #buttons { height: 1; margin-top: 1; align-horizontal: right; }
+        #buttons Button { margin-left: 2; }
+    }
+    """
+
+    def __init__(self, config: TrainingConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.cost = estimate_run_cost(config)
+
+    def compose(self) -> ComposeResult:
+        cost = self.cost
+        assert cost is not None
+        cap = "" if self.config.max_cost_usd is None else repr(self.config.max_cost_usd)
+        with Vertical(id="dialog"):
+            yield Label(f"This run uses {cost.target} and costs money", id="title")
+            yield Static(f"{cost.line()}\n(${cost.per_circuit_usd:,.2f} per circuit; {cost.basis}).\n"
+                         "The engine re-prices with IonQ before the first job and refuses a run over the cap.",
+                         markup=False)
+            with Horizontal(id="cap-row"):
+                yield Label("Cost cap (USD):")
+                yield Input(cap, placeholder=f"at least {cost.usd:,.2f}", compact=True, id="cap")
+            yield Label("", id="cap-error", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Run on the QPU", id="confirm", variant="warning", compact=True)
+
+    def on_mount(self) -> None:
+        if getattr(self.app, "testing", False):
+            self.query_one("#cap", Input).cursor_blink = False
+        self.query_one("#cap", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_confirm()
+
+    def action_confirm(self) -> None:
+        """Accept only a valid cap at or above the estimate."""
+        assert self.cost is not None
+        error = self.query_one("#cap-error", Label)
+        try:
+            cap = parse_field("max_cost_usd", self.query_one("#cap", Input).value)
+        except ConfigError as exc:
+            error.update(f"max_cost_usd: {exc.reason}")
+            return
+        if cap is None:
+            error.update("max_cost_usd: a QPU run needs a cost cap")
+            return
+        if cap < self.cost.usd:
+            error.update(f"max_cost_usd: the estimate is ${self.cost.usd:,.2f}, over the cap of ${cap:,.2f}")
+            return
+        self.dismiss(cap)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,130 @@
+"""One TrainingConfig field on the Config screen: name and editor on one line, its message right below.
+
+A form of fifty fields must mount fast, so a field is three widgets; the message line and the
+description column (wide terminals) are mounted only when they have something to show.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalGroup
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Label, Switch
+
+from .choice import Choice
+
+EditorKind = Literal["text", "choice", "bool", "secret"]
+
+
+class FieldError(Label):
+    """The message of a field that breaks a rule, on the line below it."""
+
+    DEFAULT_CSS = """
+    FieldError {
+        width: 1fr;
+        padding: 0 0 0 27;
+        color: $error;
+        text-style: bold;
+    }
+    """
+
+
+class ConfigField(HorizontalGroup):
+    """Posts `ConfigField.Edited(name, raw)` when the user changes the value; the screen validates and
+    answers with `show_error`."""
+
+    DEFAULT_CSS = """
+    ConfigField {
+        height: 1;
+        .name { width: 27; padding: 0 1 0 0; color: $foreground; }
+        .editor { width: 1fr; max-width: 44; }
+        Switch { height: 1; border: none; padding: 0; width: 8; }
+        Switch:focus { border: none; background-tint: $foreground 10%; }
+        .desc { width: 1fr; padding: 0 0 0 2; color: $foreground-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+        &.-invalid .name { color: $error; text-style: bold; }
+    }
+    """
+
+    class Edited(Message):
+        def __init__(self, field: ConfigField, raw: str) -> None:
+            super().__init__()
+            self.field = field
+            self.raw = raw
+
+        @property
+        def control(self) -> ConfigField:
+            return self.field
+
+    def __init__(self, name: str, *, kind: EditorKind, value: str, description: str,
+                 choices: tuple[str, ...] = (), placeholder: str = "") -> None:
+        super().__init__(id=f"field-{name}")
+        self.field_name = name
+        self.kind = kind
+        self.description = description
+        self.value = value
+        self._choices = choices
+        self._placeholder = placeholder
+        self._error: FieldError | None = None
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.field_name, classes="name")
+        yield self._editor()
+
+    def _editor(self) -> Widget:
+        if self.kind == "choice":
+            return Choice(self._choices, self.value, classes="editor")
+        if self.kind == "bool":
+            return Switch(self.value == "true", classes="editor")
+        if self.kind == "secret":
+            return Input(self.value, password=True, placeholder=self._placeholder, compact=True, classes="editor")
+        return Input(self.value, placeholder=self._placeholder, compact=True, classes="editor")
+
+    @property
+    def editor(self) -> Widget:
+        return self.query_one(".editor")
+
+    def show_error(self, message: str | None) -> None:
+        """The field's message on the line below it (None clears it)."""
+        if message == self.error:
+            return
+        self.error = message
+        self.set_class(message is not None, "-invalid")
+        if message is None:
+            if self._error is not None:
+                self._error.remove()
+                self._error = None
+        elif self._error is None:
+            self._error = FieldError(message, markup=False, id=f"error-{self.field_name}")
+            self.parent.mount(self._error, after=self)  # type: ignore[union-attr]
+        else:
+            self._error.update(message)
+
+    def show_description(self, show: bool) -> None:
+        """A description column, for terminals wide enough to have room for it."""
+        labels = self.query(".desc")
+        if show and not labels:
+            self.mount(Label(self.description, classes="desc", markup=False))
+        elif not show:
+            labels.remove()
+
+    def _edited(self, raw: str) -> None:
+        # Editors also announce values they were created with; only real changes are edits.
+        if raw != self.value:
+            self.value = raw
+            self.post_message(self.Edited(self, raw))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._edited(event.value)
+
+    def on_choice_changed(self, event: Choice.Changed) -> None:
+        event.stop()
+        self._edited(event.value)
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        event.stop()
+        self._edited("true" if event.value else "false")

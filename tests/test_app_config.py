@@ -1,0 +1,193 @@
+"""The Config screen: inline validation, presets, TOML load and save, masked secrets, the QPU cost dialog."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Select, Static
+
+from engine.config import PRESETS, TrainingConfig, load_config
+from qstore_tui.app import make_app
+from qstore_tui.screens.config import ConfigScreen
+from qstore_tui.screens.cost_confirm import CostConfirmScreen, estimate_run_cost, planned_circuits
+from qstore_tui.widgets.choice import Choice
+from qstore_tui.widgets.config_field import ConfigField, FieldError
+
+CANARY = "canary-key-2c91f0d7aa3b4e55"
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    monkeypatch.setenv("IONQ_API_KEY", CANARY)
+    monkeypatch.delenv("PINECONE_API_KEY", raising=False)
+    monkeypatch.delenv("IONQ_API_URL", raising=False)
+
+
+def field(screen: ConfigScreen, name: str) -> ConfigField:
+    return screen.query_one(f"#field-{name}", ConfigField)
+
+
+def error_text(screen: ConfigScreen, name: str) -> str | None:
+    errors = screen.query(f"#error-{name}").results(FieldError)
+    return next((str(e.render()) for e in errors), None)
+
+
+async def type_into(pilot, screen: ConfigScreen, name: str, text: str) -> None:
+    editor = field(screen, name).editor
+    assert isinstance(editor, Input)
+    editor.focus()
+    editor.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+async def test_a_bad_value_shows_its_message_next_to_the_field_and_blocks_start(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        await screen.action_show_group("optimization")
+        await type_into(pilot, screen, "learning_rate", "-1")
+        assert error_text(screen, "learning_rate") == "must be > 0, got -1"
+        assert field(screen, "learning_rate").has_class("-invalid")
+        assert "learning_rate (optimization)" in str(screen.query_one("#status", Static).render())
+        before = app.config
+
+        app.action_start()
+        await pilot.pause()
+        assert app.bridge.session is None and app.config is before
+        assert any("learning_rate" in n.message for n in app._notifications)
+
+        await type_into(pilot, screen, "learning_rate", "0.05")
+        assert error_text(screen, "learning_rate") is None
+        assert app.config.learning_rate == 0.05 and app.config_problems == {}
+
+
+async def test_rules_between_fields_point_at_the_field_they_concern(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("execution")
+        await type_into(pilot, screen, "shots_per_circuit", "0")  # fine on the local backend
+        assert app.config.shots_per_circuit == 0 and not app.config_problems
+        await screen.action_show_group("backend")
+        backend = field(screen, "backend").editor
+        assert isinstance(backend, Choice)
+        backend.focus()
+        await pilot.press("right")  # local -> ionq
+        await pilot.pause()
+        assert app.config_problems == {
+            "shots_per_circuit": "0 (exact expectations) needs backend 'local', got backend 'ionq'"}
+        await screen.action_show_group("execution")
+        assert error_text(screen, "shots_per_circuit").startswith("0 (exact expectations) needs backend 'local'")
+
+
+async def test_values_typed_survive_switching_groups(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("model")
+        await type_into(pilot, screen, "n_qubits", "99")
+        await screen.action_show_group("optimization")
+        await screen.action_show_group("model")
+        assert field(screen, "n_qubits").editor.value == "99"
+        assert error_text(screen, "n_qubits") == "must be <= 16, got 99"
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+async def test_picking_a_preset_fills_the_form(tmp_path, preset):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#preset", Select).value = preset
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.config.model_dump() == TrainingConfig.preset(preset).model_dump()
+        await screen.action_show_group("optimization")
+        assert field(screen, "epochs").editor.value == str(PRESETS[preset]["epochs"])
+
+
+async def test_a_preset_from_the_command_palette(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p", *"preset research", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.config.epochs == PRESETS["research"]["epochs"]
+        assert app.config.shots_per_circuit == PRESETS["research"]["shots_per_circuit"]
+
+
+async def test_save_and_load_toml_without_secrets(tmp_path):
+    path = tmp_path / "run.toml"
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("optimization")
+        await type_into(pilot, screen, "epochs", "7")
+        path_box = screen.query_one("#path", Input)
+        path_box.value = str(path)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = path.read_text()
+        assert CANARY not in text and "quantum_api_key" not in text
+        assert load_config(path).epochs == 7
+
+        path.write_text(text.replace("epochs = 7", "epochs = 3"))
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.config.epochs == 3
+        assert field(screen, "epochs").editor.value == "3"
+
+
+async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[optimization]\nlearning_rate = -2\n")
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#path", Input).value = str(path)
+        before = app.config
+        screen.action_load()
+        await pilot.pause()
+        message = str(screen.query_one("#file-message", Static).render())
+        assert message == f"{path}: learning_rate: must be > 0, got -2"
+        assert app.config is before
+
+
+async def test_secrets_are_masked_and_come_from_the_environment(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        key = field(screen, "quantum_api_key").editor
+        assert isinstance(key, Input) and key.password and key.value == ""
+        assert "set (from $IONQ_API_KEY)" in key.placeholder
+        assert app.config.quantum_api_key.get_secret_value() == CANARY
+        assert CANARY not in app.export_screenshot() and CANARY[-4:] not in app.export_screenshot()
+        await pilot.pause()
+
+
+async def test_a_qpu_run_needs_a_confirmed_cost_cap(tmp_path):
+    config = TrainingConfig(backend="ionq", quantum_target="qpu.aria-1", n_qubits=4, circuit_depth=1, epochs=1,
+                            n_samples=20, batch_size=4)
+    cost = estimate_run_cost(config)
+    assert cost is not None and cost.circuits == planned_circuits(config) == 4 * 4 * 3 + 20
+    assert cost.usd == pytest.approx(cost.circuits * (0.30 + 0.03 * 1000))
+    app = make_app(config=config, runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_start()
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, CostConfirmScreen)
+        text = app.export_screenshot().replace("&#160;", " ")
+        assert f"${cost.usd:,.2f}" in text
+
+        dialog.query_one("#cap", Input).value = str(cost.usd / 2)
+        dialog.action_confirm()
+        await pilot.pause()
+        assert app.screen is dialog  # a cap below the estimate is refused, with the reason
+        assert "over the cap" in str(dialog.query_one("#cap-error").render())
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigScreen)
+        assert app.bridge.session is None and app.config.max_cost_usd is None

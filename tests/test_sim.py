@@ -196,3 +196,20 @@ def test_native_gate_set_names_match_ionq():
     assert set(NATIVE_GATES) == {"gpi", "gpi2", "ms", "zz"}
     assert set(QIS_GATES) == {"x", "y", "z", "rx", "ry", "rz", "h", "s", "si", "v", "vi", "t", "ti", "not", "cnot",
                               "swap", "xx", "yy", "zz"}
+
+
+async def test_async_probabilities_equal_the_sync_ones_and_propagate_errors(monkeypatch):
+    from engine.sim import probabilities_async
+    import engine.sim.statevector as sv
+
+    t = model_template(8, 2)
+    rng = np.random.default_rng(6)
+    a = t.bind_angles(rng.normal(size=(300, t.n_trainable)), rng.random((300, 8)))
+    assert np.array_equal(await probabilities_async(t, a), probabilities(t, a))
+
+    def broken(*args, **kw):
+        raise FloatingPointError("chunk failed")
+
+    monkeypatch.setattr(sv, "_simulate_chunk", broken)
+    with pytest.raises(FloatingPointError, match="chunk failed"):
+        await probabilities_async(t, a)

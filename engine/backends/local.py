@@ -8,12 +8,12 @@ import time
 import numpy as np
 
 from ..circuits.template import CircuitBatch
-from ..sim import MAX_QUBITS, probabilities, sample_counts
+from ..sim import MAX_QUBITS, probabilities, probabilities_async, sample_counts
 from .base import BackendLimits, ExecutionResult
 
 
 class LocalSimulatorBackend:
-    """Runs a whole batch in one vectorized call, in a worker thread so the event loop never stalls."""
+    """Runs a whole batch in one vectorized call, on worker threads so the event loop never stalls."""
 
     name = "local"
 
@@ -21,22 +21,36 @@ class LocalSimulatorBackend:
         self.limits = BackendLimits(max_circuits=1_000_000, max_gates=10**9, max_bytes=2**62, max_qubits=max_qubits)
         self._rng = np.random.default_rng(seed)
 
-    def run_sync(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
+    def _check(self, batch: CircuitBatch) -> None:
         if batch.template.n_qubits > self.limits.max_qubits:
             raise ValueError(f"{batch.template.n_qubits} qubits exceeds the local simulator's {self.limits.max_qubits}")
+
+    def _sample(self, probs: np.ndarray, shots: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed) if seed is not None else self._rng
+        counts = sample_counts(probs, shots, rng)
+        return counts / float(shots), counts
+
+    def run_sync(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
+        """The same as `run`, for callers without an event loop."""
+        self._check(batch)
         t0 = time.perf_counter()
         probs = probabilities(batch.template, batch.angles())
         t1 = time.perf_counter()
         counts = None
         if shots:
-            rng = np.random.default_rng(seed) if seed is not None else self._rng
-            counts = sample_counts(probs, shots, rng)
-            probs = counts / float(shots)
-        t2 = time.perf_counter()
-        return ExecutionResult(probs, counts, shots, {"execute": t1 - t0, "post_process": t2 - t1})
+            probs, counts = self._sample(probs, shots, seed)
+        return ExecutionResult(probs, counts, shots, {"execute": t1 - t0, "post_process": time.perf_counter() - t1})
 
     async def run(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
-        return await asyncio.to_thread(self.run_sync, batch, shots=shots, seed=seed)
+        """Simulation and sampling run on worker threads; the event loop only awaits them."""
+        self._check(batch)
+        t0 = time.perf_counter()
+        probs = await probabilities_async(batch.template, batch.angles())
+        t1 = time.perf_counter()
+        counts = None
+        if shots:
+            probs, counts = await asyncio.to_thread(self._sample, probs, shots, seed)
+        return ExecutionResult(probs, counts, shots, {"execute": t1 - t0, "post_process": time.perf_counter() - t1})
 
     async def close(self) -> None:
         return None

@@ -7,6 +7,7 @@ key k. Large batches run in chunks that keep the working set within `chunk_bytes
 from __future__ import annotations
 
 from collections import OrderedDict
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
 import os
@@ -24,7 +25,7 @@ _DIAGONAL_1Q = {"rz", "z", "s", "si", "t", "ti"}
 
 _plans: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
 _plans_lock = Lock()
-_pool: ThreadPoolExecutor | None = None
+_pool: ThreadPoolExecutor | None = None  # shared by all callers; chunks are independent
 PARALLEL_MIN_AMPLITUDES = 2 ** 15
 
 
@@ -209,36 +210,79 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def probabilities(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
-    """Exact probabilities (B, 2**n).
-
-    Rows are split into chunks (bounded memory) and the chunks run on a small thread pool: numpy
-    releases the GIL in its loops, so on 2 cores two chunks simulate at once.
-    """
+def _pool_for(workers: int) -> ThreadPoolExecutor:
     global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstore-sim")
+    return _pool
+
+
+def _probability_job(t: Template, angles: np.ndarray, chunk_bytes: int):
+    """The output array, the per-chunk function and the chunk starts of one probabilities call."""
     angles = _check(t, angles)
     plan = plan_for(t, probabilities_only=True)
     b = angles.shape[0]
     size = 2 ** t.n_qubits
     rows = chunk_rows(t.n_qubits, chunk_bytes)
-    workers = _workers()
-    if workers > 1 and b * size >= PARALLEL_MIN_AMPLITUDES:
-        rows = min(rows, -(-b // workers))
+    if _workers() > 1 and b * size >= PARALLEL_MIN_AMPLITUDES:
+        rows = min(rows, -(-b // _workers()))
     out = np.empty((b, size), dtype=np.float64)
 
     def run(s: int) -> None:
         psi = _simulate_chunk(t, plan, angles[s:s + rows], None)
         _kernels().abs2_transposed(psi, out[s:s + rows])
 
-    starts = range(0, b, rows)
-    if len(starts) == 1 or workers == 1:
+    return out, run, range(0, b, rows)
+
+
+def probabilities(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Exact probabilities (B, 2**n).
+
+    Rows are split into chunks (bounded memory) and the chunks run on a small thread pool: the
+    kernels release the GIL, so on 2 cores two chunks simulate at once.
+    """
+    out, run, starts = _probability_job(t, angles, chunk_bytes)
+    if len(starts) == 1 or _workers() == 1:
         for s in starts:
             run(s)
         return out
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstore-sim")
-    for f in [_pool.submit(run, s) for s in starts]:
+    for f in [_pool_for(_workers()).submit(run, s) for s in starts]:
         f.result()
+    return out
+
+
+async def probabilities_async(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """`probabilities` for async callers: the chunks go straight to the simulator's pool.
+
+    The loop is woken once, when the last chunk is done: going through `asyncio.to_thread` and a
+    future per chunk cost ~0.2 ms of hand-offs, 10% of a 200-row batch. No simulation runs on the loop.
+    """
+    out, run, starts = _probability_job(t, angles, chunk_bytes)
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    remaining = [len(starts)]
+    lock = Lock()
+
+    def finish(error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(None)
+
+    def job(s: int) -> None:
+        error = None
+        try:
+            run(s)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            error = exc
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if error is not None or last:
+            loop.call_soon_threadsafe(finish, error)
+
+    pool = _pool_for(_workers())
+    for s in starts:
+        pool.submit(job, s)
+    await done
     return out
 
 

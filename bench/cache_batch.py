@@ -30,23 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.backends import LocalSimulatorBackend  # noqa: E402
 from engine.batch import CircuitBatchManager  # noqa: E402
 from engine.cache import SmartCircuitCache  # noqa: E402
-from engine.circuits import CircuitBatch, TemplateBuilder  # noqa: E402
+from engine.circuits import CircuitBatch  # noqa: E402
 from engine.sim import probabilities  # noqa: E402
+from engine.circuits.library import ry_rz_ladder  # noqa: E402
 
 N, LAYERS, BATCH = 8, 2, 200
 
 
-def model(n: int, layers: int):
-    b = TemplateBuilder(n, n_inputs=n)
-    for q in range(n):
-        b.gate("ry", q, angles=(b.input(q, np.pi),))
-    for _ in range(layers):
-        for q in range(n):
-            b.gate("ry", q, angles=(b.trainable(),))
-            b.gate("rz", q, angles=(b.trainable(),))
-        for q in range(n - 1):
-            b.gate("cnot", q + 1, controls=(q,))
-    return b.build()
+model = ry_rz_ladder  # the issues' benchmark workload
 
 
 def rebuild_json(p: np.ndarray, x: np.ndarray) -> dict:

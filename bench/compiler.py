@@ -24,26 +24,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.circuits import Circuit, TemplateBuilder  # noqa: E402
+from engine.circuits import Circuit  # noqa: E402
 from engine.circuits.cirq_interop import to_cirq  # noqa: E402
 from engine.compiler import NativeGateCompiler, verify  # noqa: E402
+from engine.circuits.library import ry_rz_ladder  # noqa: E402
 
 TARGETS = ("aria", "forte")
 FIXED = ["x", "y", "z", "h", "s", "si", "v", "vi", "t", "ti"]
 ROT = ["rx", "ry", "rz"]
 
 
-def model(n: int, layers: int):
-    b = TemplateBuilder(n, n_inputs=n)
-    for q in range(n):
-        b.gate("ry", q, angles=(b.input(q, np.pi),))
-    for _ in range(layers):
-        for q in range(n):
-            b.gate("ry", q, angles=(b.trainable(),))
-            b.gate("rz", q, angles=(b.trainable(),))
-        for q in range(n - 1):
-            b.gate("cnot", q + 1, controls=(q,))
-    return b.build()
+model = ry_rz_ladder  # the issues' benchmark workload
 
 
 def bound_model(n: int, layers: int, rng: np.random.Generator) -> Circuit:

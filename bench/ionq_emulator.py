@@ -113,8 +113,8 @@ def main() -> int:
         "duplicates": sum(r["duplicates"] for r in runs),
         "lost": sum(r["lost"] for r in runs),
     }
-    print(f"targets: <= 0.05 requests/circuit at 200, 50 circuits < 3 s (v3.4 guide claimed 8.5 s), "
-          f"ratio >= 10 at 50, 0 duplicates, 0 lost")
+    print("targets: <= 0.05 requests/circuit at 200, 50 circuits < 3 s (v3.4 guide claimed 8.5 s), "
+          "ratio >= 10 at 50, 0 duplicates, 0 lost")
     if args.json:
         print(json.dumps(summary))
     return 0

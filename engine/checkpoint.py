@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .fileio import atomic_write_bytes
 
 FORMAT = "qstore-checkpoint/1"
 _NAME = re.compile(r"^step-(\d+)\.json$")
@@ -23,29 +24,6 @@ _NAME = re.compile(r"^step-(\d+)\.json$")
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be read or does not fit the run; the message names the file and the field."""
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to `path` via temporary file + fsync + rename; the folder is created if missing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 def _encode(value: Any) -> Any:

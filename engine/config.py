@@ -17,7 +17,6 @@ import functools
 import ipaddress
 import os
 import re
-import tempfile
 import tomllib
 import types
 import typing
@@ -39,6 +38,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from .fileio import atomic_write_bytes
 
 DEFAULT_IONQ_API_URL = "https://api.ionq.co/v0.4"
 SECRET_FIELDS: dict[str, str] = {"pinecone_api_key": "PINECONE_API_KEY", "quantum_api_key": "IONQ_API_KEY"}
@@ -704,15 +705,4 @@ def config_to_toml(config: TrainingConfig) -> str:
 
 def save_config(config: TrainingConfig, path: str | os.PathLike[str]) -> None:
     """Write `config` as TOML atomically (temp file, fsync, rename): a crash leaves the old file or the new one."""
-    path = Path(path)
-    data = config_to_toml(config).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, config_to_toml(config).encode("utf-8"))

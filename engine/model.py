@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .checkpoint import atomic_write_bytes
+from .fileio import atomic_write_bytes
 from .circuits.template import CircuitBatch, Template, TemplateBuilder
 from .data import Scaler
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from .backends.base import Backend
 from .backends.ionq_errors import IonQAuthError, IonQError
-from .checkpoint import CheckpointError, atomic_write_bytes, latest_checkpoint
+from .checkpoint import CheckpointError, latest_checkpoint
+from .fileio import atomic_write_bytes
 from .circuits.template import CircuitBatch
 from .config import ConfigError, TrainingConfig
 from .data import DataError, Dataset, load_dataset, train_val_split

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.circuits import Circuit, Template, TemplateBuilder
+from engine.circuits import Circuit
+from engine.circuits.library import ry_rz_ladder
 
 
-def model_template(n: int, layers: int) -> Template:
-    b = TemplateBuilder(n, n_inputs=n)
-    for q in range(n):
-        b.gate("ry", q, angles=(b.input(q, np.pi),))
-    for _ in range(layers):
-        for q in range(n):
-            b.gate("ry", q, angles=(b.trainable(),))
-            b.gate("rz", q, angles=(b.trainable(),))
-        for q in range(n - 1):
-            b.gate("cnot", q + 1, controls=(q,))
-    return b.build()
+model_template = ry_rz_ladder  # the issues' benchmark workload
 
 
 def cirq_state(c: Circuit) -> np.ndarray:

@@ -1,6 +1,5 @@
 """The SDK cross-check agrees with our own verification, and catches a wrong compile."""
 
-import numpy as np
 import pytest
 
 from engine.circuits import Circuit

@@ -6,12 +6,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.circuits import Circuit, Template, TemplateBuilder
+from engine.circuits import Circuit, Template
 from engine.circuits.gates import QIS_GATES
 from engine.circuits.cirq_interop import to_cirq
 from engine.compiler import NativeGateCompiler, verify
 from engine.compiler.program import permutation_index
 from engine.compiler.verify import frame_phases
+from engine.circuits.library import ry_rz_ladder
 
 TARGETS = ("aria", "forte")
 ONE_Q = sorted(n for n, s in QIS_GATES.items() if s.n_targets == 1 and n != "cnot")
@@ -21,17 +22,7 @@ EXACT = 1e-9
 COMPILERS = {t: NativeGateCompiler(t) for t in TARGETS}
 
 
-def model_template(n: int, layers: int):
-    b = TemplateBuilder(n, n_inputs=n)
-    for q in range(n):
-        b.gate("ry", q, angles=(b.input(q, np.pi),))
-    for _ in range(layers):
-        for q in range(n):
-            b.gate("ry", q, angles=(b.trainable(),))
-            b.gate("rz", q, angles=(b.trainable(),))
-        for q in range(n - 1):
-            b.gate("cnot", q + 1, controls=(q,))
-    return b.build()
+model_template = ry_rz_ladder  # the issues' benchmark workload
 
 
 angles = st.one_of(st.sampled_from(SPECIAL), st.floats(-10, 10, allow_nan=False))

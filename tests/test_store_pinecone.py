@@ -57,7 +57,7 @@ def test_index_is_created_when_missing_and_reused_after(server):
     backing = server.store("fresh-index")
     assert (backing.dimension, backing.metric) == (DIM, "dotproduct")
     assert store.host.startswith("http://127.0.0.1:") and store.host != server.url
-    again = make_store(server, "fresh-index", metric="dotproduct")
+    make_store(server, "fresh-index", metric="dotproduct")
     assert server.request_count("/indexes") == 1  # found by describe, not created twice
 
 

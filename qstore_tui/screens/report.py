@@ -159,7 +159,7 @@ class ReportScreen(AppScreen):
             self.notify("this run has no run directory to export into; use Copy", severity="warning")
             return
         if self._report_dir is not None:
-            from engine.checkpoint import atomic_write_bytes
+            from engine.fileio import atomic_write_bytes
 
             path = self._report_dir / name
             try:

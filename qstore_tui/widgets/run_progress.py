@@ -32,6 +32,8 @@ class RunProgress(Widget):
         height: 3;
         padding: 0 1;
         color: $foreground;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -53,7 +55,7 @@ class RunProgress(Widget):
         head.append(v.run_id or "new run", style="bold")
         where = f"{v.backend}/{v.target}" if v.backend else ""
         model = f"  {v.n_qubits} qubits, {v.n_params} params" if v.n_qubits else ""
-        head.append(f"  {where}{model}  {v.status}  elapsed {_clock(v.elapsed_s)}")
+        head.append(f"  {where}{model}  {v.status} {_clock(v.elapsed_s)}")
         if v.source == "attach":
             head.append("  (attached)", style="dim")
         error = v.fatal_error

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
 import os
@@ -206,7 +207,9 @@ def states(t: Template, angles: np.ndarray, initial: np.ndarray | None = None,
     return out
 
 
+@functools.cache
 def _workers() -> int:
+    """Simulation threads: one per core, at most 4 (os.cpu_count reads sysfs: ~15 us, so asked once)."""
     return max(1, min(4, os.cpu_count() or 1))
 
 

@@ -33,6 +33,7 @@ from .checkpoint import CheckpointError, latest_checkpoint
 from .fileio import atomic_write_bytes
 from .circuits.template import CircuitBatch
 from .config import ConfigError, TrainingConfig
+from .cost import planned_circuits, published_price
 from .data import DataError, Dataset, load_dataset, train_val_split
 from .events import (
     BatchExecuted, Checkpoint, ClientStats, CostEstimate, EngineStats, Error, EventBus, JobUpdate, Log, RunFinished,
@@ -48,12 +49,6 @@ from .runs import (
 FREE_TEXT_FIELDS = ("message", "reason", "basis")
 FEATURES = ("use_batch_api", "use_native_gates", "enable_smart_caching", "adaptive_batch_sizing",
             "enable_circuit_compression")
-
-# Published on-demand prices for IonQ QPUs (Amazon Braket pricing page, 2024): USD per task and per
-# shot; one circuit is one task. Used only for local runs that imitate a QPU with its noise model;
-# runs against IonQ (or the emulator) ask the /jobs/estimate endpoint instead.
-PUBLISHED_PRICES = {"qpu.aria-1": (0.30, 0.03), "qpu.forte-1": (0.30, 0.08)}
-PRICE_SOURCE = "Amazon Braket on-demand prices for IonQ (2024)"
 
 
 class SessionStatus(str, Enum):
@@ -357,7 +352,7 @@ class EngineSession:
             n_params=self.model.n_params, total_steps=total_steps, resumed_from_step=resumed_step,
             features={name: bool(getattr(cfg, name)) for name in FEATURES},
         ))
-        await self._prepare_cost(total_steps, len(train), len(val))
+        await self._prepare_cost(len(train), len(val))
         if cfg.use_native_gates:
             await self._crosscheck_native_compile()
         if self._resume and resume_from is None:
@@ -472,7 +467,7 @@ class EngineSession:
         one = sum(1 for op in ops if len(op.qubits) == 1)
         return one, len(ops) - one
 
-    async def _prepare_cost(self, total_steps: int, n_train: int, n_val: int) -> None:
+    async def _prepare_cost(self, n_train: int, n_val: int) -> None:
         """Price one circuit for a QPU target (or a QPU imitated by a noise model); refuse a run over its cap."""
         cfg = self.config
         if cfg.quantum_target.startswith("qpu."):
@@ -491,26 +486,17 @@ class EngineSession:
                      f"applies per multi-circuit job)")
             self._price = (per, "ionq-estimate", basis)
         else:
-            per_task, per_shot = PUBLISHED_PRICES[target]
-            per = per_task + per_shot * shots
-            basis = (f"what this run would cost on {target}: {PRICE_SOURCE}, ${per_task:.2f} per circuit "
-                     f"+ ${per_shot:.2f} per shot x {shots} shots")
-            self._price = (per, "formula", basis)
-        planned = self._planned_circuits(total_steps, n_train, n_val)
+            per, source = published_price(target, shots)
+            self._price = (per, "formula", f"what this run would cost on {target}: {source}")
+        planned = planned_circuits(
+            epochs=cfg.epochs, batch_size=cfg.batch_size, n_train=n_train, n_val=n_val,
+            gradient_method=cfg.gradient_method, spsa_samples=cfg.spsa_samples,
+            n_circuit_params=self.model.n_circuit_params)
         self.emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
                               f"${planned * per:,.2f} ({self._price[1]})"))
         if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:
             raise ConfigError("max_cost_usd", f"the run is estimated at ${planned * per:,.2f} "
                                               f"({planned:,} circuits), over the cap of ${cfg.max_cost_usd:,.2f}")
-
-    def _planned_circuits(self, total_steps: int, n_train: int, n_val: int) -> int:
-        """Circuits the whole run will execute: every step's rows plus one evaluation pass per epoch."""
-        cfg = self.config
-        if cfg.gradient_method in ("spsa", "spsa_parallel"):
-            blocks = 2 * cfg.spsa_samples + 1
-        else:
-            blocks = 2 * self.model.n_circuit_params + 1
-        return total_steps * cfg.batch_size * blocks + cfg.epochs * (n_train + n_val)
 
     def _cost_event(self) -> CostEstimate | None:
         if self._price is None:

@@ -6,7 +6,6 @@ the real IonQ API, re-prices with IonQ's /jobs/estimate endpoint and refuses a r
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -40,29 +39,26 @@ def _samples(config: TrainingConfig) -> int:
 
 
 def planned_circuits(config: TrainingConfig) -> int:
-    """Circuits a run executes: every step's rows (as the session counts them) plus an evaluation pass per epoch."""
+    """The session's own count (engine.cost), before a model exists: 2 trainable angles per qubit per layer."""
+    from engine.cost import planned_circuits as count
+
     n = _samples(config)
     n_val = max(1, round(n * config.validation_split))
-    n_train = max(1, n - n_val)
-    total_steps = config.epochs * math.ceil(n_train / config.batch_size)
-    if config.gradient_method in ("spsa", "spsa_parallel"):
-        blocks = 2 * config.spsa_samples + 1
-    else:
-        blocks = 2 * (2 * config.n_qubits * config.circuit_depth) + 1  # RZ and RY per qubit per layer
-    return total_steps * config.batch_size * blocks + config.epochs * n
+    return count(epochs=config.epochs, batch_size=config.batch_size, n_train=max(1, n - n_val), n_val=n_val,
+                 gradient_method=config.gradient_method, spsa_samples=config.spsa_samples,
+                 n_circuit_params=2 * config.n_qubits * config.circuit_depth)
 
 
 def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
     """The estimated cost of a QPU-target run, or None when nothing is charged."""
     if not config.requires_cost_confirmation:
         return None
-    from engine.session import PRICE_SOURCE, PUBLISHED_PRICES
+    from engine.cost import published_price
 
-    per_task, per_shot = PUBLISHED_PRICES[config.quantum_target]
     shots = config.shots_per_circuit
-    per = per_task + per_shot * shots
+    per, source = published_price(config.quantum_target, shots)
     circuits = planned_circuits(config)
-    basis = f"estimate from {PRICE_SOURCE}: ${per_task:.2f} per circuit + ${per_shot:.2f} per shot"
+    basis = f"estimate from {source}"
     return RunCost(config.quantum_target, circuits, shots, per, per * circuits, basis)
 
 

@@ -1,0 +1,33 @@
+"""What a run will cost on a QPU: the circuits it plans to execute, and a published price per circuit.
+
+The session and the Config screen both use this, so the estimate a user confirms is the one the
+run enforces against `max_cost_usd`. Runs against IonQ (or the emulator) price one circuit with
+IonQ's /jobs/estimate instead of the published table.
+"""
+
+from __future__ import annotations
+
+import math
+
+# Published on-demand prices for IonQ QPUs (Amazon Braket pricing page, 2024): USD per task and per
+# shot; one circuit is one task.
+PUBLISHED_PRICES = {"qpu.aria-1": (0.30, 0.03), "qpu.forte-1": (0.30, 0.08)}
+PRICE_SOURCE = "Amazon Braket on-demand prices for IonQ (2024)"
+
+
+def planned_circuits(*, epochs: int, batch_size: int, n_train: int, n_val: int, gradient_method: str,
+                     spsa_samples: int, n_circuit_params: int) -> int:
+    """Circuits the whole run executes: every step's rows plus one evaluation pass per epoch."""
+    total_steps = epochs * math.ceil(n_train / batch_size)
+    if gradient_method in ("spsa", "spsa_parallel"):
+        blocks = 2 * spsa_samples + 1
+    else:
+        blocks = 2 * n_circuit_params + 1
+    return total_steps * batch_size * blocks + epochs * (n_train + n_val)
+
+
+def published_price(target: str, shots: int) -> tuple[float, str]:
+    """USD per circuit on a QPU target from the published table, and a sentence saying so."""
+    per_task, per_shot = PUBLISHED_PRICES[target]
+    return per_task + per_shot * shots, (f"{PRICE_SOURCE}: ${per_task:.2f} per circuit + ${per_shot:.2f} per shot "
+                                         f"x {shots} shots")

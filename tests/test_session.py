@@ -296,3 +296,27 @@ async def test_qis_runs_do_not_cross_check(tmp_path):
     _, finished, events = await _run(tiny(use_native_gates=False, epochs=1), tmp_path)
     assert finished.status == "completed"
     assert not [e for e in _of(events, Log) if "cross-check" in e.message or "checked with" in e.message]
+
+
+async def test_a_run_keeps_its_embeddings_in_pinecone_when_a_key_is_set(tmp_path, monkeypatch):
+    """The real pinecone SDK, pointed by its own PINECONE_CONTROLLER_HOST at a loopback server."""
+    from engine.events import StoreUpdate
+    from engine.store.pinecone_server import PineconeLoopbackServer
+
+    with PineconeLoopbackServer(api_key="pc-canary-key-1234") as server:
+        monkeypatch.setenv("PINECONE_CONTROLLER_HOST", server.url)
+        monkeypatch.setenv("PINECONE_API_KEY", "pc-canary-key-1234")
+        config = tiny(store_backend="pinecone", pinecone_index_name="qstore-test", epochs=2)
+        session, finished, events = await _run(config, tmp_path)
+        assert finished.status == "completed", [e.message for e in _of(events, Error)]
+        updates = _of(events, StoreUpdate)
+        assert [u.epoch for u in updates] == [0, 1]
+        assert all(u.namespace == session.run_id and u.knn_accuracy is not None for u in updates)
+        backing = server.store("qstore-test")
+        stats = backing.describe()
+        assert stats.namespaces == {session.run_id: 2 * 20} and stats.dimension == 4
+        assert server.request_count("/vectors/upsert") >= 2
+    assert not (session.run_dir / "store.sqlite").exists()
+    for path in session.run_dir.rglob("*"):
+        if path.is_file():
+            assert b"pc-canary-key-1234" not in path.read_bytes(), path

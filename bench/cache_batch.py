@@ -33,6 +33,7 @@ from engine.cache import SmartCircuitCache  # noqa: E402
 from engine.circuits import CircuitBatch  # noqa: E402
 from engine.sim import probabilities  # noqa: E402
 from engine.circuits.library import ry_rz_ladder  # noqa: E402
+from _timing import best_rate  # noqa: E402
 
 N, LAYERS, BATCH = 8, 2, 200
 
@@ -56,17 +57,7 @@ def rebuild_json(p: np.ndarray, x: np.ndarray) -> dict:
 
 def per_circuit_us(fn, rows: int, min_time: float = 0.3, repeat: int = 5) -> float:
     """Best of `repeat` runs of at least `min_time` each, in microseconds per circuit."""
-    best = float("inf")
-    for _ in range(repeat):
-        k, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            k += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_time:
-                break
-        best = min(best, dt / (k * rows) * 1e6)
-    return best
+    return 1e6 / best_rate(fn, rows, repeat=repeat, min_time=min_time)
 
 
 def batches(t, count: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

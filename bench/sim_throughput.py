@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.circuits import CircuitBatch  # noqa: E402
 from engine.sim import expectations_z, probabilities, sample_counts  # noqa: E402
 from engine.circuits.library import ry_rz_ladder  # noqa: E402
+from _timing import best_rate  # noqa: E402
 
 BATCH = 200
 
@@ -32,21 +32,6 @@ def workload(n: int, layers: int, rows: int = BATCH, seed: int = 0) -> CircuitBa
     t = model(n, layers)
     rng = np.random.default_rng(seed)
     return CircuitBatch(t, rng.uniform(-np.pi, np.pi, (rows, t.n_trainable)), rng.random((rows, n)))
-
-
-def best_rate(fn, rows: int, repeat: int = 5, min_time: float = 0.3) -> float:
-    """Circuits per second from the best of `repeat` timed runs (each at least `min_time`)."""
-    best = 0.0
-    for _ in range(repeat):
-        k, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            k += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_time:
-                break
-        best = max(best, rows * k / dt)
-    return best
 
 
 def ours_exact(batch: CircuitBatch):

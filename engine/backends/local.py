@@ -9,6 +9,7 @@ import numpy as np
 
 from ..circuits.template import CircuitBatch
 from ..sim import MAX_QUBITS, probabilities, probabilities_async, sample_counts
+from ..sim.statevector import warm_up_in_background
 from .base import BackendLimits, ExecutionResult
 
 
@@ -20,6 +21,7 @@ class LocalSimulatorBackend:
     def __init__(self, seed: int | None = None, max_qubits: int = MAX_QUBITS):
         self.limits = BackendLimits(max_circuits=1_000_000, max_gates=10**9, max_bytes=2**62, max_qubits=max_qubits)
         self._rng = np.random.default_rng(seed)
+        warm_up_in_background()
 
     def _check(self, batch: CircuitBatch) -> None:
         if batch.template.n_qubits > self.limits.max_qubits:

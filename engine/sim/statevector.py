@@ -10,7 +10,7 @@ from collections import OrderedDict
 import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from threading import Lock
+from threading import Lock, Thread
 import os
 
 import numpy as np
@@ -99,6 +99,33 @@ def _kernels():
     from . import kernels
 
     return kernels
+
+
+def _warm_up() -> None:
+    k = _kernels()
+    psi = np.zeros((4, 1), dtype=np.complex128)
+    m2 = np.zeros((2, 2, 1), dtype=np.complex128)
+    k.apply_1q(psi, m2, 0)
+    k.apply_1q_diag(psi, m2, 0)
+    k.apply_2q(psi, np.zeros((4, 4, 1), dtype=np.complex128), 1, 0)
+    k.apply_diag_2q(psi, np.zeros((4, 1), dtype=np.complex128), 1, 0)
+    k.gather_rows(psi, np.arange(4), np.empty_like(psi))
+    k.abs2_transposed(psi, np.empty((1, 4)))
+
+
+_warm_started = False
+
+
+def warm_up_in_background() -> None:
+    """Import numba and load the compiled kernels on a daemon thread (~0.5 s, once per process).
+
+    Called when a local backend is created, so the cost overlaps data loading and model building
+    instead of landing on the first batch. Idempotent.
+    """
+    global _warm_started
+    if not _warm_started:
+        _warm_started = True
+        Thread(target=_warm_up, name="qstore-sim-warm-up", daemon=True).start()
 
 
 def _apply_1q(psi: np.ndarray, m: np.ndarray, q: int, diagonal: bool) -> np.ndarray:

@@ -77,7 +77,7 @@ GUIDE_REFERENCE = {
     "gradient_clip_value": 1.0,
     "checkpoint_directory": None,
     "spsa_c_initial": 0.1,
-    "spsa_a_initial": 0.01,
+    "spsa_a_initial": 0.2,  # ours: 0.01 barely moves the circuit (see engine/config.py)
     # ours
     "backend": "local",
     "ionq_api_url": "https://api.ionq.co/v0.4",

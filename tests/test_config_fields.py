@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_PY = ROOT / "engine" / "config.py"
 SOURCES = ("engine", "qstore_tui")
 ECHO_ONLY = {ROOT / "engine" / "report.py"}  # prints config values; reading them there is not using them
-_READ = re.compile(r"\b\w*(?:config|cfg)\.([A-Za-z_]\w*)", re.IGNORECASE)
-_GETATTR = re.compile(r"getattr\(\s*[\w.]*(?:config|cfg)\s*,\s*[\"'](\w+)[\"']", re.IGNORECASE)
+_CONFIG_NAME = re.compile(r"(?:config|cfg)$", re.IGNORECASE)
 
 # field -> why only the UI reads it
 UI_ONLY: dict[str, str] = {}
@@ -45,6 +44,25 @@ def _method_reads() -> dict[str, set[str]]:
     return out
 
 
+def _is_config(node: ast.AST) -> bool:
+    """`config`, `cfg`, `self.config`, `session.config`, ...: an expression naming a config object."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return bool(_CONFIG_NAME.search(name))
+
+
+def _attribute_reads(source: str) -> set[str]:
+    """Attributes read from config objects in code; comments and docstrings do not count."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and _is_config(node.value):
+            names.add(node.attr)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and _is_config(node.args[0])
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            names.add(node.args[1].value)
+    return names
+
+
 def _reads_by_package() -> dict[str, dict[str, list[str]]]:
     """package -> field -> files that read it."""
     fields = set(TrainingConfig.model_fields)
@@ -54,9 +72,7 @@ def _reads_by_package() -> dict[str, dict[str, list[str]]]:
         for path in sorted((ROOT / pkg).rglob("*.py")):
             if path == CONFIG_PY or path in ECHO_ONLY:
                 continue
-            text = path.read_text()
-            names = set(_READ.findall(text)) | set(_GETATTR.findall(text))
-            for name in names:
+            for name in _attribute_reads(path.read_text()):
                 for field in ({name} & fields) | methods.get(name, set()):
                     found[pkg][field].append(str(path.relative_to(ROOT)))
     return found
@@ -68,6 +84,16 @@ def test_the_scan_sees_known_reads():
     assert "engine/trainer.py" in found["engine"]["learning_rate"]
     assert "engine/trainer.py" in found["engine"]["spsa_A"]  # through cfg.spsa_stability(...)
     assert "engine/model.py" in found["engine"]["circuit_depth"]
+
+
+def test_a_field_named_only_in_a_docstring_or_comment_is_not_a_read():
+    source = '''"""Uses `TrainingConfig.quantum_sdk`."""
+# cfg.seed is mentioned here
+x = self.config.epochs
+y = f"{cfg.n_qubits}"
+z = getattr(cfg, "batch_size")
+'''
+    assert _attribute_reads(source) == {"epochs", "n_qubits", "batch_size"}
 
 
 def test_every_config_field_is_read_somewhere():

@@ -1,0 +1,113 @@
+"""The run directory: where a run's config, events, checkpoints, store and report live.
+
+    <runs_dir>/<run-id>/
+        config.toml      the TrainingConfig, without secrets (load_config refuses them anyway)
+        events.jsonl     one JSON event per line, flushed per line so `attach` follows it live
+        checkpoints/     step-000123.json, written atomically (engine.checkpoint)
+        store.sqlite     the embedded vector store (store_backend = "local")
+        report.md, report.json
+        .lock            held (flock) while a process runs the session: "running" survives no crash
+
+A run resumes from its directory; a second process cannot run it at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import IO, Callable
+
+import platformdirs
+
+from ..config import TrainingConfig, load_config, save_config
+
+CONFIG_FILE = "config.toml"
+EVENTS_FILE = "events.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+STORE_FILE = "store.sqlite"
+REPORT_MD = "report.md"
+REPORT_JSON = "report.json"
+LOCK_FILE = ".lock"
+
+
+class RunError(ValueError):
+    """A run directory is missing, busy or unreadable; the message names the run or the file and line."""
+
+
+def default_runs_dir() -> Path:
+    """platformdirs user_data_dir("qstore")/runs (XDG_DATA_HOME on Linux)."""
+    return platformdirs.user_data_path("qstore", appauthor=False) / "runs"
+
+
+def new_run_id(clock: Callable[[], float] = time.time) -> str:
+    """Sortable and unique: UTC start time plus four random hex digits, e.g. 20250101-120000-3fa2."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock())) + "-" + secrets.token_hex(2)
+
+
+def resolve_run(runs_dir: Path, run: str | os.PathLike[str]) -> Path:
+    """A run given as an id under `runs_dir` or as a path to its directory."""
+    candidates = [Path(runs_dir) / str(run), Path(run)]
+    for path in candidates:
+        if (path / CONFIG_FILE).is_file():
+            return path
+    raise RunError(f"run {str(run)!r}: not found in {runs_dir} (no {CONFIG_FILE})")
+
+
+def create_run_dir(runs_dir: Path, run_id: str, config: TrainingConfig) -> Path:
+    """Make the run directory and write its config.toml (no secrets)."""
+    run_dir = Path(runs_dir) / run_id
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise RunError(f"run {run_id!r}: {run_dir} already exists") from None
+    (run_dir / CHECKPOINT_DIR).mkdir()
+    save_config(config, run_dir / CONFIG_FILE)
+    return run_dir
+
+
+def load_run_config(run_dir: Path) -> TrainingConfig:
+    """The run's config.toml; secrets come from the environment as for any config."""
+    return load_config(Path(run_dir) / CONFIG_FILE)
+
+
+# ----------------------------------------------------------------------------------------- lock
+
+
+class RunLock:
+    """An exclusive flock on <run>/.lock: held while a session runs, released by the OS if it dies."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._handle: IO[bytes] | None = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunError(f"run {self.path.parent.name!r} is already running in another session") from None
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def is_running(run_dir: Path) -> bool:
+    """True while some session (this process or another) holds the run's lock."""
+    path = Path(run_dir) / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path, "rb") as handle:  # read-only: attach may run as a user who cannot write the run
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False

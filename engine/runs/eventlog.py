@@ -1,0 +1,126 @@
+"""events.jsonl: the append-only sink a session writes, and the readers (`read_events`, `follow_events`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+from typing import IO, AsyncIterator, cast
+
+from pydantic import ValidationError
+
+from ..events import Event, RunFinished, _Event, parse_event
+from .directory import EVENTS_FILE, RunError, is_running
+
+
+class EventLog:
+    """The events.jsonl sink: one line per event, flushed per line; `sync` fsyncs (checkpoints, end).
+
+    Opening drops a torn last line left by a killed process, so appended events start on a line of
+    their own and the file stays parseable.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        _drop_torn_tail(self.path)
+        self._handle: IO[bytes] | None = open(self.path, "ab")
+        self._write_lock = threading.Lock()  # whole lines, even if an event comes from a worker thread
+        self.written = 0
+
+    def __call__(self, event: _Event) -> None:
+        line = event.model_dump_json().encode() + b"\n"
+        with self._write_lock:
+            if self._handle is None:
+                raise RunError(f"{self.path}: event log is closed")
+            self._handle.write(line)
+            self._handle.flush()
+            self.written += 1
+
+    def sync(self) -> None:
+        """Flush and fsync; safe from a worker thread while the loop keeps writing lines."""
+        with self._write_lock:
+            if self._handle is None:
+                return
+            self._handle.flush()
+            fd = os.dup(self._handle.fileno())  # its own descriptor: a close meanwhile cannot pull it away
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self.sync()
+        with self._write_lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+
+def _drop_torn_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data.endswith(b"\n"):
+            return
+        handle.truncate(data.rfind(b"\n") + 1)
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> Event:
+    try:
+        return cast(Event, parse_event(line))  # parse_event validates against the Event union
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "line"
+        raise RunError(f"{path}: line {number}: bad event at {where}: {first.get('msg')}") from None
+
+
+def read_events(run_dir: Path) -> list[Event]:
+    """Every complete event of the run, in order (a torn last line of a killed run is ignored)."""
+    path = Path(run_dir) / EVENTS_FILE
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    lines.pop()  # after the last newline: empty, or a line still being written
+    return [_parse_line(path, i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+
+
+async def follow_events(run_dir: Path, *, poll_s: float = 0.2, stop_at_finish: bool = True) -> AsyncIterator[Event]:
+    """Events as the run writes them, from the first line on; for `attach` and the TUI.
+
+    With `stop_at_finish` the iterator ends at the end of the file once the last event is a
+    RunFinished, or once no session holds the run (a killed run, or one never started);
+    otherwise it follows forever (a stopped run can be resumed and append more).
+    """
+    path = Path(run_dir) / EVENTS_FILE
+    offset, number, pending = 0, 0, b""
+    last: Event | None = None
+
+    def read_new() -> bytes:
+        if not path.exists():
+            return b""
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+
+    while True:
+        data = read_new()
+        if data:
+            offset += len(data)
+            pending += data
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                number += 1
+                if line.strip():
+                    last = _parse_line(path, number, line)
+                    yield last
+            continue
+        if stop_at_finish:
+            if isinstance(last, RunFinished) and not pending:
+                return
+            # Seen free, then nothing new: the writer is gone and wrote all it ever will.
+            if not is_running(run_dir) and not read_new():
+                return
+        await asyncio.sleep(poll_s)

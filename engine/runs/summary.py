@@ -1,0 +1,88 @@
+"""RunInfo: the one-line summary of a run that `qstore-tui runs` and the Runs screen list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..events import EpochFinished, RunFinished, RunStarted, StepMetrics
+from .directory import CONFIG_FILE, EVENTS_FILE, is_running, load_run_config
+from .eventlog import _parse_line
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    path: Path
+    status: str  # running, completed, stopped, failed, interrupted, incomplete (killed), new
+    started_at: float | None
+    steps: int
+    total_steps: int
+    final_loss: float | None
+    val_accuracy: float | None
+    backend: str
+
+
+_SUMMARY_KINDS = tuple(f'"kind":"{k}"'.encode()
+                       for k in ("run_started", "step_metrics", "epoch_finished", "run_finished"))
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """What `qstore-tui runs` shows for one run, read from its events (only the summary kinds are parsed)."""
+    run_dir = Path(run_dir)
+    path = run_dir / EVENTS_FILE
+    started: RunStarted | None = None
+    last_step: StepMetrics | None = None
+    last_epoch: EpochFinished | None = None
+    finished: RunFinished | None = None
+    if path.exists():
+        lines = path.read_bytes().split(b"\n")
+        lines.pop()
+        for number, line in enumerate(lines, start=1):
+            if not any(k in line for k in _SUMMARY_KINDS):
+                continue
+            event = _parse_line(path, number, line)
+            if isinstance(event, RunStarted):
+                started = started or event
+                finished = None  # a resumed segment: the run is not finished until it says so again
+            elif isinstance(event, StepMetrics):
+                last_step = event
+            elif isinstance(event, EpochFinished):
+                last_epoch = event
+            elif isinstance(event, RunFinished):
+                finished = event
+    if is_running(run_dir):
+        status = "running"
+    elif finished is not None:
+        status = finished.status
+    elif started is not None:
+        status = "incomplete"
+    else:
+        status = "new"
+    backend = started.backend if started else _config_backend(run_dir)
+    final_loss = finished.final_loss if finished and finished.final_loss is not None else (
+        last_step.loss if last_step else None)
+    val_accuracy = finished.val_accuracy if finished and finished.val_accuracy is not None else (
+        last_epoch.val_accuracy if last_epoch else None)
+    return RunInfo(
+        run_id=run_dir.name, path=run_dir, status=status, started_at=started.time if started else None,
+        steps=last_step.step + 1 if last_step else 0,
+        total_steps=last_step.total_steps if last_step else (started.total_steps if started else 0),
+        final_loss=final_loss, val_accuracy=val_accuracy, backend=backend,
+    )
+
+
+def _config_backend(run_dir: Path) -> str:
+    try:
+        return load_run_config(run_dir).backend
+    except ValueError:
+        return "?"
+
+
+def list_runs(runs_dir: Path) -> list[RunInfo]:
+    """Every run under `runs_dir`, newest first (by start time, then by id)."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    infos = [run_info(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    return sorted(infos, key=lambda r: (r.started_at or 0.0, r.run_id), reverse=True)

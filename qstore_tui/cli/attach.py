@@ -1,0 +1,25 @@
+"""`qstore-tui attach RUN`: open the TUI on a running or finished headless run (it follows its events.jsonl)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .command import Command
+from .options import no_mouse_option, open_app, runs_dir, runs_dir_option
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run id (or path to the run directory)")
+    no_mouse_option(p)
+    runs_dir_option(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.runs import resolve_run
+
+    root = runs_dir(args)
+    return open_app(runs_dir=root, attach=resolve_run(root, args.run), no_mouse=args.no_mouse)
+
+
+COMMAND = Command(name="attach", help="open the TUI on a running or finished headless run", run=run,
+                  configure=configure)

@@ -1,0 +1,14 @@
+"""The subcommands of `qstore-tui`, in the order `--help` lists them. A new command: a module with a COMMAND, one line here."""
+
+from __future__ import annotations
+
+from . import attach, emulator, report, run, runs
+from .command import Command
+
+COMMANDS: tuple[Command, ...] = (
+    run.COMMAND,
+    attach.COMMAND,
+    runs.COMMAND,
+    report.COMMAND,
+    emulator.COMMAND,
+)

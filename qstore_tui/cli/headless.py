@@ -1,0 +1,141 @@
+"""A headless run: a progress display fed by the session's events, then the report; the exit code of the run.
+
+Ctrl-C (or SIGTERM) once stops cleanly: a checkpoint, events flushed, IonQ jobs in flight cancelled; twice
+abandons the step in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from engine.events import Event
+    from engine.session import EngineSession
+
+
+def run_headless(session: EngineSession) -> int:
+    """Run the session to its end with a progress display; print the report; return the exit code."""
+    import asyncio
+
+    return asyncio.run(_headless(session))
+
+
+async def _headless(session: EngineSession) -> int:
+    import asyncio
+    import signal
+
+    from engine.session import exit_code
+
+    loop = asyncio.get_running_loop()
+    queue = session.bus.subscribe(maxsize=100_000)
+    progress = _Progress(tty=sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
+    print(f"run {session.run_id} ({session.config.backend}) in {session.run_dir}", flush=True)
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            print("\nstopping: writing a checkpoint, cancelling IonQ jobs in flight "
+                  "(Ctrl-C again to abandon the step in flight)", file=sys.stderr, flush=True)
+            loop.create_task(session.stop(interrupted=True))
+        else:
+            session.abort()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    async def consume() -> None:
+        while True:
+            progress.update(await queue.get())
+
+    consumer = loop.create_task(consume())
+    try:
+        with progress:
+            await session.run()
+            consumer.cancel()
+            while not queue.empty():
+                progress.update(queue.get_nowait())
+    finally:
+        consumer.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print(session.performance_report().to_text())
+    print(f"report: {session.run_dir / 'report.md'} and report.json", flush=True)
+    return exit_code(session)
+
+
+class _Progress:
+    """Step progress: a rich progress bar on a terminal, throttled plain lines otherwise."""
+
+    PLAIN_EVERY_S = 1.0
+
+    def __init__(self, *, tty: bool):
+        self.tty = tty
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._last_line = 0.0
+
+    def __enter__(self) -> "_Progress":
+        if self.tty:
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
+
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            self._task = self._bar.add_task("training", total=None, info="starting")
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def _line(self, text: str, *, force: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if force or now - self._last_line >= self.PLAIN_EVERY_S:
+            self._last_line = now
+            print(text, flush=True)
+
+    def _note(self, text: str, *, stream: TextIO | None = None) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=stream or sys.stdout, flush=True)
+
+    def update(self, event: Event) -> None:
+        from engine.events import Checkpoint, EpochFinished, Error, Log, RunFinished, RunStarted, StepMetrics
+
+        if isinstance(event, RunStarted):
+            resumed = f", resuming at step {event.resumed_from_step}" if event.resumed_from_step else ""
+            self._note(f"{event.backend} / {event.target}: {event.n_qubits} qubits, {event.n_params} parameters, "
+                       f"{event.total_steps} steps{resumed}")
+            if self._bar is not None:
+                self._bar.update(self._task, total=event.total_steps, completed=event.resumed_from_step)
+        elif isinstance(event, StepMetrics):
+            acc = "" if event.accuracy is None else f" acc {event.accuracy:.1%}"
+            info = f"epoch {event.epoch + 1} loss {event.loss:.4f}{acc}"
+            if self._bar is not None:
+                self._bar.update(self._task, total=event.total_steps, completed=event.step + 1, info=info)
+            else:
+                self._line(f"step {event.step + 1}/{event.total_steps} {info}",
+                           force=event.step + 1 == event.total_steps)
+        elif isinstance(event, EpochFinished):
+            val = "" if event.val_accuracy is None else f", val acc {event.val_accuracy:.1%}"
+            self._note(f"epoch {event.epoch + 1}: train loss {event.train_loss:.4f}{val}")
+        elif isinstance(event, Checkpoint) and self._bar is None:
+            self._line(f"checkpoint at step {event.step}")
+        elif isinstance(event, Log) and event.level in ("warning", "error"):
+            self._note(f"{event.level}: {event.message}", stream=sys.stderr)
+        elif isinstance(event, Error):
+            self._note(f"error: {event.source}: {event.message}", stream=sys.stderr)
+        elif isinstance(event, RunFinished):
+            detail = f" ({event.message})" if event.message else ""
+            self._note(f"run {event.status} after {event.steps} steps in {event.wall_s:.1f}s{detail}")

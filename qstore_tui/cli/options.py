@@ -1,0 +1,77 @@
+"""Options shared by several commands (--runs-dir, --config/--preset/--set, --no-mouse) and what they resolve to.
+
+Top-level and subcommand copies of an option differ only in their default: on a subcommand it is SUPPRESS, so
+`qstore-tui --runs-dir X runs` keeps the X given before the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.config import TrainingConfig
+    from qstore_tui.app import QStoreApp
+
+
+def runs_dir_option(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    p.add_argument("--runs-dir", type=Path, metavar="DIR", default=None if top else argparse.SUPPRESS,
+                   help="where runs are kept (default: the user data directory, e.g. ~/.local/share/qstore/runs)")
+
+
+def config_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    unset = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    p.add_argument("--config", type=Path, metavar="FILE", default=unset(None), help="a TOML config file")
+    p.add_argument("--preset", metavar="NAME", default=unset(None), help="development, production or research")
+    p.add_argument("--set", action="append", default=unset([]), metavar="KEY=VALUE", dest="overrides",
+                   help="set one config field (repeatable), e.g. --set epochs=3")
+
+
+def no_mouse_option(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    p.add_argument("--no-mouse", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="disable mouse support (for some SSH/tmux setups)" if top else argparse.SUPPRESS)
+
+
+def runs_dir(args: argparse.Namespace, config: TrainingConfig | None = None) -> Path:
+    """--runs-dir, else the config's runs_dir, else the user data directory."""
+    from engine.runs import default_runs_dir
+
+    if args.runs_dir is not None:
+        return Path(args.runs_dir).expanduser()
+    if config is not None and config.runs_dir is not None:
+        return config.runs_dir
+    return default_runs_dir()
+
+
+def build_config(args: argparse.Namespace) -> TrainingConfig | None:
+    """The config from --config / --preset / --set, or None when none of them was given."""
+    from engine.config import ConfigError, TrainingConfig, load_config
+
+    if args.config is not None and args.preset is not None:
+        raise ConfigError("preset", "give --config FILE or --preset NAME, not both")
+    overrides: dict[str, str] = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(None, f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    if args.config is None and args.preset is None and not overrides:
+        return None
+    if args.config is not None:
+        config = load_config(args.config)
+    elif args.preset is not None:
+        config = TrainingConfig.preset(args.preset)
+    else:
+        config = TrainingConfig()
+    return config.with_overrides(overrides) if overrides else config
+
+
+def open_app(*, runs_dir: Path, no_mouse: bool, config: TrainingConfig | None = None,
+             attach: Path | None = None, demo: bool = False) -> int:
+    """Build the app (looked up at call time, so tests can replace `qstore_tui.app.make_app`) and run it."""
+    from qstore_tui import app
+
+    tui: QStoreApp = app.make_app(config=config, runs_dir=runs_dir, attach=attach, demo=demo, no_mouse=no_mouse)
+    tui.run(mouse=not no_mouse)
+    return 0

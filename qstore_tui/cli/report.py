@@ -1,0 +1,36 @@
+"""`qstore-tui report RUN`: print a run's performance report as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+from .command import EXIT_OK, Command
+from .options import runs_dir, runs_dir_option
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run id (or path to the run directory)")
+    p.add_argument("--format", choices=("text", "md", "json"), default="text")
+    runs_dir_option(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.report import build_report
+    from engine.runs import is_running, load_run_config, read_events, resolve_run
+
+    run_dir = resolve_run(runs_dir(args), args.run)
+    report = build_report(read_events(run_dir), load_run_config(run_dir))
+    if report.run.status == "incomplete" and is_running(run_dir):
+        report.run.status = "running"  # the report so far of a run another process is writing
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    elif args.format == "md":
+        print(report.to_markdown(), end="")
+    else:
+        print(report.to_text())
+    return EXIT_OK
+
+
+COMMAND = Command(name="report", help="print a run's performance report", run=run, configure=configure)

@@ -1,0 +1,46 @@
+"""`qstore-tui run`: train headless (progress, then the report) or in the TUI; `--resume RUN` continues a run."""
+
+from __future__ import annotations
+
+import argparse
+
+from .command import Command
+from .options import build_config, config_options, no_mouse_option, open_app, runs_dir, runs_dir_option
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--headless", action="store_true", help="train without a UI")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue a stopped or killed run from its last checkpoint (always headless)")
+    no_mouse_option(p)
+    config_options(p)
+    runs_dir_option(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.config import ConfigError, TrainingConfig
+    from engine.runs import resolve_run
+    from engine.session import EngineSession
+
+    from .headless import run_headless
+
+    config = build_config(args)
+    if args.resume is not None:
+        if config is not None:
+            raise ConfigError(None, "--resume continues with the run's own config.toml; "
+                                    "it cannot be combined with --config, --preset or --set")
+        session = EngineSession.from_run_dir(resolve_run(runs_dir(args), args.resume))
+    else:
+        if config is None:
+            config = TrainingConfig()
+        if not args.headless:
+            return open_app(config=config, runs_dir=runs_dir(args, config), no_mouse=args.no_mouse)
+        session = EngineSession(config, runs_dir=runs_dir(args, config))
+    return run_headless(session)
+
+
+COMMAND = Command(
+    name="run", help="train: headless with a progress bar and a report, or in the TUI", run=run, configure=configure,
+    description="Train a model. With --headless no UI is opened: a progress line, then the report. Ctrl-C stops "
+                "cleanly (checkpoint, events flushed, IonQ jobs cancelled) and exits with 130.",
+)

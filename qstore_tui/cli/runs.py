@@ -1,0 +1,38 @@
+"""`qstore-tui runs`: list the runs in the runs directory, newest first, as a plain table."""
+
+from __future__ import annotations
+
+import argparse
+
+from .command import EXIT_OK, Command
+from .options import runs_dir, runs_dir_option
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    runs_dir_option(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from engine.runs import list_runs
+
+    root = runs_dir(args)
+    infos = list_runs(root)
+    if not infos:
+        print(f"no runs in {root}")
+        return EXIT_OK
+    rows = [("RUN", "STATUS", "BACKEND", "STEPS", "LOSS", "VAL ACC", "STARTED")]
+    for r in infos:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "-"
+        rows.append((r.run_id, r.status, r.backend, f"{r.steps}/{r.total_steps}",
+                     "-" if r.final_loss is None else f"{r.final_loss:.4f}",
+                     "-" if r.val_accuracy is None else f"{r.val_accuracy:.1%}", started))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print(f"({len(infos)} runs in {root})")
+    return EXIT_OK
+
+
+COMMAND = Command(name="runs", help="list runs, newest first", run=run, configure=configure)

@@ -1,0 +1,77 @@
+"""Crash logs: an unexpected error becomes one line on the terminal and a file holding the traceback.
+
+Shared by the CLI's error boundary and the TUI's crash handler, so a crash is reported the same way
+wherever it happens. The log goes into the run directory when there is one (it belongs with the
+run), else into the user state directory (platformdirs: ~/.local/state/qstore/crash on Linux), else
+the temporary directory. API keys from the environment are scrubbed from everything written.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import platformdirs
+
+from engine import __version__
+
+EXIT_INTERNAL = 1  # an unexpected error (a bug): the crash log has the traceback
+SECRET_ENV = ("IONQ_API_KEY", "PINECONE_API_KEY")
+
+
+def crash_dir() -> Path:
+    """Where crash logs go when no run directory takes them: the user state directory's `crash/`."""
+    return platformdirs.user_state_path("qstore", appauthor=False) / "crash"
+
+
+def _scrub(text: str) -> str:
+    for var in SECRET_ENV:
+        secret = os.environ.get(var, "").strip()
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _report(exc: BaseException, what: str, context: list[str]) -> str:
+    lines = [
+        f"qstore-tui {__version__} crashed in {what}",
+        f"time: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+        f"python: {sys.version.split()[0]} on {platform.platform()}",
+        f"argv: {' '.join(sys.argv)}",
+        *context,
+        "",
+        *traceback.format_exception(exc),
+    ]
+    return _scrub("\n".join(line.rstrip("\n") for line in lines) + "\n")
+
+
+def write_crash_log(
+    exc: BaseException, *, what: str, run_dir: Path | None = None, context: list[str] | None = None
+) -> Path | None:
+    """Write the crash log; the first directory that takes it wins. Never raises; None if none could."""
+    text = _report(exc, what, context or []).encode("utf-8", "replace")
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{os.getpid()}.log"
+    candidates = [d for d in (run_dir, crash_dir(), Path(tempfile.gettempdir()) / "qstore-crash") if d is not None]
+    for directory in candidates:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / name
+            with open(path, "xb") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def crash_message(what: str, exc: BaseException, path: Path | None) -> str:
+    """The one line shown for a crash: what failed, the exception, and where its log is."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    where = f"crash log: {path}" if path is not None else "no crash log could be written"
+    return _scrub(f"error: internal error in {what}: {detail} ({where})")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-import engine.config as config_module
+import engine.fileio
 from engine.config import (
     DEFAULT_IONQ_API_URL,
     FIELD_GROUPS,
@@ -585,7 +585,7 @@ def test_save_replaces_atomically_and_leaves_no_temp_files(tmp_path, monkeypatch
     def fail(*_args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(config_module.os, "replace", fail)
+    monkeypatch.setattr(engine.fileio.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         save_config(TrainingConfig(epochs=9), path)
     assert load_config(path).epochs == 4

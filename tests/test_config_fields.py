@@ -1,9 +1,9 @@
 """Every TrainingConfig field is read by the code that runs: a field nothing reads is a dead flag (a bug).
 
-A field counts as read when engine/ or qstore_tui/ (outside engine/config.py) reads it as an
+A field counts as read when engine/ or qstore_tui/ (outside the engine/config/ package) reads it as an
 attribute of a config object (`config.x`, `cfg.x`, `self.config.x`, `getattr(cfg, "x")`), or calls a
 public TrainingConfig method or property that reads it (`cfg.spsa_stability(...)` reads `spsa_A`).
-Validation inside config.py does not count: checking a value is not using it; nor does the report,
+Validation inside engine/config/ does not count: checking a value is not using it; nor does the report,
 which only echoes the config (a switch that is printed but changes nothing is still dead). Fields that only the
 UI reads must be listed in UI_ONLY with the reason, so that a field quietly losing its engine use is
 noticed too.
@@ -19,7 +19,8 @@ from pathlib import Path
 from engine.config import TrainingConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_PY = ROOT / "engine" / "config.py"
+CONFIG_PKG = ROOT / "engine" / "config"
+CONFIG_MODEL = CONFIG_PKG / "model.py"
 SOURCES = ("engine", "qstore_tui")
 ECHO_ONLY = {ROOT / "engine" / "report.py"}  # prints config values; reading them there is not using them
 _CONFIG_NAME = re.compile(r"(?:config|cfg)$", re.IGNORECASE)
@@ -31,7 +32,7 @@ UI_ONLY: dict[str, str] = {}
 def _method_reads() -> dict[str, set[str]]:
     """Public TrainingConfig methods and properties -> the fields they read through `self`."""
     fields = set(TrainingConfig.model_fields)
-    tree = ast.parse(CONFIG_PY.read_text())
+    tree = ast.parse(CONFIG_MODEL.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TrainingConfig")
     out: dict[str, set[str]] = {}
     for node in cls.body:
@@ -70,7 +71,7 @@ def _reads_by_package() -> dict[str, dict[str, list[str]]]:
     found: dict[str, dict[str, list[str]]] = {pkg: defaultdict(list) for pkg in SOURCES}
     for pkg in SOURCES:
         for path in sorted((ROOT / pkg).rglob("*.py")):
-            if path == CONFIG_PY or path in ECHO_ONLY:
+            if path.is_relative_to(CONFIG_PKG) or path in ECHO_ONLY:
                 continue
             for name in _attribute_reads(path.read_text()):
                 for field in ({name} & fields) | methods.get(name, set()):

@@ -1,129 +1,27 @@
-"""TrainingConfig: every field of the Q-Store v3.4 reference, validated, with presets and TOML in/out.
+"""TrainingConfig: every field of the Q-Store v3.4 reference, grouped as the Config screen shows them, validated.
 
-Errors are `ConfigError` (a ValueError) whose message names the field and the rule, e.g.
-"learning_rate: must be > 0, got -1", so the CLI and the Config screen can show them as they are.
-Per-field rules live in the field declarations; rules that relate fields live in `_cross_field`;
-rules that depend on the outside world (API keys, files, cost caps) live in `check_runnable`.
-
-Secrets (`pinecone_api_key`, `quantum_api_key`) come from the environment when not given, are
-masked by `SecretStr` in repr/str/model_dump, are never written by `save_config` and are refused
-by `load_config`.
+Per-field rules live in the field types (`fieldtypes.py`) and declarations; rules that relate fields live in
+`_cross_field`; rules that depend on the outside world (API keys, files, cost caps) live in `check_runnable`.
+Pydantic's errors leave as ConfigError (`errors.py`). Secrets come from the environment when not given and are
+masked by `SecretStr` in repr/str/model_dump.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
 import ipaddress
 import os
-import re
-import tomllib
-import types
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
-import tomli_w
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .fileio import atomic_write_bytes
-
-DEFAULT_IONQ_API_URL = "https://api.ionq.co/v0.4"
-SECRET_FIELDS: dict[str, str] = {"pinecone_api_key": "PINECONE_API_KEY", "quantum_api_key": "IONQ_API_KEY"}
-_MASK = "**********"
-
-
-class ConfigError(ValueError):
-    """A configuration value breaks a rule.
-
-    `field` is the first offending field (None for file-level problems such as TOML syntax),
-    `reason` its message without the field name, `problems` every (field, reason) found,
-    `path` / `line` where it came from when it was read from a file.
-    """
-
-    def __init__(
-        self,
-        field: str | None,
-        message: str,
-        *,
-        path: str | os.PathLike[str] | None = None,
-        line: int | None = None,
-        problems: Sequence[tuple[str | None, str]] | None = None,
-    ):
-        self.field = field
-        self.reason = message
-        self.path = None if path is None else Path(path)
-        self.line = line
-        self.problems: tuple[tuple[str | None, str], ...] = tuple(problems) if problems else ((field, message),)
-        where = []
-        if self.path is not None:
-            where.append(str(self.path))
-        if line is not None:
-            where.append(f"line {line}")
-        prefix = f"{', '.join(where)}: " if where else ""
-        body = "; ".join(f"{f}: {m}" if f else m for f, m in self.problems)
-        super().__init__(prefix + body)
-
-    def in_file(self, path: str | os.PathLike[str]) -> ConfigError:
-        """The same problems, located in `path`."""
-        return ConfigError(self.field, self.reason, path=path, line=self.line, problems=self.problems)
-
-
-# ----- per-field rules (kept in the annotations so parse_field applies them too) -----
-
-
-def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
-    return value.rstrip("/")
-
-
-def _check_index_name(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?", value):
-        raise ValueError(
-            f"must be 1-45 lowercase letters, digits or '-', not starting or ending with '-', got {value!r}"
-        )
-    return value
-
-
-def _check_secret(value: SecretStr) -> SecretStr:
-    text = value.get_secret_value()
-    if not text or text != text.strip():
-        raise ValueError("must be non-empty without surrounding whitespace")
-    if text == _MASK:
-        raise ValueError("is the masked placeholder, not a key; type the real key")
-    return value
-
-
-def _nonempty_path(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("must not be empty (leave it unset instead)")
-    return value
-
-
-def _env_secret(var: str) -> SecretStr | None:
-    value = os.environ.get(var, "").strip()
-    return SecretStr(value) if value else None
-
-
-Url = Annotated[str, AfterValidator(_check_url)]
-IndexName = Annotated[str, AfterValidator(_check_index_name)]
-Secret = Annotated[SecretStr, AfterValidator(_check_secret)]
-UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(Path.expanduser)]
+from .errors import ConfigError, config_error
+from .fieldtext import choices_of, format_text, parse_text
+from .fieldtypes import DEFAULT_IONQ_API_URL, IndexName, Secret, Url, UserPath, env_secret
+from .presets import PRESETS
 
 
 def _f(default: Any = ..., *, group: str, description: str, **kwargs: Any) -> Any:
@@ -152,7 +50,7 @@ class TrainingConfig(BaseModel):
         group="backend",
         description="IonQ API key (default: env IONQ_API_KEY); never written to files",
         validate_default=True,
-        default_factory=lambda: _env_secret("IONQ_API_KEY"),
+        default_factory=lambda: env_secret("IONQ_API_KEY"),
     )
     ionq_api_url: Url = _f(
         group="backend",
@@ -245,7 +143,7 @@ class TrainingConfig(BaseModel):
         group="database",
         description="Pinecone API key (default: env PINECONE_API_KEY); never written to files",
         validate_default=True,
-        default_factory=lambda: _env_secret("PINECONE_API_KEY"),
+        default_factory=lambda: env_secret("PINECONE_API_KEY"),
     )
     pinecone_environment: str = _f("us-east-1", group="database", min_length=1, description="Pinecone region")
     pinecone_index_name: IndexName = _f("quantum-ml-v34", group="database", description="Pinecone index name")
@@ -267,7 +165,7 @@ class TrainingConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _config_error(exc) from None
+            raise config_error(exc, known=list(type(self).model_fields)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Validated assignment that leaves the config unchanged when the new value is refused."""
@@ -280,14 +178,14 @@ class TrainingConfig(BaseModel):
         except ValidationError as exc:
             self.__dict__[name] = old_value
             object.__setattr__(self, "__pydantic_fields_set__", old_set)
-            raise _config_error(exc) from None
+            raise config_error(exc, known=list(type(self).model_fields)) from None
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> TrainingConfig:
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as exc:
-            raise _config_error(exc) from None
+            raise config_error(exc, known=list(cls.model_fields)) from None
 
     @model_validator(mode="after")
     def _cross_field(self) -> TrainingConfig:
@@ -390,7 +288,7 @@ class TrainingConfig(BaseModel):
         problems: list[tuple[str | None, str]] = []
         for name, raw in overrides.items():
             try:
-                parsed[name] = parse_field(name, raw)
+                parsed[name] = parse_text(type(self), name, raw)
             except ConfigError as exc:
                 problems += exc.problems
         if problems:
@@ -414,297 +312,29 @@ def _safe_for_key(url: str) -> bool:
 def _field_groups() -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for name, info in TrainingConfig.model_fields.items():
-        groups.setdefault(info.json_schema_extra["group"], []).append(name)  # type: ignore[index]
+        extra = info.json_schema_extra
+        assert isinstance(extra, dict), name  # every field is declared with _f(group=...)
+        groups.setdefault(str(extra["group"]), []).append(name)
     return groups
 
 
 FIELD_GROUPS: dict[str, list[str]] = _field_groups()
-_GROUP_OF = {name: group for group, names in FIELD_GROUPS.items() for name in names}
-
-# The v3.4 guide's "Recommended Configurations". Production targets Aria, so it runs on IonQ and
-# cannot start until max_cost_usd is set (check_runnable).
-PRESETS: dict[str, dict[str, Any]] = {
-    "development": {
-        "quantum_target": "simulator",
-        "batch_size": 5,
-        "epochs": 3,
-        "shots_per_circuit": 100,
-        "use_batch_api": True,
-        "use_native_gates": True,
-        "enable_smart_caching": True,
-    },
-    "production": {
-        "backend": "ionq",
-        "quantum_target": "qpu.aria-1",
-        "batch_size": 10,
-        "epochs": 10,
-        "shots_per_circuit": 1000,
-        "use_batch_api": True,
-        "use_native_gates": True,
-        "enable_smart_caching": True,
-        "adaptive_batch_sizing": True,
-    },
-    "research": {
-        "quantum_target": "simulator",
-        "batch_size": 20,
-        "epochs": 20,
-        "shots_per_circuit": 5000,
-        "use_batch_api": True,
-        "use_native_gates": True,
-        "enable_smart_caching": True,
-        "adaptive_batch_sizing": True,
-        "connection_pool_size": 10,
-    },
-}
+GROUP_OF: dict[str, str] = {name: group for group, names in FIELD_GROUPS.items() for name in names}
 
 
-# ----- pydantic errors -> field: rule -----
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, SecretStr):
-        return _MASK
-    return str(value)
-
-
-def _number(value: Any) -> str:
-    """A bound as people write it: 0 not 0.0."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _did_you_mean(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-_RULES = {
-    "greater_than": ("gt", ">"),
-    "greater_than_equal": ("ge", ">="),
-    "less_than": ("lt", "<"),
-    "less_than_equal": ("le", "<="),
-}
-
-
-def _describe(err: Mapping[str, Any], shown: str | None = None) -> list[tuple[str | None, str]]:
-    """One pydantic error as (field, reason) pairs; `shown` replaces the input in 'got ...'."""
-    loc = err.get("loc") or ()
-    field = str(loc[0]) if loc else None
-    kind, ctx = err["type"], err.get("ctx") or {}
-    got = shown if shown is not None else _show(err.get("input"))
-    if field in SECRET_FIELDS:
-        got = _MASK
-    if kind == "value_error" and isinstance(ctx.get("error"), ConfigError):
-        return list(ctx["error"].problems)
-    if kind in _RULES:
-        key, symbol = _RULES[kind]
-        reason = f"must be {symbol} {_number(ctx[key])}, got {got}"
-    elif kind == "extra_forbidden":
-        reason = "unknown field" + _did_you_mean(field or "", list(TrainingConfig.model_fields))
-    elif kind == "literal_error":
-        reason = f"must be one of {ctx['expected']}, got {got}"
-    elif kind.startswith("int_"):
-        reason = f"must be an integer, got {got}"
-    elif kind.startswith("float_"):
-        reason = f"must be a number, got {got}"
-    elif kind == "finite_number":
-        reason = f"must be a finite number, got {got}"
-    elif kind.startswith("bool_"):
-        reason = f"must be true or false, got {got}"
-    elif kind == "string_too_short":
-        reason = "must not be empty"
-    elif kind == "string_type":
-        reason = f"must be text, got {got}"
-    elif kind == "value_error":
-        reason = str(ctx.get("error", err.get("msg")))
-    else:
-        reason = f"{err.get('msg')}, got {got}"
-    return [(field, reason)]
-
-
-def _config_error(exc: ValidationError, shown: str | None = None, field: str | None = None) -> ConfigError:
-    problems: list[tuple[str | None, str]] = []
-    for err in exc.errors():
-        problems += [(f if f is not None else field, r) for f, r in _describe(err, shown)]
-    return ConfigError(problems[0][0], problems[0][1], problems=problems)
-
-
-# ----- strings typed by a user -> typed, validated values -----
-
-_TRUE = {"true", "yes", "on", "1", "y"}
-_FALSE = {"false", "no", "off", "0", "n"}
-_NONE = {"", "none", "null"}
-
-
-def _field(name: str):
-    fields = TrainingConfig.model_fields
-    if name not in fields:
-        raise ConfigError(name, "unknown field" + _did_you_mean(name, list(fields)))
-    return fields[name]
-
-
-def _split_optional(annotation: Any) -> tuple[Any, bool]:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
-
-
-@functools.cache
-def _adapter(name: str) -> TypeAdapter[Any]:
-    info = TrainingConfig.model_fields[name]
-    annotation = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
-    return TypeAdapter(annotation, config=ConfigDict(allow_inf_nan=False))
-
-
-def field_choices(name: str) -> tuple[str, ...] | None:
-    """The allowed values of an enum field (for a Select), or None for free-form fields."""
-    base, _ = _split_optional(_field(name).annotation)
-    return tuple(typing.get_args(base)) if typing.get_origin(base) is Literal else None
+# ----- typed text for the CLI's --set and the Config screen, bound to TrainingConfig -----
 
 
 def parse_field(name: str, raw: str) -> Any:
-    """Convert what a user typed for field `name` to its type and check the field's own rules.
-
-    Booleans accept true/false, yes/no, on/off, 1/0; optional fields take "" / none / null as None;
-    enum values are case-insensitive. Rules relating several fields are checked when a whole
-    config is built (`with_overrides`). Raises ConfigError naming the field.
-    """
-    info = _field(name)
-    base, optional = _split_optional(info.annotation)
-    text = raw.strip()
-    if optional and text.lower() in _NONE:
-        return None
-    shown = _show(raw)
-    if base is bool:
-        if text.lower() in _TRUE:
-            value: Any = True
-        elif text.lower() in _FALSE:
-            value = False
-        else:
-            raise ConfigError(name, f"must be true or false (yes/no, on/off, 1/0), got {shown}")
-    elif base is int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ConfigError(name, f"must be an integer, got {shown}") from None
-        shown = text
-    elif base is float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(name, f"must be a number, got {shown}") from None
-        shown = text
-    elif typing.get_origin(base) is Literal:
-        value = text.lower()
-        choices = typing.get_args(base)
-        if value not in choices:
-            listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
-            raise ConfigError(name, f"must be one of {listed}, got {shown}" + _did_you_mean(value, choices))
-    elif base is SecretStr:
-        value = SecretStr(text)
-        shown = _MASK
-    elif base is Path:
-        value = Path(text)
-    else:
-        value = text
-    try:
-        return _adapter(name).validate_python(value)
-    except ValidationError as exc:
-        raise _config_error(exc, shown, field=name) from None
+    """What a user typed for field `name`, converted and checked against the field's own rules (see parse_text)."""
+    return parse_text(TrainingConfig, name, raw)
 
 
 def format_field(config: TrainingConfig, name: str) -> str:
     """A field's value as text that parse_field reads back; secrets show as a mask (never the key)."""
-    _field(name)
-    value = getattr(config, name)
-    if value is None:
-        return ""
-    if isinstance(value, SecretStr):
-        return _MASK
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return format_text(config, name)
 
 
-# ----- TOML -----
-
-
-def _toml_line(message: str) -> tuple[int | None, str]:
-    match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
-    if not match:
-        return None, message
-    return int(match.group(1)), f"invalid TOML: {message[: match.start()]} (column {match.group(2)})"
-
-
-def load_config(path: str | os.PathLike[str]) -> TrainingConfig:
-    """Read a TOML config (group tables like [optimization], or flat keys). Errors name the file and field."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(None, "file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(None, f"cannot read: {exc}", path=path) from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, message = _toml_line(str(exc))
-        raise ConfigError(None, message, path=path, line=line) from None
-    flat: dict[str, Any] = {}
-    problems: list[tuple[str | None, str]] = []
-
-    def take(key: str, value: Any, table: str | None) -> None:
-        if key in SECRET_FIELDS:
-            problems.append((key, f"secrets are never read from files; set env {SECRET_FIELDS[key]}"))
-        elif key not in TrainingConfig.model_fields:
-            problems.append((key, "unknown field" + _did_you_mean(key, list(TrainingConfig.model_fields))))
-        elif table is not None and _GROUP_OF[key] != table:
-            problems.append((key, f"belongs in [{_GROUP_OF[key]}], found in [{table}]"))
-        elif key in flat:
-            problems.append((key, "given twice"))
-        else:
-            flat[key] = value
-
-    for key, value in document.items():
-        if isinstance(value, dict):
-            if key not in FIELD_GROUPS:
-                problems.append((None, f"unknown section [{key}]" + _did_you_mean(key, list(FIELD_GROUPS))))
-                continue
-            for inner_key, inner_value in value.items():
-                take(inner_key, inner_value, key)
-        else:
-            take(key, value, None)
-    if problems:
-        raise ConfigError(problems[0][0], problems[0][1], path=path, problems=problems)
-    try:
-        return TrainingConfig(**flat)
-    except ConfigError as exc:
-        raise exc.in_file(path) from None
-
-
-def config_to_toml(config: TrainingConfig) -> str:
-    """The TOML text save_config writes: one table per group, no secrets, no None values."""
-    document: dict[str, dict[str, Any]] = {}
-    for group, names in FIELD_GROUPS.items():
-        table = {}
-        for name in names:
-            value = getattr(config, name)
-            if name in SECRET_FIELDS or value is None:
-                continue
-            table[name] = str(value) if isinstance(value, Path) else value
-        if table:
-            document[group] = table
-    header = "# qstore-tui training config. API keys are never stored here: set IONQ_API_KEY / PINECONE_API_KEY.\n"
-    return header + tomli_w.dumps(document)
-
-
-def save_config(config: TrainingConfig, path: str | os.PathLike[str]) -> None:
-    """Write `config` as TOML atomically (temp file, fsync, rename): a crash leaves the old file or the new one."""
-    atomic_write_bytes(path, config_to_toml(config).encode("utf-8"))
+def field_choices(name: str) -> tuple[str, ...] | None:
+    """The allowed values of an enum field (for a Select), or None for free-form fields."""
+    return choices_of(TrainingConfig, name)

@@ -1,0 +1,61 @@
+"""The config's own value types: URLs, index names, secrets, user paths; and where secrets come from.
+
+The rules live in the annotations (not in the model) so that a single field typed in the UI or given with
+`--set` is checked by the same rule as a whole config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, SecretStr
+
+DEFAULT_IONQ_API_URL = "https://api.ionq.co/v0.4"
+SECRET_FIELDS: dict[str, str] = {"pinecone_api_key": "PINECONE_API_KEY", "quantum_api_key": "IONQ_API_KEY"}
+MASK = "**********"  # what a secret looks like on screen, in messages and in format_field
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _check_index_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?", value):
+        raise ValueError(
+            f"must be 1-45 lowercase letters, digits or '-', not starting or ending with '-', got {value!r}"
+        )
+    return value
+
+
+def _check_secret(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if not text or text != text.strip():
+        raise ValueError("must be non-empty without surrounding whitespace")
+    if text == MASK:
+        raise ValueError("is the masked placeholder, not a key; type the real key")
+    return value
+
+
+def _nonempty_path(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty (leave it unset instead)")
+    return value
+
+
+def env_secret(var: str) -> SecretStr | None:
+    """The secret in environment variable `var`, or None when it is unset or blank."""
+    value = os.environ.get(var, "").strip()
+    return SecretStr(value) if value else None
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+IndexName = Annotated[str, AfterValidator(_check_index_name)]
+Secret = Annotated[SecretStr, AfterValidator(_check_secret)]
+UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(Path.expanduser)]

@@ -4,17 +4,24 @@ A checkpoint is written to a temporary file in the target folder, fsynced, then 
 target (and the folder fsynced), so a crash leaves either the old file or the new one, never half
 of one. Floats are written with `repr`, which round-trips float64 exactly, so a resumed run
 continues bit for bit. Arrays are stored as {"__ndarray__": dtype, "shape": [...], "data": [...]}.
+
+A trainer's checkpoint is validated into `TrainingCheckpoint` (strict types, every field named in
+the error) before anything uses it. `find_resume_point` picks the newest checkpoint that validates;
+damaged newer ones are renamed aside (`step-000123.json.damaged`) and reported, never deleted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, StrictInt, ValidationError, model_validator
 
 from .fileio import atomic_write_bytes
 
@@ -97,3 +104,235 @@ def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
     """The checkpoint with the most steps in `directory`, or None when there is none."""
     found = checkpoints_in(directory)
     return found[-1] if found else None
+
+
+# ----------------------------------------------------------------------- the trainer's checkpoint
+
+_Count = Annotated[int, Field(strict=True, ge=0)]
+_Number = Annotated[float, Field(allow_inf_nan=False)]
+_ARRAY_DTYPES = ("<f8", "<i8")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TaggedArray(_Strict):
+    """A numpy array as `_encode` writes it: dtype, shape and the flat data."""
+
+    dtype: Literal["<f8", "<i8"] = Field(alias="__ndarray__")
+    shape: list[_Count]
+    data: list[StrictInt | StrictFloat]
+
+    @model_validator(mode="after")
+    def _fits(self) -> "TaggedArray":
+        if math.prod(self.shape) != len(self.data):
+            raise ValueError(f"shape {self.shape} holds {math.prod(self.shape)} values, data has {len(self.data)}")
+        if self.dtype == "<i8" and any(isinstance(v, float) for v in self.data):
+            raise ValueError("an integer array holds a float")
+        if self.dtype == "<f8" and not all(math.isfinite(v) for v in self.data):
+            raise ValueError("holds NaN or infinity")
+        return self
+
+    def to_numpy(self) -> np.ndarray:
+        return np.array(self.data, dtype=np.dtype(self.dtype)).reshape(self.shape)
+
+
+class PCG64Words(_Strict):
+    state: _Count
+    inc: _Count
+
+
+class RngState(_Strict):
+    """numpy's `default_rng().bit_generator.state` (PCG64)."""
+
+    bit_generator: Literal["PCG64"]
+    state: PCG64Words
+    has_uint32: _Count
+    uinteger: _Count
+
+    @model_validator(mode="after")
+    def _loads(self) -> "RngState":
+        try:
+            np.random.default_rng().bit_generator.state = self.model_dump()
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"numpy refuses the generator state: {exc}") from None
+        return self
+
+
+class ScalerState(_Strict):
+    minimum: list[_Number]
+    maximum: list[_Number]
+    total_clipped: _Count = 0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ScalerState":
+        if len(self.minimum) != len(self.maximum) or any(lo > hi for lo, hi in zip(self.minimum, self.maximum)):
+            raise ValueError("minimum and maximum must be equal-length lists with minimum <= maximum")
+        return self
+
+
+class ModelState(_Strict):
+    """`QuantumModel.to_dict()`: the architecture, the parameters and the fitted scaler."""
+
+    format: str
+    input_dim: Annotated[int, Field(strict=True, ge=1)]
+    n_qubits: Annotated[int, Field(strict=True, ge=1)]
+    output_dim: Annotated[int, Field(strict=True, ge=1)]
+    circuit_depth: _Count
+    entanglement: str
+    params: list[_Number]
+    scaler: ScalerState | None
+
+
+class AdamState(_Strict):
+    kind: Literal["adam"]
+    m: TaggedArray
+    v: TaggedArray
+    t: _Count
+
+    @property
+    def n_params(self) -> int:
+        return len(self.m.data)
+
+    @model_validator(mode="after")
+    def _same_shape(self) -> "AdamState":
+        if self.m.shape != self.v.shape:
+            raise ValueError(f"m has shape {self.m.shape}, v has {self.v.shape}")
+        return self
+
+
+class SGDState(_Strict):
+    kind: Literal["sgd"]
+    velocity: TaggedArray
+
+    @property
+    def n_params(self) -> int:
+        return len(self.velocity.data)
+
+
+class TrainingCheckpoint(_Strict):
+    """Everything a trainer writes at a checkpoint, validated; `state()` is the dict the trainer restores.
+
+    Unknown top-level fields are kept (a newer writer may add some); the known ones are strict.
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, populate_by_name=True)
+
+    format: Literal["qstore-checkpoint/1"]
+    step: _Count
+    epoch: _Count
+    position: _Count
+    order: TaggedArray
+    order_epoch: Annotated[int, Field(strict=True, ge=-1)]
+    rng: RngState
+    model: ModelState
+    optimizer: AdamState | SGDState = Field(discriminator="kind")
+    best_val_loss: _Number | None
+    stale_epochs: _Count
+    data_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    run_id: str | None
+    config: dict[str, JsonValue]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TrainingCheckpoint":
+        order = self.order
+        if order.dtype != "<i8" or len(order.shape) != 1 or sorted(order.data) != list(range(len(order.data))):
+            raise ValueError("order: must be a permutation of the training sample indices")
+        if self.optimizer.n_params != len(self.model.params):
+            raise ValueError(f"optimizer: holds state for {self.optimizer.n_params} parameters, "
+                             f"the model has {len(self.model.params)}")
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """The checkpoint as `load_checkpoint` returns it: arrays restored, extra fields included."""
+        raw = self.model_dump(mode="python", by_alias=True)
+        return dict(_decode(raw))
+
+
+def _where(error: Any) -> str:
+    loc = [str(p) for p in error.get("loc", ()) if not (isinstance(p, str) and p in ("adam", "sgd"))]
+    return ".".join(loc) or "checkpoint"
+
+
+def read_training_checkpoint(path: str | os.PathLike[str]) -> TrainingCheckpoint:
+    """The trainer's checkpoint at `path`, validated; CheckpointError names the file and the first bad field."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint: {exc}") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: not a checkpoint: the file holds a JSON {type(raw).__name__}, not an object")
+    try:
+        return TrainingCheckpoint.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CheckpointError(f"{path}: {_where(first)}: {first['msg']}{more}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: not a checkpoint: nested too deeply") from None
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A damaged checkpoint, renamed so no resume picks it again; `reason` says what was wrong."""
+
+    path: Path
+    moved_to: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """The newest checkpoint that validates, and the damaged newer ones set aside on the way to it."""
+
+    path: Path
+    checkpoint: TrainingCheckpoint
+    set_aside: tuple[SetAside, ...] = ()
+
+    @property
+    def step(self) -> int:
+        return self.checkpoint.step
+
+
+DAMAGED_SUFFIX = ".damaged"
+
+
+def set_aside(path: Path, reason: str) -> SetAside:
+    """Rename a damaged checkpoint to `<name>.damaged` (`.damaged-2`, ... if taken); kept for inspection."""
+    target = path.with_name(path.name + DAMAGED_SUFFIX)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{DAMAGED_SUFFIX}-{n}")
+    try:
+        os.replace(path, target)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: damaged ({reason}) and cannot be set aside: {exc.strerror}") from None
+    return SetAside(path, target, reason)
+
+
+def find_resume_point(directory: str | os.PathLike[str]) -> ResumePoint | None:
+    """The newest valid checkpoint in `directory`, setting aside every damaged newer one.
+
+    None when the folder holds no checkpoint at all. When it holds only damaged ones, they are set
+    aside and CheckpointError names each: resuming from step 0 would silently throw the run away.
+    """
+    skipped: list[SetAside] = []
+    for path in reversed(checkpoints_in(directory)):
+        try:
+            checkpoint = read_training_checkpoint(path)
+        except CheckpointError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            skipped.append(set_aside(path, reason))
+            continue
+        return ResumePoint(path, checkpoint, tuple(skipped))
+    if skipped:
+        listed = "; ".join(f"{s.path.name} ({s.reason}), set aside as {s.moved_to.name}" for s in skipped)
+        raise CheckpointError(f"{directory}: no valid checkpoint to resume from: {listed}. Resuming again "
+                              f"starts over from step 0")
+    return None

@@ -65,7 +65,8 @@ def _column_letter(index: int) -> str:
 class Dataset:
     """Samples `x` (N, D) float64 and labels `y` (N,): int64 class indices, or float64 for regression.
 
-    `n_classes` is 0 for regression. `class_labels[k]` is the original label of class k.
+    `n_classes` is 0 for regression. `class_labels[k]` is the original label of class k. `source` is
+    the file it was read from (None for synthetic sets), so later errors can name it.
     """
 
     x: np.ndarray
@@ -74,6 +75,7 @@ class Dataset:
     name: str
     feature_names: tuple[str, ...]
     class_labels: tuple[str, ...] = ()
+    source: Path | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 2 or self.x.dtype != np.float64:
@@ -99,12 +101,13 @@ class Dataset:
 
     def subset(self, index: np.ndarray) -> Dataset:
         """The samples at `index`, same metadata."""
-        return Dataset(self.x[index], self.y[index], self.n_classes, self.name, self.feature_names, self.class_labels)
+        return Dataset(self.x[index], self.y[index], self.n_classes, self.name, self.feature_names, self.class_labels,
+                       self.source)
 
     def with_x(self, x: np.ndarray) -> Dataset:
         """Same labels and metadata with new features (e.g. scaled)."""
         return Dataset(np.asarray(x, dtype=np.float64), self.y, self.n_classes, self.name, self.feature_names,
-                       self.class_labels)
+                       self.class_labels, self.source)
 
 
 # ----- synthetic data sets -----
@@ -274,6 +277,7 @@ def load_csv(path: str | os.PathLike[str], label_column: str) -> Dataset:
         name=path.stem,
         feature_names=tuple(header[i] for i in feature_index),
         class_labels=class_labels,
+        source=path,
     )
 
 
@@ -335,10 +339,10 @@ def train_val_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, D
     """
     if not 0.0 < fraction < 1.0:
         raise DataError(f"validation fraction: must be in (0, 1), got {fraction}")
-    if len(ds) < 2:
-        raise DataError(f"{ds.name}: need at least 2 samples to split, got {len(ds)}")
-    rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(ds.y == k) for k in range(ds.n_classes)] if ds.n_classes else [np.arange(len(ds))]
+    if all(len(members) < 2 for members in groups):
+        raise _too_few_to_split(ds, groups, fraction)
+    rng = np.random.default_rng(seed)
     train_parts, val_parts = [], []
     for members in groups:
         members = rng.permutation(members)
@@ -348,6 +352,21 @@ def train_val_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, D
     train_index = rng.permutation(np.concatenate(train_parts))
     val_index = rng.permutation(np.concatenate(val_parts))
     return ds.subset(train_index), ds.subset(val_index)
+
+
+def _too_few_to_split(ds: Dataset, groups: list[np.ndarray], fraction: float) -> DataError:
+    """Name the file, the row count per class and the rule, instead of an empty split failing later."""
+    rows = "data row" if len(ds) == 1 else "data rows"
+    if ds.n_classes:
+        counts = ", ".join(f"class {ds.class_labels[k] if k < len(ds.class_labels) else k!r}: {len(m)}"
+                           for k, m in enumerate(groups))
+        detail = (f"{len(ds)} {rows} ({counts}) are too few for validation_split {fraction:g}: a class needs "
+                  f"at least 2 rows so that both the training and the validation split get one")
+    else:
+        detail = f"{len(ds)} {rows} are too few for validation_split {fraction:g}: the split needs at least 2"
+    if ds.source is None:
+        return DataError(f"{ds.name}: {detail}")
+    return DataError(detail, path=ds.source)
 
 
 @dataclass

@@ -1,29 +1,140 @@
-"""Atomic file writes: checkpoints, configs, models and reports survive a crash whole or not at all."""
+"""Atomic file writes: checkpoints, configs, models and reports survive a crash whole or not at all.
+
+A write that fails for a reason the user can fix (a full disk, a read-only or foreign directory)
+raises `FileWriteError`, whose message names the path and the reason in words ("no space left on
+device"); `DiskFullError` is the full-disk case (the CLI exits 3 on it, 2 on the others). The
+`LineAppender` appends whole lines or nothing, so a log never ends on half a line.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
+_REASONS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EISDIR: "is a directory",
+    errno.ENOENT: "no such file or directory",
+}
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class FileWriteError(OSError):
+    """A file could not be written; `path` and `reason` say which and why (errno is kept)."""
+
+    def __init__(self, path: str | os.PathLike[str], cause: OSError, *, action: str = "cannot write"):
+        code = cause.errno if cause.errno is not None else errno.EIO
+        super().__init__(code, cause.strerror or str(cause), str(path))
+        self.path = Path(path)
+        self.action = action
+        self.reason = _REASONS.get(code, (cause.strerror or str(cause)).lower())
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.action}: {self.reason}"
+
+    def __reduce__(self) -> tuple[type, tuple[str, OSError, str]]:  # picklable across worker threads/processes
+        return (type(self), (str(self.path), OSError(self.errno, self.strerror), self.action))
+
+
+class DiskFullError(FileWriteError):
+    """No space left on the device (or quota exceeded): the run stops at its last good checkpoint."""
+
+
+def write_error(path: str | os.PathLike[str], cause: OSError, *, action: str = "cannot write") -> FileWriteError:
+    """The typed error for an OSError met while writing `path` (DiskFullError on ENOSPC / EDQUOT)."""
+    if isinstance(cause, FileWriteError):
+        return cause
+    kind = DiskFullError if cause.errno in _FULL else FileWriteError
+    return kind(path, cause, action=action)
+
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to `path` via temporary file + fsync + rename; the folder is created if missing."""
+    """Write `data` to `path` via temporary file + fsync + rename; the folder is created if missing.
+
+    On failure nothing is left behind and the previous file at `path` is untouched.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     return path
+
+
+class LineAppender:
+    """Append-only file of whole lines: a failed write is cut back to the last whole line, then raised.
+
+    Unbuffered (one `os.write` loop per line), so nothing is left in a buffer to fail again at close.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        try:
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            raise write_error(self.path, exc, action="cannot open for writing") from None
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def append(self, line: bytes) -> None:
+        """Write `line` (ending in a newline) whole, or leave the file as it was and raise FileWriteError."""
+        if self._fd is None:
+            raise ValueError(f"{self.path}: closed")
+        view = memoryview(line)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, self._size)  # frees blocks, so it works on a full disk too
+            except OSError:
+                pass
+            raise write_error(self.path, exc) from None
+        self._size += len(line)
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: closed")
+        return self._fd
+
+    def sync(self) -> None:
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise write_error(self.path, exc) from None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)

@@ -6,55 +6,86 @@ import asyncio
 import os
 import threading
 from pathlib import Path
-from typing import IO, AsyncIterator, cast
+from typing import AsyncIterator, Callable, cast
 
 from pydantic import ValidationError
 
 from ..events import Event, RunFinished, _Event, parse_event
+from ..fileio import FileWriteError, LineAppender, write_error
 from .directory import EVENTS_FILE, RunError, is_running
 
 
 class EventLog:
-    """The events.jsonl sink: one line per event, flushed per line; `sync` fsyncs (checkpoints, end).
+    """The events.jsonl sink: one line per event, written whole; `sync` fsyncs (checkpoints, end).
 
     Opening drops a torn last line left by a killed process, so appended events start on a line of
-    their own and the file stays parseable.
+    their own and the file stays parseable. A line that cannot be written (a full disk) is cut back,
+    so the file always ends on a whole line. The first failure is raised as a FileWriteError, or,
+    with `on_failure`, handed to it (the session ends the run with it); the log then stops writing,
+    so events.jsonl stays a gap-free prefix of the run, and counts what it could not write in `lost`.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, on_failure: Callable[[FileWriteError], None] | None = None):
         self.path = Path(path)
-        _drop_torn_tail(self.path)
-        self._handle: IO[bytes] | None = open(self.path, "ab")
+        try:
+            _drop_torn_tail(self.path)
+        except OSError as exc:
+            raise write_error(self.path, exc, action="cannot repair") from None
+        self._file: LineAppender | None = LineAppender(self.path)
         self._write_lock = threading.Lock()  # whole lines, even if an event comes from a worker thread
+        self._on_failure = on_failure
+        self.failure: FileWriteError | None = None
         self.written = 0
+        self.lost = 0
 
     def __call__(self, event: _Event) -> None:
         line = event.model_dump_json().encode() + b"\n"
         with self._write_lock:
-            if self._handle is None:
+            if self._file is None:
                 raise RunError(f"{self.path}: event log is closed")
-            self._handle.write(line)
-            self._handle.flush()
-            self.written += 1
+            if self.failure is None:
+                try:
+                    self._file.append(line)
+                    self.written += 1
+                    return
+                except FileWriteError as exc:
+                    self.failure = exc
+                    first = True
+            else:
+                first = False
+            self.lost += 1
+            failure = self.failure
+        if self._on_failure is None:
+            raise failure
+        if first:
+            self._on_failure(failure)
 
     def sync(self) -> None:
-        """Flush and fsync; safe from a worker thread while the loop keeps writing lines."""
+        """fsync; safe from a worker thread while the loop keeps writing lines."""
         with self._write_lock:
-            if self._handle is None:
+            if self._file is None or self.failure is not None:
                 return
-            self._handle.flush()
-            fd = os.dup(self._handle.fileno())  # its own descriptor: a close meanwhile cannot pull it away
+            fd = os.dup(self._file.fileno())  # its own descriptor: a close meanwhile cannot pull it away
         try:
             os.fsync(fd)
+        except OSError as exc:
+            failure = write_error(self.path, exc)
+            with self._write_lock:
+                self.failure = self.failure or failure
+            if self._on_failure is None:
+                raise failure from None
+            self._on_failure(failure)
         finally:
             os.close(fd)
 
     def close(self) -> None:
-        self.sync()
-        with self._write_lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+        try:
+            self.sync()
+        finally:
+            with self._write_lock:
+                if self._file is not None:
+                    self._file.close()
+                    self._file = None
 
 
 def _drop_torn_tail(path: Path) -> None:

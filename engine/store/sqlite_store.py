@@ -6,14 +6,22 @@ Queries run on an in-memory mirror of each namespace, loaded on first use and ke
 upsert and delete, so a query is one matrix-vector product and an argpartition: exact, not
 approximate. Metadata filters select rows in Python before ranking; the mask is cached per filter
 until the namespace changes, because kNN evaluation asks the same filter many times.
+
+A file that is not a healthy store (not SQLite, failing SQLite's quick check, or without our
+`store_info`) is renamed aside to `<name>.damaged` and a warning names both paths; a fresh store
+takes its place. SQLite failures while writing (a full disk) become `StoreError`s naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +49,69 @@ _UPSERT = (
     " ON CONFLICT (namespace, id) DO UPDATE SET vec = excluded.vec, metadata = excluded.metadata"
 )
 _MASK_CACHE_SIZE = 16
+_SQLITE_HEADER = b"SQLite format 3\x00"
+DAMAGED_SUFFIX = ".damaged"
+log = logging.getLogger("engine.store")
+
+
+def _health_problem(path: Path) -> str | None:
+    """Why the file at `path` is not a usable store, or None (a missing or empty file is fine: it is made)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if not head:
+        return None
+    if head != _SQLITE_HEADER:
+        return "not an SQLite file"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = conn.execute("PRAGMA quick_check").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                return f"SQLite quick check failed: {verdict[0] if verdict else 'no answer'}"
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and not {"store_info", "vectors"} <= tables:
+                return f"an SQLite file of something else (tables: {', '.join(sorted(tables))})"
+            if "store_info" in tables:
+                info = dict(conn.execute("SELECT key, value FROM store_info").fetchall())
+                if info and (not str(info.get("dimension", "")).isdigit() or "metric" not in info):
+                    return "its store_info table lacks a valid dimension and metric"
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"SQLite cannot read it ({exc})"
+    return None
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged store (and its WAL / shared-memory files) to `<name>.damaged[-N]`."""
+    target = path.with_name(path.name + DAMAGED_SUFFIX)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{DAMAGED_SUFFIX}-{n}")
+    try:
+        os.replace(path, target)
+        for extra in ("-wal", "-shm"):
+            side = path.with_name(path.name + extra)
+            if side.exists():
+                os.replace(side, target.with_name(target.name + extra))
+    except OSError as exc:
+        raise StoreError(f"store {path}: damaged and cannot be set aside: {exc.strerror}") from None
+    return target
+
+
+def _sqlite_reason(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "disk is full" in text:
+        return "no space left on device"
+    if "readonly" in text or "read-only" in text:
+        return "the file or its folder is read-only"
+    return text
 
 
 def _unit_rows(values: np.ndarray) -> np.ndarray:
@@ -141,6 +212,13 @@ class SQLiteVectorStore:
             raise StoreError(f"store path {self.path}: directory {Path(self.path).parent} does not exist")
         self._lock = threading.RLock()
         self._mirrors: dict[str, _Mirror] = {}
+        self.set_aside: Path | None = None  # where a damaged file found at `path` was moved
+        if self.path != ":memory:":
+            problem = _health_problem(Path(self.path))
+            if problem is not None:
+                self.set_aside = _set_aside(Path(self.path))
+                log.warning("store %s is damaged (%s): set aside as %s; starting an empty store",
+                            self.path, problem, self.set_aside)
         try:
             self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, check_same_thread=False)
             if self.path != ":memory:":
@@ -150,13 +228,22 @@ class SQLiteVectorStore:
                 for statement in _SCHEMA:
                     self._conn.execute(statement)
                 self._check_or_record_info()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"store path {self.path}: not a usable SQLite store ({exc})") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"store path {self.path}: not a usable SQLite store ({_sqlite_reason(exc)})") from None
+
+    @contextmanager
+    def _sqlite(self, action: str) -> Iterator[None]:
+        """SQLite errors (a full disk, a read-only file) as StoreError naming the file and the action."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {action} failed: {_sqlite_reason(exc)}") from None
 
     def _check_or_record_info(self) -> None:
-        info = dict(self._conn.execute("SELECT key, value FROM store_info").fetchall())
+        conn = self._db()
+        info = dict(conn.execute("SELECT key, value FROM store_info").fetchall())
         if not info:
-            self._conn.executemany(
+            conn.executemany(
                 "INSERT INTO store_info (key, value) VALUES (?, ?)",
                 [("dimension", str(self.dimension)), ("metric", self.metric)],
             )
@@ -199,7 +286,7 @@ class SQLiteVectorStore:
             (namespace, r.id, r.values.astype("<f4").tobytes(), json.dumps(r.metadata, separators=(",", ":")))
             for r in records
         ]
-        with self._lock:
+        with self._lock, self._sqlite("upsert"):
             db = self._db()
             with db:
                 db.executemany(_UPSERT, rows)
@@ -221,7 +308,7 @@ class SQLiteVectorStore:
         q = check_vector(vector, dimension=self.dimension, metric=self.metric, where="query vector")
         check_top_k(top_k)
         predicate = compile_filter(filter)
-        with self._lock:
+        with self._lock, self._sqlite("query"):
             mirror = self._mirror(namespace)
             if mirror.n == 0:
                 return []
@@ -251,7 +338,7 @@ class SQLiteVectorStore:
     def fetch(self, namespace: str, ids: list[str]) -> dict[str, VectorRecord]:
         check_namespace(namespace)
         ids = check_ids(ids, "fetch")
-        with self._lock:
+        with self._lock, self._sqlite("fetch"):
             mirror = self._mirror(namespace)
             found = {}
             for record_id in ids:
@@ -265,7 +352,7 @@ class SQLiteVectorStore:
         ids = check_delete_selector(ids, delete_all)
         if ids == []:
             return
-        with self._lock:
+        with self._lock, self._sqlite("delete"):
             db = self._db()
             if db.execute("SELECT 1 FROM vectors WHERE namespace = ? LIMIT 1", (namespace,)).fetchone() is None:
                 raise NotFoundError(f"namespace {namespace!r} does not exist")
@@ -280,7 +367,7 @@ class SQLiteVectorStore:
                 self._mirrors[namespace].remove(ids)
 
     def describe(self) -> StoreStats:
-        with self._lock:
+        with self._lock, self._sqlite("describe"):
             counts = dict(
                 self._db().execute("SELECT namespace, COUNT(*) FROM vectors GROUP BY namespace ORDER BY namespace")
             )

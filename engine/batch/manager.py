@@ -14,235 +14,61 @@ Every v3.4 switch changes what happens: `use_batch_api` (one call per chunk, or 
 `adaptive_batch_sizing` (move the chunk size toward `target_chunk_s` per chunk).
 """
 
+
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .backends.base import Backend, ExecutionResult
-from .cache import BoundBatch, CircuitCacheStats, SmartCircuitCache, executable
-from .circuits.errors import CircuitError
-from .circuits.ionq_json import circuit_to_json, parse_circuit
-from .circuits.ir import Circuit
-from .circuits.template import CircuitBatch, Template
-from .events import BatchExecuted, BatchSizeDecision, EventBus, emit_to
-from .events import CompilerStats as CompilerStatsEvent
-from .sim.measure import counts_to_histogram, expectations_z
+from ..backends.base import Backend, ExecutionResult
+from ..cache import BoundBatch, SmartCircuitCache, executable
+from ..circuits.ionq_json import circuit_to_json
+from ..circuits.template import CircuitBatch, Template
+from ..events import BatchExecuted, BatchSizeDecision, EventBus, emit_to
+from ..events import CompilerStats as CompilerStatsEvent
+from .inputs import Group, InputCircuit, group_circuits
+from .limiter import InFlight
+from .results import STAGES, BatchResult, CircuitFailure, GroupOut
+from .stats import PerformanceStats
 
 if TYPE_CHECKING:
-    from .compiler import CompilerStats, CompilerTotals, NativeGateCompiler
+    from ..compiler import CompilerStats, NativeGateCompiler
 
-STAGES = ("parse", "bind", "compile", "submit", "queue", "execute", "post_process")
 _BACKEND_STAGES = ("submit", "queue", "execute", "post_process")
 
 
-@dataclass(frozen=True)
-class CircuitFailure:
-    """Circuit `index` (input order) did not run: the backend call of its chunk raised `error_type`."""
-
-    index: int
-    error_type: str
-    message: str
-
-
-@dataclass
-class CircuitResult:
-    """One circuit's result. `probabilities` is NaN and `counts` None when it failed."""
-
-    index: int
-    n_qubits: int
-    probabilities: np.ndarray  # (2**n,) little-endian: entry k is IonQ key k
-    counts: dict[str, int] | None  # IonQ-style histogram when shots were taken
-    job_id: str | None = None
-    failure: CircuitFailure | None = None
+class BatchSettings(Protocol):
+    """The execution and feature fields of a TrainingConfig that the manager reads."""
 
     @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    def expectations_z(self) -> np.ndarray:
-        """<Z_i> for each qubit, (n,)."""
-        return expectations_z(self.probabilities[None, :])[0]
-
-
-@dataclass
-class _GroupOut:
-    """The results of one structure group, rows in the group's order; `indices` maps them to input order."""
-
-    indices: np.ndarray
-    n_qubits: int
-    probabilities: np.ndarray | None  # (rows, 2**n), NaN rows for failed circuits
-    counts: np.ndarray | None  # (rows, 2**n) int64, -1 rows for failed circuits
-    job_ids: list[str | None]
-    in_order: bool = False  # rows are already in input order (a CircuitBatch input)
-
-    def write(self, s: int, e: int, probs: np.ndarray | None, counts: np.ndarray | None, shots: int) -> None:
-        """Rows [s, e) from a chunk's result, or marked failed (None). A chunk that covers the whole
-        group hands over its arrays as they are: no copy, no fresh 2**n-wide allocation."""
-        rows = len(self.indices)
-        if probs is not None and s == 0 and e == rows:
-            self.probabilities = np.asarray(probs, dtype=np.float64)
-            self.counts = counts if shots else None
-            return
-        if self.probabilities is None:
-            self.probabilities = np.empty((rows, 2 ** self.n_qubits))
-            self.counts = np.empty((rows, 2 ** self.n_qubits), dtype=np.int64) if shots else None
-        self.probabilities[s:e] = np.nan if probs is None else probs
-        if self.counts is not None:
-            self.counts[s:e] = -1 if counts is None else counts
-
-
-@dataclass
-class BatchResult:
-    """What one `execute_batch` did. Arrays are in input order.
-
-    `probabilities` / `counts` are dense (N, 2**n) when every circuit has the same width, else None
-    (use `results`). Failed circuits: NaN probability rows, -1 count rows, listed in `failures`.
-    `stage_ms` sums each stage over chunks (chunks overlap, so the sum can exceed `total_time_ms`).
-    """
-
-    n_circuits: int
-    circuits_executed: int
-    total_time_ms: float
-    throughput_circuits_per_sec: float
-    shots: int
-    target: str
-    gateset: str  # what ran: "qis" or "native"
-    chunks: int
-    api_calls: int
-    stage_ms: dict[str, float]
-    probabilities: np.ndarray | None
-    counts: np.ndarray | None
-    failures: list[CircuitFailure]
-    job_ids: list[str]
-    cache_stats: CircuitCacheStats | None  # what this batch did to the cache; None with caching off
-    compiler_stats: list[CompilerStats]  # of each compiled template this batch ran (empty for qis)
-    groups: list[_GroupOut] = field(repr=False, default_factory=list)
-
+    def shots_per_circuit(self) -> int: ...
     @property
-    def ok(self) -> bool:
-        return not self.failures
-
+    def seed(self) -> int: ...
     @property
-    def circuits_failed(self) -> int:
-        return len(self.failures)
-
-    @cached_property
-    def results(self) -> list[CircuitResult]:
-        """One CircuitResult per circuit, in input order."""
-        failed = {f.index: f for f in self.failures}
-        out: list[CircuitResult | None] = [None] * self.n_circuits
-        for g in self.groups:
-            for row, index in enumerate(g.indices.tolist()):
-                hist = None
-                if g.counts is not None and index not in failed:
-                    hist = counts_to_histogram(g.counts[row])
-                out[index] = CircuitResult(index, g.n_qubits, g.probabilities[row], hist, g.job_ids[row],
-                                           failed.get(index))
-        return out  # type: ignore[return-value]
-
-    def expectations_z(self) -> np.ndarray:
-        """<Z_i> per circuit and qubit, (N, n); NaN rows for failed circuits."""
-        if self.probabilities is None:
-            raise ValueError("circuits of different widths have no dense result: use results[i].expectations_z()")
-        return expectations_z(self.probabilities)
-
-
-@dataclass(frozen=True)
-class PerformanceStats:
-    """Everything the manager did since it was made; the figures of the performance report."""
-
-    batches: int
-    total_circuits: int
-    circuits_executed: int
-    circuits_failed: int
-    total_time_ms: float
-    throughput_circuits_per_sec: float
-    api_calls: int
-    circuits_submitted: int  # retries submit circuits again
-    retries: int
-    chunk_size: int
-    size_decisions: int  # chunk size changes (each one a BatchSizeDecision event)
-    size_evaluations: int  # chunks measured by adaptive sizing
-    peak_in_flight: int
-    stage_ms: dict[str, float]
-    features: dict[str, bool]
-    native_target: str | None
-    cache: CircuitCacheStats | None
-    compiler: CompilerTotals | None  # the compiler's totals: compiles, gates, reduction, time
-    native_circuits_run: int = 0
-    native_gates_run: int = 0
-
+    def quantum_target(self) -> str: ...
     @property
-    def avg_time_per_circuit_ms(self) -> float:
-        return self.total_time_ms / self.total_circuits if self.total_circuits else 0.0
-
+    def native_target(self) -> str: ...
     @property
-    def avg_batch_time_ms(self) -> float:
-        return self.total_time_ms / self.batches if self.batches else 0.0
-
+    def max_concurrent_circuits(self) -> int: ...
     @property
-    def avg_circuits_per_call(self) -> float:
-        return self.circuits_submitted / self.api_calls if self.api_calls else 0.0
-
+    def retry_failed_circuits(self) -> bool: ...
     @property
-    def cache_hit_rate(self) -> float:
-        return self.cache.template_hit_rate if self.cache else 0.0
-
-    def text(self) -> str:
-        """The v3.4 guide's report, every figure measured."""
-        rule = "=" * 72
-        lines = [rule, "CIRCUIT BATCH MANAGER - PERFORMANCE REPORT", rule, "", "Execution Summary:",
-                 f"  Total Circuits: {self.total_circuits:,} ({self.circuits_failed:,} failed) in {self.batches:,} batches",
-                 f"  Total Time: {self.total_time_ms / 1e3:,.3f}s",
-                 f"  Avg Time/Circuit: {self.avg_time_per_circuit_ms:,.3f}ms",
-                 f"  Avg Throughput: {self.throughput_circuits_per_sec:,.2f} circuits/sec",
-                 "  Stage Times: " + ", ".join(f"{k} {v:,.1f}ms" for k, v in self.stage_ms.items() if v),
-                 "", "Features Enabled:",
-                 f"  Batch API: {self.features['use_batch_api']}",
-                 f"  Native Gates: {self.features['use_native_gates']}"
-                 + (f" ({self.native_target})" if self.native_target else ""),
-                 f"  Smart Caching: {self.features['enable_smart_caching']}",
-                 f"  Adaptive Batch Sizing: {self.features['adaptive_batch_sizing']} "
-                 f"(chunk size {self.chunk_size:,}; {self.size_decisions:,} changes in {self.size_evaluations:,} chunks)",
-                 "", "Circuit Cache:", self.cache.text() if self.cache else "  off (enable_smart_caching = false)",
-                 "", "Native Gate Compiler:"]
-        c = self.compiler
-        if c is None:
-            lines.append("  off (use_native_gates = false)")
-        else:
-            lines += [f"  Target: {self.native_target}",
-                      f"  Templates Compiled: {c.compiles:,} ({c.compile_time_ms:,.1f}ms, "
-                      f"{c.avg_compile_time_ms:,.1f}ms each)",
-                      f"  Gates Compiled: {c.gates_in:,} qis -> {c.gates_out:,} native "
-                      f"({c.n1q_out:,} one-qubit, {c.n2q_out:,} two-qubit)",
-                      f"  Gate Reduction: {c.reduction_pct:.1f}% vs gate-by-gate translation "
-                      f"({c.naive_gates_out:,} native gates)",
-                      f"  Native Gates Run: {self.native_gates_run:,} in {self.native_circuits_run:,} circuits"]
-        lines += ["", "Batch Client:",
-                  f"  API Calls: {self.api_calls:,}",
-                  f"  Circuits Submitted: {self.circuits_submitted:,} ({self.retries:,} chunk retries)",
-                  f"  Avg Circuits/Call: {self.avg_circuits_per_call:,.1f}",
-                  f"  Peak Circuits In Flight: {self.peak_in_flight:,}",
-                  rule]
-        return "\n".join(lines)
-
-
-@dataclass
-class _Group:
-    template: Template
-    params: np.ndarray
-    inputs: np.ndarray
-    indices: np.ndarray
-    in_order: bool = False
-    whole: CircuitBatch | None = None  # the input batch itself, when it is one
+    def use_batch_api(self) -> bool: ...
+    @property
+    def use_native_gates(self) -> bool: ...
+    @property
+    def enable_smart_caching(self) -> bool: ...
+    @property
+    def adaptive_batch_sizing(self) -> bool: ...
+    @property
+    def enable_circuit_compression(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -268,7 +94,7 @@ class _Call:
     shots: int
     seed: int
     explicit_seed: bool
-    stage: defaultdict = field(default_factory=lambda: defaultdict(float))
+    stage: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     failures: list[CircuitFailure] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     chunks: int = 0
@@ -289,7 +115,7 @@ class CircuitBatchManager:
     chunk that adaptive sizing steers toward (default 2 s on remote backends, 0.25 s locally).
     """
 
-    def __init__(self, config: Any, backend: Backend, *, cache: SmartCircuitCache | None = None,
+    def __init__(self, config: BatchSettings, backend: Backend, *, cache: SmartCircuitCache | None = None,
                  compiler: NativeGateCompiler | None = None, bus: EventBus | None = None, target_chunk_s: float | None = None,
                  min_chunk_size: int = 1):
         self.config = config
@@ -309,11 +135,11 @@ class CircuitBatchManager:
         self.min_chunk_size = min_chunk_size
         self.chunk_size = self.max_chunk_size
         self._closed = False
-        self._inflight: _InFlight | None = None
+        self._inflight: InFlight | None = None
         self._peak = 0
         self._batches = 0
-        self._totals: defaultdict = defaultdict(float)
-        self._stage: defaultdict = defaultdict(float)
+        self._totals: defaultdict[str, float] = defaultdict(float)
+        self._stage: defaultdict[str, float] = defaultdict(float)
         self._decisions = 0  # chunk size changes
         self._evaluations = 0  # chunks measured for adaptive sizing
         self._cache_start = self.cache.counters()
@@ -327,7 +153,7 @@ class CircuitBatchManager:
 
     # ----- the public entry -----
 
-    async def execute_batch(self, circuits: CircuitBatch | Sequence[Any], *, target: str | None = None,
+    async def execute_batch(self, circuits: CircuitBatch | Sequence[InputCircuit], *, target: str | None = None,
                             shots: int | None = None, seed: int | None = None, purpose: str = "") -> BatchResult:
         """Run every circuit; results in input order. `shots` defaults to config.shots_per_circuit (0 =
         exact, where the backend can). With `seed`, shot results repeat for the same call; without,
@@ -345,7 +171,7 @@ class CircuitBatchManager:
         cache_before = self.cache.counters() if cfg.enable_smart_caching else None
 
         t0 = time.perf_counter()
-        groups = self._groups(circuits)
+        groups = group_circuits(circuits)
         if not isinstance(circuits, CircuitBatch):
             call.stage["parse"] += (time.perf_counter() - t0) * 1e3
         n = sum(len(g.indices) for g in groups)
@@ -373,8 +199,8 @@ class CircuitBatchManager:
             throughput_circuits_per_sec=executed / (total_ms / 1e3) if total_ms > 0 else 0.0,
             shots=shots, target=target, gateset="native" if compiler else "qis", chunks=call.chunks,
             api_calls=call.api_calls, stage_ms=stage_ms, probabilities=probs, counts=counts,
-            failures=call.failures, job_ids=list(dict.fromkeys(call.job_ids)), cache_stats=cache_delta, compiler_stats=call.compiled,
-            groups=outs,  # type: ignore[arg-type]
+            failures=call.failures, job_ids=list(dict.fromkeys(call.job_ids)), cache_stats=cache_delta,
+            compiler_stats=call.compiled, groups=outs,
         )
         self._account(result, call)
         self._emit(result, compiler, purpose)
@@ -402,38 +228,19 @@ class CircuitBatchManager:
     def _compiler(self, target: str) -> NativeGateCompiler:
         family = self._family(target)
         if family not in self._compilers:
-            from .compiler import NativeGateCompiler
+            from ..compiler import NativeGateCompiler
 
             self._compilers[family] = NativeGateCompiler(family, optimize=self.config.enable_circuit_compression)
         self._native_target = family
         return self._compilers[family]
 
-    def _groups(self, circuits: CircuitBatch | Sequence[Any]) -> list[_Group]:
-        if isinstance(circuits, CircuitBatch):
-            if len(circuits) == 0:
-                raise ValueError("circuits: the batch is empty")
-            return [_Group(circuits.template, circuits.params, circuits.inputs, np.arange(len(circuits)), True,
-                           circuits)]
-        if isinstance(circuits, (str, bytes, dict)) or not isinstance(circuits, Sequence):
-            raise TypeError(f"circuits: must be a CircuitBatch or a list of circuits, got {type(circuits).__name__}")
-        if not circuits:
-            raise ValueError("circuits: the list is empty")
-        by_hash: dict[str, tuple[Template, list[np.ndarray], list[int]]] = {}
-        for i, item in enumerate(circuits):
-            template, row = Template.from_circuit(_to_circuit(item, i))
-            entry = by_hash.setdefault(template.structure_hash, (template, [], []))
-            entry[1].append(row)
-            entry[2].append(i)
-        return [_Group(t, np.array(rows).reshape(len(idx), -1), np.zeros((len(idx), 0)), np.array(idx))
-                for t, rows, idx in by_hash.values()]
-
     # ----- one structure group -----
 
-    async def _bind(self, g: _Group, compiler: NativeGateCompiler | None, call: _Call) -> "BoundBatch | _QisRows":
+    async def _bind(self, g: Group, compiler: NativeGateCompiler | None, call: _Call) -> "BoundBatch | _QisRows":
         """`_prepare`, with the list positions of the circuits named when the compiler refuses them."""
         if compiler is None:
             return await self._prepare(g, compiler, call)
-        from .compiler import UnsupportedGateError
+        from ..compiler import UnsupportedGateError
 
         try:
             return await self._prepare(g, compiler, call)
@@ -443,7 +250,7 @@ class CircuitBatchManager:
             where = ", ".join(str(i) for i in g.indices[:5].tolist()) + (", ..." if len(g.indices) > 5 else "")
             raise UnsupportedGateError(exc.gate, exc.index, exc.target, f"{exc.reason} (circuits[{where}])") from exc
 
-    async def _prepare(self, g: _Group, compiler: NativeGateCompiler | None, call: _Call) -> "BoundBatch | _QisRows":
+    async def _prepare(self, g: Group, compiler: NativeGateCompiler | None, call: _Call) -> "BoundBatch | _QisRows":
         """What the backend will run, timed as the compile and bind stages.
 
         qis: the rows as they are (the backend binds them in its execute stage: one matmul, which a
@@ -484,25 +291,24 @@ class CircuitBatchManager:
             rows = min(rows, max(1, int(limits.max_bytes // one)))
         return rows
 
-    async def _run_group(self, gi: int, g: _Group, bound: "BoundBatch | _QisRows", call: _Call) -> _GroupOut:
+    async def _run_group(self, gi: int, g: Group, bound: "BoundBatch | _QisRows", call: _Call) -> GroupOut:
         """Every row of one structure group, chunk by chunk, dispatched as room in flight allows."""
         if bound.compiled is not None:
             call.compiled.append(bound.compiled.stats)
         b = len(g.indices)
-        out = _GroupOut(g.indices, g.template.n_qubits, None, None, [None] * b, g.in_order)
+        out = GroupOut(g.indices, g.template.n_qubits, None, None, [None] * b, g.in_order)
         limit = self._chunk_limit(bound)
         inflight = self._limiter()
-        rows = min(self.chunk_size, limit) if self.config.use_batch_api else 1
-        if rows >= b:  # one chunk: no task to spawn
+        if self._next_chunk(limit, b) == b:  # one chunk: no task to spawn
             await inflight.acquire(b)
             await self._chunk(gi, bound, out, 0, b, call, held=True, retried=False)
             return out
         pos = 0
         async with asyncio.TaskGroup() as tg:
             while pos < b:
-                rows = min(self.chunk_size, limit, b - pos) if self.config.use_batch_api else 1
+                rows = self._next_chunk(limit, b - pos)
                 await inflight.acquire(rows)
-                now = min(self.chunk_size, limit, b - pos) if self.config.use_batch_api else 1
+                now = self._next_chunk(limit, b - pos)
                 if now < rows:  # adaptive sizing shrank the chunks while this one waited for room
                     inflight.release(rows - now)
                     rows = now
@@ -510,7 +316,11 @@ class CircuitBatchManager:
                 pos += rows
         return out
 
-    async def _chunk(self, gi: int, bound: "BoundBatch | _QisRows", out: _GroupOut, s: int, e: int, call: _Call, *,
+    def _next_chunk(self, limit: int, left: int) -> int:
+        """Rows of the next chunk: the current chunk size within `limit` and the rows left; one without the batch API."""
+        return min(self.chunk_size, limit, left) if self.config.use_batch_api else 1
+
+    async def _chunk(self, gi: int, bound: "BoundBatch | _QisRows", out: GroupOut, s: int, e: int, call: _Call, *,
                      held: bool, retried: bool) -> None:
         """One backend call for rows [s, e); a failure stays inside this chunk."""
         inflight = self._limiter()
@@ -575,11 +385,11 @@ class CircuitBatchManager:
 
     # ----- concurrency: circuits in flight -----
 
-    def _limiter(self) -> "_InFlight":
+    def _limiter(self) -> "InFlight":
         """The circuits-in-flight limiter of the running loop (asyncio objects belong to one loop)."""
         loop = asyncio.get_running_loop()
         if self._inflight is None or self._inflight.loop is not loop:
-            self._inflight = _InFlight(self.config.max_concurrent_circuits, loop)
+            self._inflight = InFlight(self.config.max_concurrent_circuits, loop)
         return self._inflight
 
     # ----- adaptive chunk size -----
@@ -614,7 +424,7 @@ class CircuitBatchManager:
     # ----- results and stats -----
 
     @staticmethod
-    def _dense(outs: list[_GroupOut], n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _dense(outs: list[GroupOut], n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         if len(outs) == 1 and outs[0].in_order:
             return outs[0].probabilities, outs[0].counts
         widths = {g.n_qubits for g in outs}
@@ -684,60 +494,3 @@ class CircuitBatchManager:
             emit_to(self.bus, CompilerStatsEvent(
                 target=compiler.target, compiles=c.compiles, gates_in=c.gates_in, gates_out=c.gates_out,
                 n1q_out=c.n1q_out, n2q_out=c.n2q_out, reduction_pct=c.reduction_pct, compile_ms=c.compile_time_ms))
-
-
-class _InFlight:
-    """A weighted FIFO semaphore: one permit per circuit in flight. A chunk takes all its permits at
-    once, so two chunks can never deadlock each holding part of what they need."""
-
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop):
-        self.limit = limit
-        self.loop = loop
-        self.used = 0
-        self._waiters: deque[tuple[int, asyncio.Future]] = deque()
-
-    async def acquire(self, n: int) -> None:
-        if n > self.limit:
-            raise ValueError(f"a chunk of {n} circuits exceeds max_concurrent_circuits = {self.limit}")
-        if not self._waiters and self.used + n <= self.limit:
-            self.used += n
-            return
-        fut = self.loop.create_future()
-        self._waiters.append((n, fut))
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self.release(n)  # granted just as we were cancelled
-            else:
-                self._waiters.remove((n, fut))
-                self._wake()
-            raise
-
-    def release(self, n: int) -> None:
-        self.used -= n
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.used + self._waiters[0][0] <= self.limit:
-            n, fut = self._waiters.popleft()
-            if not fut.done():
-                self.used += n
-                fut.set_result(None)
-
-
-def _to_circuit(item: Any, index: int) -> Circuit:
-    """A list item as a Circuit; errors name the item's index."""
-    try:
-        if isinstance(item, Circuit):
-            return item.validate()
-        if isinstance(item, dict):
-            return parse_circuit(item)
-        if type(item).__module__.split(".")[0] == "cirq":
-            from .circuits.cirq_interop import from_cirq
-
-            return from_cirq(item)
-    except CircuitError as exc:
-        raise CircuitError(f"circuits[{index}]: {exc}") from exc
-    raise TypeError(f"circuits[{index}]: must be an IonQ circuit dict, a Circuit or a cirq.Circuit, "
-                    f"got {type(item).__name__}")

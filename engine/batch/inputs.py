@@ -1,0 +1,73 @@
+"""Input circuits into structure groups: a CircuitBatch as it is, a list grouped by structure hash.
+
+List items may be IonQ circuit dicts, `Circuit`s or `cirq.Circuit`s; errors name the item's index. Each group
+keeps the input positions of its rows, so results go back in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
+
+import numpy as np
+
+from ..circuits.errors import CircuitError
+from ..circuits.ionq_json import parse_circuit
+from ..circuits.ir import Circuit
+from ..circuits.template import CircuitBatch, Template
+
+if TYPE_CHECKING:
+    import cirq
+
+InputCircuit: TypeAlias = Union[Circuit, Mapping[str, Any], "cirq.Circuit"]
+
+
+@dataclass
+class Group:
+    """Rows of one structure; `indices` are their input positions."""
+
+    template: Template
+    params: np.ndarray
+    inputs: np.ndarray
+    indices: np.ndarray
+    in_order: bool = False
+    whole: CircuitBatch | None = None  # the input batch itself, when it is one
+
+
+
+def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit]) -> list[Group]:
+    """One group for a CircuitBatch (rows already in input order); for a list, one group per structure."""
+    if isinstance(circuits, CircuitBatch):
+        if len(circuits) == 0:
+            raise ValueError("circuits: the batch is empty")
+        return [Group(circuits.template, circuits.params, circuits.inputs, np.arange(len(circuits)), True, circuits)]
+    if isinstance(circuits, (str, bytes, dict)) or not isinstance(circuits, Sequence):
+        raise TypeError(f"circuits: must be a CircuitBatch or a list of circuits, got {type(circuits).__name__}")
+    if not circuits:
+        raise ValueError("circuits: the list is empty")
+    by_hash: dict[str, tuple[Template, list[np.ndarray], list[int]]] = {}
+    for i, item in enumerate(circuits):
+        template, row = Template.from_circuit(to_circuit(item, i))
+        entry = by_hash.setdefault(template.structure_hash, (template, [], []))
+        entry[1].append(row)
+        entry[2].append(i)
+    return [Group(t, np.array(rows).reshape(len(idx), -1), np.zeros((len(idx), 0)), np.array(idx))
+            for t, rows, idx in by_hash.values()]
+
+
+def to_circuit(item: object, index: int) -> Circuit:
+    """A list item as a Circuit; errors name the item's index."""
+    try:
+        if isinstance(item, Circuit):
+            return item.validate()
+        if isinstance(item, dict):
+            return parse_circuit(item)
+        if type(item).__module__.split(".")[0] == "cirq":
+            from ..circuits.cirq_interop import from_cirq
+
+            return from_cirq(item)
+    except CircuitError as exc:
+        raise CircuitError(f"circuits[{index}]: {exc}") from exc
+    raise TypeError(f"circuits[{index}]: must be an IonQ circuit dict, a Circuit or a cirq.Circuit, "
+                    f"got {type(item).__name__}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .execute import CircuitResult
 from .payload import MULTI, SINGLE, ParsedJob
 
 PROJECT_ID = "5f4b2a1c-0e9d-4c7b-8a6f-3d2e1c0b9a87"
@@ -50,8 +51,13 @@ class EmuJob:
     index: int = 0  # for a child: its position in the parent's circuits
     canceled_at: float | None = None
     failure: tuple[str, str] | None = None
-    results: list[dict[str, float]] | None = None  # one distribution per circuit, set when simulated
+    results: list[CircuitResult] | None = None  # one per circuit, set when simulated
     sim_done: bool = False
+    session_id: str | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.job.dry_run
 
     @property
     def type(self) -> str:
@@ -68,9 +74,15 @@ class EmuJob:
             return "submitted"
         if now < self.start_at:
             return "ready"
+        if self.job.dry_run:  # validated and priced, nothing executed: done at once, no results
+            return "completed"
         if now < self.end_at or not self.sim_done:
             return "started"
         return "failed" if self.failure else "completed"
+
+
+def descriptor(artifact_id: str, fmt: str) -> dict[str, str]:
+    return {"id": artifact_id, "format": fmt, "media_type": "application/json"}
 
 
 class JobStore:
@@ -87,6 +99,9 @@ class JobStore:
         self.client_ids: Counter = Counter()
         self.jobs_created = 0
         self.circuits_received = 0
+        self.jobs_executed = 0  # simulations run (a dry run never is one)
+        self.dry_runs = 0
+        self.deleted: set[str] = set()
         self._workers: list[float] = []
 
     @property
@@ -112,12 +127,20 @@ class JobStore:
     def create(self, job: ParsedJob, failure: tuple[str, str] | None) -> EmuJob:
         now = self.clock()
         gates = sum(len(c.gates) for c in job.circuits)
-        ready, start, end = self._schedule(now, self.timing.execution_s(gates, job.shots, len(job.circuits)))
-        parent = EmuJob(str(uuid.uuid4()), job, now, ready, start, end, failure=failure or job.failure)
+        if job.dry_run:
+            ready = start = end = now
+            self.dry_runs += 1
+        else:
+            ready, start, end = self._schedule(now, self.timing.execution_s(gates, job.shots, len(job.circuits)))
+        parent = EmuJob(str(uuid.uuid4()), job, now, ready, start, end, failure=failure or job.failure,
+                        session_id=job.session_id)
+        if job.dry_run:
+            parent.failure = None
+            parent.sim_done = True
         if job.job_type == MULTI:
             for i in range(len(job.circuits)):
                 child = EmuJob(str(uuid.uuid4()), job, now, ready, start, end, parent_id=parent.id, index=i,
-                               failure=parent.failure)
+                               failure=parent.failure, session_id=job.session_id, sim_done=parent.sim_done)
                 self.jobs[child.id] = child
                 parent.child_ids.append(child.id)
         self.jobs[parent.id] = parent
@@ -129,7 +152,7 @@ class JobStore:
             self.client_ids[client_id] += 1
         return parent
 
-    def set_results(self, parent: EmuJob, results: list[dict[str, float]] | None, error: str | None) -> None:
+    def set_results(self, parent: EmuJob, results: list[CircuitResult] | None, error: str | None) -> None:
         """Called when the simulation finishes (or fails: a SimulationError failure)."""
         if error is not None and parent.failure is None:
             parent.failure = ("SimulationError", error)
@@ -140,6 +163,23 @@ class JobStore:
             child.failure = parent.failure
             child.results = [results[i]] if results is not None else None
             child.sim_done = True
+
+    def delete(self, job_id: str) -> list[str]:
+        """Remove a job (a parent with its children); a job still running is canceled first. The ids removed."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return []
+        self.cancel(job_id)
+        removed = [job_id, *job.child_ids]
+        for i in removed:
+            self.jobs.pop(i, None)
+            self.deleted.add(i)
+        if job_id in self.order:
+            self.order.remove(job_id)
+        if job.parent_id is not None and job.parent_id in self.jobs:
+            parent = self.jobs[job.parent_id]
+            parent.child_ids = [c for c in parent.child_ids if c != job_id]
+        return removed
 
     def cancel(self, job_id: str) -> None:
         """Cancel a job that is not terminal (and its children); a terminal job is left as it is."""
@@ -173,7 +213,7 @@ class JobStore:
             "submitter_id": SUBMITTER_ID,
             "project_id": PROJECT_ID,
             "parent_job_id": job.parent_id,
-            "session_id": None,
+            "session_id": job.session_id,
             "metadata": p.metadata or None,
             "name": p.name,
             "submitted_at": self.iso(job.created),
@@ -183,12 +223,13 @@ class JobStore:
             "predicted_wait_time_ms": int(round((job.start_at - job.created) * 1000)),
             "predicted_execution_duration_ms": int(round((job.end_at - job.start_at) * 1000)),
             "execution_duration_ms": int(round((job.end_at - job.start_at) * 1000)) if done else None,
-            "failure": {"code": job.failure[0], "message": job.failure[1]} if status == "failed" else None,
-            "output": {},
-            "settings": {k: v for k, v in p.settings.items() if k in ("compilation", "error_mitigation")},
+            "failure": ({"code": job.failure[0], "message": job.failure[1]}
+                        if status == "failed" and job.failure is not None else None),
+            "output": self._output(job) if status == "completed" else {},
+            "settings": self._settings(job),
             "stats": {"qubits": max(c.n_qubits for c in circuits), "circuits": len(circuits),
                       "gate_counts": {"1q": one, "2q": gates - one}},
-            "results": self._results(job) if status == "completed" else None,
+            "results": self._results(job) if status == "completed" and not p.dry_run else None,
         }
         if p.noise_echo is not None:
             out["noise"] = p.noise_echo
@@ -199,18 +240,55 @@ class JobStore:
         return out
 
     def _results(self, job: EmuJob) -> dict[str, Any]:
+        """Result descriptors: artifacts (the current spec) or the older results URLs. Histogram and per-shot
+        results exist for shot-based jobs only (noisy models, QPU targets), per circuit (not on a parent)."""
         multi = bool(job.child_ids)
+        shot_based = job.job.shot_based
         if self.results_style == "url":
-            suffix = "/aggregated" if multi else ""
-            return {"probabilities": {"url": f"/v0.4/jobs/{job.id}/results/probabilities{suffix}"}}
+            base = f"/v0.4/jobs/{job.id}/results"
+            if multi:
+                return {"probabilities": {"url": f"{base}/probabilities/aggregated"}}
+            out = {"probabilities": {"url": f"{base}/probabilities"}}
+            if shot_based:
+                out |= {"histogram": {"url": f"{base}/histogram"}, "shots": {"url": f"{base}/shots"}}
+            return out
         if multi:
-            fmt, art = "ionq.result.probabilities-aggregate.json.v1", "probabilities-aggregate"
-        else:
-            fmt, art = "ionq.result.probabilities.json.v1", "probabilities"
-        return {fmt: {"id": art, "format": fmt, "media_type": "application/json"}}
+            return {"ionq.result.probabilities-aggregate.json.v1": descriptor(
+                "probabilities-aggregate", "ionq.result.probabilities-aggregate.json.v1")}
+        out = {"ionq.result.probabilities.json.v1": descriptor("probabilities", "ionq.result.probabilities.json.v1")}
+        if shot_based:
+            out["ionq.result.histogram.json.v1"] = descriptor("histogram", "ionq.result.histogram.json.v1")
+            out["ionq.result.shots.json.v1"] = descriptor("shots", "ionq.result.shots.json.v1")
+        return out
+
+    @staticmethod
+    def _settings(job: EmuJob) -> dict[str, Any]:
+        """The job's settings as sent, with the debiasing IonQ applied (its default when not sent) on QPUs."""
+        p = job.job
+        out = {k: v for k, v in p.settings.items() if k in ("compilation", "error_mitigation")}
+        if p.backend != "simulator":
+            out["error_mitigation"] = {**(out.get("error_mitigation") or {}), "debiasing": p.debiasing}
+        return out
+
+    def _output(self, job: EmuJob) -> dict[str, Any]:
+        """`output.error_mitigation` for a debiased job: its variants and the two aggregations."""
+        if job.results is None or not job.job.debiasing or job.child_ids:
+            return {}
+        r = job.results[0]
+        variants = [{"variant_id": v.variant_id, "qubit_map": v.qubit_map, "shots": v.shots, "results": {
+            "ionq.result.probabilities.json.v1": descriptor(f"variant-{v.variant_id}-probabilities",
+                                                            "ionq.result.probabilities.json.v1"),
+            "ionq.result.histogram.json.v1": descriptor(f"variant-{v.variant_id}-histogram",
+                                                        "ionq.result.histogram.json.v1"),
+        }} for v in r.variants]
+        return {"error_mitigation": {
+            "debiasing": {"variants": variants, "aggregation_method": "average"},
+            "aggregations": {m: descriptor(f"aggregation-{m}", "ionq.result.histogram.json.v2")
+                             for m in ("average", "voting")},
+        }}
 
     def list(self, *, ids: list[str] | None, parent: str | None, status: str | None, targets: list[str] | None,
-             limit: int, after: str | None) -> tuple[list[EmuJob], str | None]:
+             limit: int, after: str | None, session: str | None = None) -> tuple[list[EmuJob], str | None]:
         """Newest first. Child jobs appear only when asked for by `parent_job_id` or `ids`."""
         if parent is not None:
             pj = self.jobs.get(parent)
@@ -224,6 +302,8 @@ class JobStore:
             pool = [j for j in pool if j.status(now) == status]
         if targets:
             pool = [j for j in pool if j.job.backend in targets]
+        if session is not None:
+            pool = [j for j in pool if j.session_id == session]
         start = 0
         if after is not None:
             start = next((k for k, j in enumerate(pool) if j.id == after), len(pool))

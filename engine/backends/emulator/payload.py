@@ -12,7 +12,7 @@ from typing import Any
 from ...circuits.errors import CircuitError
 from ...circuits.ionq_json import parse_circuit
 from ...circuits.ir import Circuit
-from ...sim.noise import MODEL_NAMES
+from ...sim.noise import MODEL_NAMES, NoiseModel
 
 SINGLE = "ionq.circuit.v1"
 MULTI = "ionq.multi-circuit.v1"
@@ -49,6 +49,14 @@ class ParsedJob:
     dry_run: bool
     circuits: list[Circuit] = field(default_factory=list)
     failure: tuple[str, str] | None = None  # (code, message) the job will end with
+    session_id: str | None = None
+    debiasing: bool = False  # the effective setting: IonQ's default or the job's own
+    noise_override: NoiseModel | None = None  # a backend's model read from a characterization file
+
+    @property
+    def shot_based(self) -> bool:
+        """Noisy models and QPU targets return shot-sampled results (and histogram / per-shot artifacts)."""
+        return self.noise_model != "ideal"
 
     @property
     def n_qubits(self) -> int:
@@ -157,7 +165,10 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
         if noise["model"] not in MODEL_NAMES:
             raise PayloadError(f'"noise.model" must be one of [{", ".join(MODEL_NAMES)}] in the emulator',
                                ("noise.model",))
-        if "seed" in noise:
+        unknown_noise = sorted(set(noise) - {"model", "seed"})
+        if unknown_noise:
+            raise PayloadError(f'"noise.{unknown_noise[0]}" is not allowed', (f"noise.{unknown_noise[0]}",))
+        if noise.get("seed") is not None:  # qiskit-ionq sends "seed": null by default; IonQ accepts it
             seed = _int(noise["seed"], "noise.seed", 0, 2**31 - 1)
     if backend == "simulator":
         model = noise["model"] if noise is not None else "ideal"
@@ -189,7 +200,53 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
             raise PayloadError(f"a multi-circuit job may contain at most {MAX_GATES} gates in total, got {total}",
                                ("input.circuits",))
         circuits = [_circuit(c, f"input.circuits[{i}]", gateset, qubits, max_qubits) for i, c in enumerate(items)]
-    parsed = ParsedJob(job_type, backend, shots, model, seed, echo, metadata, name, settings,
-                       bool(body.get("dry_run", False)), circuits)
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise PayloadError('"dry_run" must be a boolean', ("dry_run",))
+    session_id = body.get("session_id")
+    if session_id is not None and not isinstance(session_id, str):
+        raise PayloadError('"session_id" must be a string', ("session_id",))
+    debiasing = _debiasing(settings, backend, shots, circuits)
+    parsed = ParsedJob(job_type, backend, shots, model, seed, echo, metadata, name, settings, dry_run, circuits,
+                       session_id=session_id, debiasing=debiasing)
     parsed.failure = _unsupported_native(circuits, backend if backend != "simulator" else model)
     return parsed
+
+
+DEBIASING_MIN_SHOTS = 500
+
+
+def _debiasing(settings: dict[str, Any], backend: str, shots: int, circuits: list[Circuit]) -> bool:
+    """The effective debiasing setting, with IonQ's rules (docs.ionq.com, error-mitigation-debiasing):
+    QPUs only (not the simulator, noisy or not); at least 500 shots; on by default for QIS jobs with
+    500 or more shots, off by default for native-gate jobs."""
+    unknown = sorted(set(settings) - {"compilation", "error_mitigation"})
+    if unknown:
+        raise PayloadError(f'"settings.{unknown[0]}" is not allowed', (f"settings.{unknown[0]}",))
+    em = settings.get("error_mitigation")
+    if em is None:
+        em = {}
+    if not isinstance(em, dict):
+        raise PayloadError('"settings.error_mitigation" must be an object', ("settings.error_mitigation",))
+    for key, value in em.items():
+        if key not in ("debiasing", "symmetry_verification"):
+            raise PayloadError(f'"settings.error_mitigation.{key}" is not allowed',
+                               (f"settings.error_mitigation.{key}",))
+        if not isinstance(value, bool):
+            raise PayloadError(f'"settings.error_mitigation.{key}" must be a boolean',
+                               (f"settings.error_mitigation.{key}",))
+    compilation = settings.get("compilation")
+    if compilation is not None and not isinstance(compilation, dict):
+        raise PayloadError('"settings.compilation" must be an object', ("settings.compilation",))
+    asked = em.get("debiasing")
+    key = ("settings.error_mitigation.debiasing",)
+    if asked is True and backend == "simulator":
+        raise PayloadError('"settings.error_mitigation.debiasing": debiasing is not available on the simulator '
+                           "(noisy or not); IonQ offers it on QPUs only", key)
+    if asked is True and shots < DEBIASING_MIN_SHOTS:
+        raise PayloadError(f'"settings.error_mitigation.debiasing": debiasing needs at least '
+                           f'{DEBIASING_MIN_SHOTS} shots, got shots={shots}', key)
+    if asked is not None:
+        return bool(asked)
+    native = all(c.gateset == "native" for c in circuits)
+    return backend != "simulator" and shots >= DEBIASING_MIN_SHOTS and not native

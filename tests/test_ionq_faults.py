@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from engine.backends.base import BackendLimits
-from engine.backends.emulator import EmulatorServer, EmulatorSettings, Fault
+from engine.backends.emulator import EmulatorServer, EmulatorSettings, Fault, Timing
 from engine.backends.emulator.faults import STATUS_FAULTS
 from engine.backends.ionq import IonQBackend
 from engine.backends.ionq_client import IonQClient
 from engine.backends.ionq_errors import IonQJobFailedError, IonQServerError
 from engine.backends.local import LocalSimulatorBackend
 from engine.circuits import CircuitBatch, TemplateBuilder
+from ionq_late_proxy import LatePostProxy
 
 KEY = "emulator-key"
 SEED = 1234
@@ -85,7 +86,8 @@ async def test_each_fault_ends_in_the_right_results_or_a_typed_error_and_no_dupl
     ref = await expected(batch)
     np.testing.assert_array_equal(result.counts, ref.counts)
     np.testing.assert_allclose(result.probabilities, ref.probabilities)
-    assert client.stats.retries >= 1
+    # A POST that created its job is found by its UUID at once: no retry needed.
+    assert client.stats.retries >= 1 or (endpoint == POST and kind in ("slow", "lost_response", "malformed_json"))
     if endpoint == POST and kind != "job_failed":
         assert client.stats.lookups >= 1, "an uncertain POST is looked up before it is sent again"
     if kind == "429":
@@ -121,3 +123,60 @@ async def test_polling_that_keeps_failing_ends_in_a_typed_error_and_cancels_the_
     counters = server.counters()
     assert counters.jobs_created == 1 and counters.duplicates == 0
     assert counters.requests.get("PUT /jobs/status/cancel") == 1
+
+
+# ------------------------------------------------------------------------------------ late POSTs
+
+TIMEOUT_S = 0.25
+
+
+def executions_per_client_id(server: EmulatorServer) -> dict[str, int]:
+    """Top-level jobs per client UUID that were not canceled: what IonQ would have run (and billed)."""
+    def count(e) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for job_id in e.store.order:
+            job = e.store.jobs[job_id]
+            if job.canceled_at is None:
+                cid = job.job.metadata.get("qstore_client_id", "")
+                out[cid] = out.get(cid, 0) + 1
+        return out
+    return server.call(count)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 5])
+async def test_a_post_delivered_late_after_the_client_timed_out_runs_once(server, factor):
+    """A proxy holds the POSTs of the first chunks `factor` x the client's timeout: the client waits for
+    its own job to land instead of sending a second copy, so every chunk runs exactly once."""
+    server.reset()
+    batch = batch_of(7)
+    delay = factor * TIMEOUT_S + 0.05
+    async with LatePostProxy(server.base_url, [delay, delay]) as proxy:
+        async with IonQClient(proxy.base_url, KEY, timeout=httpx.Timeout(TIMEOUT_S), max_retries=3,
+                              poll_initial=0.01, poll_cap=0.05, backoff_base=0.02, backoff_cap=0.05) as client:
+            backend = IonQBackend(client, max_concurrent_jobs=3, limits=BackendLimits(max_circuits=3))
+            result = await backend.run(batch, shots=SHOTS, seed=SEED)
+        await proxy.drain()
+        assert proxy.delivered_late == 2
+    runs = executions_per_client_id(server)
+    assert len(runs) == 3 and set(runs.values()) == {1}, runs
+    assert server.counters().duplicates == 0
+    np.testing.assert_array_equal(result.counts, (await expected(batch)).counts)
+    assert client.stats.lookups >= 2
+
+
+async def test_a_copy_that_lands_after_the_window_is_canceled_and_one_result_is_used(server):
+    """Past the lookup window the client sends again; the late copy that lands afterwards is found and
+    canceled when the kept job is done, so only one copy is left to run and one result is read."""
+    server.reset(timing=Timing(job_overhead_s=0.6))
+    batch = batch_of(3)
+    async with LatePostProxy(server.base_url, [0.45]) as proxy:
+        async with IonQClient(proxy.base_url, KEY, timeout=httpx.Timeout(0.1), max_retries=3, late_post_window_s=0.2,
+                              poll_initial=0.01, poll_cap=0.05, backoff_base=0.02, backoff_cap=0.05) as client:
+            backend = IonQBackend(client)
+            result = await backend.run(batch, shots=SHOTS, seed=SEED)
+            assert client.stats.duplicates_canceled == 1
+        await proxy.drain()
+    runs = executions_per_client_id(server)
+    assert list(runs.values()) == [1], runs
+    assert server.counters().duplicates == 1, "the second copy was created, then canceled"
+    np.testing.assert_array_equal(result.counts, (await expected(batch)).counts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -21,8 +22,11 @@ from ..circuits.template import CircuitBatch
 from ..sim.measure import sample_counts
 from .base import BackendLimits, ExecutionResult
 from .ionq_client import IonQClient, IonQSettings, job_times, normalize_status
+from .ionq_dryrun import DryRunJob, DryRunResult
 from .ionq_errors import IonQError, IonQJobFailedError
+from .ionq_options import ErrorMitigation
 from .ionq_payload import JobChunk, JobOptions, build_chunks
+from .ionq_session import SpendLedger
 
 log = logging.getLogger("engine.ionq")
 
@@ -54,6 +58,10 @@ class IonQBackend:
         max_concurrent_jobs: int = 4,
         limits: BackendLimits = BackendLimits(),
         on_job_update: Callable[[JobUpdateInfo], None] | None = None,
+        mitigation: ErrorMitigation = ErrorMitigation(),
+        spend: SpendLedger | None = None,
+        session_id: str | None = None,
+        read_histograms: bool = True,
     ):
         if isinstance(client_or_settings, IonQClient):
             self.client, self._owns_client = client_or_settings, False
@@ -73,6 +81,11 @@ class IonQBackend:
         self.name = f"ionq:{backend_name}" + (f"[{noise_model}]" if noise_model and noise_model != "ideal" else "")
         self._rng = np.random.default_rng(seed)
         self._in_flight: dict[str, JobChunk] = {}
+        self.mitigation = mitigation
+        self.spend = spend  # the run's ledger: every job's estimate reserved first, its actual cost booked after
+        self.session_id = session_id  # the IonQ session every job is submitted in (set once it is open)
+        self.read_histograms = read_histograms
+        self.result_sources: Counter[str] = Counter()  # circuits read from "histogram", "probabilities", ...
 
     @property
     def exact(self) -> bool:
@@ -105,15 +118,60 @@ class IonQBackend:
                     on_update=lambda j: self._notify(chunk, job_id, j, normalize_status(j.get("status"))))
             except IonQJobFailedError:
                 self._forget(job_id, mine)
+                await self._settle(chunk, job_id)  # a failed job may still be billed: book what IonQ says
                 raise
             self._forget(job_id, mine)
+            if self.client.was_uncertain(chunk.client_id):  # a late copy may have landed: run only one
+                await self.client.cancel_duplicates(chunk.client_id, job_id, self.backend_name)
+            await self._settle(chunk, job_id)
             fetch0 = time.perf_counter()
-            probs = await self.client.result_probabilities(job, n_qubits)
+            probs = await self._read_results(job, n_qubits)
             if probs.shape[0] != chunk.n_circuits:
                 raise IonQError(f"job {job_id} returned {probs.shape[0]} results for {chunk.n_circuits} circuits")
             queue, run = job_times(job)
             return probs, {"job_id": job_id, "submit": created - begin, "queue": queue or 0.0, "execute": run or 0.0,
                            "fetch": time.perf_counter() - fetch0}
+
+    async def _settle(self, chunk: JobChunk, job_id: str) -> None:
+        if self.spend is not None:
+            await self.spend.settle(self.client, chunk.client_id, job_id)
+
+    async def _read_results(self, job: Mapping[str, Any], n_qubits: int) -> np.ndarray:
+        """Probabilities in input order: sharpened when `voting` was chosen, from the per-shot histograms
+        for shot-based targets that list them, else the job's probabilities."""
+        rows = len(job.get("child_job_ids") or []) or 1
+        if self.mitigation.sharpen:
+            self.result_sources["sharpened probabilities"] += rows
+            return await self.client.sharpened_probabilities(job, n_qubits)
+        if not self.exact and self.read_histograms:
+            counts = await self.client.histogram_counts(job, n_qubits)
+            if counts is not None:
+                self.result_sources["histogram"] += rows
+                totals = counts.sum(axis=1, keepdims=True)
+                if (totals <= 0).any():
+                    raise IonQError(f"job {job.get('id')}: a histogram with no shots")
+                return np.asarray(counts / totals, dtype=np.float64)
+        self.result_sources["probabilities"] += rows
+        return await self.client.result_probabilities(job, n_qubits)
+
+    def _options(self, shots: int, seed: int | None, *, dry_run: bool = False) -> JobOptions:
+        self.mitigation.check(self.backend_name, shots)
+        return JobOptions(self.backend_name, shots, self.noise_model, None if self.exact else seed,
+                          settings=self.mitigation.settings_body(), dry_run=dry_run, session_id=self.session_id)
+
+    def _reserve(self, chunks: list[JobChunk]) -> None:
+        """Reserve every chunk's estimate before any is sent: a batch that would pass the cap sends nothing."""
+        if self.spend is None:
+            return
+        done: list[str] = []
+        try:
+            for c in chunks:
+                self.spend.reserve(c.client_id, c.n_circuits)
+                done.append(c.client_id)
+        except IonQError:
+            for key in done:
+                self.spend.release(key)
+            raise
 
     def _forget(self, job_id: str, mine: dict[str, JobChunk]) -> None:
         self._in_flight.pop(job_id, None)
@@ -132,13 +190,14 @@ class IonQBackend:
             raise ValueError(f"shots must be >= 0, got {shots}")
         t0 = time.perf_counter()
         sent_shots = shots or self.shots_default
-        options = JobOptions(self.backend_name, sent_shots, self.noise_model, None if self.exact else seed)
+        options = self._options(sent_shots, seed)
         chunks = await asyncio.to_thread(build_chunks, t, batch.angles(), options, self.limits)
         if not chunks:
             empty = np.zeros((0, 2 ** t.n_qubits))
             return ExecutionResult(empty, None if self.exact and not shots else empty.astype(np.int64),
                                    shots if self.exact else sent_shots, {}, [])
         t_build = time.perf_counter()
+        self._reserve(chunks)
         sem = asyncio.Semaphore(self.max_concurrent_jobs)
         mine: dict[str, JobChunk] = {}
         tasks = [asyncio.create_task(self._run_chunk(c, t.n_qubits, sem, mine)) for c in chunks]
@@ -185,6 +244,28 @@ class IonQBackend:
             "total": t_end - t0,
         }
         return ExecutionResult(probs, counts, shots, timings, [i["job_id"] for i in infos])
+
+    async def dry_run(self, batch: CircuitBatch, *, shots: int = 0) -> DryRunResult:
+        """Submit every chunk of the batch with `dry_run: true`: IonQ validates and prices each payload and
+        runs nothing. A payload IonQ refuses raises its IonQBadRequestError; nothing is charged."""
+        sent_shots = shots or self.shots_default
+        options = self._options(sent_shots, None, dry_run=True)
+        chunks = await asyncio.to_thread(build_chunks, batch.template, batch.angles(), options, self.limits)
+        out = DryRunResult(self.backend_name, sent_shots)
+        sem = asyncio.Semaphore(self.max_concurrent_jobs)
+
+        async def one(chunk: JobChunk) -> DryRunJob:
+            async with sem:
+                job_id = await self.client.create_job(chunk.body, client_id=chunk.client_id,
+                                                      backend=self.backend_name, circuits=chunk.n_circuits)
+                job = await self.client.wait(job_id, timeout=self.max_queue_wait_time)
+                cost = await self.client.job_cost(job_id)
+            executed = bool(job.get("results")) or bool(job.get("execution_duration_ms"))
+            value = float((cost.get("estimated_cost") or {}).get("value", 0.0))
+            return DryRunJob(job_id, chunk.n_circuits, normalize_status(job.get("status")), value, executed)
+
+        out.jobs = list(await asyncio.gather(*(one(c) for c in chunks)))
+        return out
 
     async def _cancel(self, ids: list[str]) -> None:
         if not ids:

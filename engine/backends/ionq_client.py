@@ -6,6 +6,10 @@ Retries are where duplicate jobs come from, so they follow two rules:
 - A job-creating POST carries a client UUID in `metadata`. It is retried blindly only when the
   request never reached the server (connect errors); after any other failure the client first looks
   for its UUID with `GET /jobs`, and resubmits only if the job is not there. One chunk, one job.
+- A POST that timed out may still be on its way (a proxy can deliver it after the client gave up), so
+  after a timeout the client keeps looking for its UUID for `late_post_window_s` (default ten times the
+  request timeout) before it sends again. Should a late copy land even later, `cancel_duplicates`
+  (called by the backend once the job it kept is done) cancels every other job with the same UUID.
 
 Polling grows its interval by `poll_factor` up to `poll_cap` and gives up after the caller's
 timeout (`max_queue_wait_time`). `started` and the older `running` both mean running.
@@ -37,7 +41,7 @@ from .ionq_errors import (
     IonQAuthError, IonQBadRequestError, IonQConnectionError, IonQError, IonQJobFailedError, IonQRateLimitError,
     IonQServerError, IonQTimeoutError, scrub,
 )
-from .ionq_payload import CLIENT_ID_KEY, aggregated_rows, dense_row, result_ref
+from .ionq_payload import CLIENT_ID_KEY, aggregated_rows, dense_row, histogram_path, result_ref
 
 log = logging.getLogger("engine.ionq")
 
@@ -60,6 +64,7 @@ class ClientStats:
     retries: int = 0
     rate_limited: int = 0  # 429 responses
     lookups: int = 0  # GET /jobs searches for a client UUID after an uncertain POST
+    duplicates_canceled: int = 0  # late copies of a job found after the fact and canceled
     bytes_sent: int = 0
     queue_time_s: float = 0.0  # summed over completed jobs: started_at - submitted_at
     execution_time_s: float = 0.0  # summed over completed jobs: execution_duration_ms
@@ -72,6 +77,7 @@ class ClientStats:
         return {
             "requests": self.requests, "calls": dict(self.calls), "circuits_per_call": list(self.circuits_per_call),
             "retries": self.retries, "rate_limited": self.rate_limited, "lookups": self.lookups,
+            "duplicates_canceled": self.duplicates_canceled,
             "bytes_sent": self.bytes_sent, "queue_time_s": self.queue_time_s,
             "execution_time_s": self.execution_time_s,
         }
@@ -90,12 +96,14 @@ class IonQSettings:
     poll_initial: float = 1.0
     poll_factor: float = 1.5
     poll_cap: float = 30.0
+    late_post_window_s: float | None = None  # None: ten times timeout_s
 
     def client(self) -> "IonQClient":
         return IonQClient(
             self.base_url, self.api_key, pool_size=self.pool_size,
             timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s), max_retries=self.max_retries,
             poll_initial=self.poll_initial, poll_factor=self.poll_factor, poll_cap=self.poll_cap,
+            late_post_window_s=self.late_post_window_s,
         )
 
 
@@ -146,10 +154,14 @@ def _retry_after(resp: httpx.Response) -> float | None:
 
 
 class _Uncertain(Exception):
-    """A job-creating POST whose outcome is unknown: it may or may not have created the job."""
+    """A job-creating POST whose outcome is unknown: it may or may not have created the job.
 
-    def __init__(self, error: IonQError):
+    `in_flight` marks a timeout: the request may still be travelling and create the job later.
+    """
+
+    def __init__(self, error: IonQError, in_flight: bool = False):
         self.error = error
+        self.in_flight = in_flight
 
 
 class IonQClient:
@@ -170,6 +182,7 @@ class IonQClient:
         backoff_cap: float = 30.0,
         max_retry_after: float = 120.0,
         lookup_pages: int = 10,
+        late_post_window_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -188,6 +201,12 @@ class IonQClient:
         self.poll_initial, self.poll_factor, self.poll_cap = poll_initial, poll_factor, poll_cap
         self.backoff_base, self.backoff_cap, self.max_retry_after = backoff_base, backoff_cap, max_retry_after
         self.lookup_pages = lookup_pages
+        self._pool_size = pool_size
+        read_timeout = timeout.read if timeout.read is not None else 30.0
+        self.late_post_window_s = 10.0 * read_timeout if late_post_window_s is None else late_post_window_s
+        if self.late_post_window_s < 0:
+            raise ValueError(f"late_post_window_s must be >= 0, got {self.late_post_window_s}")
+        self._uncertain: set[str] = set()  # client UUIDs whose POST had an unknown outcome
         self._sleep, self._clock = sleep, clock
         self._rng = rng or random.Random()
         self.stats = ClientStats()
@@ -311,7 +330,8 @@ class IonQClient:
             err_cls = IonQTimeoutError if isinstance(exc, httpx.TimeoutException) else IonQConnectionError
             raise err_cls(f"{endpoint}: could not connect ({type(exc).__name__})") from None
         except httpx.TimeoutException as exc:
-            raise _Uncertain(IonQTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")) from None
+            raise _Uncertain(IonQTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})"),
+                             in_flight=True) from None
         except httpx.TransportError as exc:
             raise _Uncertain(IonQConnectionError(f"{endpoint}: connection lost ({type(exc).__name__})")) from None
         if resp.status_code == 429:
@@ -350,38 +370,70 @@ class IonQClient:
         self.stats.circuits_per_call.append(circuits)
         attempt = 0
         while True:
-            reached = True
+            sent_at = self._clock()
             try:
                 return await self._post_job_once(bytes(body))
             except _Uncertain as u:
-                error = u.error
-            except (IonQConnectionError, IonQTimeoutError) as exc:
-                error, reached = exc, False
-            if attempt >= self.max_retries:
-                if reached and (found := await self.find_job(client_id, backend)):
+                error, reached, in_flight = u.error, True, u.in_flight
+            except (IonQConnectionError, IonQTimeoutError) as exc:  # never reached the server
+                error, reached, in_flight = exc, False, False
+            if reached:
+                self._uncertain.add(client_id)
+                window_end = sent_at + self.late_post_window_s if in_flight else None
+                if found := await self._look_for(client_id, backend, window_end):
+                    log.info("POST /jobs: the job %s was created despite the error; not resubmitting", found)
                     return found
+            if attempt >= self.max_retries:
                 raise error
             await self._delay_for(error, attempt, "POST /jobs")
             attempt += 1
-            if reached and (found := await self.find_job(client_id, backend)):
-                log.info("POST /jobs: the job %s was created despite the error; not resubmitting", found)
+
+    async def _look_for(self, client_id: str, backend: str | None, until: float | None) -> str | None:
+        """Find the job by its client UUID; keep looking until `until` (clock time) when a request may be late."""
+        interval = self.backoff_base
+        while True:
+            if found := await self.find_job(client_id, backend):
                 return found
+            now = self._clock()
+            if until is None or now >= until:
+                return None
+            await self._sleep(min(interval, until - now))
+            interval = min(self.poll_cap, interval * 2)
+
+    def was_uncertain(self, client_id: str) -> bool:
+        """True when a POST for this client UUID had an unknown outcome (a late copy may exist)."""
+        return client_id in self._uncertain
+
+    async def cancel_duplicates(self, client_id: str, keep: str, backend: str | None = None) -> list[str]:
+        """Cancel every top-level job carrying `client_id` except `keep`; returns the ids canceled."""
+        extra = [j for j in await self.find_jobs(client_id, backend) if j != keep]
+        if extra:
+            await self.cancel_many(extra)
+            self.stats.duplicates_canceled += len(extra)
+            log.warning("canceled %d late duplicate(s) of job %s: %s", len(extra), keep, ", ".join(extra))
+        return extra
 
     async def find_job(self, client_id: str, backend: str | None = None) -> str | None:
-        """The id of the top-level job whose metadata carries `client_id`, among the most recent jobs."""
+        """The id of the oldest top-level job whose metadata carries `client_id`, among the most recent jobs."""
+        found = await self.find_jobs(client_id, backend)
+        return found[-1] if found else None
+
+    async def find_jobs(self, client_id: str, backend: str | None = None) -> list[str]:
+        """Every top-level job carrying `client_id` among the most recent jobs, newest first."""
         self.stats.lookups += 1
         params: dict[str, Any] = {"limit": 100}
         if backend:
             params["target"] = backend
+        out: list[str] = []
         for _ in range(self.lookup_pages):
             page = await self.request("GET", "/jobs", endpoint="GET /jobs", params=params)
             for job in page.get("jobs", []):
                 if not job.get("parent_job_id") and (job.get("metadata") or {}).get(CLIENT_ID_KEY) == client_id:
-                    return str(job["id"])
+                    out.append(str(job["id"]))
             if not page.get("next"):
                 break
             params = {**params, "next": page["next"]}
-        return None
+        return out
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
         return await self.request("GET", f"/jobs/{job_id}", endpoint="GET /jobs/{id}")
@@ -467,6 +519,48 @@ class IonQClient:
             return aggregated_rows(data, [str(c) for c in job.get("child_job_ids") or []], n_qubits, job_id)
         return dense_row(data, n_qubits, f"job {job_id}")[None, :]
 
+    async def sharpened_probabilities(self, job: Mapping[str, Any], n_qubits: int) -> np.ndarray:
+        """The `voting` aggregation: each circuit's `/results/probabilities?sharpen=true`, in input order.
+
+        The spec offers sharpening on a job's probabilities only, so a multi-circuit job is read child by
+        child (concurrently, within the connection pool)."""
+        ids = [str(c) for c in job.get("child_job_ids") or []] or [str(job["id"])]
+        sem = asyncio.Semaphore(self._pool_size)
+
+        async def one(job_id: str) -> np.ndarray:
+            async with sem:
+                data = await self.request("GET", f"/jobs/{job_id}/results/probabilities", params={"sharpen": "true"},
+                                          endpoint="GET /jobs/{id}/results/probabilities")
+            return dense_row(data, n_qubits, f"job {job_id} (sharpened)")
+
+        return np.stack(await asyncio.gather(*(one(i) for i in ids)))
+
+    async def histogram_counts(self, job: Mapping[str, Any], n_qubits: int) -> np.ndarray | None:
+        """Per-shot counts (circuits, 2**n) from the histogram artifacts, in input order; None when the
+        job (or one of its children) lists no histogram."""
+        job_id = str(job["id"])
+        child_ids = [str(c) for c in job.get("child_job_ids") or []]
+        if child_ids:
+            children = {str(c["id"]): c async for c in self.list_jobs(parent_job_id=job_id, limit=100)}
+            if set(children) != set(child_ids):
+                raise IonQError(f"job {job_id}: GET /jobs?parent_job_id lists {len(children)} children, "
+                                f"child_job_ids {len(child_ids)}")
+            jobs: list[Mapping[str, Any]] = [children[c] for c in child_ids]
+        else:
+            jobs = [job]
+        paths = [histogram_path(j, self._api_prefix) for j in jobs]
+        if any(p is None for p in paths):
+            return None
+        sem = asyncio.Semaphore(self._pool_size)
+
+        async def one(path: str, where: str) -> np.ndarray:
+            async with sem:
+                endpoint = ("GET /jobs/{id}/artifacts/{artifact}" if "/artifacts/" in path
+                            else "GET /jobs/{id}/results/histogram")
+                return dense_row(await self.request("GET", path, endpoint=endpoint), n_qubits, where)
+
+        return np.stack(await asyncio.gather(*(one(str(p), f"job {j['id']} histogram") for p, j in zip(paths, jobs))))
+
     # --------------------------------------------------------------------------------------- cancel
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
@@ -499,3 +593,30 @@ class IonQClient:
 
     async def job_cost(self, job_id: str) -> dict[str, Any]:
         return await self.request("GET", f"/jobs/{job_id}/cost", endpoint="GET /jobs/{id}/cost")
+
+    # ------------------------------------------------------------------------------------- sessions
+
+    async def create_session(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /sessions (spec CreateSessionRequest) -> Session. Not retried after it reached IonQ: an
+        unknown outcome is an error, never a second session."""
+        endpoint = "POST /sessions"
+        content = json.dumps(dict(body), separators=(",", ":")).encode()
+        try:
+            resp = await self._send("POST", "/sessions", endpoint, content=content)
+        except httpx.TransportError as exc:
+            raise IonQConnectionError(f"{endpoint}: {type(exc).__name__}; no session was opened") from None
+        if not resp.is_success:
+            raise self._error_from(resp, endpoint)
+        try:
+            out: dict[str, Any] = resp.json()
+        except ValueError:
+            raise IonQServerError(f"{endpoint}: malformed JSON in a {resp.status_code} response",
+                                  status=resp.status_code) from None
+        return out
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/sessions/{session_id}", endpoint="GET /sessions/{id}")
+
+    async def end_session(self, session_id: str) -> dict[str, Any]:
+        """POST /sessions/{id}/end: idempotent (ending an ended session changes nothing), so retried."""
+        return await self.request("POST", f"/sessions/{session_id}/end", endpoint="POST /sessions/{id}/end")

@@ -7,7 +7,8 @@
     ├── IonQServerError          5xx/52x (or an unreadable body) after the retries; carries `status`
     ├── IonQTimeoutError         an HTTP timeout after the retries, or a job that outlived `max_queue_wait_time`
     ├── IonQConnectionError      the server could not be reached after the retries
-    └── IonQJobFailedError       the job ended `failed` or `canceled`; carries job_id, IonQ's code and message
+    ├── IonQJobFailedError       the job ended `failed` or `canceled`; carries job_id, IonQ's code and message
+    └── IonQSpendCapError        the next job would take the run's spend past `max_cost_usd`: not submitted
 
 No message ever contains the API key: the client builds them from IonQ's response bodies and from its own
 text, and `scrub` removes the key from anything that might echo it.
@@ -71,6 +72,17 @@ class IonQJobFailedError(IonQError):
         self.code = code
         self.message = message
         super().__init__(f"IonQ job {job_id} failed: {code}: {message}")
+
+
+class IonQSpendCapError(IonQError):
+    """Raised before a job is submitted whose estimate would take the spend past the cap."""
+
+    def __init__(self, spent_usd: float, next_usd: float, cap_usd: float):
+        self.spent_usd = spent_usd
+        self.next_usd = next_usd
+        self.cap_usd = cap_usd
+        super().__init__(f"spend cap reached: ${spent_usd:,.2f} spent (or committed) + ${next_usd:,.2f} for the next "
+                         f"job would pass max_cost_usd = ${cap_usd:,.2f}; no job was submitted")
 
 
 def scrub(text: str, secret: str | None) -> str:

@@ -31,19 +31,23 @@ SINGLE = "ionq.circuit.v1"
 MULTI = "ionq.multi-circuit.v1"
 AGGREGATE_FORMAT = "ionq.result.probabilities-aggregate.json.v1"
 PROBABILITIES_FORMAT = "ionq.result.probabilities.json.v1"
+HISTOGRAM_FORMAT = "ionq.result.histogram.json.v1"
 # Room for the job envelope (type, backend, shots, noise, metadata, input header) in the byte budget.
 ENVELOPE_BYTES = 2048
 
 
 @dataclass(frozen=True)
 class JobOptions:
-    """What every chunk of one run shares: target, shots, noise, a name."""
+    """What every chunk of one run shares: target, shots, noise, a name, settings, dry run, session."""
 
     backend: str = "simulator"
     shots: int = 1000
     noise_model: str | None = None
     noise_seed: int | None = None
     name: str | None = None
+    settings: Mapping[str, Mapping[str, bool]] | None = None  # spec CircuitJobSettings, e.g. error_mitigation
+    dry_run: bool = False
+    session_id: str | None = None
 
     def envelope(self, job_type: str, client_id: str, rows: tuple[int, int]) -> dict[str, Any]:
         if not 1 <= self.shots <= 1_000_000:
@@ -57,6 +61,12 @@ class JobOptions:
             if self.noise_seed is not None:
                 noise["seed"] = int(self.noise_seed) % 2**31
             out["noise"] = noise
+        if self.settings:
+            out["settings"] = {k: dict(v) for k, v in self.settings.items()}
+        if self.dry_run:
+            out["dry_run"] = True
+        if self.session_id:
+            out["session_id"] = self.session_id
         return out
 
 
@@ -204,6 +214,20 @@ def result_ref(job: Mapping[str, Any], api_prefix: str) -> ResultRef:
         return ResultRef(path, multi)
     suffix = "/aggregated" if multi else ""
     return ResultRef(f"/jobs/{job_id}/results/probabilities{suffix}", multi)
+
+
+def histogram_path(job: Mapping[str, Any], api_prefix: str) -> str | None:
+    """Where a circuit job's shot histogram lives (artifact or URL style), or None when it lists none."""
+    results = job.get("results") or {}
+    art = results.get(HISTOGRAM_FORMAT)
+    if isinstance(art, Mapping) and art.get("id"):
+        return f"/jobs/{job['id']}/artifacts/{art['id']}"
+    ref = results.get("histogram")
+    url = ref.get("url") if isinstance(ref, Mapping) else None
+    if url:
+        path = str(url)
+        return path[len(api_prefix):] if api_prefix and path.startswith(api_prefix + "/") else path
+    return None
 
 
 def dense_row(dist: Any, n_qubits: int, where: str) -> np.ndarray:

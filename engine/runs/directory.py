@@ -23,6 +23,7 @@ from typing import IO, Callable
 import platformdirs
 
 from ..config import TrainingConfig, load_config, save_config
+from ..fileio import DiskFullError, write_error
 
 CONFIG_FILE = "config.toml"
 EVENTS_FILE = "events.jsonl"
@@ -58,14 +59,28 @@ def resolve_run(runs_dir: Path, run: str | os.PathLike[str]) -> Path:
 
 def create_run_dir(runs_dir: Path, run_id: str, config: TrainingConfig) -> Path:
     """Make the run directory and write its config.toml (no secrets)."""
-    run_dir = Path(runs_dir) / run_id
+    runs_dir = Path(runs_dir)
+    run_dir = runs_dir / run_id
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunError(f"runs directory {runs_dir}: not a directory")
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
         raise RunError(f"run {run_id!r}: {run_dir} already exists") from None
-    (run_dir / CHECKPOINT_DIR).mkdir()
+    except OSError as exc:
+        raise unusable(run_dir, exc, "cannot create the run directory") from None
+    try:
+        (run_dir / CHECKPOINT_DIR).mkdir()
+    except OSError as exc:
+        raise unusable(run_dir / CHECKPOINT_DIR, exc, "cannot create") from None
     save_config(config, run_dir / CONFIG_FILE)
     return run_dir
+
+
+def unusable(path: Path, exc: OSError, action: str) -> Exception:
+    """The error for a run path the OS refused: DiskFullError (exit 3) or RunError naming path and reason (exit 2)."""
+    error = write_error(path, exc, action=action)
+    return error if isinstance(error, DiskFullError) else RunError(str(error))
 
 
 def load_run_config(run_dir: Path) -> TrainingConfig:
@@ -84,7 +99,10 @@ class RunLock:
         self._handle: IO[bytes] | None = None
 
     def acquire(self) -> None:
-        handle = open(self.path, "ab")
+        try:
+            handle = open(self.path, "ab")
+        except OSError as exc:  # a read-only run directory, or one another user owns
+            raise unusable(self.path.parent, exc, "cannot write to the run directory") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

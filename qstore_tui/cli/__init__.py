@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from .boundary import install_thread_hook, run_guarded
 from .command import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, Command
 from .headless import run_headless
 from .options import build_config
@@ -22,19 +23,8 @@ __all__ = ["main", "build_parser", "build_config", "run_headless", "Command",
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run the command it names: the one place that turns errors into exit codes."""
+    """Parse the command line and run the command it names inside the one error boundary (cli/boundary.py)."""
+    if argv is None:  # the real program (tests pass argv and keep their own thread hooks)
+        install_thread_hook()
     command, args = parse_command_line(list(sys.argv[1:] if argv is None else argv))
-    from engine.config import ConfigError
-    from engine.runs import RunError
-
-    try:
-        return command.run(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:  # before a session could install its own handler: nothing to checkpoint
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_guarded(command, args)

@@ -21,6 +21,9 @@ def run_headless(session: EngineSession) -> int:
     """Run the session to its end with a progress display; print the report; return the exit code."""
     import asyncio
 
+    from .boundary import note_run_dir
+
+    note_run_dir(session.run_dir)  # a crash of this run logs into its directory
     return asyncio.run(_headless(session))
 
 

@@ -1,0 +1,148 @@
+"""The CLI's one error boundary: every command's error becomes one line and a documented exit code.
+
+    0    success
+    1    an unexpected error (a bug): one line naming what failed and the crash log holding the traceback
+    2    bad configuration or input: a config field, a data file and row, a checkpoint, a run directory
+         that cannot be written (read-only, not owned, not a directory), a circuit file
+    3    a backend, store or disk error: IonQ, the vector store, no space left on the device
+    130  interrupted (Ctrl-C or SIGTERM; a run writes a checkpoint first)
+    141  the output pipe was closed (e.g. `qstore-tui runs | head -1`): nothing more is printed
+
+Known errors are recognised by their types, looked up only in modules already imported: a command
+that never touched IonQ cannot have raised an IonQ error, and the boundary imports nothing heavy.
+Crash logs go to the run directory of the command (noted with `note_run_dir`), else the user state
+directory (see qstore_tui.crash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from qstore_tui.crash import EXIT_INTERNAL, crash_message, write_crash_log
+
+from .command import Command
+
+EXIT_CONFIG, EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_PIPE = 2, 3, 130, 141
+
+# (module, class) pairs; a subclass matches too. Order matters: the first match decides.
+_KNOWN: tuple[tuple[str, str, int], ...] = (
+    ("engine.fileio", "DiskFullError", EXIT_BACKEND),
+    ("engine.fileio", "FileWriteError", EXIT_CONFIG),
+    ("engine.config", "ConfigError", EXIT_CONFIG),
+    ("engine.runs.directory", "RunError", EXIT_CONFIG),
+    ("engine.data", "DataError", EXIT_CONFIG),
+    ("engine.checkpoint", "CheckpointError", EXIT_CONFIG),
+    ("engine.compiler.crosscheck", "CrossCheckError", EXIT_CONFIG),
+    ("engine.circuits.errors", "CircuitError", EXIT_CONFIG),
+    ("engine.compiler.errors", "UnsupportedGateError", EXIT_CONFIG),
+    ("engine.store.base", "StoreError", EXIT_BACKEND),
+    ("engine.backends.ionq_errors", "IonQError", EXIT_BACKEND),
+    ("engine.trainer", "TrainingError", EXIT_BACKEND),
+    ("engine.compiler.errors", "CompilationError", EXIT_BACKEND),
+)
+# OSErrors about a path or an address the user gave: input to fix, not a broken backend.
+_INPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENOENT, errno.EEXIST,
+                 errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.ENAMETOOLONG, errno.ELOOP}
+
+_run_dir: Path | None = None
+
+
+def note_run_dir(path: Path | None) -> None:
+    """The run directory the current command works in: its crash log goes there."""
+    global _run_dir
+    _run_dir = path
+
+
+def _known_type(exc: BaseException) -> int | None:
+    for module, name, code in _KNOWN:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return code
+    return None
+
+
+def _os_error_line(exc: OSError) -> str:
+    from engine.fileio import write_error
+
+    if exc.filename is not None:
+        return str(write_error(exc.filename, exc, action="cannot use"))
+    return (exc.strerror or str(exc)).lower()
+
+
+def classify(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, the line to print) for a known error; None for an unexpected one (a crash)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "interrupted"
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_PIPE, ""
+    code = _known_type(exc)
+    if code is not None:
+        return code, f"error: {exc}"
+    if isinstance(exc, OSError):
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        code = EXIT_CONFIG if exc.errno in _INPUT_ERRNOS else EXIT_BACKEND
+        return (EXIT_BACKEND if full else code), f"error: {_os_error_line(exc)}"
+    return None
+
+
+def _say(line: str, stream: TextIO | None = None) -> None:
+    if not line:
+        return
+    try:
+        print(line, file=stream or sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr itself is gone: the exit code still tells
+        pass
+
+
+def _silence_closed_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def handle(exc: BaseException, what: str) -> int:
+    """Report `exc` (one line; a crash log for an unexpected error) and return the exit code."""
+    known = classify(exc)
+    if known is not None:
+        code, line = known
+        if code == EXIT_PIPE:
+            _silence_closed_stdout()
+        _say(line)
+        return code
+    path = write_crash_log(exc, what=what, run_dir=_run_dir)
+    _say(crash_message(what, exc, path))
+    return EXIT_INTERNAL
+
+
+def run_guarded(command: Command, args: argparse.Namespace) -> int:
+    """Run one command inside the boundary. SystemExit (argparse, --help) passes through untouched."""
+    note_run_dir(None)
+    try:
+        return command.run(args)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - this is the one place every error is turned into a code
+        return handle(exc, f"'{command.name}'")
+
+
+def install_thread_hook() -> None:
+    """An exception escaping a worker thread gets the same treatment: one line and a crash log, no traceback."""
+
+    def hook(info: threading.ExceptHookArgs) -> None:
+        if info.exc_value is None or isinstance(info.exc_value, SystemExit):
+            return
+        name = info.thread.name if info.thread is not None else "a thread"
+        path = write_crash_log(info.exc_value, what=f"thread {name}", run_dir=_run_dir)
+        _say(crash_message(f"thread {name}", info.exc_value, path))
+
+    threading.excepthook = hook

@@ -1,0 +1,123 @@
+"""The CLI's error boundary: every failure is one line and a documented exit code, never a traceback."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import engine.runs
+from engine.config import TrainingConfig
+from engine.runs import create_run_dir
+from qstore_tui.cli import main
+from qstore_tui.cli.boundary import EXIT_BACKEND, EXIT_CONFIG, classify
+from qstore_tui.crash import EXIT_INTERNAL
+
+NOBODY = 65534
+
+
+def _cli(*args, env=None, timeout=60):
+    base = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
+    return subprocess.run([sys.executable, "-m", "qstore_tui", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**base, **(env or {})})
+
+
+def test_an_unexpected_error_is_one_line_naming_the_command_and_its_crash_log(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("IONQ_API_KEY", "canary-key-in-a-crash-77")
+
+    def broken(runs_dir):
+        raise RuntimeError("index exploded (key canary-key-in-a-crash-77)")
+
+    monkeypatch.setattr(engine.runs, "list_runs", broken)
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: internal error in 'runs': RuntimeError: index exploded")
+    log = tmp_path / "state" / "qstore" / "crash"
+    [crash] = list(log.iterdir())
+    assert f"crash log: {crash}" in line and "Traceback" not in err
+    text = crash.read_text()
+    assert "Traceback (most recent call last)" in text and "in broken" in text
+    assert "canary-key-in-a-crash-77" not in text + err
+
+
+def test_a_runs_dir_that_is_a_file_exits_2_naming_the_path(tmp_path):
+    afile = tmp_path / "not-a-dir"
+    afile.write_text("x")
+    r = _cli("run", "--headless", "--runs-dir", str(afile), "--set", "epochs=1")
+    assert r.returncode == EXIT_CONFIG, r.stderr
+    assert f"runs directory {afile}: not a directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def _as_nobody(argv, home):
+    """Run main(argv) in a forked child that dropped root for `nobody`: (exit code, stderr)."""
+    import qstore_tui.cli.headless  # noqa: F401  (imported before the fork: nobody cannot read /root's stdlib)
+    import qstore_tui.cli.run  # noqa: F401
+    import engine.session  # noqa: F401
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 99
+        try:
+            os.close(read)
+            sys.stderr = open(write, "w", buffering=1)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.environ["HOME"] = str(home)
+            os.environ["XDG_STATE_HOME"] = str(home / "state")
+            code = main(argv)
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        err = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to a non-root user (CI runs as root)")
+def test_a_read_only_or_foreign_run_directory_exits_2_naming_the_path_and_reason(tmp_path_factory):
+    tmp_path = Path(tempfile.mkdtemp(prefix="qstore-nobody-"))  # pytest's own tmp folders are root-only (0700)
+    os.chmod(tmp_path, 0o755)
+    try:
+        _check_read_only_and_foreign(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _check_read_only_and_foreign(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    readonly = tmp_path / "readonly"
+    readonly.mkdir(mode=0o555)
+    code, err = _as_nobody(["run", "--headless", "--runs-dir", str(readonly), "--set", "epochs=1"], home)
+    assert code == EXIT_CONFIG, err
+    assert f"{readonly}/" in err and "cannot create the run directory: permission denied" in err
+    assert "Traceback" not in err
+
+    foreign = tmp_path / "runs"  # a run made by root, resumed by nobody
+    run_dir = create_run_dir(foreign, "r1", TrainingConfig(epochs=1))
+    (run_dir / "config.toml").chmod(0o644)  # readable by all, writable by root only, like the directory
+    code, err = _as_nobody(["run", "--resume", "r1", "--runs-dir", str(foreign)], home)
+    assert code == EXIT_CONFIG, err
+    assert f"{run_dir}: cannot write to the run directory: permission denied" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("exc, code", [
+    (OSError(28, "No space left on device", "/x/events.jsonl"), EXIT_BACKEND),
+    (PermissionError(13, "Permission denied", "/x/run"), EXIT_CONFIG),
+    (NotADirectoryError(20, "Not a directory", "/x/file"), EXIT_CONFIG),
+    (ConnectionRefusedError(111, "Connection refused"), EXIT_BACKEND),
+])
+def test_os_errors_anywhere_get_a_code_and_a_line_naming_the_path(exc, code):
+    got, line = classify(exc)
+    assert got == code and line.startswith("error: ") and "Errno" not in line
+    if exc.filename:
+        assert exc.filename in line

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from textual.color import Color, ColorParseError
 from textual.design import ColorSystem
 from textual.theme import Theme
+
+from engine.tomlguard import TomlError
+from engine.tomlguard import loads as toml_loads
 
 DEFAULT_THEME = "qstore-dark"
 FALLBACK_THEME = "textual-dark"  # built into Textual: used when even the default file is bad
@@ -138,11 +140,11 @@ def _describe(exc: ValidationError) -> str:
 def load_theme_file(path: Path) -> Theme:
     """One theme file as a Textual Theme; raises ThemeFileError naming the file and the key."""
     try:
-        document: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        document: Any = toml_loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ThemeFileError(path, f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ThemeFileError(path, f"invalid TOML: {exc}") from None
+    except TomlError as exc:  # bad syntax, or nesting deep enough to exhaust tomllib's recursion
+        raise ThemeFileError(path, str(exc)) from None
     try:
         return ThemeFile.model_validate(document).to_theme()
     except ValidationError as exc:

@@ -142,8 +142,11 @@ class QStoreApp(App[None]):
         return super().run(mouse=not self.no_mouse if mouse is None else mouse, **kwargs)
 
     async def on_event(self, event: events.Event) -> None:
-        if self._collector is not None and isinstance(event, events.Key):
-            self._collector.key_pressed()
+        if isinstance(event, events.Key):
+            if not self._screen_stacks.get(self._current_mode):
+                return  # shutting down (the stacks are closed): nobody left to take the key
+            if self._collector is not None:
+                self._collector.key_pressed()
         await super().on_event(event)
 
     def on_unmount(self) -> None:
@@ -209,7 +212,13 @@ class QStoreApp(App[None]):
     # ----- screens -----
 
     def action_show(self, mode: str) -> None:
-        """Switch to a screen (keys 1-5 and F1-F5, the mode bar, the palette)."""
+        """Switch to a screen (keys 1-5 and F1-F5, the mode bar, the palette).
+
+        Not while a dialog is open: its keys are its own, and a dialog left on another mode's stack
+        would, when dismissed, pop that mode's base screen (a key typed before the palette took the
+        focus reaches the app's bindings)."""
+        if len(self.screen_stack) > 1:
+            return
         if mode != self.current_mode:
             self.switch_mode(mode)
 
@@ -300,6 +309,8 @@ class QStoreApp(App[None]):
         if message.view.status == "running" and message.view is not self._frozen_for:
             self._frozen_for = message.view  # the engine is loaded now: its modules join the frozen heap
             self._freeze_heap()
+        if not self._screen_stacks.get(self._current_mode):
+            return  # shutting down
         screen = self.screen
         if isinstance(screen, AppScreen) and screen.ready:
             screen.show_view(message.view)
@@ -320,6 +331,13 @@ class QStoreApp(App[None]):
             self.bridge.worker_failed(worker.error)
 
     # ----- command palette -----
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, in a subclass that a second fast Enter cannot dismiss twice."""
+        from .screens.dismiss_once import QCommandPalette
+
+        if self.use_command_palette and not QCommandPalette.is_open(self):
+            self.push_screen(QCommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -28,7 +28,7 @@ def field(screen: ConfigScreen, name: str) -> ConfigField:
 
 def error_text(screen: ConfigScreen, name: str) -> str | None:
     errors = screen.query(f"#error-{name}").results(FieldError)
-    return next((str(e.render()) for e in errors), None)
+    return next((str(e.render()) for e in errors if e.display), None)
 
 
 async def type_into(pilot, screen: ConfigScreen, name: str, text: str) -> None:

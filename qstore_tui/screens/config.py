@@ -7,7 +7,9 @@ lives in the screen (`_raw`), not in the widgets, so nothing is lost when the gr
 
 from __future__ import annotations
 
+import asyncio
 import os
+from functools import partial
 from pathlib import Path
 
 from textual import on
@@ -111,6 +113,9 @@ class ConfigScreen(AppScreen):
         self._raw: dict[str, str] = {}
         self._shown: TrainingConfig | None = None
         self.group = next(iter(FIELD_GROUPS))
+        # Group swaps come from key handlers and from workers (preset, load, reveal): one at a time,
+        # or two of them would mount the same field ids.
+        self._swap_lock = asyncio.Lock()
 
     # ----- layout -----
 
@@ -158,12 +163,13 @@ class ConfigScreen(AppScreen):
 
     async def action_show_group(self, group: str) -> None:
         """Show one group's fields (the form keeps every value typed so far)."""
-        self.group = group
-        fields = self.query_one("#fields", VerticalScroll)
-        await fields.remove_children()
-        await fields.mount_all(self._fields(group))
-        fields.scroll_home(animate=False)
-        self._after_mount_fields()
+        async with self._swap_lock:
+            self.group = group
+            fields = self.query_one("#fields", VerticalScroll)
+            await fields.remove_children()
+            await fields.mount_all(self._fields(group))
+            fields.scroll_home(animate=False)
+            self._after_mount_fields()
         groups = self.query_one("#groups", OptionList)
         index = list(FIELD_GROUPS).index(group)
         if groups.highlighted != index:
@@ -184,8 +190,13 @@ class ConfigScreen(AppScreen):
             await self.action_show_group(str(event.option.id))
 
     @on(OptionList.OptionSelected, "#groups")
-    def _group_selected(self) -> None:
-        self.query_one("#fields", VerticalScroll).focus_next()  # into the group's first field
+    async def _group_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a group: its fields, and the focus in the first one."""
+        if event.option.id != self.group:
+            await self.action_show_group(str(event.option.id))
+        for field in self.query(ConfigField).results(ConfigField):
+            field.editor.focus()
+            break
 
     # ----- the form -----
 
@@ -199,7 +210,7 @@ class ConfigScreen(AppScreen):
         """Make `config` the base that edits apply to, and show it."""
         self._set_origin(config)
         self._shown = config
-        self.run_worker(self.action_show_group(self.group), group="config-form", exclusive=True)
+        self.run_worker(partial(self.action_show_group, self.group), group="config-form", exclusive=True)
         self._accept(config)
 
     @on(ConfigField.Edited)
@@ -243,7 +254,7 @@ class ConfigScreen(AppScreen):
     def reveal(self, field: str | None) -> None:
         """Show the group holding `field` (a refused Start points at it)."""
         if field in GROUP_OF and GROUP_OF[field] != self.group:
-            self.run_worker(self.action_show_group(GROUP_OF[field]), group="config-form", exclusive=True)
+            self.run_worker(partial(self.action_show_group, GROUP_OF[field]), group="config-form", exclusive=True)
 
     def _file_message(self, text: str | None) -> None:
         message = self.query_one("#file-message", Static)

@@ -16,6 +16,8 @@ from textual.widgets import Button, Input, Label, Static
 
 from engine.config import ConfigError, TrainingConfig, parse_field
 
+from .dismiss_once import DismissOnce
+
 
 @dataclass(frozen=True)
 class RunCost:
@@ -62,7 +64,7 @@ def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
     return RunCost(config.quantum_target, circuits, shots, per, per * circuits, basis)
 
 
-class CostConfirmScreen(ModalScreen[float | None]):
+class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
     """Shows the estimate and asks for a cost cap; returns the cap, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

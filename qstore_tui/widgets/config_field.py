@@ -69,10 +69,13 @@ class ConfigField(HorizontalGroup):
         self._placeholder = placeholder
         self._error: FieldError | None = None
         self.error: str | None = None
+        # Made here, not in compose: the screen reaches the editor (focus, cursor blink) at any time,
+        # also while the field is still mounting.
+        self._editor_widget = self._editor()
 
     def compose(self) -> ComposeResult:
         yield Label(self.field_name, classes="name")
-        yield self._editor()
+        yield self._editor_widget
 
     def _editor(self) -> Widget:
         if self.kind == "choice":
@@ -85,7 +88,7 @@ class ConfigField(HorizontalGroup):
 
     @property
     def editor(self) -> Widget:
-        return self.query_one(".editor")
+        return self._editor_widget
 
     def show_error(self, message: str | None) -> None:
         """The field's message on the line below it (None clears it)."""
@@ -93,14 +96,19 @@ class ConfigField(HorizontalGroup):
             return
         self.error = message
         self.set_class(message is not None, "-invalid")
-        if message is None:
-            if self._error is not None:
-                self._error.remove()
-                self._error = None
-        elif self._error is None:
+        # Once mounted, the message line stays and is hidden when cleared: removing is asynchronous,
+        # so a remove followed by a new mount within one refresh (fast typing) would mount a second
+        # widget with the same id before the first one is gone.
+        if self._error is None:
+            if message is None:
+                return
+            if self.parent is None:  # removed with its group already
+                return
             self._error = FieldError(message, markup=False, id=f"error-{self.field_name}")
-            self.parent.mount(self._error, after=self)  # type: ignore[union-attr]
-        else:
+            self.parent.mount(self._error, after=self)
+            return
+        self._error.display = message is not None
+        if message is not None:
             self._error.update(message)
 
     def show_description(self, show: bool) -> None:

@@ -154,8 +154,8 @@ class IonQBackend:
         self.result_sources["probabilities"] += rows
         return await self.client.result_probabilities(job, n_qubits)
 
-    def _options(self, shots: int, seed: int | None, *, dry_run: bool = False) -> JobOptions:
-        self.mitigation.check(self.backend_name, shots)
+    def _options(self, shots: int, seed: int | None, native: bool, *, dry_run: bool = False) -> JobOptions:
+        self.mitigation.check(self.backend_name, shots, native)
         return JobOptions(self.backend_name, shots, self.noise_model, None if self.exact else seed,
                           settings=self.mitigation.settings_body(), dry_run=dry_run, session_id=self.session_id)
 
@@ -190,7 +190,7 @@ class IonQBackend:
             raise ValueError(f"shots must be >= 0, got {shots}")
         t0 = time.perf_counter()
         sent_shots = shots or self.shots_default
-        options = self._options(sent_shots, seed)
+        options = self._options(sent_shots, seed, t.gateset == "native")
         chunks = await asyncio.to_thread(build_chunks, t, batch.angles(), options, self.limits)
         if not chunks:
             empty = np.zeros((0, 2 ** t.n_qubits))
@@ -249,7 +249,7 @@ class IonQBackend:
         """Submit every chunk of the batch with `dry_run: true`: IonQ validates and prices each payload and
         runs nothing. A payload IonQ refuses raises its IonQBadRequestError; nothing is charged."""
         sent_shots = shots or self.shots_default
-        options = self._options(sent_shots, None, dry_run=True)
+        options = self._options(sent_shots, None, batch.template.gateset == "native", dry_run=True)
         chunks = await asyncio.to_thread(build_chunks, batch.template, batch.angles(), options, self.limits)
         out = DryRunResult(self.backend_name, sent_shots)
         sem = asyncio.Semaphore(self.max_concurrent_jobs)

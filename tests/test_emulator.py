@@ -367,13 +367,19 @@ def test_fault_definitions_are_checked():
 # -------------------------------------------------------------------------------------------------- cli
 
 
-def test_cli_arguments_become_settings():
+def test_cli_arguments_become_settings(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("a\n\nb\n")
     args = build_parser().parse_args(["--port", "0", "--latency-ms", "100", "--queue-s", "2", "--job-s", "1",
-                                      "--parallel-jobs", "1", "--key", "a", "--key", "b"])
-    s = settings_from_args(args)
+                                      "--parallel-jobs", "1", "--key-file", str(keys)])
+    s = settings_from_args(args, environ={})
     assert s.latency_s == pytest.approx(0.1) and s.api_keys == ("a", "b")
     assert s.timing.queue_s == 2 and s.timing.job_overhead_s == 1 and s.timing.max_parallel_jobs == 1
-    assert settings_from_args(build_parser().parse_args([])).api_keys == ("emulator-key",)
+    assert settings_from_args(build_parser().parse_args([]), environ={}).api_keys == ("emulator-key",)
+    from_env = settings_from_args(build_parser().parse_args([]), environ={"QSTORE_EMULATOR_KEY": "k1",
+                                                                          "IONQ_API_KEY": "k2"})
+    assert from_env.api_keys == ("k1",)
+    assert settings_from_args(build_parser().parse_args([]), environ={"IONQ_API_KEY": "k2"}).api_keys == ("k2",)
 
 
 def test_cli_rejects_bad_values(capsys):

@@ -76,3 +76,97 @@ def test_latest_checkpoint_orders_by_step_number(tmp_path):
     assert [p.name for p in checkpoints_in(tmp_path)] == [
         "step-000009.json", "step-000010.json", "step-999999.json", "step-1000000.json"]
     assert latest_checkpoint(tmp_path).name == "step-1000000.json"
+
+
+# ----- the trainer's checkpoint: validated, damaged ones set aside -----
+
+import asyncio  # noqa: E402
+import shutil  # noqa: E402
+
+from engine.checkpoint import (  # noqa: E402
+    DAMAGED_SUFFIX,
+    find_resume_point,
+    read_training_checkpoint,
+)
+
+
+@pytest.fixture(scope="module")
+def real_checkpoints(tmp_path_factory):
+    """Three checkpoints (steps 2, 4, 6) written by a real trainer."""
+    from engine.backends.local import LocalSimulatorBackend
+    from engine.config import TrainingConfig
+    from engine.data import make_dataset, train_val_split
+    from engine.model import QuantumModel
+    from engine.trainer import QuantumTrainer
+
+    folder = tmp_path_factory.mktemp("ck")
+    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, batch_size=4, epochs=1, shots_per_circuit=0, seed=0,
+                         checkpoint_interval=2, embeddings_to_store=False)
+    train, _ = train_val_split(make_dataset("moons", 30, 0), 0.2, 0)
+    trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), checkpoint_dir=folder)
+    asyncio.run(trainer.train(QuantumModel.from_config(cfg, 2, 2), train))
+    return folder
+
+
+def _copy(src, tmp_path):
+    dst = tmp_path / "checkpoints"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_real_checkpoint_validates_and_restores_what_load_checkpoint_gives(real_checkpoints):
+    path = latest_checkpoint(real_checkpoints)
+    ck = read_training_checkpoint(path)
+    state, plain = ck.state(), load_checkpoint(path)
+    assert state.keys() == plain.keys() and ck.step == plain["step"]
+    assert np.array_equal(state["order"], plain["order"]) and state["order"].dtype == np.int64
+    assert state["rng"] == plain["rng"] and state["model"] == plain["model"]
+    assert np.array_equal(state["optimizer"]["m"], plain["optimizer"]["m"])
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d.pop("config"), "config: Field required"),
+    (lambda d: d.update(step="5"), "step: Input should be a valid integer"),
+    (lambda d: d.update(step=-1), "step: Input should be greater than or equal to 0"),
+    (lambda d: d["rng"].update(bit_generator="MT19937"), "rng.bit_generator"),
+    (lambda d: d["model"].update(params=d["model"]["params"][:-1]), "optimizer: holds state for"),
+    (lambda d: d["order"].update(data=[0] * len(d["order"]["data"])), "order: must be a permutation"),
+    (lambda d: d["optimizer"].update(kind="rmsprop"), "optimizer"),
+    (lambda d: d["optimizer"]["m"].update(shape=[3]), "optimizer.m: Value error, shape [3] holds 3 values"),
+    (lambda d: d.update(best_val_loss="low"), "best_val_loss"),
+    (lambda d: d.update(data_fingerprint=7), "data_fingerprint"),
+])
+def test_missing_or_wrong_typed_fields_name_the_file_and_the_field(real_checkpoints, tmp_path, edit, field):
+    data = json.loads(latest_checkpoint(real_checkpoints).read_text())
+    edit(data)
+    bad = tmp_path / "step-000006.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError) as info:
+        read_training_checkpoint(bad)
+    assert str(info.value).startswith(f"{bad}: ") and field in str(info.value)
+
+
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_newest_valid_one_is_used(real_checkpoints, tmp_path):
+    folder = _copy(real_checkpoints, tmp_path)
+    newest, middle, oldest = reversed(checkpoints_in(folder))
+    torn = newest.read_bytes()[:100]
+    newest.write_bytes(torn)
+    middle.write_text(json.dumps({**json.loads(middle.read_text()), "step": "four"}))
+    point = find_resume_point(folder)
+    assert point.path == oldest and point.step == 2
+    assert [(s.path.name, s.moved_to.name) for s in point.set_aside] == [
+        (newest.name, newest.name + DAMAGED_SUFFIX), (middle.name, middle.name + DAMAGED_SUFFIX)]
+    assert "not a readable checkpoint" in point.set_aside[0].reason and "step" in point.set_aside[1].reason
+    assert checkpoints_in(folder) == [oldest]  # the damaged ones are kept, under names no resume picks
+    assert (folder / (newest.name + DAMAGED_SUFFIX)).read_bytes() == torn
+
+
+def test_only_damaged_checkpoints_is_an_error_naming_each(real_checkpoints, tmp_path):
+    folder = _copy(real_checkpoints, tmp_path)
+    for path in checkpoints_in(folder):
+        path.write_text("[]")
+    with pytest.raises(CheckpointError, match=r"no valid checkpoint to resume from: step-000006.json \(not a "
+                                              r"checkpoint: the file holds a JSON list"):
+        find_resume_point(folder)
+    assert checkpoints_in(folder) == [] and len(list(folder.iterdir())) == 3
+    assert find_resume_point(tmp_path / "none") is None

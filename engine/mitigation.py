@@ -14,11 +14,13 @@ SPAM fidelity (a symmetric p01 = p10 = 1 - spam). Keys are little-endian: qubit 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .backends.base import Backend, ExecutionResult
 from .circuits.template import CircuitBatch, Template, TemplateBuilder
 from .sim.measure import n_qubits_of
 
@@ -128,3 +130,50 @@ def mitigate(probs: FloatArray, calibration: ReadoutCalibration) -> FloatArray:
     for q in range(n):
         cube = np.moveaxis(np.tensordot(inv[q], cube, axes=([1], [n - q])), 0, n - q)
     return project_to_simplex(cube.reshape(probs.shape))
+
+
+class ReadoutMitigatedBackend:
+    """Any Backend with readout-error mitigation applied to its probabilities.
+
+    The calibration is measured once per qubit count with `calibration_batch` on the same backend (same
+    shots), unless one is given (e.g. from a characterization's SPAM figure). Counts stay what was
+    measured; only the probabilities are mitigated, so a report can always show the raw data.
+    """
+
+    def __init__(self, inner: Backend, *, calibration: ReadoutCalibration | None = None,
+                 calibration_shots: int = 10_000):
+        if calibration_shots < 1:
+            raise MitigationError(f"calibration_shots must be >= 1, got {calibration_shots}")
+        self.inner = inner
+        self.name = f"{inner.name}+readout-mitigation"
+        self.limits = inner.limits
+        self.calibration_shots = calibration_shots
+        self._given = calibration
+        self.calibrations: dict[int, ReadoutCalibration] = {}
+
+    def __getattr__(self, name: str) -> object:
+        """Everything else (client, on_job_update, cancel_all, in_flight...) is the inner backend's."""
+        return getattr(self.inner, name)
+
+    async def calibration_for(self, n_qubits: int, seed: int | None = None) -> ReadoutCalibration:
+        if n_qubits not in self.calibrations:
+            if self._given is not None:
+                if self._given.n_qubits < n_qubits:
+                    raise MitigationError(f"the calibration covers {self._given.n_qubits} qubits, "
+                                          f"the circuits {n_qubits}")
+                given = self._given
+                self.calibrations[n_qubits] = ReadoutCalibration(given.p01[:n_qubits], given.p10[:n_qubits],
+                                                                 given.source)
+            else:
+                res = await self.inner.run(calibration_batch(n_qubits), shots=self.calibration_shots, seed=seed)
+                self.calibrations[n_qubits] = calibrate(res.probabilities, self.calibration_shots)
+        return self.calibrations[n_qubits]
+
+    async def run(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
+        cal = await self.calibration_for(batch.template.n_qubits, seed)
+        res = await self.inner.run(batch, shots=shots, seed=seed)
+        mitigated = await asyncio.to_thread(mitigate, res.probabilities, cal)
+        return ExecutionResult(mitigated, res.counts, res.shots, res.timings, res.job_ids)
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -20,6 +20,77 @@ class _Event(BaseModel):
     time: float = 0.0  # seconds since the epoch, set by the bus from its clock
 
 
+STAGES = ("parse", "bind", "compile", "submit", "queue", "execute", "post_process")  # BatchExecuted.stage_ms keys
+
+
+# ----- payloads: the figures an event carries, shared with the performance report (engine/report) -----
+
+
+class EpochSummary(BaseModel):
+    """The figures of one finished epoch."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+
+
+class CacheCounters(BaseModel):
+    """The circuit cache's counters (cumulative per session)."""
+
+    template_hits: int
+    template_misses: int
+    bound_hits: int
+    bound_misses: int
+    evictions: int
+    bytes_held: int
+    time_saved_ms: float
+
+
+class CompilerCounters(BaseModel):
+    """The native compiler's totals (cumulative per session)."""
+
+    target: str
+    compiles: int
+    gates_in: int
+    gates_out: int
+    n1q_out: int
+    n2q_out: int
+    reduction_pct: float
+    compile_ms: float
+
+
+class ClientCounters(BaseModel):
+    """The IonQ client's counters (cumulative per session)."""
+
+    requests: int
+    calls: dict[str, int] = Field(default_factory=dict)  # "GET /jobs/{id}" -> requests
+    jobs_created: int = 0  # job-creating POSTs that made a job
+    circuits_submitted: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    lookups: int = 0
+    bytes_sent: int = 0
+    queue_time_s: float = 0.0
+    execution_time_s: float = 0.0
+
+
+class CostFigures(BaseModel):
+    """What the circuits of a QPU-target run cost (or would cost), and where the price came from."""
+
+    target: str
+    circuits: int
+    shots: int
+    usd: float
+    per_circuit_usd: float
+    source: str  # "ionq-estimate" (the /jobs/estimate endpoint) or "formula"
+    basis: str  # the prices or the endpoint's answer, in words
+
+
+# ----- the events -----
+
+
 class RunStarted(_Event):
     kind: Literal["run_started"] = "run_started"
     run_id: str
@@ -41,7 +112,7 @@ class BatchExecuted(_Event):
     shots: int = 0
     total_ms: float
     throughput_cps: float
-    stage_ms: dict[str, float] = Field(default_factory=dict)  # bind, compile, submit, queue, execute, post_process
+    stage_ms: dict[str, float] = Field(default_factory=dict)  # keys from STAGES
     purpose: str = ""  # e.g. "spsa", "parameter_shift", "loss", "validation"
 
 
@@ -68,13 +139,8 @@ class StepMetrics(_Event):
     circuits: int = 0  # circuits executed for this step
 
 
-class EpochFinished(_Event):
+class EpochFinished(EpochSummary, _Event):
     kind: Literal["epoch_finished"] = "epoch_finished"
-    epoch: int
-    train_loss: float
-    train_accuracy: float | None = None
-    val_loss: float | None = None
-    val_accuracy: float | None = None
 
 
 class JobUpdate(_Event):
@@ -86,27 +152,12 @@ class JobUpdate(_Event):
     run_s: float | None = None
 
 
-class CacheStats(_Event):
+class CacheStats(CacheCounters, _Event):
     kind: Literal["cache_stats"] = "cache_stats"
-    template_hits: int
-    template_misses: int
-    bound_hits: int
-    bound_misses: int
-    evictions: int
-    bytes_held: int
-    time_saved_ms: float
 
 
-class CompilerStats(_Event):
+class CompilerStats(CompilerCounters, _Event):
     kind: Literal["compiler_stats"] = "compiler_stats"
-    target: str
-    compiles: int
-    gates_in: int
-    gates_out: int
-    n1q_out: int
-    n2q_out: int
-    reduction_pct: float
-    compile_ms: float
 
 
 class Checkpoint(_Event):
@@ -138,33 +189,16 @@ class Error(_Event):
     fatal: bool = False
 
 
-class ClientStats(_Event):
+class ClientStats(ClientCounters, _Event):
     """Cumulative IonQ client counters of this session (one segment of a resumed run)."""
 
     kind: Literal["client_stats"] = "client_stats"
-    requests: int
-    calls: dict[str, int] = Field(default_factory=dict)  # "GET /jobs/{id}" -> requests
-    jobs_created: int = 0  # job-creating POSTs that made a job
-    circuits_submitted: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    lookups: int = 0
-    bytes_sent: int = 0
-    queue_time_s: float = 0.0
-    execution_time_s: float = 0.0
 
 
-class CostEstimate(_Event):
+class CostEstimate(CostFigures, _Event):
     """What the circuits of a QPU-target run cost (or would cost), and where the price came from."""
 
     kind: Literal["cost_estimate"] = "cost_estimate"
-    target: str
-    circuits: int
-    shots: int
-    usd: float
-    per_circuit_usd: float
-    source: str  # "ionq-estimate" (the /jobs/estimate endpoint) or "formula"
-    basis: str  # the prices or the endpoint's answer, in words
 
 
 class EngineStats(_Event):

@@ -32,7 +32,7 @@ from .backends.ionq_errors import IonQAuthError, IonQError
 from .checkpoint import CheckpointError, latest_checkpoint
 from .fileio import atomic_write_bytes
 from .circuits.template import CircuitBatch
-from .config import ConfigError, TrainingConfig
+from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
 from .cost import planned_circuits, published_price
 from .data import DataError, Dataset, load_dataset, train_val_split
 from .events import (
@@ -47,8 +47,6 @@ from .runs import (
 )
 
 FREE_TEXT_FIELDS = ("message", "reason", "basis")
-FEATURES = ("use_batch_api", "use_native_gates", "enable_smart_caching", "adaptive_batch_sizing",
-            "enable_circuit_compression")
 
 
 class SessionStatus(str, Enum):
@@ -350,7 +348,7 @@ class EngineSession:
             run_id=self.run_id, backend=self.backend.name if not self._owns_backend else cfg.backend,
             target=cfg.quantum_target, n_qubits=self.model.n_qubits,
             n_params=self.model.n_params, total_steps=total_steps, resumed_from_step=resumed_step,
-            features={name: bool(getattr(cfg, name)) for name in FEATURES},
+            features={name: bool(getattr(cfg, name)) for name in FEATURE_SWITCHES},
         ))
         await self._prepare_cost(len(train), len(val))
         if cfg.use_native_gates:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_PKG = ROOT / "engine" / "config"
 CONFIG_MODEL = CONFIG_PKG / "model.py"
 SOURCES = ("engine", "qstore_tui")
-ECHO_ONLY = {ROOT / "engine" / "report.py"}  # prints config values; reading them there is not using them
+ECHO_ONLY = ROOT / "engine" / "report"  # prints config values; reading them there is not using them
 _CONFIG_NAME = re.compile(r"(?:config|cfg)$", re.IGNORECASE)
 
 # field -> why only the UI reads it
@@ -71,7 +71,7 @@ def _reads_by_package() -> dict[str, dict[str, list[str]]]:
     found: dict[str, dict[str, list[str]]] = {pkg: defaultdict(list) for pkg in SOURCES}
     for pkg in SOURCES:
         for path in sorted((ROOT / pkg).rglob("*.py")):
-            if path.is_relative_to(CONFIG_PKG) or path in ECHO_ONLY:
+            if path.is_relative_to(CONFIG_PKG) or path.is_relative_to(ECHO_ONLY):
                 continue
             for name in _attribute_reads(path.read_text()):
                 for field in ({name} & fields) | methods.get(name, set()):

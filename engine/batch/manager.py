@@ -31,11 +31,11 @@ from ..backends.base import Backend, ExecutionResult
 from ..cache import BoundBatch, SmartCircuitCache, executable
 from ..circuits.ionq_json import circuit_to_json
 from ..circuits.template import CircuitBatch, Template
-from ..events import BatchExecuted, BatchSizeDecision, EventBus, emit_to
+from ..events import STAGES, BatchExecuted, BatchSizeDecision, EventBus, emit_to
 from ..events import CompilerStats as CompilerStatsEvent
 from .inputs import Group, InputCircuit, group_circuits
 from .limiter import InFlight
-from .results import STAGES, BatchResult, CircuitFailure, GroupOut
+from .results import BatchResult, CircuitFailure, GroupOut
 from .stats import PerformanceStats
 
 if TYPE_CHECKING:

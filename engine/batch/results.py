@@ -17,9 +17,6 @@ if TYPE_CHECKING:  # the compiler package loads only when a batch is compiled
     from ..cache import CircuitCacheStats
     from ..compiler import CompilerStats
 
-STAGES = ("parse", "bind", "compile", "submit", "queue", "execute", "post_process")  # keys of stage_ms, in order
-
-
 @dataclass(frozen=True)
 class CircuitFailure:
     """Circuit `index` (input order) did not run: the backend call of its chunk raised `error_type`."""

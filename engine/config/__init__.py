@@ -15,12 +15,12 @@ Errors are `ConfigError` (a ValueError) whose message names the field and the ru
 
 from .errors import ConfigError
 from .fieldtypes import DEFAULT_IONQ_API_URL, SECRET_FIELDS
-from .model import FIELD_GROUPS, GROUP_OF, TrainingConfig, field_choices, format_field, parse_field
+from .model import FEATURE_SWITCHES, FIELD_GROUPS, GROUP_OF, TrainingConfig, field_choices, format_field, parse_field
 from .presets import PRESETS
 from .tomlio import config_to_toml, load_config, save_config
 
 __all__ = [
-    "DEFAULT_IONQ_API_URL", "FIELD_GROUPS", "GROUP_OF", "PRESETS", "SECRET_FIELDS",
+    "DEFAULT_IONQ_API_URL", "FEATURE_SWITCHES", "FIELD_GROUPS", "GROUP_OF", "PRESETS", "SECRET_FIELDS",
     "ConfigError", "TrainingConfig",
     "config_to_toml", "field_choices", "format_field", "load_config", "parse_field", "save_config",
 ]

@@ -320,6 +320,9 @@ def _field_groups() -> dict[str, list[str]]:
 
 FIELD_GROUPS: dict[str, list[str]] = _field_groups()
 GROUP_OF: dict[str, str] = {name: group for group, names in FIELD_GROUPS.items() for name in names}
+# The v3.4 performance switches: RunStarted.features and the report's "Features Enabled" use these names.
+FEATURE_SWITCHES: tuple[str, ...] = ("use_batch_api", "use_native_gates", "enable_smart_caching",
+                                     "adaptive_batch_sizing", "enable_circuit_compression")
 
 
 # ----- typed text for the CLI's --set and the Config screen, bound to TrainingConfig -----

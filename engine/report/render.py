@@ -1,0 +1,213 @@
+"""The renderings of a report: text (the terminal and the headless run), Markdown (report.md), JSON.
+
+Text and Markdown share one list of (title, [(label, value)]) sections, so they always carry the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .sections import ReportData
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _num(x: float | None, fmt: str = ".4f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    """The loss curve in one line of block characters (bucketed means when longer than `width`)."""
+    if not values:
+        return ""
+    if len(values) > width:
+        size = len(values) / width
+        values = [sum(chunk) / len(chunk) for chunk in
+                  (values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)] for i in range(width))]
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    return "".join(_SPARK[0 if span == 0 else min(7, int((v - lo) / span * 8))] for v in values)
+
+
+Rows = list[tuple[str, str]]
+
+
+def _run(r: ReportData) -> tuple[str, Rows]:
+    run = r.run
+    rows = [
+        ("Run", run.run_id or "-"), ("Status", run.status + (f" ({run.message})" if run.message else "")),
+        ("Backend", f"{run.backend} / {run.target}" if run.backend else "-"),
+        ("Model", f"{run.n_qubits} qubits, {run.n_params} parameters"),
+        ("Steps", f"{run.steps:,} of {run.total_steps:,}"),
+        ("Wall Time", f"{run.wall_s:,.1f}s"),
+        ("Checkpoints", f"{run.checkpoints}" + (f" (last at step {run.last_checkpoint_step})"
+                                                 if run.last_checkpoint_step is not None else "")),
+    ]
+    if run.resumed_from_steps:
+        rows.append(("Resumed", ", ".join(f"from step {s}" for s in run.resumed_from_steps)))
+    return "Run", rows
+
+
+def _execution(r: ReportData) -> tuple[str, Rows]:
+    x = r.execution
+    return "Execution Summary", [
+        ("Total Circuits", f"{x.circuits:,}" + (f" ({x.failed:,} failed)" if x.failed else "")),
+        ("Batches", f"{x.batches:,} in {x.chunks:,} backend calls ({x.circuits_per_call:,.1f} circuits/call)"),
+        ("Total Shots", f"{x.shots:,}" if x.shots else "0 (exact probabilities)"),
+        ("Batch Time", f"{x.batch_time_s:,.2f}s"),
+        ("Avg Time/Batch", f"{x.avg_batch_ms:,.2f}ms"),
+        ("Avg Time/Circuit", f"{x.avg_ms_per_circuit:,.4f}ms"),
+        ("Avg Throughput", f"{x.throughput_cps:,.1f} circuits/sec"),
+        ("Wall Throughput", f"{x.wall_throughput_cps:,.1f} circuits/sec"),
+        ("Circuits by Purpose", ", ".join(f"{k} {v:,}" for k, v in x.circuits_by_purpose.items()) or "-"),
+    ]
+
+
+def _stages(r: ReportData) -> tuple[str, Rows]:
+    return "Time per Stage", [(k, f"{v:,.1f}ms ({r.stages.share.get(k, 0.0):.1%})")
+                              for k, v in r.stages.ms.items()] or [("Stages", "none recorded")]
+
+
+def _features(r: ReportData) -> tuple[str, Rows]:
+    return "Features Enabled", [(k.replace("_", " ").title(), str(v)) for k, v in r.features.items()] or [
+        ("Features", "none recorded")]
+
+
+def _cache(r: ReportData) -> tuple[str, Rows]:
+    c = r.cache
+    if c is None:
+        return "Circuit Cache", [("Cache", "no cache statistics recorded")]
+    return "Circuit Cache", [
+        ("Template Hit Rate", f"{c.template_hit_rate:.1%} ({c.template_hits} of {c.template_hits + c.template_misses})"),
+        ("Bound Hit Rate", f"{c.bound_hit_rate:.1%} ({c.bound_hits} of {c.bound_hits + c.bound_misses})"),
+        ("Time Saved", f"{c.time_saved_ms:,.1f}ms"),
+        ("Evictions", f"{c.evictions:,}"),
+        ("Held", f"{c.bytes_held / 2**20:,.2f} MiB"),
+    ]
+
+
+def _compiler(r: ReportData) -> tuple[str, Rows]:
+    c = r.compiler
+    if c is None:
+        return "Native Gate Compiler", [("Compiler", "not used (no compiler statistics recorded)")]
+    return "Native Gate Compiler", [
+        ("Target", c.target), ("Templates Compiled", f"{c.compiles:,}"),
+        ("Gates In / Out", f"{c.gates_in:,} / {c.gates_out:,} ({c.n1q_out:,} 1q, {c.n2q_out:,} 2q)"),
+        ("Gate Reduction", f"{c.reduction_pct:.1f}%"), ("Compile Time", f"{c.compile_ms:,.1f}ms"),
+    ]
+
+
+def _client(r: ReportData) -> tuple[str, Rows]:
+    cl = r.client
+    if cl is None:
+        return "Batch Client", [("Client", "no API calls (local backend)")]
+    return "Batch Client", [
+        ("API Calls", f"{cl.requests:,}"),
+        ("Jobs Created", f"{cl.jobs_created:,} ({cl.jobs_seen:,} seen)"),
+        ("Circuits Submitted", f"{cl.circuits_submitted:,}"),
+        ("Avg Circuits/Call", f"{cl.circuits_per_call:,.1f}"),
+        ("Retries", f"{cl.retries:,} ({cl.rate_limited:,} rate-limited, {cl.lookups:,} job lookups)"),
+        ("Bytes Sent", f"{cl.bytes_sent:,}"),
+        ("Queue / Run Time", f"{cl.queue_time_s:,.2f}s / {cl.execution_time_s:,.2f}s"),
+        ("Job Statuses", ", ".join(f"{k} {v}" for k, v in sorted(cl.job_statuses.items())) or "-"),
+    ]
+
+
+def _training(r: ReportData) -> tuple[str, Rows]:
+    t = r.training
+    return "Training", [
+        ("Loss", f"{_num(t.first_loss)} -> {_num(t.final_loss)} (best {_num(t.best_loss)})"),
+        ("Curve", sparkline([p.loss for p in t.curve]) or "-"),
+        ("Final Accuracy", _pct(t.final_accuracy)),
+        ("Val Accuracy", f"{_pct(t.final_val_accuracy)} (best {_pct(t.best_val_accuracy)})"),
+        *[(f"Epoch {e.epoch}", f"loss {e.train_loss:.4f}, acc {_pct(e.train_accuracy)}, "
+           f"val loss {_num(e.val_loss)}, val acc {_pct(e.val_accuracy)}") for e in t.epochs],
+    ]
+
+
+def _cost(r: ReportData) -> tuple[str, Rows]:
+    co = r.cost
+    if co is None:
+        return "Estimated Cost", [("Cost", "not a QPU target: no charge")]
+    return "Estimated Cost", [
+        ("Target", co.target), ("Circuits", f"{co.circuits:,} x {co.shots:,} shots"),
+        ("Estimate", f"${co.usd:,.2f} (${co.per_circuit_usd:,.4f} per circuit)"),
+        ("Source", co.source), ("Basis", co.basis),
+    ]
+
+
+def _store(r: ReportData) -> tuple[str, Rows]:
+    s = r.store
+    if s is None:
+        return "Vector Store", [("Store", "nothing stored")]
+    return "Vector Store", [
+        ("Store", s.store), ("Updates", f"{s.updates:,} ({s.upserted:,} vectors upserted)"),
+        ("Namespaces", ", ".join(s.namespaces) or "-"), ("kNN Accuracy", _pct(s.last_knn_accuracy)),
+    ]
+
+
+def _engine(r: ReportData) -> tuple[str, Rows]:
+    e = r.engine
+    return "Engine", [
+        ("Events", f"{e.events:,} ({e.events_dropped:,} dropped by slow subscribers)"),
+        ("Event Loop Worst Stall", "-" if e.loop_worst_stall_ms is None else f"{e.loop_worst_stall_ms:,.1f} ms"),
+        ("Warnings / Errors", f"{e.warnings} / {len(e.errors)}"),
+        *[("Error", msg) for msg in e.errors],
+    ]
+
+
+# The sections of the text and Markdown renderings, in order: a new section is one function and one entry here.
+SECTIONS: tuple[Callable[[ReportData], tuple[str, Rows]], ...] = (
+    _run, _execution, _stages, _features, _cache, _compiler, _client, _training, _cost, _store, _engine,
+)
+
+
+def _sections(r: ReportData) -> list[tuple[str, Rows]]:
+    """(title, [(label, value)]) shared by the text and Markdown renderings."""
+    return [section(r) for section in SECTIONS]
+
+
+_RULE = "=" * 72
+
+
+def _text_lines(r: ReportData) -> list[str]:
+    lines = [_RULE, "QSTORE-TUI PERFORMANCE REPORT", _RULE]
+    for title, rows in _sections(r):
+        lines.append("")
+        lines.append(f"{title}:")
+        lines += [f"  {label}: {value}" for label, value in rows]
+    lines.append(_RULE)
+    return lines
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _markdown_lines(r: ReportData) -> list[str]:
+    lines = [f"# Performance report: {r.run.run_id or 'run'}"]
+    for title, rows in _sections(r):
+        lines += ["", f"## {title}", "", "| | |", "|---|---|"]
+        lines += [f"| {_md_cell(label)} | {_md_cell(value)} |" for label, value in rows]
+    if r.config:
+        lines += ["", "## Config", "", "| field | value |", "|---|---|"]
+        lines += [f"| {k} | {_md_cell(str(v))} |" for k, v in r.config.items()]
+    return lines
+
+
+def to_text(r: ReportData) -> str:
+    return "\n".join(_text_lines(r))
+
+
+def to_markdown(r: ReportData) -> str:
+    return "\n".join(_markdown_lines(r)) + "\n"
+
+
+def to_json(r: ReportData) -> dict[str, Any]:
+    return r.model_dump(mode="json")

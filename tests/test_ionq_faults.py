@@ -180,3 +180,15 @@ async def test_a_copy_that_lands_after_the_window_is_canceled_and_one_result_is_
     assert list(runs.values()) == [1], runs
     assert server.counters().duplicates == 1, "the second copy was created, then canceled"
     np.testing.assert_array_equal(result.counts, (await expected(batch)).counts)
+
+
+async def test_without_the_lookup_window_the_same_late_post_would_have_made_a_second_job(server):
+    """The peer of the test above: with no window the client resends at once and the late copy lands too."""
+    server.reset()
+    async with LatePostProxy(server.base_url, [2 * TIMEOUT_S]) as proxy:
+        async with IonQClient(proxy.base_url, KEY, timeout=httpx.Timeout(TIMEOUT_S), max_retries=3,
+                              late_post_window_s=0.0, poll_initial=0.01, poll_cap=0.05, backoff_base=0.02,
+                              backoff_cap=0.05) as client:
+            await IonQBackend(client).run(batch_of(2), shots=SHOTS, seed=SEED)
+        await proxy.drain()
+    assert server.counters().duplicates == 1

@@ -2,7 +2,7 @@
 
 One forward pass gives the final states; one backward pass un-computes them gate by gate next to
 lambda = H psi (H = sum_i c_i Z_i, c the cotangent: dL/dz from the trainer) and accumulates each
-trainable angle's derivative on the way (see program_kernels.py). The cost is about three forward
+trainable angle's derivative on the way (see kernels.py). The cost is about three forward
 passes whatever the number of parameters, against 2P + 1 circuits for parameter shift.
 
 Angles are affine in the slots (`const + W theta + V x`): the kernels differentiate by angle, and
@@ -54,7 +54,7 @@ def _compiled(t: Template) -> _Compiled:
             _cache.move_to_end(key)
             return hit
     trainable = np.any(t.weights != 0.0, axis=0)
-    program = build_program(t, plan_for(t, probabilities_only=True), trainable, pair_runs=False)
+    program = build_program(t, plan_for(t, probabilities_only=True), trainable, pair_runs=True)
     needed = [i for i, r in enumerate(program.ins) if r[0] in (RUN1, GATE2) and r[5]]
     stop_at = -1 if program.trainable_prefix else (min(needed) if needed else len(program.ins))
     c = _Compiled(program, np.flatnonzero(trainable), stop_at)
@@ -69,7 +69,7 @@ class _Chunk:
     """Forward and backward of one chunk of rows, holding its states in between."""
 
     def __init__(self, t: Template, c: _Compiled, angles: np.ndarray):
-        from . import program_kernels as pk
+        from . import kernels as pk
 
         self.pk, self.c, self.angles = pk, c, np.ascontiguousarray(angles)
         p = c.program
@@ -80,7 +80,7 @@ class _Chunk:
         self.m4 = np.empty((4, 4, b), dtype=np.complex128)
         self.tmp4 = np.empty((4, 4), dtype=np.complex128)
         self.final = pk.forward(p.n_qubits, p.ins, p.gates, p.prefix, p.fixed1, p.fixed2, p.perm_src, p.perm_phase,
-                                self.angles, self.psi, self.tmp, self.mats, self.m4, self.tmp4)
+                                self.angles, self.psi, self.tmp, self.mats, self.m4, self.tmp4, False)
 
     def z(self) -> np.ndarray:
         probs = self.final.real ** 2 + self.final.imag ** 2

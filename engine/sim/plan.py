@@ -13,11 +13,15 @@ The plan depends only on the gate structure (`Template.ops_hash`), never on the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..circuits.gates import FIXED_1Q, SWAP, spec
 from ..circuits.template import Op, Template
+
+if TYPE_CHECKING:
+    from .program import Program
 
 
 @dataclass
@@ -44,31 +48,11 @@ class Generic:
 
 
 @dataclass
-class RunGroup:
-    """One-qubit runs with the same gate sequence: their matrices are built in one vectorized call."""
-
-    names: tuple[str, ...]
-    runs: list[tuple[int, ...]]  # the op indices of each run, all with `names`
-
-
-@dataclass
 class Plan:
     n_qubits: int
     prefix: Prefix
     steps: list
-    groups: list[RunGroup] = field(default_factory=list)
-
-    def with_groups(self, t: Template) -> "Plan":
-        self.groups = self.run_groups(t)
-        return self
-
-    def run_groups(self, t: Template) -> list[RunGroup]:
-        runs = [tuple(r) for r in self.prefix.runs if r] + [tuple(s.ops) for s in self.steps if isinstance(s, Fused1Q)]
-        groups: dict[tuple[str, ...], RunGroup] = {}
-        for r in runs:
-            names = tuple(t.ops[i].name for i in r)
-            groups.setdefault(names, RunGroup(names, [])).runs.append(r)
-        return list(groups.values())
+    program: "Program | None" = None  # the plan as arrays for the kernels, built on first use
 
 
 def _local_matrix(gateset: str, op: Op) -> np.ndarray | None:

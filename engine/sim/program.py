@@ -1,7 +1,7 @@
 """A simulation plan flattened into integer and complex arrays that one compiled function can run.
 
 The plan (plan.py) decides what to fuse; this module writes it down as a straight-line program
-for `program_kernels`, so that a whole circuit, forward and (for the adjoint method) backward,
+for `kernels`, so that a whole circuit, forward and (for the adjoint method) backward,
 runs in one or two calls into compiled code, with every gate matrix built there from the angles.
 At 20 rows of 8 qubits a numpy call per gate costs more than the arithmetic.
 

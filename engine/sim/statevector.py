@@ -15,14 +15,13 @@ import os
 
 import numpy as np
 
-from ..circuits.gates import FIXED_1Q, one_qubit_matrix, spec, two_qubit_matrix, zz_diag_turns
 from ..circuits.ir import Circuit
 from ..circuits.template import Template
-from .plan import Fused1Q, Generic, Monomial, Plan, build_plan, drop_dead_diagonals
+from .plan import Plan, build_plan, drop_dead_diagonals
+from .program import Program, build_program
 
 MAX_QUBITS = 16
 DEFAULT_CHUNK_BYTES = 8 * 2**20
-_DIAGONAL_1Q = {"rz", "z", "s", "si", "t", "ti"}
 
 _plans: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
 _plans_lock = Lock()
@@ -41,7 +40,6 @@ def plan_for(t: Template, probabilities_only: bool = False) -> Plan:
     plan = build_plan(t)
     if probabilities_only:
         plan = drop_dead_diagonals(t, plan)
-    plan.with_groups(t)
     with _plans_lock:
         _plans[key] = plan
         while len(_plans) > 256:
@@ -49,51 +47,8 @@ def plan_for(t: Template, probabilities_only: bool = False) -> Plan:
     return plan
 
 
-def _op_matrix_1q(t: Template, i: int, angles: np.ndarray) -> np.ndarray:
-    op = t.ops[i]
-    n = spec(t.gateset, op.name).n_params
-    if n == 0:
-        return FIXED_1Q[op.name]
-    off = t.param_offsets[i]
-    return one_qubit_matrix(t.gateset, op.name, angles[:, off:off + n])
-
-
-def _run_matrix(t: Template, run: list[int], angles: np.ndarray) -> np.ndarray:
-    """The product M_k ... M_1 of a run of one-qubit ops as (2, 2, B): entries contiguous over the batch."""
-    m = _op_matrix_1q(t, run[0], angles)
-    for i in run[1:]:
-        m = np.matmul(_op_matrix_1q(t, i, angles), m)
-    b = angles.shape[0]
-    if m.ndim == 2:
-        return np.repeat(m[:, :, None], b, axis=2)
-    return np.ascontiguousarray(m.transpose(1, 2, 0))
-
-
-def _run_matrices(t: Template, plan: Plan, angles: np.ndarray) -> dict[tuple[int, ...], np.ndarray]:
-    """Every fused run's (2, 2, B) matrix, built group by group: one numpy call per gate position."""
-    b = angles.shape[0]
-    out: dict[tuple[int, ...], np.ndarray] = {}
-    for group in plan.groups:
-        total = None
-        for pos, name in enumerate(group.names):
-            s = spec(t.gateset, name)
-            if s.n_params == 0:
-                m = FIXED_1Q[name]
-            else:
-                cols = [t.param_offsets[r[pos]] + k for r in group.runs for k in range(s.n_params)]
-                params = angles[:, cols].reshape(b, len(group.runs), s.n_params)
-                m = one_qubit_matrix(t.gateset, name, params)  # (B, R, 2, 2)
-            total = m if total is None else np.matmul(m, total)
-        if total.ndim == 2:
-            total = np.broadcast_to(total, (b, len(group.runs), 2, 2))
-        mats = np.ascontiguousarray(total.transpose(1, 2, 3, 0))  # (R, 2, 2, B)
-        for k, r in enumerate(group.runs):
-            out[r] = mats[k]
-    return out
-
-
-# States are held as (2**n, B): the batch is the innermost axis, so every update below runs
-# over long contiguous rows whatever the qubit, and gathers move whole rows.
+# States are held as (2**n, B): the batch is the innermost axis, so every update runs over long
+# contiguous rows whatever the qubit, and gathers move whole rows.
 
 def _kernels():
     from . import kernels
@@ -101,16 +56,26 @@ def _kernels():
     return kernels
 
 
+def program_for(t: Template, probabilities_only: bool = False) -> Program:
+    """The cached plan as a compiled program (program.py): one kernel call simulates a chunk."""
+    plan = plan_for(t, probabilities_only)
+    if plan.program is None:
+        plan.program = build_program(t, plan, np.zeros(t.n_angles, dtype=bool), pair_runs=True)
+    return plan.program
+
+
 def _warm_up() -> None:
+    from ..circuits.template import TemplateBuilder
+
     k = _kernels()
-    psi = np.zeros((4, 1), dtype=np.complex128)
-    m2 = np.zeros((2, 2, 1), dtype=np.complex128)
-    k.apply_1q(psi, m2, 0)
-    k.apply_1q_diag(psi, m2, 0)
-    k.apply_2q(psi, np.zeros((4, 4, 1), dtype=np.complex128), 1, 0)
-    k.apply_diag_2q(psi, np.zeros((4, 1), dtype=np.complex128), 1, 0)
-    k.gather_rows(psi, np.arange(4), np.empty_like(psi))
-    k.abs2_transposed(psi, np.empty((1, 4)))
+    t = TemplateBuilder(2).gate("ry", 0, angles=(0.1,)).gate("cnot", 1, controls=(0,)).build()
+    p = program_for(t)
+    angles = np.zeros((1, t.n_angles))
+    psi = np.zeros((2 ** t.n_qubits, 1), dtype=np.complex128)
+    k.forward(p.n_qubits, p.ins, p.gates, p.prefix, p.fixed1, p.fixed2, p.perm_src, p.perm_phase, angles, psi,
+              np.empty_like(psi), np.empty((2, 2, 2, 1), dtype=np.complex128), np.empty((4, 4, 1), dtype=np.complex128),
+              np.empty((4, 4), dtype=np.complex128), False)
+    k.abs2_transposed(psi, np.empty((1, psi.shape[0])))
 
 
 _warm_started = False
@@ -128,81 +93,20 @@ def warm_up_in_background() -> None:
         Thread(target=_warm_up, name="qstore-sim-warm-up", daemon=True).start()
 
 
-def _apply_1q(psi: np.ndarray, m: np.ndarray, q: int, diagonal: bool) -> np.ndarray:
-    """Apply one (2, 2, B) matrix per batch column to qubit q, in place."""
-    k = _kernels()
-    m = np.ascontiguousarray(m, dtype=np.complex128)
-    (k.apply_1q_diag if diagonal else k.apply_1q)(psi, m, q)
-    return psi
-
-
-def _control_mask(n: int, controls: tuple[int, ...]) -> np.ndarray:
-    idx = np.arange(2 ** n)
-    mask = np.ones(2 ** n, dtype=bool)
-    for c in controls:
-        mask &= ((idx >> c) & 1).astype(bool)
-    return mask
-
-
-def _apply_generic(psi: np.ndarray, t: Template, i: int, angles: np.ndarray, n: int) -> np.ndarray:
-    op = t.ops[i]
-    s = spec(t.gateset, op.name)
-    off = t.param_offsets[i]
-    params = angles[:, off:off + s.n_params]
-    b = psi.shape[1]
-    if op.controls:
-        m = _run_matrix(t, [i], angles)
-        applied = _apply_1q(psi.copy(), m, op.targets[0], diagonal=False)
-        return np.where(_control_mask(n, op.controls)[:, None], applied, psi)
-    qa, qb = op.targets
-    k = _kernels()
-    if op.name == "zz":
-        turns = params[:, 0] if t.gateset == "native" else params[:, 0] / (2 * np.pi)
-        k.apply_diag_2q(psi, np.ascontiguousarray(zz_diag_turns(turns).T), qa, qb)
-        return psi
-    m = two_qubit_matrix(t.gateset, op.name, params)  # (B, 4, 4)
-    if m.ndim == 2:
-        m = np.broadcast_to(m, (b, 4, 4))
-    k.apply_2q(psi, np.ascontiguousarray(m.transpose(1, 2, 0)), qa, qb)
-    return psi
-
-
-def _is_diagonal_run(t: Template, run: list[int]) -> bool:
-    return t.gateset == "qis" and all(t.ops[i].name in _DIAGONAL_1Q for i in run)
-
-
 def _simulate_chunk(t: Template, plan: Plan, angles: np.ndarray, initial: np.ndarray | None) -> np.ndarray:
-    """Final states of one chunk, as (2**n, B)."""
-    n = plan.n_qubits
+    """Final states of one chunk, as (2**n, B): one call into the compiled program."""
+    if plan.program is None:
+        plan.program = build_program(t, plan, np.zeros(t.n_angles, dtype=bool), pair_runs=True)
+    p = plan.program
     b = angles.shape[0]
-    mats = _run_matrices(t, plan, angles)
     if initial is None:
-        psi = np.ones((1, b), dtype=np.complex128)
-        for q in range(n):
-            run = plan.prefix.runs[q]
-            if not run:
-                psi = np.concatenate([psi, np.zeros_like(psi)], axis=0)
-                continue
-            v = mats[tuple(run)][:, 0]  # (2, B): the run applied to |0>
-            psi = (v[:, None, :] * psi[None, :, :]).reshape(-1, b)
+        psi = np.empty((2 ** p.n_qubits, b), dtype=np.complex128)
     else:
         psi = np.array(np.asarray(initial).T, dtype=np.complex128, order="C")
-        for q in range(n):
-            run = plan.prefix.runs[q]
-            if run:
-                psi = _apply_1q(psi, mats[tuple(run)], q, _is_diagonal_run(t, run))
-    for step in plan.steps:
-        if isinstance(step, Fused1Q):
-            psi = _apply_1q(psi, mats[tuple(step.ops)], step.qubit, _is_diagonal_run(t, step.ops))
-        elif isinstance(step, Monomial):
-            out = np.empty_like(psi)
-            _kernels().gather_rows(psi, step.src, out)
-            psi = out
-            if step.phase is not None:
-                psi *= step.phase[:, None]
-        elif isinstance(step, Generic):
-            psi = _apply_generic(psi, t, step.op, angles, n)
-    return psi
+    return _kernels().forward(
+        p.n_qubits, p.ins, p.gates, p.prefix, p.fixed1, p.fixed2, p.perm_src, p.perm_phase,
+        np.ascontiguousarray(angles), psi, np.empty_like(psi), np.empty((2, 2, 2, b), dtype=np.complex128),
+        np.empty((4, 4, b), dtype=np.complex128), np.empty((4, 4), dtype=np.complex128), initial is not None)
 
 
 def _check(t: Template, angles: np.ndarray) -> np.ndarray:

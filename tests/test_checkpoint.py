@@ -92,20 +92,15 @@ from engine.checkpoint import (  # noqa: E402
 
 @pytest.fixture(scope="module")
 def real_checkpoints(tmp_path_factory):
-    """Three checkpoints (steps 2, 4, 6) written by a real trainer."""
-    from engine.backends.local import LocalSimulatorBackend
+    """The last three checkpoints (steps 4, 6, 8) of a real run (24 training samples in steps of 4, twice)."""
     from engine.config import TrainingConfig
-    from engine.data import make_dataset, train_val_split
-    from engine.model import QuantumModel
-    from engine.trainer import QuantumTrainer
+    from engine.session import EngineSession
 
-    folder = tmp_path_factory.mktemp("ck")
-    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, batch_size=4, epochs=1, shots_per_circuit=0, seed=0,
-                         checkpoint_interval=2, embeddings_to_store=False)
-    train, _ = train_val_split(make_dataset("moons", 30, 0), 0.2, 0)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), checkpoint_dir=folder)
-    asyncio.run(trainer.train(QuantumModel.from_config(cfg, 2, 2), train))
-    return folder
+    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=30, batch_size=4, epochs=2, shots_per_circuit=0,
+                         seed=0, checkpoint_interval=2, embeddings_to_store=False)
+    session = EngineSession(cfg, runs_dir=tmp_path_factory.mktemp("ck"))
+    asyncio.run(session.run())
+    return session.run_dir / "checkpoints"
 
 
 def _copy(src, tmp_path):
@@ -139,7 +134,7 @@ def test_a_real_checkpoint_validates_and_restores_what_load_checkpoint_gives(rea
 def test_missing_or_wrong_typed_fields_name_the_file_and_the_field(real_checkpoints, tmp_path, edit, field):
     data = json.loads(latest_checkpoint(real_checkpoints).read_text())
     edit(data)
-    bad = tmp_path / "step-000006.json"
+    bad = tmp_path / "step-000012.json"
     bad.write_text(json.dumps(data))
     with pytest.raises(CheckpointError) as info:
         read_training_checkpoint(bad)
@@ -153,7 +148,7 @@ def test_a_damaged_newest_checkpoint_is_set_aside_and_the_newest_valid_one_is_us
     newest.write_bytes(torn)
     middle.write_text(json.dumps({**json.loads(middle.read_text()), "step": "four"}))
     point = find_resume_point(folder)
-    assert point.path == oldest and point.step == 2
+    assert point.path == oldest and point.step == int(oldest.stem.split("-")[1])
     assert [(s.path.name, s.moved_to.name) for s in point.set_aside] == [
         (newest.name, newest.name + DAMAGED_SUFFIX), (middle.name, middle.name + DAMAGED_SUFFIX)]
     assert "not a readable checkpoint" in point.set_aside[0].reason and "step" in point.set_aside[1].reason
@@ -165,7 +160,8 @@ def test_only_damaged_checkpoints_is_an_error_naming_each(real_checkpoints, tmp_
     folder = _copy(real_checkpoints, tmp_path)
     for path in checkpoints_in(folder):
         path.write_text("[]")
-    with pytest.raises(CheckpointError, match=r"no valid checkpoint to resume from: step-000006.json \(not a "
+    newest = checkpoints_in(folder)[-1].name
+    with pytest.raises(CheckpointError, match=rf"no valid checkpoint to resume from: {newest} \(not a "
                                               r"checkpoint: the file holds a JSON list"):
         find_resume_point(folder)
     assert checkpoints_in(folder) == [] and len(list(folder.iterdir())) == 3

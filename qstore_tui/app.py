@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -129,6 +130,7 @@ class QStoreApp(App[None]):
         self.theme_dirs = list(theme_dirs)
         self.config_problems: dict[str, str] = {}  # field -> message, kept by the Config screen
         self._frozen_for: object | None = None
+        self.crash: BaseException | None = None  # the exception that ended the app, if one did
         # Not in tests: there many apps come and go in one process, and the policy is process-wide.
         self._collector = None if testing else IdleCollector()
         self.bridge = EngineBridge(self, runs_dir=self.runs_dir, clock=clock)
@@ -138,8 +140,28 @@ class QStoreApp(App[None]):
     # ----- start-up -----
 
     def run(self, *, mouse: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
-        """Run in the terminal; without mouse reporting when made with `no_mouse` (SSH, tmux copy mode)."""
-        return super().run(mouse=not self.no_mouse if mouse is None else mouse, **kwargs)
+        """Run in the terminal; without mouse reporting when made with `no_mouse` (SSH, tmux copy mode).
+
+        A crash ends the app as Textual ends it (the terminal restored), then prints one line: what
+        went wrong and where its crash log (the traceback) is; `return_code` is then non-zero."""
+        super().run(mouse=not self.no_mouse if mouse is None else mouse, **kwargs)
+        if self.crash is not None:
+            from .crash import crash_message, write_crash_log
+
+            path = write_crash_log(self.crash, what="the app", run_dir=self.bridge.run_dir,
+                                   context=[f"screen: {self.current_mode}"])
+            print(crash_message("the app", self.crash, path), file=sys.stderr, flush=True)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception no handler caught: keep it for the crash log instead of a traceback on screen."""
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is not None and not self.testing:
+            self._exit_renderables.clear()  # the one line and the crash log replace the traceback
+        super()._print_error_renderables()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):

@@ -74,4 +74,4 @@ def open_app(*, runs_dir: Path, no_mouse: bool, config: TrainingConfig | None = 
 
     tui: QStoreApp = app.make_app(config=config, runs_dir=runs_dir, attach=attach, demo=demo, no_mouse=no_mouse)
     tui.run(mouse=not no_mouse)
-    return 0
+    return tui.return_code or 0  # 1 after a crash (the app printed its one line and wrote the crash log)

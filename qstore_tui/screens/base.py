@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Input
@@ -36,7 +37,20 @@ class AppScreen(Screen[None]):
         }
     }
     """
+    BINDINGS = [Binding("escape", "leave_field", "Leave the field", show=False, id="leave_field")]
+    PURPOSE = ""  # one line on what the screen is for (the help screen's first line)
     ready = False  # composed and mounted: show_view may run
+
+    def action_leave_field(self) -> None:
+        """Escape in a text input: the keys go back to the screen (1-5 switch screens again)."""
+        if not isinstance(self.focused, Input):
+            return
+        home = self.query(self.AUTO_FOCUS) if self.AUTO_FOCUS else None
+        target = home.first() if home else None
+        if target is not None and target.focusable and not isinstance(target, Input):
+            target.focus()
+        else:
+            self.set_focus(None)
 
     @property
     def qapp(self) -> QStoreApp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import work
 from textual.await_complete import AwaitComplete
 from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
@@ -28,11 +29,19 @@ class QCommandPalette(DismissOnce, CommandPalette):
     """Textual's command palette, dismissed once (fast Enters select the same command twice).
 
     Its search worker can also outlive it: a search that finishes while the palette is being
-    removed set a flag whose watcher queried the removed list (`NoMatches`, ending the app). The
-    watcher (textual is pinned) now does nothing once the list is gone.
+    removed queried the removed list (`NoMatches`) and, as a worker with `exit_on_error`, ended
+    the app. Here the search runs with `exit_on_error=False` (a search that failed shows nothing),
+    and the watcher that touches the list does nothing once the list is gone (textual is pinned).
     """
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP, exit_on_error=False)
+    async def _gather_commands(self, search_value: str) -> None:
+        await _UNGUARDED_GATHER(self, search_value)
 
     def _watch__list_visible(self) -> None:
         if not self.is_attached or not self.query(CommandList):
             return
         super()._watch__list_visible()
+
+
+_UNGUARDED_GATHER = CommandPalette._gather_commands.__wrapped__  # type: ignore[attr-defined]

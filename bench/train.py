@@ -40,6 +40,7 @@ from engine.batch import CircuitBatchManager  # noqa: E402
 from engine.config import TrainingConfig  # noqa: E402
 from engine.data import load_dataset, train_val_split  # noqa: E402
 from engine.model import QuantumModel  # noqa: E402
+from engine.parts import build_manager  # noqa: E402
 from engine.trainer import QuantumTrainer  # noqa: E402
 
 TARGETS = {"spsa_s": 2.0, "spsa_val_acc": 0.80, "ps_s": 10.0, "ps_val_acc": 0.95, "ratio_vs_cirq": 50.0}
@@ -56,7 +57,7 @@ def scenario_config(method: str, seed: int, native: bool = False) -> TrainingCon
 async def train_once(cfg: TrainingConfig, backend) -> dict:
     train, val = train_val_split(load_dataset(cfg), cfg.validation_split, cfg.seed)
     model = QuantumModel.from_config(cfg, train.n_features, train.n_classes)
-    trainer = QuantumTrainer(cfg, backend)
+    trainer = QuantumTrainer(cfg, build_manager(cfg, backend))
     t0 = time.perf_counter()
     result = await trainer.train(model, train, val)
     wall = time.perf_counter() - t0

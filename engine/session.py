@@ -1,7 +1,8 @@
 """EngineSession: one training run, from config to report, as one coroutine on the caller's loop.
 
 The session builds everything a run needs (backend, IonQ client or in-process emulator, cache,
-batch manager and compiler, data, model, trainer, vector store), opens the run directory, and
+batch manager and compiler, data, model, vector store: see engine/parts.py), hands the parts to the
+trainer (which only trains), opens the run directory, and
 turns what happens into typed events on its bus: appended to events.jsonl (flushed per line,
 fsynced at checkpoints and at the end) and pushed to bounded subscriber queues. CPU-heavy work
 (data loading, simulation, compilation, store I/O) runs in worker threads; a lag probe measures
@@ -23,7 +24,7 @@ import threading
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 
@@ -40,11 +41,21 @@ from .events import (
     RunStarted, _Event,
 )
 from .lag import LagProbe
+from .parts import BackendParts, adopt_backend, build_backend, build_manager, open_store
 from .report import PerformanceReport, build_report
 from .runs import (
     CHECKPOINT_DIR, EVENTS_FILE, REPORT_JSON, REPORT_MD, STORE_FILE, EventLog, RunError, RunLock, create_run_dir,
     load_run_config, new_run_id, read_events, run_info,
 )
+
+if TYPE_CHECKING:
+    from .backends.emulator import EmulatorServer
+    from .backends.ionq import JobUpdateInfo
+    from .backends.ionq_client import IonQClient
+    from .batch import BatchResult, CircuitBatchManager, PerformanceStats
+    from .model import QuantumModel
+    from .store.base import VectorStore
+    from .trainer import QuantumTrainer, TrainResult
 
 FREE_TEXT_FIELDS = ("message", "reason", "basis")
 
@@ -60,6 +71,8 @@ class SessionStatus(str, Enum):
 
 
 FailureKind = Literal["config", "backend"]  # None: a programming error
+LogLevel = Literal["debug", "info", "warning", "error"]
+RunStatus = Literal["completed", "stopped", "failed", "interrupted"]
 
 
 def classify_error(exc: BaseException) -> FailureKind | None:
@@ -97,14 +110,15 @@ def _error_source(exc: BaseException) -> str:
 class _BusLogHandler(logging.Handler):
     """Engine log records (IonQ retries, store warnings) become Log events, from any thread."""
 
-    _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
+    _LEVELS: dict[int, LogLevel] = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+                                    logging.ERROR: "error"}
 
     def __init__(self, session: "EngineSession", loop: asyncio.AbstractEventLoop):
         super().__init__(logging.INFO)
         self._session, self._loop = session, loop
 
     def emit(self, record: logging.LogRecord) -> None:
-        level = self._LEVELS.get(record.levelno, "error" if record.levelno > logging.ERROR else "info")
+        level: LogLevel = self._LEVELS.get(record.levelno, "error" if record.levelno > logging.ERROR else "info")
         event = Log(level=level, message=f"{record.name}: {record.getMessage()}")
         if threading.get_ident() == self._session._loop_thread:
             self._session.emit(event)
@@ -115,15 +129,14 @@ class _BusLogHandler(logging.Handler):
 class _RecordingExecutor:
     """The trainer's executor: the batch manager, remembering the last batch for the Compiler screen."""
 
-    def __init__(self, session: "EngineSession", manager: Any):
+    def __init__(self, session: "EngineSession", manager: CircuitBatchManager):
         self._session, self.manager = session, manager
 
-    async def execute_batch(self, batch: Any, **kw: Any) -> Any:
-        if isinstance(batch, CircuitBatch):
-            self._session.last_batch = batch
-        return await self.manager.execute_batch(batch, **kw)
+    async def execute_batch(self, batch: CircuitBatch, *, shots: int, seed: int, purpose: str) -> BatchResult:
+        self._session.last_batch = batch
+        return await self.manager.execute_batch(batch, shots=shots, seed=seed, purpose=purpose)
 
-    def get_performance_stats(self) -> Any:
+    def get_performance_stats(self) -> PerformanceStats:
         return self.manager.get_performance_stats()
 
 
@@ -154,13 +167,14 @@ class EngineSession:
                                else self.run_dir / CHECKPOINT_DIR)
         self.status = SessionStatus.IDLE
         self.stop_grace_s = stop_grace_s
-        self.model: Any = None
-        self.trainer: Any = None
-        self.manager: Any = None
-        self.store: Any = None
-        self.backend: Any = backend
-        self.client: Any = None  # the IonQ client (ionq and emulator backends)
-        self.emulator: Any = None  # the in-process EmulatorServer (emulator backend)
+        # The parts, built by run() (engine/parts.py); None until then.
+        self.model: QuantumModel | None = None
+        self.trainer: QuantumTrainer | None = None
+        self.manager: CircuitBatchManager | None = None
+        self.store: VectorStore | None = None
+        self.backend: Backend | None = backend
+        self.client: IonQClient | None = None  # the IonQ client (ionq and emulator backends)
+        self.emulator: EmulatorServer | None = None  # the in-process emulator (emulator backend)
         self.last_batch: CircuitBatch | None = None
         self.error: BaseException | None = None
         self.failure_kind: FailureKind | None = None
@@ -171,7 +185,7 @@ class EngineSession:
         self._secrets = [s.get_secret_value() for s in (config.quantum_api_key, config.pinecone_api_key) if s]
         self._log: EventLog | None = None
         self._lock: RunLock | None = None
-        self._work: asyncio.Task | None = None
+        self._work: asyncio.Task[TrainResult] | None = None
         self._done = asyncio.Event()
         self._stop_reason: Literal["stopped", "interrupted"] | None = None
         self._paused = False
@@ -179,11 +193,12 @@ class EngineSession:
         self._loop_thread: int | None = None
         self._segment_circuits = 0
         self._price: tuple[float, str, str] | None = None  # (usd per circuit, source, basis)
-        self._syncs: set[asyncio.Future] = set()
+        self._syncs: set[asyncio.Future[None]] = set()
         self.bus.add_sink(self._redact)
 
     @classmethod
-    def from_run_dir(cls, run_dir: Path, **kw: Any) -> "EngineSession":
+    def from_run_dir(cls, run_dir: Path, *, clock: Callable[[], float] = time.time, bus: EventBus | None = None,
+                     backend: Backend | None = None, stop_grace_s: float = 10.0) -> "EngineSession":
         """The session that resumes the run in `run_dir` from its last checkpoint (config from config.toml)."""
         run_dir = Path(run_dir)
         config = load_run_config(run_dir)
@@ -192,7 +207,8 @@ class EngineSession:
             raise RunError(f"run {run_dir.name!r} is already running in another session")
         if info.status == "completed":
             raise RunError(f"run {run_dir.name!r} is already completed ({info.steps} steps); nothing to resume")
-        return cls(config, runs_dir=run_dir.parent, run_id=run_dir.name, _resume=True, **kw)
+        return cls(config, runs_dir=run_dir.parent, run_id=run_dir.name, clock=clock, bus=bus, backend=backend,
+                   stop_grace_s=stop_grace_s, _resume=True)
 
     # ------------------------------------------------------------------------------------ control
 
@@ -269,31 +285,29 @@ class EngineSession:
         self.status = SessionStatus.RUNNING
         self.probe.start()
         t0 = time.perf_counter()
+        work = self._work = asyncio.create_task(self._build_and_train(), name=f"session-{self.run_id}")
         try:
-            self._work = asyncio.create_task(self._build_and_train(), name=f"session-{self.run_id}")
-            result = await self._work
+            result = await work
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if self._stop_reason is not None and not (current is not None and current.cancelling()):
-                await self._finish(None, t0)  # stop() abandoned the step in flight
-                return self.finished  # type: ignore[return-value]
+                return await self._finish(None, t0)  # stop() abandoned the step in flight
             # Cancelled from outside (the app is closing): end the run as interrupted, then go on.
             self._stop_reason = self._stop_reason or "interrupted"
-            if not self._work.done():
-                self._work.cancel()
-                await asyncio.gather(self._work, return_exceptions=True)
+            if not work.done():
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
             await self._finish(None, t0)
             raise
         except Exception as exc:  # engine errors become events; programming errors are re-raised below
             self.error = exc
             self.failure_kind = classify_error(exc)
-            await self._finish(None, t0)
+            finished = await self._finish(None, t0)
             if self.failure_kind is None:
                 raise
-            return self.finished  # type: ignore[return-value]
+            return finished
         else:
-            await self._finish(result, t0)
-            return self.finished  # type: ignore[return-value]
+            return await self._finish(result, t0)
         finally:
             engine_log.removeHandler(handler)
 
@@ -318,46 +332,45 @@ class EngineSession:
         self.bus.add_sink(self._log)
         self.bus.add_sink(self._observe)
 
-    async def _build_and_train(self) -> Any:
+    async def _build_and_train(self) -> TrainResult:
+        """Build the parts, hand them to the trainer, announce the run (RunStarted) and train."""
         cfg = self.config
         await asyncio.to_thread(self._import_parts)
         train, val = await asyncio.to_thread(self._load_data)
-        await self._build_backend()
-        from .batch import CircuitBatchManager
-        from .cache import SmartCircuitCache
+        backend = await self._build_backend()
         from .model import QuantumModel
         from .trainer import QuantumTrainer
 
         output_dim = train.n_classes or 1
-        self.model = await asyncio.to_thread(QuantumModel.from_config, cfg, train.n_features, output_dim)
-        self.store = await self._open_store()
-        self.manager = CircuitBatchManager(cfg, self.backend, cache=SmartCircuitCache(), bus=self.bus)
-        self.trainer = QuantumTrainer(
-            cfg, self.backend, bus=self.bus, store=self.store, run_id=self.run_id,
-            checkpoint_dir=self.checkpoint_dir, executor=_RecordingExecutor(self, self.manager),
+        self.model = model = await asyncio.to_thread(QuantumModel.from_config, cfg, train.n_features, output_dim)
+        self.store = await open_store(cfg, self.run_dir / STORE_FILE)
+        self.manager = build_manager(cfg, backend, bus=self.bus)
+        self.trainer = trainer = QuantumTrainer(
+            cfg, _RecordingExecutor(self, self.manager), bus=self.bus, store=self.store, run_id=self.run_id,
+            checkpoint_dir=self.checkpoint_dir,
         )
         if self._paused:
-            self.trainer.request_pause()
+            trainer.request_pause()
         if self._stop_reason is not None:
-            self.trainer.request_stop()
+            trainer.request_stop()
         resume_from = latest_checkpoint(self.checkpoint_dir) if self._resume else None
         resumed_step = int(resume_from.stem.split("-")[1]) if resume_from else 0
         steps_per_epoch = -(-len(train) // cfg.batch_size)
         total_steps = cfg.epochs * steps_per_epoch
         self.emit(RunStarted(
-            run_id=self.run_id, backend=self.backend.name if not self._owns_backend else cfg.backend,
-            target=cfg.quantum_target, n_qubits=self.model.n_qubits,
-            n_params=self.model.n_params, total_steps=total_steps, resumed_from_step=resumed_step,
+            run_id=self.run_id, backend=backend.name if not self._owns_backend else cfg.backend,
+            target=cfg.quantum_target, n_qubits=model.n_qubits,
+            n_params=model.n_params, total_steps=total_steps, resumed_from_step=resumed_step,
             features={name: bool(getattr(cfg, name)) for name in FEATURE_SWITCHES},
         ))
-        await self._prepare_cost(len(train), len(val))
+        await self._prepare_cost(model, len(train), len(val))
         if cfg.use_native_gates:
-            await self._crosscheck_native_compile()
+            await self._crosscheck_native_compile(model)
         if self._resume and resume_from is None:
             self.emit(Log(level="warning", message="no checkpoint in the run directory: starting from step 0"))
-        return await self.trainer.train(self.model, train, val, resume_from=resume_from)
+        return await trainer.train(model, train, val, resume_from=resume_from)
 
-    async def _crosscheck_native_compile(self) -> None:
+    async def _crosscheck_native_compile(self, model: QuantumModel) -> None:
         """Check the model's native compile with the SDK named by `quantum_sdk` before any circuit runs.
 
         Our own verification uses our simulator; this second opinion uses cirq's or qiskit's gate
@@ -367,7 +380,7 @@ class EngineSession:
         from .compiler.crosscheck import MAX_QUBITS, crosscheck
         from .compiler.errors import CompilationError
 
-        cfg, model = self.config, self.model
+        cfg = self.config
         if model.n_qubits > MAX_QUBITS:
             self.emit(Log(level="info", message=f"{cfg.quantum_sdk} cross-check skipped: dense check stops at "
                                                 f"{MAX_QUBITS} qubits, the model has {model.n_qubits}"))
@@ -402,79 +415,40 @@ class EngineSession:
         ds = load_dataset(self.config)
         return train_val_split(ds, self.config.validation_split, self.config.seed)
 
-    async def _build_backend(self) -> None:
-        cfg = self.config
-        if self.backend is not None:  # injected (tests, the TUI's own emulator): report its jobs too
-            self.client = getattr(self.backend, "client", None)
-            if hasattr(self.backend, "on_job_update") and self.backend.on_job_update is None:
-                self.backend.on_job_update = self._on_job_update
-        elif cfg.backend == "local":
-            from .backends.local import LocalSimulatorBackend
-
-            self.backend = LocalSimulatorBackend(seed=cfg.seed)
+    async def _build_backend(self) -> Backend:
+        """The injected backend, or the one the config names; an IonQ client is checked before any job."""
+        if self.backend is not None:
+            parts: BackendParts = adopt_backend(self.backend, self._on_job_update)
         else:
-            from .backends.ionq import IonQBackend
-            from .backends.ionq_client import IonQSettings
-
-            key = cfg.quantum_api_key.get_secret_value() if cfg.quantum_api_key else None
-            settings = IonQSettings(base_url=cfg.ionq_api_url, api_key=key, pool_size=cfg.connection_pool_size)
-            if cfg.backend == "emulator":
-                from .backends.emulator import EmulatorServer, EmulatorSettings
-                from .backends.emulator.server import DEFAULT_KEY
-
-                key = key or DEFAULT_KEY
-                self.emulator = EmulatorServer(EmulatorSettings(port=0, api_keys=(key,), seed=cfg.seed))
-                url = await asyncio.to_thread(self.emulator.start)
-                # On loopback a poll costs a millisecond: poll fast instead of IonQ's polite 1 s.
-                settings = IonQSettings(base_url=url, api_key=key, pool_size=cfg.connection_pool_size,
-                                        poll_initial=0.01, poll_factor=1.5, poll_cap=0.5)
-            # In a thread: the HTTP client loads its TLS certificates when it is made (~100 ms).
-            self.backend = await asyncio.to_thread(
-                IonQBackend, settings, backend_name=cfg.quantum_target, noise_model=cfg.noise_model,
-                shots_default=max(1, cfg.shots_per_circuit), seed=cfg.seed,
-                max_queue_wait_time=cfg.max_queue_wait_time, max_concurrent_jobs=cfg.connection_pool_size,
-                on_job_update=self._on_job_update,
-            )
-            self.client = self.backend.client
+            parts = await build_backend(self.config, self._on_job_update)
+        self.backend, self.client, self.emulator = parts.backend, parts.client, parts.emulator
         if self.client is not None:
             await self.client.whoami()  # a bad key fails here, before any job, as IonQAuthError
+        return parts.backend
 
-    def _on_job_update(self, info: Any) -> None:
+    def _on_job_update(self, info: JobUpdateInfo) -> None:
         self.emit(JobUpdate(job_id=info.job_id, circuits=info.circuits, status=info.status, queue_s=info.queue_s,
                             run_s=info.run_s))
 
-    async def _open_store(self) -> Any:
-        cfg = self.config
-        if not cfg.embeddings_to_store:
-            return None
-        from .store import open_store
-
-        kind = "pinecone" if cfg.store_backend == "pinecone" else "sqlite"
-        key = cfg.pinecone_api_key.get_secret_value() if cfg.pinecone_api_key else None
-        # Euclidean: an embedding is a vector of <Z_i> in [-1, 1], and with few shots it can be all zeros,
-        # which has no cosine similarity.
-        return await asyncio.to_thread(
-            open_store, kind, path=self.run_dir / STORE_FILE, dimension=cfg.n_qubits, metric="euclidean", api_key=key,
-            index_name=cfg.pinecone_index_name, environment=cfg.pinecone_environment,
-        )
-
     # -------------------------------------------------------------------------------------- costs
 
-    def _gate_counts(self) -> tuple[int, int]:
-        ops = self.model.template.ops
+    @staticmethod
+    def _gate_counts(model: QuantumModel) -> tuple[int, int]:
+        ops = model.template.ops
         one = sum(1 for op in ops if len(op.qubits) == 1)
         return one, len(ops) - one
 
-    async def _prepare_cost(self, n_train: int, n_val: int) -> None:
+    async def _prepare_cost(self, model: QuantumModel, n_train: int, n_val: int) -> None:
         """Price one circuit for a QPU target (or a QPU imitated by a noise model); refuse a run over its cap."""
         cfg = self.config
+        target: str
         if cfg.quantum_target.startswith("qpu."):
             target = cfg.quantum_target
         elif cfg.noise_model in ("aria-1", "forte-1") and cfg.shots_per_circuit > 0:
             target = f"qpu.{cfg.noise_model}"
         else:
             return
-        one, two = self._gate_counts()
+        one, two = self._gate_counts(model)
         shots = cfg.shots_per_circuit
         if cfg.quantum_target.startswith("qpu.") and self.client is not None:
             answer = await self.client.estimate(target, qubits=cfg.n_qubits, shots=shots, gates_1q=one, gates_2q=two)
@@ -489,7 +463,7 @@ class EngineSession:
         planned = planned_circuits(
             epochs=cfg.epochs, batch_size=cfg.batch_size, n_train=n_train, n_val=n_val,
             gradient_method=cfg.gradient_method, spsa_samples=cfg.spsa_samples,
-            n_circuit_params=self.model.n_circuit_params)
+            n_circuit_params=model.n_circuit_params)
         self.emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
                               f"${planned * per:,.2f} ({self._price[1]})"))
         if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:
@@ -557,11 +531,12 @@ class EngineSession:
 
     # ------------------------------------------------------------------------------------- finish
 
-    async def _finish(self, result: Any, t0: float) -> None:
+    async def _finish(self, result: TrainResult | None, t0: float) -> RunFinished:
         """Cancel jobs in flight, emit the final statistics and RunFinished, write the report, close all."""
         await self._cancel_jobs()
         await self.probe.stop()
         trainer_steps = self.trainer.state.step if self.trainer is not None else 0
+        status: RunStatus
         if self.error is not None:
             message = "invalid IonQ API key" if isinstance(self.error, IonQAuthError) else str(self.error)
             self.emit(Error(source=_error_source(self.error), message=message, fatal=True))
@@ -579,19 +554,21 @@ class EngineSession:
             message = "early stopped" if result.status == "early_stopped" else ""
         epochs = result.epochs if result is not None else []
         self._emit_stats()
-        self.finished = self.emit(RunFinished(
+        self.finished = finished = RunFinished(
             status=status, steps=trainer_steps,
             final_loss=result.final_loss if result is not None else None,
             final_accuracy=epochs[-1].train_accuracy if epochs else None,
             val_accuracy=epochs[-1].val_accuracy if epochs else None,
             wall_s=time.perf_counter() - t0, message=message,
-        ))  # type: ignore[assignment]
+        )
+        self.emit(finished)
         self.status = final_status
         try:
             await asyncio.to_thread(self._write_report)
         finally:
             await self._close()
             self._done.set()
+        return finished
 
     async def _cancel_jobs(self) -> None:
         cancel_all = getattr(self.backend, "cancel_all", None)

@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -50,6 +50,11 @@ from .gradients import (
 from .model import QuantumModel
 from .optim import Adam, SGD, clip_by_norm, make_optimizer
 from .sim.measure import expectations_z
+
+if TYPE_CHECKING:
+    from .batch import BatchResult, PerformanceStats
+    from .circuits.template import CircuitBatch
+    from .store.base import VectorStore
 
 KEEP_CHECKPOINTS = 3  # older step-*.json files in the checkpoint folder are removed
 # Fields that fix the shape of the state a checkpoint holds; resuming with others changed is allowed.
@@ -132,32 +137,62 @@ def data_fingerprint(ds: Dataset) -> str:
 
 
 class Executor(Protocol):
-    """What the trainer runs batches through: a CircuitBatchManager, or a wrapper around one."""
+    """What the trainer runs batches through: a CircuitBatchManager (see engine.parts.build_manager), or a
+    wrapper around one."""
 
-    async def execute_batch(self, batch: Any, *, shots: int, seed: int, purpose: str) -> Any: ...
+    async def execute_batch(self, batch: CircuitBatch, *, shots: int, seed: int, purpose: str) -> BatchResult: ...
+
+    def get_performance_stats(self) -> PerformanceStats: ...
+
+
+@dataclass(frozen=True)
+class TrainerStats:
+    """What the trainer has run so far, and the batch manager's own figures."""
+
+    circuits: int
+    batches: int
+    steps: int
+    avg_batch_ms: float
+    avg_step_ms: float
+    throughput_cps: float  # circuits per second of batch time
+    manager: PerformanceStats
+
+
+@dataclass
+class _Position:
+    """Where a run is: epoch, steps done in it, the epoch's sample order, early-stopping state. A checkpoint
+    holds it; `train` moves it forward."""
+
+    steps_per_epoch: int
+    fingerprint: str  # of the training data, so a checkpoint is never resumed on other data
+    order: np.ndarray
+    epoch: int = 0
+    position: int = 0  # steps done in this epoch
+    order_epoch: int = -1  # the epoch `order` was drawn for
+    best_val: float = float("inf")
+    stale: int = 0  # epochs without a better validation loss
 
 
 class QuantumTrainer:
-    """Trains a QuantumModel on a backend; emits events on `bus`; stores embeddings in `store`.
+    """Trains a QuantumModel, running its batches through `executor`; emits events on `bus`; stores
+    embeddings in `store`.
 
-    Batches go through `executor` when given (the session passes its batch manager), else through a
-    CircuitBatchManager the trainer builds over `backend` with the config's execution settings.
-    Checkpoints go to `checkpoint_dir`, else `config.checkpoint_directory`; with neither, none are written.
+    The trainer builds nothing: the session (or a test, with `engine.parts.build_manager`) builds the
+    executor and the store and hands them in. Checkpoints go to `checkpoint_dir`, else
+    `config.checkpoint_directory`; with neither, none are written.
     """
 
     def __init__(
         self,
         config: TrainingConfig,
-        backend: Any,
+        executor: Executor,
         *,
         bus: EventBus | None = None,
-        store: Any = None,
+        store: VectorStore | None = None,
         run_id: str | None = None,
         checkpoint_dir: str | Path | None = None,
-        executor: Executor | None = None,
     ):
         self.config = config
-        self.backend = backend
         self.bus = bus
         self.store = store
         self.run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
@@ -166,10 +201,6 @@ class QuantumTrainer:
         self.state = TrainerState()
         self._rng = np.random.default_rng(config.seed)
         self._optimizer: Adam | SGD | None = None
-        if executor is None:
-            from .batch import CircuitBatchManager
-
-            executor = CircuitBatchManager(config, backend, bus=bus)
         self._executor = executor
         self._resume = asyncio.Event()
         self._resume.set()
@@ -197,7 +228,7 @@ class QuantumTrainer:
 
     # ----- execution -----
 
-    async def _execute(self, batch: Any, purpose: str, seed: int) -> np.ndarray:
+    async def _execute(self, batch: CircuitBatch, purpose: str, seed: int) -> np.ndarray:
         """<Z> (B, n) for every row; failed circuits are an error, never silently skipped."""
         t0 = time.perf_counter()
         result = await self._executor.execute_batch(
@@ -206,8 +237,10 @@ class QuantumTrainer:
         self._batch_s += time.perf_counter() - t0
         self._batches += 1
         self._circuits += len(batch)
+        if result.probabilities is None:  # a CircuitBatch is one structure: always dense
+            raise TrainingError(f"step {self.state.step}: the {purpose} batch has no dense result")
         probs = np.asarray(result.probabilities)
-        failures = getattr(result, "failures", None)
+        failures = result.failures
         bad = ~np.isfinite(probs).all(axis=1)
         if failures or bad.any():
             if failures:
@@ -314,7 +347,8 @@ class QuantumTrainer:
         return self._scores(model, z[:n], train), (None if val is None else self._scores(model, z[n:], val))
 
     async def _store_embeddings(
-        self, epoch: int, train: Dataset, val: Dataset | None, tr: EvalResult, va: EvalResult | None
+        self, store: VectorStore, epoch: int, train: Dataset, val: Dataset | None, tr: EvalResult,
+        va: EvalResult | None,
     ) -> float | None:
         """Every sample's <Z> vector into the store (namespace = run id); kNN accuracy of val on train."""
         from .store.base import VectorRecord
@@ -324,20 +358,20 @@ class QuantumTrainer:
             out = []
             for i in range(len(data)):
                 label = int(data.y[i]) if data.n_classes else float(data.y[i])
-                meta = {"run_id": self.run_id, "epoch": epoch, "split": split, "label": label, "sample_id": i}
+                meta: dict[str, str | int | float | bool] = {"run_id": self.run_id, "epoch": epoch, "split": split, "label": label, "sample_id": i}
                 out.append(VectorRecord(f"e{epoch}-{split}-{i}", z[i], meta))
             return out
 
         train_records = records("train", train, tr.embeddings)
         val_records = [] if va is None or val is None else records("val", val, va.embeddings)
-        upserted = await asyncio.to_thread(self.store.upsert, self.run_id, train_records + val_records)
+        upserted = await asyncio.to_thread(store.upsert, self.run_id, train_records + val_records)
         knn = None
         if val_records and train.n_classes:
             knn = await asyncio.to_thread(
-                knn_accuracy, self.store, self.run_id, {"epoch": epoch, "split": "train"}, val_records
+                knn_accuracy, store, self.run_id, {"epoch": epoch, "split": "train"}, val_records
             )
         emit_to(self.bus, StoreUpdate(epoch=epoch, upserted=upserted, namespace=self.run_id,
-                                      store=type(self.store).__name__, knn_accuracy=knn))
+                                      store=type(store).__name__, knn_accuracy=knn))
         return knn
 
     # ----- the run -----
@@ -363,6 +397,34 @@ class QuantumTrainer:
         A model without a scaler gets one fitted on `train_data`; a model that has one (loaded) keeps it.
         `resume_from` restores parameters, scaler, optimizer, generator and position from a checkpoint.
         """
+        at = self._start(model, train_data, val_data, resume_from)
+        result = TrainResult(status="completed", steps=self.state.step, first_step=self.state.step)
+        t_start = time.perf_counter()
+        circuits_before = self._circuits
+        try:
+            while at.epoch < self.config.epochs:
+                if self._patience_exhausted(at):
+                    result.status = "early_stopped"
+                    break
+                if not await self._train_epoch(model, train_data, at, result):
+                    result.status = "stopped"
+                    return result
+                await self._finish_epoch(model, train_data, val_data, at, result)
+            self.state.epoch = at.epoch
+            result.checkpoint = await self._write_checkpoint(self._snapshot(model, at)) or result.checkpoint
+            return result
+        except BaseException:
+            self.state.status = "failed"
+            raise
+        finally:
+            if self.state.status != "failed":
+                self.state.status = result.status
+            result.wall_s = time.perf_counter() - t_start
+            result.circuits = self._circuits - circuits_before
+
+    def _start(self, model: QuantumModel, train_data: Dataset, val_data: Dataset | None,
+               resume_from: str | Path | None) -> _Position:
+        """Check the data, reset the trainer, and restore a checkpoint (or fit the scaler): where the run starts."""
         cfg = self.config
         self._check_data(model, train_data, "train_data")
         if val_data is not None:
@@ -376,82 +438,81 @@ class QuantumTrainer:
         self._rng = np.random.default_rng(cfg.seed)
         self._stop = False
         self._unreported = None
-        fingerprint = data_fingerprint(train_data)
-        epoch, position, order, order_epoch = 0, 0, np.arange(n), -1  # order_epoch: the epoch `order` was drawn for
-        best_val, stale = float("inf"), 0
+        at = _Position(steps_per_epoch, data_fingerprint(train_data), np.arange(n))
         if resume_from is not None:
-            ck = self._restore(model, resume_from, fingerprint)
-            epoch, position = ck["epoch"], ck["position"]
-            order, order_epoch = np.asarray(ck["order"], dtype=np.int64), ck["order_epoch"]
-            best_val = float("inf") if ck["best_val_loss"] is None else ck["best_val_loss"]
-            stale = ck["stale_epochs"]
+            ck = self._restore(model, resume_from, at.fingerprint)
+            at.epoch, at.position = ck["epoch"], ck["position"]
+            at.order, at.order_epoch = np.asarray(ck["order"], dtype=np.int64), ck["order_epoch"]
+            at.best_val = float("inf") if ck["best_val_loss"] is None else ck["best_val_loss"]
+            at.stale = ck["stale_epochs"]
         elif model.scaler is None:
             model.fit_scaler(train_data.x)
-        result = TrainResult(status="completed", steps=self.state.step, first_step=self.state.step)
-        t_start = time.perf_counter()
-        circuits_before = self._circuits
+        return at
 
-        def snapshot(position_now: int) -> dict[str, Any]:
-            return {
-                "step": self.state.step, "epoch": epoch, "position": position_now, "order": order,
-                "order_epoch": order_epoch,
-                "rng": self._rng.bit_generator.state, "model": model.to_dict(),
-                "optimizer": self._optimizer_for(model).state_dict(),
-                "best_val_loss": best_val if np.isfinite(best_val) else None,
-                "stale_epochs": stale, "data_fingerprint": fingerprint, "run_id": self.run_id,
-                "config": cfg.model_dump(mode="json", exclude=set(SECRET_FIELDS)),
-            }
+    def _patience_exhausted(self, at: _Position) -> bool:
+        """Early stopping: `early_stopping_patience` epochs without a better validation loss (said in a Log)."""
+        patience = self.config.early_stopping_patience
+        if not patience or at.stale < patience:
+            return False
+        self._flush_step_metrics()
+        emit_to(self.bus, Log(message=f"early stopping after epoch {at.epoch - 1}: validation loss has "
+                                      f"not improved for {at.stale} epochs (best {at.best_val:.6g})"))
+        return True
 
-        try:
-            while epoch < cfg.epochs:
-                if cfg.early_stopping_patience and stale >= cfg.early_stopping_patience:
-                    self._flush_step_metrics()
-                    result.status = "early_stopped"
-                    emit_to(self.bus, Log(message=f"early stopping after epoch {epoch - 1}: validation loss has "
-                                                  f"not improved for {stale} epochs (best {best_val:.6g})"))
-                    break
-                self.state.epoch = epoch
-                if order_epoch != epoch:
-                    order, order_epoch = self._rng.permutation(n), epoch
-                while position < steps_per_epoch:
-                    if not self._resume.is_set():
-                        self.state.status = "paused"
-                        await self._resume.wait()
-                        self.state.status = "running"
-                    if self._stop:
-                        self._flush_step_metrics()
-                        result.status = "stopped"
-                        result.checkpoint = await self._write_checkpoint(snapshot(position))
-                        return result
-                    idx = order[position * cfg.batch_size:(position + 1) * cfg.batch_size]
-                    t0 = time.perf_counter()
-                    step = await self.train_batch(model, train_data.x[idx], train_data.y[idx])
-                    self._steps_s += time.perf_counter() - t0
-                    self._steps_timed += 1
-                    position += 1
-                    result.losses.append(step.loss)
-                    result.steps = self.state.step
-                    self._emit_step(step, epoch)
-                    if self.state.step % cfg.checkpoint_interval == 0:
-                        result.checkpoint = await self._write_checkpoint(snapshot(position))
-                record, improved = await self._end_epoch(model, train_data, val_data, epoch, best_val)
-                result.epochs.append(record)
-                if improved:
-                    best_val, stale = record.val_loss, 0  # type: ignore[assignment]
-                elif val_data is not None:
-                    stale += 1
-                epoch, position = epoch + 1, 0
-            self.state.epoch = epoch
-            result.checkpoint = await self._write_checkpoint(snapshot(0)) or result.checkpoint
-            return result
-        except BaseException:
-            self.state.status = "failed"
-            raise
-        finally:
-            if self.state.status != "failed":
-                self.state.status = result.status
-            result.wall_s = time.perf_counter() - t_start
-            result.circuits = self._circuits - circuits_before
+    async def _train_epoch(self, model: QuantumModel, data: Dataset, at: _Position, result: TrainResult) -> bool:
+        """The remaining steps of epoch `at.epoch`; False when a stop request ended it (after a checkpoint)."""
+        self.state.epoch = at.epoch
+        if at.order_epoch != at.epoch:
+            at.order, at.order_epoch = self._rng.permutation(len(data)), at.epoch
+        while at.position < at.steps_per_epoch:
+            if not self._resume.is_set():
+                self.state.status = "paused"
+                await self._resume.wait()
+                self.state.status = "running"
+            if self._stop:
+                self._flush_step_metrics()
+                result.checkpoint = await self._write_checkpoint(self._snapshot(model, at))
+                return False
+            await self._train_step(model, data, at, result)
+        return True
+
+    async def _train_step(self, model: QuantumModel, data: Dataset, at: _Position, result: TrainResult) -> None:
+        """The next minibatch of the epoch's order: one optimizer step, its StepMetrics, a checkpoint when due."""
+        cfg = self.config
+        idx = at.order[at.position * cfg.batch_size:(at.position + 1) * cfg.batch_size]
+        t0 = time.perf_counter()
+        step = await self.train_batch(model, data.x[idx], data.y[idx])
+        self._steps_s += time.perf_counter() - t0
+        self._steps_timed += 1
+        at.position += 1
+        result.losses.append(step.loss)
+        result.steps = self.state.step
+        self._emit_step(step, at.epoch)
+        if self.state.step % cfg.checkpoint_interval == 0:
+            result.checkpoint = await self._write_checkpoint(self._snapshot(model, at))
+
+    async def _finish_epoch(self, model: QuantumModel, train: Dataset, val: Dataset | None, at: _Position,
+                            result: TrainResult) -> None:
+        """Evaluate the epoch, keep the early-stopping count, and move to the next epoch."""
+        record = await self._end_epoch(model, train, val, at.epoch)
+        result.epochs.append(record)
+        if record.val_loss is not None and record.val_loss < at.best_val:
+            at.best_val, at.stale = record.val_loss, 0
+        elif val is not None:
+            at.stale += 1
+        at.epoch, at.position = at.epoch + 1, 0
+
+    def _snapshot(self, model: QuantumModel, at: _Position) -> dict[str, Any]:
+        """The state a checkpoint holds (see engine/checkpoint.py), at the run's current position."""
+        return {
+            "step": self.state.step, "epoch": at.epoch, "position": at.position, "order": at.order,
+            "order_epoch": at.order_epoch,
+            "rng": self._rng.bit_generator.state, "model": model.to_dict(),
+            "optimizer": self._optimizer_for(model).state_dict(),
+            "best_val_loss": at.best_val if np.isfinite(at.best_val) else None,
+            "stale_epochs": at.stale, "data_fingerprint": at.fingerprint, "run_id": self.run_id,
+            "config": self.config.model_dump(mode="json", exclude=set(SECRET_FIELDS)),
+        }
 
     def _emit_step(self, step: StepResult, epoch: int, *, force: bool = False) -> None:
         """StepMetrics every `log_interval` steps and for the run's last step; others wait in `_unreported`."""
@@ -472,18 +533,16 @@ class QuantumTrainer:
         if self._unreported is not None:
             self._emit_step(*self._unreported, force=True)
 
-    async def _end_epoch(
-        self, model: QuantumModel, train: Dataset, val: Dataset | None, epoch: int, best_val: float
-    ) -> tuple[EpochRecord, bool]:
+    async def _end_epoch(self, model: QuantumModel, train: Dataset, val: Dataset | None, epoch: int) -> EpochRecord:
         tr, va = await self._epoch_eval(model, train, val, epoch)
         knn = None
         if self.store is not None and self.config.embeddings_to_store:
-            knn = await self._store_embeddings(epoch, train, val, tr, va)
+            knn = await self._store_embeddings(self.store, epoch, train, val, tr, va)
         record = EpochRecord(epoch, tr.loss, tr.accuracy, None if va is None else va.loss,
                              None if va is None else va.accuracy, knn)
         emit_to(self.bus, EpochFinished(epoch=epoch, train_loss=tr.loss, train_accuracy=tr.accuracy,
                                         val_loss=record.val_loss, val_accuracy=record.val_accuracy))
-        return record, va is not None and va.loss < best_val
+        return record
 
     # ----- checkpoints -----
 
@@ -494,13 +553,14 @@ class QuantumTrainer:
         """
         if self.checkpoint_dir is None:
             return None
-        path = await asyncio.to_thread(self._save_and_prune, state)
+        path = await asyncio.to_thread(self._save_and_prune, self.checkpoint_dir, state)
         emit_to(self.bus, Checkpoint(step=state["step"], epoch=state["epoch"], path=str(path)))
         return path
 
-    def _save_and_prune(self, state: dict[str, Any]) -> Path:
-        path = save_checkpoint(checkpoint_path(self.checkpoint_dir, state["step"]), state)
-        for old in checkpoints_in(self.checkpoint_dir)[:-KEEP_CHECKPOINTS]:
+    @staticmethod
+    def _save_and_prune(directory: Path, state: dict[str, Any]) -> Path:
+        path = save_checkpoint(checkpoint_path(directory, state["step"]), state)
+        for old in checkpoints_in(directory)[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
         return path
 
@@ -533,22 +593,15 @@ class QuantumTrainer:
 
     # ----- statistics -----
 
-    def get_performance_stats(self) -> dict[str, Any]:
+    def get_performance_stats(self) -> TrainerStats:
         """Circuits, batches, average batch and step time, throughput, and the batch manager's figures."""
-        stats: dict[str, Any] = {
-            "circuits": self._circuits,
-            "batches": self._batches,
-            "steps": self.state.step,
-            "avg_batch_ms": 1e3 * self._batch_s / self._batches if self._batches else 0.0,
-            "avg_step_ms": 1e3 * self._steps_s / self._steps_timed if self._steps_timed else 0.0,
-            "throughput_cps": self._circuits / self._batch_s if self._batch_s else 0.0,
-        }
-        manager_stats = getattr(self._executor, "get_performance_stats", None)
-        if manager_stats is not None:
-            m = manager_stats()
-            stats.update(cache_hit_rate=m.cache_hit_rate, api_calls=m.api_calls, circuits_failed=m.circuits_failed,
-                         retries=m.retries, chunk_size=m.chunk_size, stage_ms=dict(m.stage_ms), batch_manager=m)
-        return stats
+        return TrainerStats(
+            circuits=self._circuits, batches=self._batches, steps=self.state.step,
+            avg_batch_ms=1e3 * self._batch_s / self._batches if self._batches else 0.0,
+            avg_step_ms=1e3 * self._steps_s / self._steps_timed if self._steps_timed else 0.0,
+            throughput_cps=self._circuits / self._batch_s if self._batch_s else 0.0,
+            manager=self._executor.get_performance_stats(),
+        )
 
 
 def _jsonable(config: TrainingConfig, name: str) -> Any:

@@ -28,3 +28,13 @@ def equal_up_to_phase(a: np.ndarray, b: np.ndarray) -> float:
     phase = a[k] / b[k] if abs(b[k]) > 1e-12 else 1.0
     phase /= abs(phase)
     return float(np.max(np.abs(a - phase * b)))
+
+
+def local_trainer(cfg, backend=None, *, bus=None, **kw):
+    """A QuantumTrainer over the local simulator (or `backend`), its batch manager built as the session builds it."""
+    from engine.backends.local import LocalSimulatorBackend
+    from engine.parts import build_manager
+    from engine.trainer import QuantumTrainer
+
+    manager = build_manager(cfg, backend if backend is not None else LocalSimulatorBackend(), bus=bus)
+    return QuantumTrainer(cfg, manager, bus=bus, **kw)

@@ -10,6 +10,7 @@ from engine.config import TrainingConfig
 from engine.data import load_dataset, make_dataset, train_val_split
 from engine.model import QuantumModel
 from engine.session import EngineSession
+from engine.parts import build_manager
 from engine.trainer import QuantumTrainer
 
 
@@ -33,7 +34,7 @@ class ScriptedValidation(QuantumTrainer):
     """The real trainer, with the validation loss of each epoch taken from a script."""
 
     def __init__(self, cfg, losses):
-        super().__init__(cfg, LocalSimulatorBackend())
+        super().__init__(cfg, build_manager(cfg, LocalSimulatorBackend()))
         self.script = list(losses)
 
     async def _epoch_eval(self, model, train, val, epoch):

@@ -13,7 +13,8 @@ from engine.events import Checkpoint, EpochFinished, EventBus, StepMetrics, Stor
 from engine.model import QuantumModel
 from engine.sim import expectations_z, probabilities
 from engine.store import SQLiteVectorStore
-from engine.trainer import QuantumTrainer, TrainingError
+from engine.trainer import TrainingError
+from helpers import local_trainer
 
 
 def config(**kw) -> TrainingConfig:
@@ -59,7 +60,7 @@ def small_problem(seed=1):
 async def test_parameter_shift_gradient_equals_finite_differences_of_the_exact_loss():
     model, x, y = small_problem()
     cfg = config(gradient_method="parameter_shift", optimizer="sgd", momentum=0.0, learning_rate=1.0)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend())
+    trainer = local_trainer(cfg)
     before = model.get_params()
     step = await trainer.train_batch(model, x, y)
     grad = before - model.get_params()  # SGD, lr 1, no momentum: the update is the gradient
@@ -71,7 +72,7 @@ async def test_parameter_shift_gradient_equals_finite_differences_of_the_exact_l
 async def test_reported_loss_equals_an_independent_recomputation_at_the_same_parameters():
     model, x, y = small_problem(2)
     for method in ("parameter_shift", "spsa_parallel", "finite_diff"):
-        trainer = QuantumTrainer(config(gradient_method=method), LocalSimulatorBackend())
+        trainer = local_trainer(config(gradient_method=method))
         before = model.get_params()
         step = await trainer.train_batch(model, x, y)
         assert step.loss == pytest.approx(exact_loss(model, before, x, y), abs=1e-12), method
@@ -90,8 +91,7 @@ async def test_finite_differences_agree_with_parameter_shift():
     grads = {}
     for method in ("parameter_shift", "finite_diff"):
         m = QuantumModel.from_dict(model.to_dict())
-        trainer = QuantumTrainer(config(gradient_method=method, optimizer="sgd", momentum=0.0, learning_rate=1.0),
-                                 LocalSimulatorBackend())
+        trainer = local_trainer(config(gradient_method=method, optimizer="sgd", momentum=0.0, learning_rate=1.0))
         await trainer.train_batch(m, x, y)
         grads[method] = model.get_params() - m.get_params()
     np.testing.assert_allclose(grads["finite_diff"], grads["parameter_shift"], atol=1e-4)
@@ -102,7 +102,7 @@ async def test_spsa_gradient_points_along_the_true_gradient():
     true = numeric_grad(model, model.get_params(), x, y)[: model.n_circuit_params]
     cfg = config(gradient_method="spsa_parallel", optimizer="sgd", momentum=0.0, spsa_samples=100,
                  spsa_a_initial=1.0, spsa_A=0.0, spsa_c_initial=0.01)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend())
+    trainer = local_trainer(cfg)
     before = model.get_params()
     step = await trainer.train_batch(model, x, y)
     estimate = (before - model.get_params())[: model.n_circuit_params]  # a_0 = a / (0 + 1 + 0)^alpha = 1
@@ -115,7 +115,7 @@ async def test_spsa_gradient_points_along_the_true_gradient():
 async def test_spsa_gains_follow_the_schedule():
     model, x, y = small_problem(5)
     cfg = config(gradient_method="spsa_parallel", spsa_a_initial=0.3, spsa_c_initial=0.2, spsa_A=4.0)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend())
+    trainer = local_trainer(cfg)
     for k in range(3):
         step = await trainer.train_batch(model, x, y)
         assert step.spsa_a == pytest.approx(0.3 / (k + 1 + 4.0) ** 0.602, rel=1e-15)
@@ -127,10 +127,10 @@ async def test_sequential_spsa_takes_the_same_steps_in_more_batches():
     params, batches = {}, {}
     for method in ("spsa", "spsa_parallel"):
         m = QuantumModel.from_dict(model.to_dict())
-        trainer = QuantumTrainer(config(gradient_method=method, spsa_samples=2), LocalSimulatorBackend())
+        trainer = local_trainer(config(gradient_method=method, spsa_samples=2))
         for _ in range(3):
             await trainer.train_batch(m, x, y)
-        params[method], batches[method] = m.get_params(), trainer.get_performance_stats()["batches"]
+        params[method], batches[method] = m.get_params(), trainer.get_performance_stats().batches
     np.testing.assert_allclose(params["spsa"], params["spsa_parallel"], atol=1e-12, rtol=0)
     assert batches == {"spsa": 3 * 5, "spsa_parallel": 3}
 
@@ -142,7 +142,7 @@ async def test_weight_decay_adds_decay_times_params_to_the_gradient():
         m = QuantumModel.from_dict(model.to_dict())
         cfg = config(gradient_method="parameter_shift", optimizer="sgd", momentum=0.0, learning_rate=1.0,
                      weight_decay=wd)
-        await QuantumTrainer(cfg, LocalSimulatorBackend()).train_batch(m, x, y)
+        await local_trainer(cfg).train_batch(m, x, y)
         updates[wd] = model.get_params() - m.get_params()
     np.testing.assert_allclose(updates[0.5] - updates[0.0], 0.5 * model.get_params(), atol=1e-12)
 
@@ -152,7 +152,7 @@ async def test_gradient_clipping_caps_the_norm():
     cfg = config(gradient_method="parameter_shift", optimizer="sgd", momentum=0.0, learning_rate=1.0,
                  use_gradient_clipping=True, gradient_clip_value=1e-3)
     before = model.get_params()
-    step = await QuantumTrainer(cfg, LocalSimulatorBackend()).train_batch(model, x, y)
+    step = await local_trainer(cfg).train_batch(model, x, y)
     assert step.grad_norm > 1e-3
     assert np.linalg.norm(before - model.get_params()) == pytest.approx(1e-3, rel=1e-12)
 
@@ -165,7 +165,7 @@ async def test_learns_two_moons_well_above_chance():
     cfg = config(n_qubits=6, circuit_depth=2, batch_size=10, epochs=5, gradient_method="parameter_shift",
                  use_native_gates=False)
     model = QuantumModel.from_config(cfg, 2, 2)
-    result = await QuantumTrainer(cfg, LocalSimulatorBackend()).train(model, train, val)
+    result = await local_trainer(cfg).train(model, train, val)
     assert result.status == "completed" and result.steps == 5 * 9
     assert result.epochs[-1].val_accuracy >= 0.9
     assert np.mean(result.losses[-9:]) < 0.8 * np.mean(result.losses[:9])
@@ -176,7 +176,7 @@ async def test_learns_xor_with_spsa_and_shots():
     cfg = config(n_qubits=2, circuit_depth=2, batch_size=10, epochs=8, gradient_method="spsa_parallel",
                  shots_per_circuit=1000, learning_rate=0.2, spsa_a_initial=0.3, use_native_gates=False)
     model = QuantumModel.from_config(cfg, 2, 2)
-    result = await QuantumTrainer(cfg, LocalSimulatorBackend()).train(model, train, val)
+    result = await local_trainer(cfg).train(model, train, val)
     assert result.epochs[-1].val_accuracy >= 0.8
 
 
@@ -186,7 +186,7 @@ async def test_regression_uses_mse_and_learns():
     data = Dataset(x, np.cos(np.pi * x[:, 0]) * 0.8, 0, "cos", ("x",))
     cfg = config(n_qubits=2, circuit_depth=1, batch_size=10, epochs=6, gradient_method="parameter_shift")
     model = QuantumModel.from_config(cfg, 1, 1)
-    result = await QuantumTrainer(cfg, LocalSimulatorBackend()).train(model, data)
+    result = await local_trainer(cfg).train(model, data)
     assert result.epochs[-1].train_accuracy is None
     assert result.epochs[-1].train_loss < 0.2 * result.epochs[0].train_loss + 1e-3
     z = _z(model, model.get_params(), x)
@@ -200,7 +200,7 @@ async def test_the_same_seed_gives_the_same_run_with_shots():
     for seed in (5, 5, 6):
         cfg = config(seed=seed, shots_per_circuit=200, epochs=2, gradient_method="spsa_parallel")
         model = QuantumModel.from_config(cfg, 2, 2)
-        result = await QuantumTrainer(cfg, LocalSimulatorBackend()).train(model, train, val)
+        result = await local_trainer(cfg).train(model, train, val)
         runs.append((result.losses, model.get_params()))
     assert runs[0][0] == runs[1][0] and np.array_equal(runs[0][1], runs[1][1])
     assert runs[0][0] != runs[2][0]
@@ -216,7 +216,7 @@ def _full_run_config(tmp_path, name, **kw):
 
 async def _run(cfg, train, val, bus=None, resume_from=None):
     model = QuantumModel.from_config(cfg, 2, 2)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), bus=bus)
+    trainer = local_trainer(cfg, bus=bus)
     result = await trainer.train(model, train, val, resume_from=resume_from)
     return trainer, model, result
 
@@ -239,7 +239,7 @@ async def test_a_stopped_run_resumes_to_the_same_losses(tmp_path, stop_on, done)
 
     bus.add_sink(stop)
     model = QuantumModel.from_config(cfg, 2, 2)
-    holder["trainer"] = trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), bus=bus)
+    holder["trainer"] = trainer = local_trainer(cfg, bus=bus)
     stopped = await trainer.train(model, train, val)
     assert stopped.status == "stopped" and stopped.steps == done and trainer.state.status == "stopped"
     assert stopped.checkpoint.name == f"step-{done:06d}.json"
@@ -315,7 +315,7 @@ async def test_events_follow_the_intervals_and_switches(tmp_path):
     cfg = config(epochs=2, log_interval=5, track_gradients=False, checkpoint_interval=6,
                  checkpoint_directory=str(tmp_path / "ck"))
     model = QuantumModel.from_config(cfg, 2, 2)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), bus=bus, store=store, run_id="run-a")
+    trainer = local_trainer(cfg, bus=bus, store=store, run_id="run-a")
     result = await trainer.train(model, train, val)
     steps = [e for e in seen if isinstance(e, StepMetrics)]
     assert [e.step for e in steps] == [0, 5, 10, 15]
@@ -334,8 +334,8 @@ async def test_events_follow_the_intervals_and_switches(tmp_path):
     np.testing.assert_allclose(record.values, final.embeddings[3].astype(np.float32))
     assert result.epochs[-1].knn_accuracy == updates[-1].knn_accuracy
     stats = trainer.get_performance_stats()
-    assert stats["circuits"] == 2 * (7 * 12 + 6) + 2 * 40 + 10 and stats["throughput_cps"] > 0
-    assert 0.0 <= stats["cache_hit_rate"] <= 1.0
+    assert stats.circuits == 2 * (7 * 12 + 6) + 2 * 40 + 10 and stats.throughput_cps > 0
+    assert 0.0 <= stats.manager.cache_hit_rate <= 1.0
 
 
 async def test_a_stopped_run_still_reports_its_last_step(tmp_path):
@@ -346,7 +346,7 @@ async def test_a_stopped_run_still_reports_its_last_step(tmp_path):
     holder = {}
     bus.add_sink(lambda e: isinstance(e, Checkpoint) and e.step == 3 and holder["t"].request_stop())
     cfg = config(epochs=2, log_interval=4, checkpoint_interval=3, checkpoint_directory=str(tmp_path))
-    holder["t"] = trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), bus=bus)
+    holder["t"] = trainer = local_trainer(cfg, bus=bus)
     result = await trainer.train(QuantumModel.from_config(cfg, 2, 2), train)
     assert result.status == "stopped" and result.steps == 3
     assert [e.step for e in seen if isinstance(e, StepMetrics)] == [0, 2]
@@ -359,7 +359,7 @@ async def test_grad_norm_is_reported_when_tracking_gradients():
     seen = []
     bus.add_sink(seen.append)
     cfg = config(track_gradients=True, log_interval=1)
-    await QuantumTrainer(cfg, LocalSimulatorBackend(), bus=bus).train(QuantumModel.from_config(cfg, 2, 2), train)
+    await local_trainer(cfg, bus=bus).train(QuantumModel.from_config(cfg, 2, 2), train)
     norms = [e.grad_norm for e in seen if isinstance(e, StepMetrics)]
     assert len(norms) == 5 and all(n > 0 for n in norms)
 
@@ -375,7 +375,7 @@ async def test_pause_holds_between_steps_and_resume_continues():
 
     bus.add_sink(pause_after_two)
     cfg = config(epochs=2)
-    holder["t"] = trainer = QuantumTrainer(cfg, LocalSimulatorBackend(), bus=bus)
+    holder["t"] = trainer = local_trainer(cfg, bus=bus)
     task = asyncio.create_task(trainer.train(QuantumModel.from_config(cfg, 2, 2), train))
     for _ in range(200):
         await asyncio.sleep(0.01)
@@ -394,13 +394,13 @@ async def test_early_stopping_when_validation_stops_improving(tmp_path):
     flipped = Dataset(val.x, 1 - val.y, 2, "flipped", val.feature_names)  # fitting train makes val worse
     cfg = config(epochs=10, early_stopping_patience=2, batch_size=10, gradient_method="parameter_shift",
                  checkpoint_directory=str(tmp_path))
-    result = await QuantumTrainer(cfg, LocalSimulatorBackend()).train(QuantumModel.from_config(cfg, 2, 2), train,
+    result = await local_trainer(cfg).train(QuantumModel.from_config(cfg, 2, 2), train,
                                                                       flipped)
     assert result.status == "early_stopped" and len(result.epochs) < 10
     losses = [e.val_loss for e in result.epochs]
     best_before = min(losses[:-2])
     assert losses[-1] >= best_before and losses[-2] >= best_before
-    again = await QuantumTrainer(cfg, LocalSimulatorBackend()).train(
+    again = await local_trainer(cfg).train(
         QuantumModel.from_config(cfg, 2, 2), train, flipped, resume_from=result.checkpoint)
     assert again.status == "early_stopped" and again.losses == [] and again.steps == result.steps
 
@@ -408,7 +408,7 @@ async def test_early_stopping_when_validation_stops_improving(tmp_path):
 async def test_bad_inputs_are_refused_naming_the_field():
     train, val = moons(24, 0)
     cfg = config(early_stopping_patience=1)
-    trainer = QuantumTrainer(cfg, LocalSimulatorBackend())
+    trainer = local_trainer(cfg)
     with pytest.raises(ValueError, match="early_stopping_patience: needs validation data"):
         await trainer.train(QuantumModel.from_config(cfg, 2, 2), train)
     with pytest.raises(ValueError, match="train_data: has 2 features; the model's input_dim is 3"):
@@ -424,7 +424,7 @@ async def test_failed_circuits_stop_training_with_a_clear_error():
 
     train, _ = moons(24, 0)
     cfg = config()
-    trainer = QuantumTrainer(cfg, BrokenBackend())
+    trainer = local_trainer(cfg, BrokenBackend())
     with pytest.raises(TrainingError, match=r"step 0: 12 of 12 spsa circuits failed \(first: circuit 0: "
                                             r"RuntimeError: ion trap on fire\)"):
         await trainer.train(QuantumModel.from_config(cfg, 2, 2), train)

@@ -103,7 +103,7 @@ class IonQBackend:
         self.on_job_update(JobUpdateInfo(job_id, chunk.n_circuits, (chunk.start, chunk.stop), status, queue, run))
 
     async def _run_chunk(self, chunk: JobChunk, n_qubits: int, sem: asyncio.Semaphore,
-                         mine: dict[str, JobChunk]) -> tuple[np.ndarray, dict]:
+                         mine: dict[str, JobChunk]) -> tuple[np.ndarray, dict[str, Any]]:
         """Submit, wait, fetch. The job stays in flight (cancellable) until it is terminal."""
         async with sem:
             begin = time.perf_counter()
@@ -218,6 +218,7 @@ class IonQBackend:
             error = task.exception()
             if isinstance(error, IonQError):
                 error.circuits = (chunk.start, chunk.stop)
+            assert error is not None  # `failed` holds only tasks that raised
             raise error
         t_jobs = time.perf_counter()
         outcome = [task.result() for task in tasks]

@@ -59,7 +59,7 @@ JobCallback = Callable[[Mapping[str, Any]], None]
 class ClientStats:
     """What the client did: HTTP calls per endpoint, batch sizes, retries, bytes, server-side times."""
 
-    calls: Counter = field(default_factory=Counter)  # "GET /jobs/{id}" -> HTTP requests sent
+    calls: Counter[str] = field(default_factory=Counter)  # "GET /jobs/{id}" -> HTTP requests sent
     circuits_per_call: list[int] = field(default_factory=list)  # circuits in each job-creating POST
     retries: int = 0
     rate_limited: int = 0  # 429 responses
@@ -132,6 +132,7 @@ def job_times(job: Mapping[str, Any]) -> tuple[float | None, float | None]:
     sub, start, end = (parse_time(job.get(k)) for k in ("submitted_at", "started_at", "completed_at"))
     queue = (start - sub).total_seconds() if sub and start else None
     ms = job.get("execution_duration_ms")
+    run: float | None
     if isinstance(ms, (int, float)):
         run = ms / 1000.0
     else:
@@ -237,12 +238,12 @@ class IonQClient:
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter in [d/2, d]."""
         d = min(self.backoff_cap, self.backoff_base * 2 ** attempt)
-        return d * (0.5 + 0.5 * self._rng.random())
+        return float(d * (0.5 + 0.5 * self._rng.random()))
 
     def _error_from(self, resp: httpx.Response, endpoint: str) -> IonQError:
         """The typed error for a non-2xx response, with IonQ's message (scrubbed of the key)."""
         status = resp.status_code
-        message, keys = resp.reason_phrase or "error", ()
+        message, keys = resp.reason_phrase or "error", tuple[str, ...]()
         try:
             body = resp.json()
         except ValueError:
@@ -317,6 +318,14 @@ class IonQClient:
                 raise error
             await self._delay_for(error, attempt, endpoint)
             attempt += 1
+
+    async def request_object(self, method: str, path: str, *, endpoint: str, params: Any = None,
+                             content: bytes | None = None) -> dict[str, Any]:
+        """`request` for endpoints whose body is a JSON object; anything else is a typed server error."""
+        body = await self.request(method, path, endpoint=endpoint, params=params, content=content)
+        if not isinstance(body, dict):
+            raise IonQServerError(f"{endpoint}: expected a JSON object, got {type(body).__name__}", status=200)
+        return body
 
     # ----------------------------------------------------------------------------------------- jobs
 
@@ -436,7 +445,7 @@ class IonQClient:
         return out
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/jobs/{job_id}", endpoint="GET /jobs/{id}")
+        return await self.request_object("GET", f"/jobs/{job_id}", endpoint="GET /jobs/{id}")
 
     async def list_jobs(self, **filters: Any) -> AsyncIterator[dict[str, Any]]:
         """Every job matching `filters` (ids, parent_job_id, status, target, limit), following `next`."""
@@ -488,7 +497,7 @@ class IonQClient:
 
     async def get_probabilities(self, job_id: str) -> dict[str, float]:
         """A single-circuit job's `{"<int>": p}` (little-endian keys)."""
-        return await self.request("GET", f"/jobs/{job_id}/results/probabilities",
+        return await self.request_object("GET", f"/jobs/{job_id}/results/probabilities",
                                   endpoint="GET /jobs/{id}/results/probabilities")
 
     async def _get_result(self, job: Mapping[str, Any]) -> tuple[Any, bool]:
@@ -564,35 +573,38 @@ class IonQClient:
     # --------------------------------------------------------------------------------------- cancel
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
-        return await self.request("PUT", f"/jobs/{job_id}/status/cancel", endpoint="PUT /jobs/{id}/status/cancel")
+        return await self.request_object("PUT", f"/jobs/{job_id}/status/cancel", endpoint="PUT /jobs/{id}/status/cancel")
 
     async def cancel_many(self, job_ids: list[str]) -> dict[str, Any]:
         body = json.dumps({"ids": list(job_ids)}).encode()
-        return await self.request("PUT", "/jobs/status/cancel", endpoint="PUT /jobs/status/cancel", content=body)
+        return await self.request_object("PUT", "/jobs/status/cancel", endpoint="PUT /jobs/status/cancel", content=body)
 
     # ------------------------------------------------------------------------------ account, costs
 
     async def backends(self) -> list[dict[str, Any]]:
-        return await self.request("GET", "/backends", endpoint="GET /backends")
+        body = await self.request("GET", "/backends", endpoint="GET /backends")
+        if not isinstance(body, list):
+            raise IonQServerError(f"GET /backends: expected a JSON array, got {type(body).__name__}", status=200)
+        return body
 
     async def characterizations(self, backend: str, *, start: str | None = None, end: str | None = None,
                                 limit: int | None = None, page: int | None = None) -> dict[str, Any]:
         params = {k: v for k, v in (("start", start), ("end", end), ("limit", limit), ("page", page)) if v is not None}
-        return await self.request("GET", f"/backends/{backend}/characterizations", params=params,
+        return await self.request_object("GET", f"/backends/{backend}/characterizations", params=params,
                                   endpoint="GET /backends/{backend}/characterizations")
 
     async def whoami(self) -> dict[str, Any]:
         """A cheap authenticated call: raises IonQAuthError for a bad key."""
-        return await self.request("GET", "/whoami", endpoint="GET /whoami")
+        return await self.request_object("GET", "/whoami", endpoint="GET /whoami")
 
     async def estimate(self, backend: str, *, qubits: int, shots: int, gates_1q: int, gates_2q: int,
                        job_type: str = "ionq.circuit.v1", error_mitigation: bool = False) -> dict[str, Any]:
         params = {"backend": backend, "type": job_type, "qubits": qubits, "shots": shots, "1q_gates": gates_1q,
                   "2q_gates": gates_2q, "error_mitigation": str(error_mitigation).lower()}
-        return await self.request("GET", "/jobs/estimate", params=params, endpoint="GET /jobs/estimate")
+        return await self.request_object("GET", "/jobs/estimate", params=params, endpoint="GET /jobs/estimate")
 
     async def job_cost(self, job_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/jobs/{job_id}/cost", endpoint="GET /jobs/{id}/cost")
+        return await self.request_object("GET", f"/jobs/{job_id}/cost", endpoint="GET /jobs/{id}/cost")
 
     # ------------------------------------------------------------------------------------- sessions
 
@@ -615,8 +627,8 @@ class IonQClient:
         return out
 
     async def get_session(self, session_id: str) -> dict[str, Any]:
-        return await self.request("GET", f"/sessions/{session_id}", endpoint="GET /sessions/{id}")
+        return await self.request_object("GET", f"/sessions/{session_id}", endpoint="GET /sessions/{id}")
 
     async def end_session(self, session_id: str) -> dict[str, Any]:
         """POST /sessions/{id}/end: idempotent (ending an ended session changes nothing), so retried."""
-        return await self.request("POST", f"/sessions/{session_id}/end", endpoint="POST /sessions/{id}/end")
+        return await self.request_object("POST", f"/sessions/{session_id}/end", endpoint="POST /sessions/{id}/end")

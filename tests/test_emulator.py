@@ -77,10 +77,11 @@ def test_backends_need_no_key_and_list_the_three_targets(server, http):
     r = httpx.get(server.base_url + "/backends")
     assert r.status_code == 200
     by_name = {b["backend"]: b for b in r.json()}
-    assert set(by_name) == {"simulator", "qpu.aria-1", "qpu.forte-1"}
+    assert set(by_name) == {"simulator", "qpu.aria-1", "qpu.forte-1", "qpu.forte-enterprise-1"}
     assert by_name["qpu.aria-1"]["supported_native_gates"] == ["gpi", "gpi2", "ms"]
     assert by_name["qpu.forte-1"]["supported_native_gates"] == ["gpi", "gpi2", "zz"]
-    assert by_name["simulator"]["noise_models"] == ["ideal", "aria-1", "forte-1"]
+    assert by_name["qpu.forte-enterprise-1"]["supported_native_gates"] == ["gpi", "gpi2", "zz"]
+    assert by_name["simulator"]["noise_models"] == ["ideal", "aria-1", "forte-1", "forte-enterprise-1"]
     assert http.get("backends/qpu.nope").status_code == 404
 
 

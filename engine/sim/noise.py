@@ -212,18 +212,26 @@ FORTE_1_CHARACTERIZATION: dict[str, JSONValue] = {
     "qubits": 36, "fidelity": {"spam": {"median": 0.9961}, "1q": {"median": 0.9995}, "2q": {"median": 0.996}},
     "timing": {"readout": 0, "reset": 0},
 }
+FORTE_ENTERPRISE_1_CHARACTERIZATION: dict[str, JSONValue] = {
+    **FORTE_1_CHARACTERIZATION, "id": "00000000-0000-4000-8000-0000000fe001", "backend": "qpu.forte-enterprise-1"}
 _BUILTIN_ORIGIN = {
     "aria-1": "IonQ-published Aria averages (API_NOTES 2.2)",
     "forte-1": "PLACEHOLDER: Aria's published values; no verified Forte figures until a live characterization",
+    "forte-enterprise-1": "PLACEHOLDER: Aria's published values; no verified Forte Enterprise figures until a live "
+                          "characterization",
 }
 NOISE_MODELS: dict[str, NoiseModel] = {
     "aria-1": noise_model_from_characterization(ARIA_1_CHARACTERIZATION, name="aria-1",
                                                 origin=_BUILTIN_ORIGIN["aria-1"]),
     "forte-1": noise_model_from_characterization(FORTE_1_CHARACTERIZATION, name="forte-1",
                                                  origin=_BUILTIN_ORIGIN["forte-1"]),
+    "forte-enterprise-1": noise_model_from_characterization(FORTE_ENTERPRISE_1_CHARACTERIZATION,
+                                                            name="forte-enterprise-1",
+                                                            origin=_BUILTIN_ORIGIN["forte-enterprise-1"]),
 }
 BUILTIN_CHARACTERIZATIONS: dict[str, dict[str, JSONValue]] = {
-    "aria-1": ARIA_1_CHARACTERIZATION, "forte-1": FORTE_1_CHARACTERIZATION}
+    "aria-1": ARIA_1_CHARACTERIZATION, "forte-1": FORTE_1_CHARACTERIZATION,
+    "forte-enterprise-1": FORTE_ENTERPRISE_1_CHARACTERIZATION}
 MODEL_NAMES: tuple[str, ...] = ("ideal", *NOISE_MODELS)
 
 

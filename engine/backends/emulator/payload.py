@@ -16,14 +16,15 @@ from ...sim.noise import MODEL_NAMES, NoiseModel
 
 SINGLE = "ionq.circuit.v1"
 MULTI = "ionq.multi-circuit.v1"
-BACKENDS = ("simulator", "qpu.aria-1", "qpu.forte-1")
+BACKENDS = ("simulator", "qpu.aria-1", "qpu.forte-1", "qpu.forte-enterprise-1")
 MAX_CIRCUITS = 5000
 MAX_GATES = 150_000
 MAX_BODY_BYTES = 10 * 1024 * 1024
 TOP_LEVEL_KEYS = {"type", "backend", "shots", "name", "metadata", "noise", "settings", "dry_run", "session_id",
                   "input", "lang"}  # "lang": the stray key cirq-ionq sends
 # Native two-qubit gate of each hardware family; the ideal simulator accepts both.
-NATIVE_2Q = {"qpu.aria-1": "ms", "aria-1": "ms", "qpu.forte-1": "zz", "forte-1": "zz"}
+NATIVE_2Q = {"qpu.aria-1": "ms", "aria-1": "ms", "qpu.forte-1": "zz", "forte-1": "zz",
+             "qpu.forte-enterprise-1": "zz", "forte-enterprise-1": "zz"}
 
 
 class PayloadError(Exception):

@@ -51,7 +51,7 @@ NO_AUTH = {"GET /backends", "GET /backends/{backend}", "GET /backends/{backend}/
            "GET /backends/{backend}/characterizations/{id}"}
 QIS_GATES = ["x", "y", "z", "rx", "ry", "rz", "h", "s", "si", "v", "vi", "t", "ti", "not", "cnot", "swap",
              "xx", "yy", "zz"]
-HARDWARE_QUBITS = {"simulator": 29, "qpu.aria-1": 25, "qpu.forte-1": 36}
+HARDWARE_QUBITS = {"simulator": 29, "qpu.aria-1": 25, "qpu.forte-1": 36, "qpu.forte-enterprise-1": 36}
 NAMESPACE = uuid.UUID("6f1d3c2e-8b4a-4f5e-9d7c-1a2b3c4d5e6f")
 FAIL_WITH = web.RequestKey("fail_with", tuple)  # (code, message) from a job_failed fault
 JOB_STATUSES = ("submitted", "ready", "started", "canceled", "failed", "completed")
@@ -75,7 +75,7 @@ class Rate:
 
 
 DEFAULT_RATES = {"simulator": Rate(0.0, 0.0, 0.0), "qpu.aria-1": Rate(0.0001, 0.001, 1.0),
-                 "qpu.forte-1": Rate(0.0001, 0.001, 1.0)}
+                 "qpu.forte-1": Rate(0.0001, 0.001, 1.0), "qpu.forte-enterprise-1": Rate(0.0001, 0.001, 1.0)}
 
 
 @dataclass
@@ -672,12 +672,13 @@ class Emulator:
 
     def _backend(self, name: str) -> dict[str, Any]:
         native = {"simulator": ["gpi", "gpi2", "ms", "zz"], "qpu.aria-1": ["gpi", "gpi2", "ms"],
-                  "qpu.forte-1": ["gpi", "gpi2", "zz"]}[name]
+                  "qpu.forte-1": ["gpi", "gpi2", "zz"], "qpu.forte-enterprise-1": ["gpi", "gpi2", "zz"]}[name]
         out: dict[str, Any] = {
             "backend": name, "status": "available", "qubits": self._qubits(name),
             "average_queue_time": int(round(self.settings.timing.queue_s * 1000)),
             "last_updated": self.store.iso(self.clock()), "degraded": False,
-            "supported_gates": QIS_GATES, "supported_native_gates": native, "supported_error_mitigations": [],
+            "supported_gates": QIS_GATES, "supported_native_gates": native,
+            "supported_error_mitigations": [] if name == "simulator" else ["debiasing"],
         }
         if name == "simulator":
             out["noise_models"] = list(MODEL_NAMES)

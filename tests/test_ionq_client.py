@@ -131,7 +131,8 @@ def test_running_is_an_alias_of_started():
 
 async def test_account_backends_characterizations_and_costs(emu):
     async with client(emu) as c:
-        assert {b["backend"] for b in await c.backends()} == {"simulator", "qpu.aria-1", "qpu.forte-1"}
+        assert {b["backend"] for b in await c.backends()} >= {"simulator", "qpu.aria-1", "qpu.forte-1",
+                                                              "qpu.forte-enterprise-1"}
         chars = await c.characterizations("qpu.aria-1")
         assert chars["characterizations"][0]["fidelity"]["2q"]["median"] == 0.996
         est = await c.estimate("qpu.aria-1", qubits=3, shots=100, gates_1q=10, gates_2q=2)

@@ -1,0 +1,239 @@
+"""The run index: one RunRecord per run directory, with what tells runs apart, and sort / filter / delete.
+
+A record is read from the run's own files (config.toml, events.jsonl, tags.json, sweep.json), never from
+a separate database, so it cannot drift from the runs: delete a directory and it leaves the index.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..config import TrainingConfig
+from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, StepMetrics
+from .directory import CONFIG_FILE, EVENTS_FILE, RunError, RunLock, is_running, load_run_config, resolve_run
+from .eventlog import _parse_line
+from .tags import SweepTag, read_sweep_tag, read_tags
+
+_KINDS = tuple(f'"kind":"{k}"'.encode() for k in (
+    "run_started", "step_metrics", "epoch_finished", "run_finished", "batch_executed", "cost_estimate"))
+
+RunStatus = str  # running, completed, stopped, pruned, failed, interrupted, incomplete (killed), new
+
+
+@dataclass
+class RunRecord:
+    """One row of the Runs table: config fields, results, cost and tags of one run directory.
+
+    `status` is "pruned" for a sweep trial Optuna pruned (the session itself ended "stopped" with a
+    checkpoint). Costs: `cost_estimated_usd` prices the circuits the run executed at the quote the run
+    used (CostEstimate events); `cost_actual_usd` is IonQ's billed spend, None until the backend reports it.
+    """
+
+    run_id: str
+    path: Path
+    status: RunStatus
+    backend: str
+    target: str
+    gradient_method: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    seed: int
+    n_qubits: int
+    circuit_depth: int
+    started_at: float | None
+    steps: int
+    total_steps: int
+    epochs_done: int
+    best_val_accuracy: float | None
+    final_val_accuracy: float | None
+    final_loss: float | None
+    circuits: int
+    duration_s: float
+    cost_estimated_usd: float | None
+    cost_actual_usd: float | None
+    tags: list[str] = field(default_factory=list)
+    sweep: SweepTag | None = None
+    config: TrainingConfig | None = None  # None when config.toml no longer loads (shown, not fatal)
+    problem: str = ""  # why a field is missing (unreadable config or events), for the UI to show
+
+    @property
+    def study(self) -> str | None:
+        return self.sweep.study if self.sweep else None
+
+    @property
+    def trial(self) -> int | None:
+        return self.sweep.trial if self.sweep else None
+
+
+SORT_KEYS = ("run_id", "status", "backend", "target", "gradient_method", "optimizer", "learning_rate", "epochs",
+             "seed", "n_qubits", "circuit_depth", "started_at", "best_val_accuracy", "final_val_accuracy",
+             "final_loss", "circuits", "duration_s", "cost_estimated_usd", "cost_actual_usd", "tags", "study",
+             "trial")
+
+
+def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRecord:
+    """Read one run directory into a record; a bad config or event line becomes `problem`, not an exception."""
+    run_dir = Path(run_dir)
+    problem = ""
+    config: TrainingConfig | None
+    try:
+        config = load_run_config(run_dir)
+    except ValueError as exc:
+        config, problem = None, str(exc)
+    segments: list[tuple[RunStarted, RunFinished | None]] = []
+    last_step: StepMetrics | None = None
+    val_accs: list[float] = []
+    epochs_done = 0
+    last_loss_epoch: float | None = None
+    circuits = 0
+    segment_cost: list[float] = []
+    path = run_dir / EVENTS_FILE
+    try:
+        lines = path.read_bytes().split(b"\n") if path.exists() else [b""]
+        lines.pop()
+        for number, line in enumerate(lines, start=1):
+            if not any(k in line for k in _KINDS):
+                continue
+            event = _parse_line(path, number, line)
+            if isinstance(event, RunStarted):
+                segments.append((event, None))
+                segment_cost.append(0.0)
+            elif isinstance(event, RunFinished) and segments:
+                segments[-1] = (segments[-1][0], event)
+            elif isinstance(event, StepMetrics):
+                last_step = event
+            elif isinstance(event, EpochFinished):
+                epochs_done = max(epochs_done, event.epoch + 1)
+                last_loss_epoch = event.train_loss
+                if event.val_accuracy is not None:
+                    val_accs.append(event.val_accuracy)
+            elif isinstance(event, BatchExecuted):
+                circuits += event.circuits
+            elif isinstance(event, CostEstimate) and segment_cost:
+                segment_cost[-1] = event.usd  # cumulative within a segment: the last one counts
+    except (OSError, RunError) as exc:
+        problem = problem or str(exc)
+    running = is_running(run_dir)
+    finished = segments[-1][1] if segments else None
+    sweep = _sweep_tag(run_dir)
+    if running:
+        status = "running"
+    elif finished is not None:
+        status = "pruned" if (finished.status == "stopped" and sweep and sweep.state == "pruned") else finished.status
+    elif segments:
+        status = "incomplete"
+    else:
+        status = "new"
+    duration = 0.0
+    for started, end in segments:
+        if end is not None:
+            duration += end.wall_s
+        elif running and started is segments[-1][0]:
+            duration += max(0.0, now() - started.time)
+    final_loss = (finished.final_loss if finished is not None and finished.final_loss is not None
+                  else last_step.loss if last_step is not None else last_loss_epoch)
+    final_val = (finished.val_accuracy if finished is not None and finished.val_accuracy is not None
+                 else val_accs[-1] if val_accs else None)
+    first = segments[0][0] if segments else None
+    c = config
+    return RunRecord(
+        run_id=run_dir.name, path=run_dir, status=status,
+        backend=first.backend if first else (c.backend if c else "?"),
+        target=first.target if first else (c.quantum_target if c else "?"),
+        gradient_method=c.gradient_method if c else "?", optimizer=c.optimizer if c else "?",
+        learning_rate=c.learning_rate if c else float("nan"), epochs=c.epochs if c else 0, seed=c.seed if c else 0,
+        n_qubits=c.n_qubits if c else (first.n_qubits if first else 0), circuit_depth=c.circuit_depth if c else 0,
+        started_at=first.time if first else None,
+        steps=last_step.step + 1 if last_step else 0,
+        total_steps=last_step.total_steps if last_step else (first.total_steps if first else 0),
+        epochs_done=epochs_done, best_val_accuracy=max(val_accs) if val_accs else None,
+        final_val_accuracy=final_val, final_loss=final_loss, circuits=circuits, duration_s=duration,
+        cost_estimated_usd=sum(segment_cost) if any(segment_cost) else None, cost_actual_usd=None,
+        tags=_tags(run_dir), sweep=sweep, config=config, problem=problem,
+    )
+
+
+def _tags(run_dir: Path) -> list[str]:
+    try:
+        return read_tags(run_dir)
+    except RunError:
+        return []
+
+
+def _sweep_tag(run_dir: Path) -> SweepTag | None:
+    try:
+        return read_sweep_tag(run_dir)
+    except RunError:
+        return None
+
+
+def list_records(runs_dir: Path) -> list[RunRecord]:
+    """Every run under `runs_dir`, newest first (start time, then id)."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    records = [run_record(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    return sort_runs(records, "started_at", descending=True)
+
+
+def _sort_value(record: RunRecord, key: str) -> object:
+    value = getattr(record, key)
+    if key == "tags":
+        return ",".join(value)
+    return value
+
+
+def sort_runs(records: Iterable[RunRecord], key: str, *, descending: bool = False) -> list[RunRecord]:
+    """Sorted by one SORT_KEYS column; missing values (None, NaN) go last either way, ties by run id."""
+    if key not in SORT_KEYS:
+        raise ValueError(f"sort key {key!r}: expected one of {', '.join(SORT_KEYS)}")
+    present: list[RunRecord] = []
+    missing: list[RunRecord] = []
+    for r in records:
+        v = _sort_value(r, key)
+        (missing if v is None or (isinstance(v, float) and v != v) else present).append(r)
+    present.sort(key=lambda r: r.run_id, reverse=descending)
+    present.sort(key=lambda r: _sort_value(r, key), reverse=descending)  # type: ignore[arg-type, return-value]
+    missing.sort(key=lambda r: r.run_id)
+    return present + missing
+
+
+def filter_runs(records: Iterable[RunRecord], *, text: str = "", status: str | Iterable[str] | None = None,
+                tag: str | None = None) -> list[RunRecord]:
+    """Runs whose id, backend, target, method, optimizer, study or tags contain `text` (case-insensitive),
+    whose status is `status` (one or several), and that carry `tag`."""
+    wanted = {status} if isinstance(status, str) else set(status) if status is not None else None
+    needle = text.strip().lower()
+    out = []
+    for r in records:
+        if wanted is not None and r.status not in wanted:
+            continue
+        if tag is not None and tag not in r.tags:
+            continue
+        if needle:
+            hay = " ".join([r.run_id, r.backend, r.target, r.gradient_method, r.optimizer, r.study or "", *r.tags])
+            if needle not in hay.lower():
+                continue
+        out.append(r)
+    return out
+
+
+def delete_run(runs_dir: Path, run: str | Path) -> Path:
+    """Delete a run directory; refused (RunError) while a session runs it. Holds the run's lock while
+    deleting, so no session can start on it half-way."""
+    run_dir = resolve_run(Path(runs_dir), run)
+    lock = RunLock(run_dir)
+    try:
+        lock.acquire()
+    except RunError:
+        raise RunError(f"run {run_dir.name!r} is running: stop it before deleting it") from None
+    try:
+        shutil.rmtree(run_dir)
+    finally:
+        lock.release()
+    return run_dir

@@ -1,0 +1,171 @@
+"""metrics.csv: one row per optimizer step, derived from the run's events so it is right after a resume.
+
+Columns: step, epoch, loss, accuracy, val_loss, val_accuracy, grad_norm, circuits, throughput_cps.
+A row per step the trainer reported (StepMetrics: every `log_interval` steps and the last one), plus the
+last step of every epoch, which carries `val_loss` / `val_accuracy` (empty elsewhere; its training columns
+are empty when that step was not reported). `circuits` is that step's own count; `throughput_cps` is the
+circuits per second of the training batches executed since the previous reported step (validation
+passes excluded).
+
+A resumed run repeats the steps after its last checkpoint: the later segment's row replaces the earlier
+one, so each step appears once, as the run that continued computed it. The file is rebuilt by
+`MetricsWriter` (a bus sink) at every epoch end and at the run's end, and by `write_metrics_csv` on demand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Iterable
+
+from ..events import BatchExecuted, EpochFinished, Event, RunFinished, RunStarted, StepMetrics, _Event
+from .directory import load_run_config
+from .eventlog import read_events
+
+METRICS_FILE = "metrics.csv"
+
+
+@dataclass
+class MetricRow:
+    step: int
+    epoch: int
+    loss: float | None = None
+    accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    grad_norm: float | None = None
+    circuits: int = 0
+    throughput_cps: float | None = None
+
+
+METRIC_COLUMNS = tuple(f.name for f in fields(MetricRow))
+
+
+class MetricsBuilder:
+    """Feed it events in order; `rows()` gives one row per step (resumed steps replaced, not repeated)."""
+
+    def __init__(self, epochs: int | None = None) -> None:
+        self._epochs = epochs
+        self._steps_per_epoch: int | None = None
+        self._rows: dict[int, MetricRow] = {}
+        self._last_step_of_epoch: dict[int, int] = {}
+        self._batch_circuits = 0
+        self._batch_ms = 0.0
+
+    def feed(self, event: _Event | Event) -> None:
+        if isinstance(event, RunStarted):
+            # Steps after the checkpoint are re-run: drop their rows so the new segment's rows win.
+            resumed = event.resumed_from_step
+            if self._epochs:
+                self._steps_per_epoch = max(1, event.total_steps // self._epochs)
+            for step in [s for s in self._rows if s >= resumed]:
+                del self._rows[step]
+            self._batch_circuits, self._batch_ms = 0, 0.0
+        elif isinstance(event, BatchExecuted):
+            if event.purpose != "validation":
+                self._batch_circuits += event.circuits
+                self._batch_ms += event.total_ms
+        elif isinstance(event, StepMetrics):
+            throughput = (self._batch_circuits / (self._batch_ms / 1000.0)) if self._batch_ms > 0 else None
+            earlier = self._rows.get(event.step)
+            self._rows[event.step] = MetricRow(
+                step=event.step, epoch=event.epoch, loss=event.loss, accuracy=event.accuracy,
+                val_loss=earlier.val_loss if earlier else None, val_accuracy=earlier.val_accuracy if earlier else None,
+                grad_norm=event.grad_norm, circuits=event.circuits, throughput_cps=throughput)
+            self._last_step_of_epoch[event.epoch] = event.step
+            self._batch_circuits, self._batch_ms = 0, 0.0
+        elif isinstance(event, EpochFinished):
+            if self._steps_per_epoch is not None:
+                last: int | None = (event.epoch + 1) * self._steps_per_epoch - 1
+            else:  # epochs unknown: the epoch's last reported step
+                last = self._last_step_of_epoch.get(event.epoch)
+            if last is None:
+                return
+            row = self._rows.setdefault(last, MetricRow(step=last, epoch=event.epoch))
+            row.val_loss, row.val_accuracy = event.val_loss, event.val_accuracy
+
+    def rows(self) -> list[MetricRow]:
+        return [self._rows[s] for s in sorted(self._rows)]
+
+
+def metric_rows(events: Iterable[_Event | Event], epochs: int | None = None) -> list[MetricRow]:
+    """Rows from events; `epochs` (the config's) places each epoch's validation on its last step."""
+    builder = MetricsBuilder(epochs)
+    for event in events:
+        builder.feed(event)
+    return builder.rows()
+
+
+def run_metrics(run_dir: Path) -> list[MetricRow]:
+    """The rows of a run, from its events.jsonl (and config.toml for the epoch length)."""
+    try:
+        epochs: int | None = load_run_config(Path(run_dir)).epochs
+    except ValueError:
+        epochs = None
+    return metric_rows(read_events(Path(run_dir)), epochs)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back as the same float
+    return str(value)
+
+
+def metrics_csv(rows: Iterable[MetricRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(METRIC_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(v) for v in asdict(row).values()])
+    return out.getvalue()
+
+
+def metrics_json(rows: Iterable[MetricRow]) -> list[dict[str, float | int | None]]:
+    return [asdict(r) for r in rows]
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Temp file + rename: a reader never sees half a file. No fsync: the file is rebuilt from events."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_metrics_csv(run_dir: Path) -> Path:
+    """(Re)write <run>/metrics.csv from events.jsonl."""
+    path = Path(run_dir) / METRICS_FILE
+    _replace_file(path, metrics_csv(run_metrics(run_dir)))
+    return path
+
+
+class MetricsWriter:
+    """A bus sink that keeps metrics.csv current: rebuilt at each epoch end and at the run's end.
+
+    Built with the run's earlier events (a resumed run) so the file covers every segment.
+    """
+
+    def __init__(self, run_dir: Path, epochs: int, previous: Iterable[_Event | Event] = ()):
+        self.path = Path(run_dir) / METRICS_FILE
+        self._builder = MetricsBuilder(epochs)
+        for event in previous:
+            self._builder.feed(event)
+
+    def __call__(self, event: _Event) -> None:
+        self._builder.feed(event)
+        if isinstance(event, (EpochFinished, RunFinished)):
+            _replace_file(self.path, metrics_csv(self._builder.rows()))
+
+
+__all__ = ["METRICS_FILE", "METRIC_COLUMNS", "MetricRow", "MetricsBuilder", "MetricsWriter",
+           "metric_rows", "metrics_csv", "metrics_json", "run_metrics", "write_metrics_csv"]

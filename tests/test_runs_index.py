@@ -1,0 +1,137 @@
+"""The run index: records read from run directories, tags, sort, filter, delete; metrics.csv after a resume."""
+
+import asyncio
+import csv
+import math
+
+import pytest
+
+from engine.config import TrainingConfig
+from engine.events import EpochFinished, StepMetrics
+from engine.runs import (
+    METRICS_FILE, RunError, RunLock, SweepTag, delete_run, filter_runs, list_records, read_events, run_metrics,
+    run_record, sort_runs, tag_run, untag_run, write_metrics_csv,
+)
+from engine.runs.metrics import METRIC_COLUMNS, MetricsWriter, metric_rows
+from engine.session import EngineSession
+from runs_fixtures import fake_run
+
+
+def test_a_record_carries_the_config_fields_results_cost_and_tags(tmp_path):
+    run = fake_run(tmp_path, "a", losses=[1.0, 0.8, 0.6, 0.5], val_accuracy=[0.6, 0.7], learning_rate=0.05,
+                   gradient_method="parameter_shift", optimizer="sgd", seed=4, circuit_depth=3, cost_usd=1.25,
+                   tags=["baseline"], sweep=SweepTag("s1", 3, state="complete", objective=0.7))
+    r = run_record(run)
+    assert (r.status, r.backend, r.target, r.gradient_method, r.optimizer) == (
+        "completed", "local", "simulator", "parameter_shift", "sgd")
+    assert (r.learning_rate, r.epochs, r.seed, r.n_qubits, r.circuit_depth) == (0.05, 2, 4, 2, 3)
+    assert r.best_val_accuracy == 0.7 and r.final_val_accuracy == 0.7 and r.final_loss == 0.5
+    assert r.circuits == 40 and r.duration_s == 2.0 and r.cost_estimated_usd == 1.25 and r.cost_actual_usd is None
+    assert r.tags == ["baseline", "study:s1", "trial:3"] and (r.study, r.trial) == ("s1", 3)
+    assert r.started_at == 1000.0 and r.steps == 4 and r.epochs_done == 2
+
+
+def test_status_of_killed_running_and_pruned_runs(tmp_path):
+    killed = fake_run(tmp_path, "killed", losses=[1.0, 0.9], status=None)
+    pruned = fake_run(tmp_path, "pruned", losses=[1.0, 0.9], status="stopped", sweep=SweepTag("s", 0, "pruned"))
+    stopped = fake_run(tmp_path, "stopped", losses=[1.0, 0.9], status="stopped")
+    assert run_record(killed).status == "incomplete"
+    assert run_record(pruned).status == "pruned" and run_record(stopped).status == "stopped"
+    lock = RunLock(killed)
+    lock.acquire()
+    try:
+        assert run_record(killed).status == "running"
+        with pytest.raises(RunError, match="running"):
+            delete_run(tmp_path, "killed")
+    finally:
+        lock.release()
+    assert delete_run(tmp_path, "killed") == killed and not killed.exists()
+    with pytest.raises(RunError, match="not found"):
+        delete_run(tmp_path, "killed")
+
+
+def test_a_bad_config_is_a_problem_on_the_record_not_an_exception(tmp_path):
+    run = fake_run(tmp_path, "a", losses=[1.0, 0.9])
+    (run / "config.toml").write_text("[model]\nn_qubits = 99\n")
+    r = run_record(run)
+    assert r.config is None and "n_qubits" in r.problem and r.final_loss == 0.9
+
+
+def test_tags_are_added_once_removed_and_checked(tmp_path):
+    run = fake_run(tmp_path, "a", losses=[1.0, 0.9])
+    assert tag_run(run, "x", "y", "x") == ["x", "y"]
+    assert untag_run(run, "x", "absent") == ["y"]
+    with pytest.raises(RunError, match="tag 'two words'"):
+        tag_run(run, "two words")
+
+
+def test_sort_puts_missing_values_last_and_filter_matches_text_status_and_tag(tmp_path):
+    fake_run(tmp_path, "a", losses=[1.0, 0.5], val_accuracy=[0.9], learning_rate=0.1, start=1000, tags=["lr"])
+    fake_run(tmp_path, "b", losses=[1.0, 0.7], val_accuracy=[0.6], learning_rate=0.01, start=2000)
+    fake_run(tmp_path, "c", losses=[1.0, 0.8], learning_rate=0.05, start=3000, status="failed",
+             gradient_method="parameter_shift")
+    records = list_records(tmp_path)
+    assert [r.run_id for r in records] == ["c", "b", "a"]  # newest first
+    assert [r.run_id for r in sort_runs(records, "best_val_accuracy", descending=True)] == ["a", "b", "c"]
+    assert [r.run_id for r in sort_runs(records, "best_val_accuracy")] == ["b", "a", "c"]
+    assert [r.run_id for r in sort_runs(records, "learning_rate")] == ["b", "c", "a"]
+    assert [r.run_id for r in filter_runs(records, status="failed")] == ["c"]
+    assert [r.run_id for r in filter_runs(records, text="SHIFT")] == ["c"]
+    assert [r.run_id for r in filter_runs(records, tag="lr")] == ["a"]
+    assert {r.run_id for r in filter_runs(records, status=["completed", "failed"])} == {"a", "b", "c"}
+    with pytest.raises(ValueError, match="sort key 'bogus'"):
+        sort_runs(records, "bogus")
+
+
+def test_metrics_rows_put_validation_on_the_epochs_last_step_and_throughput_from_batches(tmp_path):
+    run = fake_run(tmp_path, "a", losses=[1.0, 0.8, 0.6, 0.5], val_accuracy=[0.6, 0.7])
+    rows = run_metrics(run)
+    assert [r.step for r in rows] == [0, 1, 2, 3] and [r.epoch for r in rows] == [0, 0, 1, 1]
+    assert [r.val_accuracy for r in rows] == [None, 0.6, None, 0.7]
+    assert rows[0].throughput_cps == pytest.approx(100.0) and rows[0].circuits == 10
+    path = write_metrics_csv(run)
+    table = list(csv.DictReader(path.open()))
+    assert tuple(table[0]) == METRIC_COLUMNS and table[1]["val_accuracy"] == "0.6" and table[0]["val_loss"] == ""
+
+
+TINY = dict(n_qubits=2, circuit_depth=1, n_samples=20, epochs=2, batch_size=4, shots_per_circuit=0,
+            checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False, use_native_gates=False)
+
+
+async def test_metrics_csv_is_written_as_the_run_goes_and_is_right_after_a_resume(tmp_path):
+    reference = EngineSession(TrainingConfig(**TINY), runs_dir=tmp_path / "ref")
+    await reference.run()
+    ref_rows = metric_rows(read_events(reference.run_dir), 2)
+
+    session = EngineSession(TrainingConfig(**TINY), runs_dir=tmp_path / "runs")
+    seen = []
+    session.bus.add_sink(MetricsWriter(session.run_dir, 2))
+    session.bus.add_sink(lambda e: isinstance(e, EpochFinished)
+                         and seen.append((session.run_dir / METRICS_FILE).exists()))
+    queue = session.bus.subscribe()
+    task = asyncio.create_task(session.run())
+    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 4):
+        pass
+    await session.stop()
+    stopped = await task
+    assert stopped.status == "stopped" and 4 < stopped.steps < 8  # resumed mid-epoch 2
+    assert seen == [True]  # written at the first epoch end, before the run ended
+    resumed = EngineSession.from_run_dir(session.run_dir)
+    resumed.bus.add_sink(MetricsWriter(session.run_dir, 2, read_events(session.run_dir)))
+    await resumed.run()
+    rows = list(csv.DictReader((session.run_dir / METRICS_FILE).open()))
+    assert [int(r["step"]) for r in rows] == [r.step for r in ref_rows] == list(range(8))
+    assert [r["val_accuracy"] != "" for r in rows] == [False, False, False, True] * 2
+    for got, want in zip(rows, ref_rows):
+        assert float(got["loss"]) == pytest.approx(want.loss, abs=1e-12)
+        if want.val_accuracy is not None:
+            assert float(got["val_accuracy"]) == want.val_accuracy
+    assert math.isfinite(float(rows[0]["throughput_cps"]))
+
+
+def test_validation_lands_on_the_epochs_last_step_even_when_that_step_was_not_reported(tmp_path):
+    run = fake_run(tmp_path, "a", losses=[1.0, 0.8, 0.6, 0.5], val_accuracy=[0.6, 0.7])
+    events = [e for e in read_events(run) if not (isinstance(e, StepMetrics) and e.step == 1)]
+    rows = metric_rows(events, epochs=2)
+    assert [(r.step, r.loss, r.val_accuracy) for r in rows] == [
+        (0, 1.0, None), (1, None, 0.6), (2, 0.6, None), (3, 0.5, 0.7)]

@@ -450,4 +450,12 @@ def test_a_characterization_given_to_the_emulator_is_served_and_becomes_its_nois
         sigma = np.sqrt(expected * (1 - expected) / 20000)
         assert np.all(np.abs(got - expected) < 5 * sigma + 1e-12)
         assert np.max(np.abs(got - placeholder)) > 5 * np.max(sigma)  # the characterization, not the placeholder
+        native = {**body(backend="qpu.forte-1"), "input": {"gateset": "native", "qubits": 3, "circuit": [
+            {"gate": "zz", "targets": [1, 2], "angle": 0.25}, {"gate": "zz", "targets": [0, 2], "angle": 0.25}]}}
+        r = http.post("jobs", json=native)
+        assert r.status_code == 400 and r.json()["validation"]["keys"] == ["input.circuit[1].targets"]
+        assert "qubits 0 and 2 are not coupled on qpu.forte-1" in r.json()["message"]
+        qis = {**body(backend="qpu.forte-1"), "input": {"gateset": "qis", "qubits": 3, "circuit": [
+            {"gate": "cnot", "control": 0, "target": 2}]}}
+        assert http.post("jobs", json=qis).status_code == 201  # IonQ compiles and routes QIS circuits
         checker.check(s.exchanges())

@@ -219,6 +219,24 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
     return parsed
 
 
+def check_connectivity(job: ParsedJob, model: NoiseModel | None) -> None:
+    """A native circuit runs as written (IonQ's compiler does not touch it), so on a device whose
+    characterization lists its couplings, a two-qubit gate on a pair it does not couple is refused, naming the
+    gate and the pair. QIS circuits are compiled, and routed, by IonQ: they are not checked."""
+    if model is None or model.connectivity is None:
+        return
+    multi = job.job_type == MULTI
+    for ci, c in enumerate(job.circuits):
+        if c.gateset != "native":
+            continue
+        for gi, g in enumerate(c.gates):
+            qs = g.qubits
+            if len(qs) == 2 and not model.couples(qs[0], qs[1]):
+                where = f"input.circuits[{ci}].circuit[{gi}].targets" if multi else f"input.circuit[{gi}].targets"
+                raise PayloadError(f'"{where}": qubits {qs[0]} and {qs[1]} are not coupled on {job.backend} '
+                                   f'(its characterization lists {len(model.connectivity)} pairs)', (where,))
+
+
 DEBIASING_MIN_SHOTS = 500
 
 

@@ -40,7 +40,7 @@ from ...sim.noise import (
 from .execute import CircuitResult, simulate
 from .faults import STATUS_FAULTS, Fault, FaultPlan
 from .jobs import PROJECT_ID, EmuJob, JobStore, Timing
-from .payload import BACKENDS, MAX_BODY_BYTES, ParsedJob, PayloadError, parse_job_body
+from .payload import BACKENDS, MAX_BODY_BYTES, ParsedJob, PayloadError, check_connectivity, parse_job_body
 from .sessions import ORGANIZATION_ID, EmuSession, SessionStore
 
 log = logging.getLogger("engine.emulator")
@@ -318,6 +318,7 @@ class Emulator:
         try:
             parsed = parse_job_body(body, max_qubits=self.settings.max_qubits)
             parsed.noise_override = self.settings.noise_models.get(parsed.noise_model)
+            check_connectivity(parsed, parsed.noise_override or NOISE_MODELS.get(parsed.noise_model))
             session = None
             if parsed.session_id is not None:
                 one, two = parsed.gate_counts()

@@ -201,6 +201,56 @@ class CostEstimate(CostFigures, _Event):
     kind: Literal["cost_estimate"] = "cost_estimate"
 
 
+class SpendUpdate(_Event):
+    """The actual spend of a QPU run so far: one finished job's cost (GET /jobs/{id}/cost) added."""
+
+    kind: Literal["spend_update"] = "spend_update"
+    job_id: str
+    job_usd: float
+    billed: bool  # True: IonQ's billed `cost`; False: only its `estimated_cost` was known
+    spent_usd: float
+    jobs: int
+    cap_usd: float | None = None
+    estimate_usd: float | None = None  # the run's estimate, shown beside the spend
+
+
+class IonQSessionUpdate(_Event):
+    """An IonQ session of the run opened or ended, with the limits IonQ enforces on it."""
+
+    kind: Literal["ionq_session"] = "ionq_session"
+    session_id: str
+    status: Literal["opened", "ended"]
+    backend: str
+    cost_limit_usd: float
+    job_count_limit: int
+    duration_limit_min: int
+
+
+class MitigationInfo(_Event):
+    """What error mitigation a run uses: IonQ's settings and aggregation, and readout mitigation."""
+
+    kind: Literal["mitigation"] = "mitigation"
+    ionq: str = ""  # e.g. "debiasing off (IonQ's default), aggregation average"; "" off IonQ
+    readout: str = "off"  # "off", or where the calibration came from
+    readout_p01: list[float] = Field(default_factory=list)  # per qubit
+    readout_p10: list[float] = Field(default_factory=list)
+
+
+class DryRunReport(_Event):
+    """A dry run: IonQ validated and priced every payload of one step; nothing ran."""
+
+    kind: Literal["dry_run"] = "dry_run"
+    target: str
+    jobs: int
+    circuits: int
+    shots: int
+    estimated_usd: float  # for the dry-run jobs themselves
+    per_circuit_usd: float
+    planned_circuits: int
+    planned_usd: float  # what the whole run would cost
+    executed: int  # dry-run jobs that ran anyway: must be 0
+
+
 class EngineStats(_Event):
     """Health of the engine process: event-loop stalls and events dropped by slow subscribers."""
 
@@ -225,7 +275,7 @@ class RunFinished(_Event):
 Event = Annotated[
     Union[RunStarted, BatchExecuted, BatchSizeDecision, StepMetrics, EpochFinished, JobUpdate, CacheStats,
           CompilerStats, Checkpoint, StoreUpdate, Log, Error, ClientStats, CostEstimate, EngineStats,
-          RunFinished],
+          RunFinished, SpendUpdate, IonQSessionUpdate, MitigationInfo, DryRunReport],
     Field(discriminator="kind"),
 ]
 _adapter: TypeAdapter[Any] = TypeAdapter(Event)

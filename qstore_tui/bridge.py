@@ -24,10 +24,12 @@ from .messages import EngineProblem, RunEnded, SessionUpdated
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.timer import Timer
 
     from engine.config import TrainingConfig
     from engine.events import (
-        CacheStats, Checkpoint, CompilerStats, CostEstimate, Error, RunFinished, StoreUpdate, _Event,
+        CacheStats, Checkpoint, CompilerStats, CostEstimate, Error, MitigationInfo, RunFinished, SpendUpdate,
+        StoreUpdate, _Event,
     )
     from engine.report import PerformanceReport
     from engine.session import EngineSession
@@ -87,6 +89,8 @@ class SessionView:
     cache: CacheStats | None = None
     compiler: CompilerStats | None = None
     cost: CostEstimate | None = None
+    spend: SpendUpdate | None = None  # actual IonQ spend so far (QPU runs)
+    mitigation: MitigationInfo | None = None
     checkpoint: Checkpoint | None = None
     store: StoreUpdate | None = None
     jobs: OrderedDict[str, QueueRow] = field(default_factory=OrderedDict)
@@ -150,12 +154,21 @@ class SessionView:
             self.compiler = event
         elif kind == "cost_estimate":
             self.cost = event
+        elif kind == "spend_update":
+            self.spend = event
+        elif kind == "mitigation":
+            self.mitigation = event
         elif kind == "checkpoint":
             self.checkpoint = event
         elif kind == "store_update":
             self.store = event
         elif kind == "log":
             self._log(event.time, event.level, event.message)
+            # The session announces pause and resume as log lines; an attached viewer learns them here.
+            if event.message == "paused" and self.status == "running":
+                self.status = "paused"
+            elif event.message == "resumed" and self.status == "paused":
+                self.status = "running"
         elif kind == "error":
             self.errors.append(event)
             self._log(event.time, "error", f"{event.source}: {event.message}")
@@ -219,6 +232,7 @@ class EngineBridge:
         self._publish_handle: asyncio.TimerHandle | None = None
         self._last_publish = 0.0
         self._recent_problems: dict[tuple[str, str], float] = {}
+        self._rewatch: Timer | None = None  # after a followed run ended: is it resumed?
         self.publishes = 0
 
     # ----- state -----
@@ -227,11 +241,13 @@ class EngineBridge:
     def active(self) -> bool:
         """True while a live run or an attach is going."""
         return self.view.source in ("live", "attach") and self.view.finished is None and self.view.status not in (
-            "failed", "stopped", "completed", "interrupted")
+            "failed", "stopped", "completed", "interrupted", "incomplete")
 
     @property
     def can_control(self) -> bool:
-        return self.session is not None and self.active
+        """A live session, or a followed run steered through its run directory's control channel."""
+        return (self.session is not None or (self.view.source == "attach" and self.run_dir is not None)) \
+            and self.active
 
     # ----- starting things -----
 
@@ -247,9 +263,18 @@ class EngineBridge:
         """Continue a stopped or killed run from its last checkpoint."""
         from engine.session import EngineSession
 
+        from engine.runs import read_events
+
         self._check_idle()
         session = EngineSession.from_run_dir(run_dir, clock=self.clock)
+        history = read_events(run_dir)
         self._go_live(session, session.config)
+        # The run's history first (curves, circuit totals, the timer from its first start), quietly:
+        # its old errors were notified when they happened.
+        for event in history:
+            self.view.apply(event)
+        self.view.status, self.view.finished = "starting", None
+        self._publish()
 
     def attach(self, run_dir: Path) -> None:
         """Follow a run another process writes (or wrote): the same screens, read from events.jsonl."""
@@ -283,6 +308,8 @@ class EngineBridge:
     def pause(self) -> bool:
         if not self.can_control or self.view.status != "running":
             return False
+        if self.session is None:
+            return self._steer("pause")
         assert self.session is not None
         self.session.pause()  # the session logs it
         self.view.status = "paused"
@@ -292,6 +319,8 @@ class EngineBridge:
     def resume_training(self) -> bool:
         if not self.can_control or self.view.status != "paused":
             return False
+        if self.session is None:
+            return self._steer("resume")
         assert self.session is not None
         self.session.resume()
         self.view.status = "running"
@@ -302,12 +331,31 @@ class EngineBridge:
         """Ask the session to stop (checkpoint, cancel jobs); the run worker sees the end."""
         if not self.can_control or self.view.status == "stopping":
             return False
+        if self.session is None:
+            return self._steer("stop")
         assert self.session is not None
         self.view.status = "stopping"
         self.view.note(self.clock(), "info", "stopping: checkpointing and cancelling jobs in flight")
         self._publish()
         self._app.run_worker(self.session.stop(), name="engine-stop", group="engine-control",
                              exit_on_error=False)
+        return True
+
+    def _steer(self, command: Literal["pause", "resume", "stop"]) -> bool:
+        """Ask the followed (headless) run through its control channel; the run's events confirm it."""
+        from engine.runs.control import send_command
+
+        assert self.run_dir is not None
+        try:
+            send_command(self.run_dir, command)
+        except OSError as exc:
+            self._problem("control", f"{self.run_dir}: cannot ask the run to {command}: {exc.strerror or exc}",
+                          fatal=False)
+            return False
+        if command == "stop":
+            self.view.status = "stopping"
+        self.view.note(self.clock(), "info", f"asked the headless run to {command}")
+        self._publish()
         return True
 
     def report(self) -> PerformanceReport:
@@ -333,12 +381,41 @@ class EngineBridge:
 
     # ----- internals -----
 
+    def _watch_for_more(self, run_dir: Path) -> None:
+        """After a followed run ended (finished, stopped, or its writer killed): follow it again, from its
+        first event, once a new writer holds it or its events grow (`run --resume` appends to it)."""
+        path = run_dir / "events.jsonl"
+        size = path.stat().st_size if path.exists() else 0
+
+        def check() -> None:
+            from engine.runs import is_running
+
+            if self.view.source != "attach" or self.run_dir != run_dir:
+                self._stop_watching()
+                return
+            grown = path.exists() and path.stat().st_size > size
+            if grown or is_running(run_dir):
+                self._stop_watching()
+                config = self.config
+                self._reset("attach", run_dir=run_dir, config=config)
+                self._app.run_worker(self._follow(run_dir), name="engine", group="engine", exclusive=True,
+                                     exit_on_error=False)
+
+        self._stop_watching()
+        self._rewatch = self._app.set_interval(1.0, check, name="attach-rewatch")
+
+    def _stop_watching(self) -> None:
+        if self._rewatch is not None:
+            self._rewatch.stop()
+            self._rewatch = None
+
     def _check_idle(self) -> None:
         if self.active:
             what = self.view.run_id or "a run"
             raise BridgeBusy(f"{what} is still going: stop it (s) before starting another")
 
     def _reset(self, source: Source, *, run_dir: Path | None, config: TrainingConfig | None) -> None:
+        self._stop_watching()
         self.session = None
         self._replayed = None
         self.run_dir = run_dir
@@ -409,6 +486,8 @@ class EngineBridge:
         finished = self.view.finished
         status = finished.status if finished else self.view.status
         self._app.post_message(RunEnded(status, finished.message if finished else ""))
+        if self.view.source == "attach" and self.run_dir is not None:
+            self._watch_for_more(self.run_dir)
 
     def _schedule_publish(self) -> None:
         """Trailing-edge throttle: publish now if the last one is old enough, else once, later."""

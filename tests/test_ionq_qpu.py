@@ -19,7 +19,7 @@ from engine.backends.ionq_client import IonQClient
 from engine.backends.ionq_errors import IonQError, IonQSpendCapError
 from engine.backends.ionq_options import ErrorMitigation, JobSettingsError
 from engine.backends.ionq_payload import JobOptions, build_chunks
-from engine.backends.ionq_session import QpuSession, SessionLimits, SpendLedger, SpendUpdate
+from engine.backends.ionq_session import QpuSession, SessionLimits, SpendLedger, JobCostBooked
 from engine.circuits import CircuitBatch, TemplateBuilder
 from engine.sim import probabilities
 from test_ionq_conformance import SPEC_PATH, _nullable
@@ -167,7 +167,7 @@ async def test_exact_runs_keep_probabilities(emu):
 
 
 async def test_a_qpu_run_opens_a_session_submits_inside_it_books_actual_costs_and_ends_it(emu, spec):
-    updates: list[SpendUpdate] = []
+    updates: list[JobCostBooked] = []
     async with client(emu) as c:
         ledger = SpendLedger(cap_usd=50.0, price_per_circuit_usd=1.5, on_update=updates.append)
         limits = SessionLimits(cost_limit_usd=50.0, job_count_limit=10, duration_limit_min=30)

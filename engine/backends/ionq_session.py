@@ -96,7 +96,7 @@ class JobSpend:
 
 
 @dataclass(frozen=True)
-class SpendUpdate:
+class JobCostBooked:
     """What the ledger knows after a job finished: for events and the Training screen."""
 
     job_id: str
@@ -114,7 +114,7 @@ class SpendLedger:
     cap_usd: float | None
     price_per_circuit_usd: float = 0.0
     spent_before_usd: float = 0.0  # spend of the run's earlier segments (a resumed run)
-    on_update: Callable[[SpendUpdate], None] | None = None
+    on_update: Callable[[JobCostBooked], None] | None = None
     jobs: list[JobSpend] = field(default_factory=list)
     _reserved: dict[str, float] = field(default_factory=dict)
 
@@ -158,5 +158,5 @@ class SpendLedger:
         self._reserved.pop(key, None)
         self.jobs.append(spend)
         if self.on_update is not None:
-            self.on_update(SpendUpdate(job_id, spend.usd, spend.billed, self.spent_usd, len(self.jobs), self.cap_usd))
+            self.on_update(JobCostBooked(job_id, spend.usd, spend.billed, self.spent_usd, len(self.jobs), self.cap_usd))
         return spend

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from ..bridge import SessionView
+
+if TYPE_CHECKING:
+    from engine.events import MitigationInfo, SpendUpdate
 
 
 def _num(value: float | None, fmt: str = ".3g") -> str:
@@ -38,7 +43,24 @@ def _details(view: SessionView) -> str:
         parts.append(f"store {view.store.store}: {view.store.upserted} vectors{knn}")
     if view.cost is not None:
         parts.append(f"cost so far ${view.cost.usd:,.2f} ({view.cost.source})")
+    if view.spend is not None:
+        parts.append(_spend(view.spend))
+    if view.mitigation is not None:
+        parts.append(_mitigation(view.mitigation))
     return "   ".join(parts)
+
+
+def _spend(s: SpendUpdate) -> str:
+    """Actual IonQ spend next to the estimate and the cap: what the run has really cost."""
+    est = "" if s.estimate_usd is None else f" of est. ${s.estimate_usd:,.2f}"
+    cap = "" if s.cap_usd is None else f", cap ${s.cap_usd:,.2f}"
+    billed = "" if s.billed else " (estimated: not billed yet)"
+    return f"spent ${s.spent_usd:,.2f}{est}{cap} over {s.jobs} job(s){billed}"
+
+
+def _mitigation(m: MitigationInfo) -> str:
+    ionq = f"IonQ {m.ionq}; " if m.ionq else ""
+    return f"mitigation: {ionq}readout {m.readout}"
 
 
 class StatsPanel(Vertical):

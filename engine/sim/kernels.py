@@ -515,3 +515,111 @@ def abs2_transposed(psi, out):  # pragma: no cover - compiled
         for k in range(b):
             v = psi[i, k]
             out[k, i] = v.real * v.real + v.imag * v.imag
+
+
+@njit(**_OPTS)
+def _alias_table(p, total, last, q, alias, small, large):  # pragma: no cover - compiled
+    """Vose's alias table for one row: outcome j, or alias[j] when the uniform fraction >= q[j]."""
+    size = p.shape[0]
+    ns = nl = 0
+    for i in range(size):
+        v = p[i] * size / total if p[i] > 0.0 else 0.0
+        q[i] = v
+        alias[i] = i
+        if v < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        lo = small[ns]
+        hi = large[nl - 1]
+        alias[lo] = hi
+        q[hi] = (q[hi] + q[lo]) - 1.0
+        if q[hi] < 1.0:
+            nl -= 1
+            small[ns] = hi
+            ns += 1
+    for k in range(nl):
+        q[large[k]] = 1.0
+    for k in range(ns):  # left over by round-off: keep only outcomes that can occur
+        i = small[k]
+        if p[i] > 0.0:
+            q[i] = 1.0
+        else:
+            q[i] = 0.0
+            alias[i] = last
+
+
+@njit(**_OPTS)
+def _xoshiro(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """One xoshiro256+ step: (output, new state)."""
+    x = s0 + s3
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+    return x, s0, s1, s2, s3
+
+
+@njit(**_OPTS)
+def _alias_pick(x, top, nb, q, alias):  # pragma: no cover - compiled
+    """The outcome for one 64-bit draw: its top n bits pick j, the 53 bits below a fraction f."""
+    j = np.int64(x >> top)
+    f = float((x << nb) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return j if f < q[j] else alias[j]
+
+
+@njit(**_OPTS)
+def sample_rows(probs, shots, n_qubits, states, counts, q, alias, small, large):  # pragma: no cover - compiled
+    """counts[r] += a multinomial(shots, probs[r]) draw: one 64-bit random number per shot.
+
+    Walker's alias method (Vose's construction): the top n bits of a xoshiro256+ draw pick an
+    outcome j uniformly, the next bits a uniform fraction f, and the shot is j if f < q[j], else
+    alias[j]; no search and no branch to mispredict. Four independent streams per row (states
+    (B, 16) uint64) interleave so the generator's dependency chains overlap. A zero-probability
+    outcome is never drawn. Returns the first row whose probabilities are not finite or do not
+    sum to a positive number, or -1.
+    """
+    b, size = probs.shape
+    top = np.uint64(64 - n_qubits)
+    nb = np.uint64(n_qubits)
+    for r in range(b):
+        total = 0.0
+        last = -1
+        for i in range(size):
+            p = probs[r, i]
+            if p > 0.0:
+                total += p
+                last = i
+            elif p != p:
+                return r
+        if not (total > 0.0 and total < math.inf):
+            return r
+        if size == 1:
+            counts[r, 0] += shots
+            continue
+        _alias_table(probs[r], total, last, q, alias, small, large)
+        st = states[r]
+        a0, a1, a2, a3 = st[0], st[1], st[2], st[3]
+        b0, b1, b2, b3 = st[4], st[5], st[6], st[7]
+        c0, c1, c2, c3 = st[8], st[9], st[10], st[11]
+        d0, d1, d2, d3 = st[12], st[13], st[14], st[15]
+        for _ in range(shots // 4):
+            xa, a0, a1, a2, a3 = _xoshiro(a0, a1, a2, a3)
+            xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
+            xc, c0, c1, c2, c3 = _xoshiro(c0, c1, c2, c3)
+            xd, d0, d1, d2, d3 = _xoshiro(d0, d1, d2, d3)
+            counts[r, _alias_pick(xa, top, nb, q, alias)] += 1
+            counts[r, _alias_pick(xb, top, nb, q, alias)] += 1
+            counts[r, _alias_pick(xc, top, nb, q, alias)] += 1
+            counts[r, _alias_pick(xd, top, nb, q, alias)] += 1
+        for _ in range(shots % 4):
+            xa, a0, a1, a2, a3 = _xoshiro(a0, a1, a2, a3)
+            counts[r, _alias_pick(xa, top, nb, q, alias)] += 1
+    return -1

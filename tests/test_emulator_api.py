@@ -266,7 +266,8 @@ def test_a_dry_run_is_priced_and_validated_but_never_executed(server, http):
     job = wait_done(http, r.json()["id"])
     assert job["status"] == "completed" and job["dry_run"] is True and job["results"] is None
     assert job["stats"]["gate_counts"] == {"1q": 1, "2q": 1}
-    assert http.get(f"jobs/{job['id']}/results/probabilities").status_code == 404
+    r = http.get(f"jobs/{job['id']}/results/probabilities")
+    assert r.status_code == 404 and "dry run" in r.json()["message"]
     cost = http.get(f"jobs/{job['id']}/cost").json()
     assert cost["dry_run"] is True and cost["estimated_cost"]["value"] == pytest.approx(1.1)
     assert cost["cost"]["value"] == 0.0

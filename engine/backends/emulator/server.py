@@ -390,6 +390,9 @@ class Emulator:
 
     def _completed(self, request: web.Request) -> tuple[EmuJob, list[CircuitResult]] | web.Response:
         job = self._job(request)
+        if job is not None and job.dry_run:
+            return _error(404, "Job not found or not yet completed: a dry run is validated and priced, never "
+                               "executed, so it has no results.")
         if job is None or job.status(self.clock()) != "completed" or job.results is None:
             return _error(404, "Job not found or not yet completed.")
         return job, job.results

@@ -40,7 +40,7 @@ def _gate_to_cirq(g: Gate, gateset: str, q: list) -> Any:
         return cirq_ionq.ZZGate(theta=g.params[0]).on(*(q[t] for t in g.targets))
     fixed = {
         "x": cirq.X, "y": cirq.Y, "z": cirq.Z, "h": cirq.H, "s": cirq.S, "si": cirq.S**-1, "t": cirq.T,
-        "ti": cirq.T**-1, "v": cirq.XPowGate(exponent=0.5), "vi": cirq.XPowGate(exponent=-0.5), "cnot": cirq.X,
+        "ti": cirq.T**-1, "v": cirq.XPowGate(exponent=0.5), "vi": cirq.XPowGate(exponent=-0.5), "cnot": cirq.X, "not": cirq.X,
     }
     if g.name in fixed:
         base = fixed[g.name]

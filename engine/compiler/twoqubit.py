@@ -2,8 +2,8 @@
 
 Every controlled one-qubit gate is one core: write U = e^{i alpha} R_n(theta) (any U is a rotation
 times a phase); then C-U = P_c(alpha) . R_n,t(theta/2) . exp(+i theta/4 Z_c (x) n_t), all commuting.
-CNOT is the case U = X (one MS or ZZ); CZ, CRZ, controlled phases are one core each. More controls
-use Barenco et al. (1995) lemma 7.5 with V^2 = U, recursively (Toffoli: five cores).
+CNOT is the case U = X (one MS or ZZ); CZ, CRZ, controlled phases are one core each. More controls:
+controlled.py (special angles recognised first, then the cheapest construction; Toffoli: five cores).
 
 A core exp(-i pi t A (x) B) becomes W^dagger . N . W per wire, with W A W^dagger a native axis:
 - Forte: N = ZZ, W maps A to z (unique up to frames, so it costs nothing to fix it);
@@ -19,13 +19,12 @@ angle 0 (the gate is idle there: a fixed gate structure cannot drop it for one r
 from __future__ import annotations
 
 import cmath
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..circuits.gates import FIXED_1Q, gpi, gpi2
 from ..circuits.template import Op
 from .abstract import Affine, Core, Fixed, rot
+from .controlled import Event, Local, plan
 from .onequbit import Axis, frame_from, frame_to, gpi2_matrix, phase_axis_angle
 
 TARGETS = ("aria", "forte")
@@ -36,45 +35,15 @@ Z_AXIS: Axis = (0.0, 0.0, 1.0)
 ROTATION_AXES = {"rx": X_AXIS, "ry": Y_AXIS, "rz": Z_AXIS}
 PAIR_AXES = {"xx": X_AXIS, "yy": Y_AXIS, "zz": Z_AXIS}
 
-Event = tuple  # ("f", wire, Factor) | ("c", Core) | ("swap", a, b)
-
-
-@dataclass(frozen=True)
-class Local:
-    """e^{i alpha} R_n(theta): a one-qubit gate as phase, axis and (possibly parametric) angle."""
-
-    alpha: float
-    axis: Axis
-    theta: Affine
-
-    def root(self, sign: float) -> "Local":
-        """V with V^2 = U (sign=+1) or V^dagger (sign=-1)."""
-        return Local(sign * self.alpha / 2, self.axis, self.theta.scale(sign / 2))
-
-
-_X_LOCAL = Local(np.pi / 2, X_AXIS, Affine((), np.pi))  # X = i RX(pi)
 
 
 def local_of(name: str, angle: Affine | None) -> Local:
+    """A controllable qis gate as e^{i alpha} R_n(theta); `angle` is its rotation (None for fixed gates)."""
     if name in ROTATION_AXES:
+        assert angle is not None
         return Local(0.0, ROTATION_AXES[name], angle)
     alpha, n, theta = phase_axis_angle(FIXED_1Q[name])
     return Local(alpha, n, Affine((), theta))
-
-
-def controlled(controls: tuple[int, ...], t: int, u: Local) -> list[Event]:
-    """C^k-U as cores and factors (time order)."""
-    if len(controls) == 1:
-        c = controls[0]
-        return [
-            ("c", Core(c, t, Z_AXIS, u.axis, u.theta.scale(-1 / (4 * np.pi)))),
-            ("f", t, rot(u.axis, u.theta.scale(0.5))),
-            ("f", c, Fixed(np.diag([1, np.exp(1j * u.alpha)]).astype(np.complex128))),
-        ]
-    rest, last = controls[:-1], controls[-1]
-    return (controlled((last,), t, u.root(1)) + controlled(rest, last, _X_LOCAL)
-            + controlled((last,), t, u.root(-1)) + controlled(rest, last, _X_LOCAL)
-            + controlled(rest, t, u.root(1)))
 
 
 def _table(phases: tuple[float, ...], kinds: str) -> list[np.ndarray]:
@@ -114,7 +83,7 @@ def lower_op(op: Op, angle: Affine | None, target: str, optimize: bool) -> list[
         return [("f", t, Fixed(FIXED_1Q[op.name]))]
     if not optimize and op.name == "cnot" and len(op.controls) == 1:
         return naive_cnot(op.controls[0], t, target)
-    return controlled(op.controls, t, local_of(op.name, angle))
+    return plan(op.controls, t, local_of(op.name, angle))
 
 
 def normalize_turns(target: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from engine.config import TrainingConfig
-from engine.events import BatchExecuted, CostEstimate, EpochFinished, EventBus, RunFinished, RunStarted, StepMetrics
+from engine.events import BatchExecuted, CostEstimate, SpendUpdate, EpochFinished, EventBus, RunFinished, RunStarted, StepMetrics
 from engine.runs import EVENTS_FILE, EventLog, create_run_dir
 from engine.runs.tags import SweepTag, tag_run, write_sweep_tag
 
 
 def fake_run(runs_dir: Path, run_id: str, *, losses: Sequence[float], steps_per_epoch: int = 2,
              val_accuracy: Sequence[float] | None = None, status: str | None = "completed", start: float = 1_000.0,
-             circuits_per_step: int = 10, cost_usd: float | None = None, tags: Sequence[str] = (),
+             circuits_per_step: int = 10, cost_usd: float | None = None,
+             spend: Sequence[tuple[str, float]] = (), tags: Sequence[str] = (),
              sweep: SweepTag | None = None, **config: Any) -> Path:
     """A finished (or, with status=None, killed) run with one step per loss; epochs = len(losses) / steps_per_epoch."""
     epochs = max(1, len(losses) // steps_per_epoch)
@@ -44,6 +45,10 @@ def fake_run(runs_dir: Path, run_id: str, *, losses: Sequence[float], steps_per_
     if cost_usd is not None:
         bus.emit(CostEstimate(target="qpu.aria-1", circuits=total * circuits_per_step, shots=100, usd=cost_usd,
                               per_circuit_usd=cost_usd / (total * circuits_per_step), source="formula", basis="test"))
+    spent = 0.0
+    for n, (job_id, usd) in enumerate(spend, start=1):
+        spent += usd
+        bus.emit(SpendUpdate(job_id=job_id, job_usd=usd, billed=True, spent_usd=spent, jobs=n))
     if status is not None:
         bus.emit(RunFinished(status=status, steps=total, final_loss=losses[-1] if losses else None,
                              val_accuracy=vals[-1] if vals else None, wall_s=0.5 * total))

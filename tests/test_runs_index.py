@@ -20,13 +20,14 @@ from runs_fixtures import fake_run
 def test_a_record_carries_the_config_fields_results_cost_and_tags(tmp_path):
     run = fake_run(tmp_path, "a", losses=[1.0, 0.8, 0.6, 0.5], val_accuracy=[0.6, 0.7], learning_rate=0.05,
                    gradient_method="parameter_shift", optimizer="sgd", seed=4, circuit_depth=3, cost_usd=1.25,
+                   spend=[("j1", 0.5), ("j2", 0.25), ("j1", 0.5)],
                    tags=["baseline"], sweep=SweepTag("s1", 3, state="complete", objective=0.7))
     r = run_record(run)
     assert (r.status, r.backend, r.target, r.gradient_method, r.optimizer) == (
         "completed", "local", "simulator", "parameter_shift", "sgd")
     assert (r.learning_rate, r.epochs, r.seed, r.n_qubits, r.circuit_depth) == (0.05, 2, 4, 2, 3)
     assert r.best_val_accuracy == 0.7 and r.final_val_accuracy == 0.7 and r.final_loss == 0.5
-    assert r.circuits == 40 and r.duration_s == 2.0 and r.cost_estimated_usd == 1.25 and r.cost_actual_usd is None
+    assert r.circuits == 40 and r.duration_s == 2.0 and r.cost_estimated_usd == 1.25 and r.cost_actual_usd == 0.75
     assert r.tags == ["baseline", "study:s1", "trial:3"] and (r.study, r.trial) == ("s1", 3)
     assert r.started_at == 1000.0 and r.steps == 4 and r.epochs_done == 2
 

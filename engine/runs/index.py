@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..config import TrainingConfig
-from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, StepMetrics
+from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
 from .directory import CONFIG_FILE, EVENTS_FILE, RunError, RunLock, is_running, load_run_config, resolve_run
 from .eventlog import _parse_line
 from .tags import SweepTag, read_sweep_tag, read_tags
 
 _KINDS = tuple(f'"kind":"{k}"'.encode() for k in (
-    "run_started", "step_metrics", "epoch_finished", "run_finished", "batch_executed", "cost_estimate"))
+    "run_started", "step_metrics", "epoch_finished", "run_finished", "batch_executed", "cost_estimate",
+    "spend_update"))
 
 RunStatus = str  # running, completed, stopped, pruned, failed, interrupted, incomplete (killed), new
 
@@ -30,7 +31,8 @@ class RunRecord:
 
     `status` is "pruned" for a sweep trial Optuna pruned (the session itself ended "stopped" with a
     checkpoint). Costs: `cost_estimated_usd` prices the circuits the run executed at the quote the run
-    used (CostEstimate events); `cost_actual_usd` is IonQ's billed spend, None until the backend reports it.
+    used (CostEstimate events); `cost_actual_usd` is the spend IonQ reported per finished job (SpendUpdate
+    events, each job counted once), None when no job reported one.
     """
 
     run_id: str
@@ -92,6 +94,7 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
     last_loss_epoch: float | None = None
     circuits = 0
     segment_cost: list[float] = []
+    job_spend: dict[str, float] = {}
     path = run_dir / EVENTS_FILE
     try:
         lines = path.read_bytes().split(b"\n") if path.exists() else [b""]
@@ -116,6 +119,8 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
                 circuits += event.circuits
             elif isinstance(event, CostEstimate) and segment_cost:
                 segment_cost[-1] = event.usd  # cumulative within a segment: the last one counts
+            elif isinstance(event, SpendUpdate):
+                job_spend[event.job_id] = event.job_usd
     except (OSError, RunError) as exc:
         problem = problem or str(exc)
     running = is_running(run_dir)
@@ -153,7 +158,8 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
         total_steps=last_step.total_steps if last_step else (first.total_steps if first else 0),
         epochs_done=epochs_done, best_val_accuracy=max(val_accs) if val_accs else None,
         final_val_accuracy=final_val, final_loss=final_loss, circuits=circuits, duration_s=duration,
-        cost_estimated_usd=sum(segment_cost) if any(segment_cost) else None, cost_actual_usd=None,
+        cost_estimated_usd=sum(segment_cost) if any(segment_cost) else None,
+        cost_actual_usd=sum(job_spend.values()) if job_spend else None,
         tags=_tags(run_dir), sweep=sweep, config=config, problem=problem,
     )
 

@@ -460,3 +460,29 @@ def test_a_characterization_given_to_the_emulator_is_served_and_becomes_its_nois
             {"gate": "cnot", "control": 0, "target": 2}]}}
         assert http.post("jobs", json=qis).status_code == 201  # IonQ compiles and routes QIS circuits
         checker.check(s.exchanges())
+
+
+def test_the_emulator_process_takes_its_key_from_the_environment_and_injects_command_line_faults():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QSTORE_EMULATOR_KEY": "key-from-env"}
+    env.pop("IONQ_API_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.backends.emulator", "--port", "0", "--seed", "1",
+                             "--fault", "503:1:GET /whoami"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, cwd=Path(__file__).parent.parent)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("IonQ emulator listening on "), first
+        url = first.split()[-1]
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert "from $QSTORE_EMULATOR_KEY" in lines[1] and "key-from-env" not in "".join(lines)
+        assert "fault 503 on GET /whoami with probability 1" in lines[2]
+        assert httpx.get(f"{url}/whoami", headers={"Authorization": "apiKey emulator-key"}).status_code == 401
+        assert httpx.get(f"{url}/whoami", headers={"Authorization": "apiKey key-from-env"}).status_code == 503
+        assert httpx.get(f"{url}/jobs", headers={"Authorization": "apiKey key-from-env"}).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

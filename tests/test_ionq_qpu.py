@@ -263,3 +263,52 @@ def test_a_characterizations_connectivity_becomes_a_coupling_set():
     assert char.coupling_set() == {(0, 1), (1, 0), (1, 2), (2, 1)}
     with pytest.raises(IonQError, match=r"connectivity\[1\]"):
         parse_characterization({"id": "c", "connectivity": [[0, 1], [2, 2]]})
+
+
+# --------------------------------------------------------------------------- the run around a backend
+
+
+async def test_a_qpu_run_emits_mitigation_session_and_spend_events_and_always_ends_its_session(emu):
+    from engine.backends.ionq_run import QpuRun, QpuRunSettings
+
+    events: list = []
+    settings = QpuRunSettings("qpu.aria-1", shots=100, native=False, max_cost_usd=40.0)
+    async with client(emu) as c:
+        backend = IonQBackend(c, backend_name="qpu.aria-1", limits=BackendLimits(max_circuits=2))
+        run = QpuRun(settings, events.append)
+        await run.start(backend, price_per_circuit_usd=1.0, planned_circuits=4, chunk_circuits=2)
+        try:
+            await backend.run(batch_of(4), shots=100)
+        finally:
+            await run.finish()
+        await run.finish()  # twice is harmless
+    kinds = [e.kind for e in events]
+    assert kinds == ["mitigation", "ionq_session", "spend_update", "spend_update", "ionq_session"], kinds
+    opened, ended = events[1], events[-1]
+    assert (opened.status, ended.status) == ("opened", "ended") and opened.session_id == ended.session_id
+    assert opened.job_count_limit == 3 and opened.cost_limit_usd == 40.0  # 2 planned jobs + a tenth, rounded up
+    assert events[3].spent_usd == pytest.approx(events[2].job_usd + events[3].job_usd)
+    assert events[3].estimate_usd == 4.0 and events[0].ionq == "debiasing off (IonQ's default), aggregation average"
+    assert {p.request["session_id"] for p in sent(emu, "POST /jobs")} == {opened.session_id}
+
+
+async def test_a_target_ionq_no_longer_lists_is_refused_naming_the_field(emu):
+    from engine.backends.ionq_run import QpuRun, QpuRunSettings, TargetUnavailableError
+
+    async with client(emu) as c:
+        run = QpuRun(QpuRunSettings("qpu.harmony-1", shots=100, native=False, max_cost_usd=5.0), lambda e: None)
+        with pytest.raises(TargetUnavailableError, match="quantum_target: target 'qpu.harmony-1' is not listed"):
+            await run.start(IonQBackend(c, backend_name="qpu.harmony-1"), price_per_circuit_usd=1.0,
+                            planned_circuits=1, chunk_circuits=1)
+    assert emu.counters().jobs_created == 0 and not sent(emu, "POST /sessions")
+
+
+async def test_a_dry_run_step_prices_the_whole_run_and_runs_nothing(emu):
+    from engine.backends.ionq_run import dry_run_step
+
+    async with client(emu) as c:
+        backend = IonQBackend(c, backend_name="qpu.forte-1", limits=BackendLimits(max_circuits=3))
+        report = await dry_run_step(backend, [batch_of(4), batch_of(2, seed=1)], shots=100, planned_circuits=600)
+    assert (report.jobs, report.circuits, report.executed) == (3, 6, 0)
+    assert report.planned_usd == pytest.approx(report.per_circuit_usd * 600) and report.planned_usd > 0
+    assert emu.counters().jobs_executed == 0

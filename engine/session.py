@@ -1,17 +1,17 @@
 """EngineSession: one training run, from config to report, as one coroutine on the caller's loop.
 
-The session builds everything a run needs (backend, IonQ client or in-process emulator, cache,
-batch manager and compiler, data, model, vector store: see engine/parts.py), hands the parts to the
-trainer (which only trains), opens the run directory, and
-turns what happens into typed events on its bus: appended to events.jsonl (flushed per line,
-fsynced at checkpoints and at the end) and pushed to bounded subscriber queues. CPU-heavy work
-(data loading, simulation, compilation, store I/O) runs in worker threads; a lag probe measures
-the worst event-loop stall and reports it.
+The session builds the parts a run needs (backend, IonQ client or in-process emulator, batch manager
+with its cache and compiler, vector store: engine/parts.py; data and model), hands them to the trainer,
+which only trains, opens the run directory, and turns what happens into typed events on its bus:
+appended to events.jsonl (flushed per line, fsynced at checkpoints and at the end) and pushed to
+bounded subscriber queues. CPU-heavy work (data loading, simulation, compilation, store I/O) runs in
+worker threads; a lag probe measures the worst event-loop stall and reports it.
 
 Errors of the engine (IonQ, data, store, training) never escape `run()`: they become an `Error`
-event and `RunFinished(status="failed")`; only programming errors propagate (after the same events).
-Secrets never reach events, files or logs: the free-text fields of every event are scrubbed of the
-API keys before any sink or subscriber sees it.
+event (engine/failures.py) and `RunFinished(status="failed")`; only programming errors propagate (after
+the same events). Secrets never reach events, files or logs: the free-text fields of every event are
+scrubbed of the API keys before any sink or subscriber sees it (engine/eventsinks.py). The price of a
+QPU run is engine/pricing.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncio
 import importlib
 import json
 import logging
-import threading
 import time
 from enum import Enum
 from pathlib import Path
@@ -29,19 +28,21 @@ from typing import TYPE_CHECKING, Callable, Literal
 import numpy as np
 
 from .backends.base import Backend
-from .backends.ionq_errors import IonQAuthError, IonQError
-from .checkpoint import CheckpointError, latest_checkpoint
-from .fileio import atomic_write_bytes
+from .backends.ionq_errors import IonQAuthError
+from .checkpoint import latest_checkpoint
 from .circuits.template import CircuitBatch
-from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
-from .cost import planned_circuits, published_price
-from .data import DataError, Dataset, load_dataset, train_val_split
+from .config import FEATURE_SWITCHES, TrainingConfig
+from .data import Dataset, load_dataset, train_val_split
 from .events import (
-    BatchExecuted, Checkpoint, ClientStats, CostEstimate, EngineStats, Error, EventBus, JobUpdate, Log, RunFinished,
-    RunStarted, _Event,
+    BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, EventBus, JobUpdate, Log, RunFinished, RunStarted,
+    _Event,
 )
+from .fileio import atomic_write_bytes
+from .eventsinks import BusLogHandler, SecretScrubber
+from .failures import FailureKind, classify_error, error_source
 from .lag import LagProbe
 from .parts import BackendParts, adopt_backend, build_backend, build_manager, open_store
+from .pricing import RunPricing
 from .report import PerformanceReport, build_report
 from .runs import (
     CHECKPOINT_DIR, EVENTS_FILE, REPORT_JSON, REPORT_MD, STORE_FILE, EventLog, RunError, RunLock, create_run_dir,
@@ -57,9 +58,6 @@ if TYPE_CHECKING:
     from .store.base import VectorStore
     from .trainer import QuantumTrainer, TrainResult
 
-FREE_TEXT_FIELDS = ("message", "reason", "basis")
-
-
 class SessionStatus(str, Enum):
     IDLE = "idle"
     RUNNING = "running"
@@ -70,60 +68,7 @@ class SessionStatus(str, Enum):
     FAILED = "failed"
 
 
-FailureKind = Literal["config", "backend"]  # None: a programming error
-LogLevel = Literal["debug", "info", "warning", "error"]
 RunStatus = Literal["completed", "stopped", "failed", "interrupted"]
-
-
-def classify_error(exc: BaseException) -> FailureKind | None:
-    """How a failed run failed: bad input (config, data, checkpoint), the backend / store, or a bug (None)."""
-    from .compiler.crosscheck import CrossCheckError
-    from .compiler.errors import CompilationError
-    from .store.base import StoreError
-    from .trainer import TrainingError
-
-    if isinstance(exc, (ConfigError, DataError, CheckpointError, RunError, CrossCheckError)):
-        return "config"
-    if isinstance(exc, (IonQError, StoreError, TrainingError, OSError, CompilationError)):
-        return "backend"
-    if isinstance(exc, ValueError):
-        return "config"
-    return None
-
-
-def _error_source(exc: BaseException) -> str:
-    from .store.base import StoreError
-
-    if isinstance(exc, IonQError):
-        return "ionq"
-    if isinstance(exc, StoreError):
-        return "store"
-    if isinstance(exc, (ConfigError, DataError)):
-        return "config"
-    if isinstance(exc, (CheckpointError, RunError)):
-        return "run"
-    if type(exc).__module__.startswith("engine.compiler"):
-        return "compiler"
-    return "trainer"
-
-
-class _BusLogHandler(logging.Handler):
-    """Engine log records (IonQ retries, store warnings) become Log events, from any thread."""
-
-    _LEVELS: dict[int, LogLevel] = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
-                                    logging.ERROR: "error"}
-
-    def __init__(self, session: "EngineSession", loop: asyncio.AbstractEventLoop):
-        super().__init__(logging.INFO)
-        self._session, self._loop = session, loop
-
-    def emit(self, record: logging.LogRecord) -> None:
-        level: LogLevel = self._LEVELS.get(record.levelno, "error" if record.levelno > logging.ERROR else "info")
-        event = Log(level=level, message=f"{record.name}: {record.getMessage()}")
-        if threading.get_ident() == self._session._loop_thread:
-            self._session.emit(event)
-        else:
-            self._loop.call_soon_threadsafe(self._session.emit, event)
 
 
 class _RecordingExecutor:
@@ -182,7 +127,6 @@ class EngineSession:
         self.probe = LagProbe()
         self._owns_backend = backend is None
         self._resume = _resume
-        self._secrets = [s.get_secret_value() for s in (config.quantum_api_key, config.pinecone_api_key) if s]
         self._log: EventLog | None = None
         self._lock: RunLock | None = None
         self._work: asyncio.Task[TrainResult] | None = None
@@ -190,11 +134,12 @@ class EngineSession:
         self._stop_reason: Literal["stopped", "interrupted"] | None = None
         self._paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         self._segment_circuits = 0
-        self._price: tuple[float, str, str] | None = None  # (usd per circuit, source, basis)
+        self.pricing = RunPricing(config)
         self._syncs: set[asyncio.Future[None]] = set()
-        self.bus.add_sink(self._redact)
+        # The first sink: no other sink or subscriber ever sees an API key in an event's free text.
+        self.bus.add_sink(SecretScrubber(s.get_secret_value() for s in (config.quantum_api_key,
+                                                                          config.pinecone_api_key) if s))
 
     @classmethod
     def from_run_dir(cls, run_dir: Path, *, clock: Callable[[], float] = time.time, bus: EventBus | None = None,
@@ -277,9 +222,8 @@ class EngineSession:
                 return self.finished
             raise RuntimeError(f"session {self.run_id} cannot run: it is {self.status.value}")
         loop = self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self._open_run_dir()
-        handler = _BusLogHandler(self, loop)
+        handler = BusLogHandler(self.emit, loop)
         engine_log = logging.getLogger("engine")
         engine_log.addHandler(handler)
         self.status = SessionStatus.RUNNING
@@ -363,7 +307,7 @@ class EngineSession:
             n_params=model.n_params, total_steps=total_steps, resumed_from_step=resumed_step,
             features={name: bool(getattr(cfg, name)) for name in FEATURE_SWITCHES},
         ))
-        await self._prepare_cost(model, len(train), len(val))
+        await self.pricing.prepare(model, len(train), len(val), self.client, self.emit)
         if cfg.use_native_gates:
             await self._crosscheck_native_compile(model)
         if self._resume and resume_from is None:
@@ -432,70 +376,7 @@ class EngineSession:
 
     # -------------------------------------------------------------------------------------- costs
 
-    @staticmethod
-    def _gate_counts(model: QuantumModel) -> tuple[int, int]:
-        ops = model.template.ops
-        one = sum(1 for op in ops if len(op.qubits) == 1)
-        return one, len(ops) - one
-
-    async def _prepare_cost(self, model: QuantumModel, n_train: int, n_val: int) -> None:
-        """Price one circuit for a QPU target (or a QPU imitated by a noise model); refuse a run over its cap."""
-        cfg = self.config
-        target: str
-        if cfg.quantum_target.startswith("qpu."):
-            target = cfg.quantum_target
-        elif cfg.noise_model in ("aria-1", "forte-1") and cfg.shots_per_circuit > 0:
-            target = f"qpu.{cfg.noise_model}"
-        else:
-            return
-        one, two = self._gate_counts(model)
-        shots = cfg.shots_per_circuit
-        if cfg.quantum_target.startswith("qpu.") and self.client is not None:
-            answer = await self.client.estimate(target, qubits=cfg.n_qubits, shots=shots, gates_1q=one, gates_2q=two)
-            per = float(answer["estimated_total_cost"])
-            basis = (f"IonQ /jobs/estimate for one {cfg.n_qubits}-qubit circuit ({one} 1q + {two} 2q qis gates, "
-                     f"{shots} shots): ${per:.4f}; priced per circuit (an upper bound where a job minimum "
-                     f"applies per multi-circuit job)")
-            self._price = (per, "ionq-estimate", basis)
-        else:
-            per, source = published_price(target, shots)
-            self._price = (per, "formula", f"what this run would cost on {target}: {source}")
-        planned = planned_circuits(
-            epochs=cfg.epochs, batch_size=cfg.batch_size, n_train=n_train, n_val=n_val,
-            gradient_method=cfg.gradient_method, spsa_samples=cfg.spsa_samples,
-            n_circuit_params=model.n_circuit_params)
-        self.emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
-                              f"${planned * per:,.2f} ({self._price[1]})"))
-        if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:
-            raise ConfigError("max_cost_usd", f"the run is estimated at ${planned * per:,.2f} "
-                                              f"({planned:,} circuits), over the cap of ${cfg.max_cost_usd:,.2f}")
-
-    def _cost_event(self) -> CostEstimate | None:
-        if self._price is None:
-            return None
-        per, source, basis = self._price
-        cfg = self.config
-        target = cfg.quantum_target if cfg.quantum_target.startswith("qpu.") else f"qpu.{cfg.noise_model}"
-        return CostEstimate(target=target, circuits=self._segment_circuits, shots=cfg.shots_per_circuit,
-                            usd=per * self._segment_circuits, per_circuit_usd=per, source=source, basis=basis)
-
     # ------------------------------------------------------------------------------------- events
-
-    def _redact(self, event: _Event) -> None:
-        """Scrub API keys from the free-text fields before any sink or subscriber sees the event.
-
-        Free text (messages, reasons) is where a server's echo or an exception can carry a key; the
-        structured fields (kind, ids, paths, names) are written by the engine and are left alone, so
-        a short key can never mangle them.
-        """
-        if not self._secrets:
-            return
-        for name in FREE_TEXT_FIELDS:
-            value = getattr(event, name, None)
-            if isinstance(value, str) and any(s in value for s in self._secrets):
-                for s in self._secrets:
-                    value = value.replace(s, "***")
-                setattr(event, name, value)
 
     def _observe(self, event: _Event) -> None:
         """Count this segment's circuits; at a checkpoint, fsync the log and record the engine's health."""
@@ -523,7 +404,7 @@ class EngineSession:
                 lookups=s.lookups, bytes_sent=s.bytes_sent, queue_time_s=s.queue_time_s,
                 execution_time_s=s.execution_time_s,
             ))
-        cost = self._cost_event()
+        cost = self.pricing.event(self._segment_circuits)
         if cost is not None:
             self.emit(cost)
         self.emit(EngineStats(loop_worst_stall_ms=self.probe.worst_ms, loop_mean_stall_ms=self.probe.mean_ms,
@@ -539,7 +420,7 @@ class EngineSession:
         status: RunStatus
         if self.error is not None:
             message = "invalid IonQ API key" if isinstance(self.error, IonQAuthError) else str(self.error)
-            self.emit(Error(source=_error_source(self.error), message=message, fatal=True))
+            self.emit(Error(source=error_source(self.error), message=message, fatal=True))
             status, final_status = "failed", SessionStatus.FAILED
         elif result is None:  # cancelled: by stop() past its grace, or from outside
             status = self._stop_reason or "interrupted"

@@ -23,16 +23,17 @@ import asyncio
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .checkpoint import CheckpointError, checkpoint_path, checkpoints_in, load_checkpoint, save_checkpoint
 from .config import SECRET_FIELDS, TrainingConfig
 from .data import Dataset
-from .events import Checkpoint, EpochFinished, EventBus, Log, StepMetrics, StoreUpdate, emit_to
+from .embeddings import store_embeddings
+from .events import Checkpoint, EpochFinished, EventBus, Log, StepMetrics, emit_to
 from .gradients import (
     FINITE_DIFF_STEP,
     PARAMETER_SHIFT,
@@ -50,79 +51,23 @@ from .gradients import (
 from .model import QuantumModel
 from .optim import Adam, SGD, clip_by_norm, make_optimizer
 from .sim.measure import expectations_z
+from .training_results import (
+    EpochRecord, EvalResult, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
+)
 
 if TYPE_CHECKING:
     from .batch import BatchResult, PerformanceStats
     from .circuits.template import CircuitBatch
     from .store.base import VectorStore
 
+__all__ = ["KEEP_CHECKPOINTS", "RESUME_MUST_MATCH", "EpochRecord", "EvalResult", "Executor", "QuantumTrainer",
+           "StepResult", "TrainResult", "TrainerState", "TrainerStats", "TrainingError", "data_fingerprint"]
+
 KEEP_CHECKPOINTS = 3  # older step-*.json files in the checkpoint folder are removed
 # Fields that fix the shape of the state a checkpoint holds; resuming with others changed is allowed.
 RESUME_MUST_MATCH = ("n_qubits", "circuit_depth", "entanglement", "batch_size", "optimizer")
 
 _STEP, _EPOCH_EVAL, _VALIDATE = 0, 1, 2  # streams of derived shot seeds
-
-
-class TrainingError(RuntimeError):
-    """Training cannot continue (e.g. circuits failed); the message names the step and the cause."""
-
-
-@dataclass
-class TrainerState:
-    """Where the trainer is; read by the session and the UI."""
-
-    step: int = 0  # optimizer steps done
-    epoch: int = 0
-    total_steps: int = 0
-    status: Literal["idle", "running", "paused", "stopped", "completed", "early_stopped", "failed"] = "idle"
-
-
-@dataclass
-class StepResult:
-    step: int  # 0-based index of the step just taken
-    loss: float  # minibatch loss at the parameters before the update
-    accuracy: float | None
-    grad_norm: float  # before clipping, including weight decay
-    circuits: int
-    spsa_a: float | None = None
-    spsa_c: float | None = None
-
-
-@dataclass
-class EvalResult:
-    loss: float
-    accuracy: float | None
-    embeddings: np.ndarray  # (N, n_qubits): <Z_i> per sample
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    train_accuracy: float | None
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-    knn_accuracy: float | None = None
-
-
-@dataclass
-class TrainResult:
-    status: Literal["completed", "stopped", "early_stopped"]
-    steps: int  # optimizer steps done in total (including those before a resume)
-    first_step: int  # the step this call started from
-    losses: list[float] = field(default_factory=list)  # per step, from first_step on
-    epochs: list[EpochRecord] = field(default_factory=list)
-    wall_s: float = 0.0
-    circuits: int = 0
-    checkpoint: Path | None = None
-
-    @property
-    def final_loss(self) -> float | None:
-        return self.losses[-1] if self.losses else None
-
-    @property
-    def val_accuracy(self) -> float | None:
-        return self.epochs[-1].val_accuracy if self.epochs else None
 
 
 def _derived_seed(*words: int) -> int:
@@ -143,19 +88,6 @@ class Executor(Protocol):
     async def execute_batch(self, batch: CircuitBatch, *, shots: int, seed: int, purpose: str) -> BatchResult: ...
 
     def get_performance_stats(self) -> PerformanceStats: ...
-
-
-@dataclass(frozen=True)
-class TrainerStats:
-    """What the trainer has run so far, and the batch manager's own figures."""
-
-    circuits: int
-    batches: int
-    steps: int
-    avg_batch_ms: float
-    avg_step_ms: float
-    throughput_cps: float  # circuits per second of batch time
-    manager: PerformanceStats
 
 
 @dataclass
@@ -346,34 +278,6 @@ class QuantumTrainer:
         n = len(train)
         return self._scores(model, z[:n], train), (None if val is None else self._scores(model, z[n:], val))
 
-    async def _store_embeddings(
-        self, store: VectorStore, epoch: int, train: Dataset, val: Dataset | None, tr: EvalResult,
-        va: EvalResult | None,
-    ) -> float | None:
-        """Every sample's <Z> vector into the store (namespace = run id); kNN accuracy of val on train."""
-        from .store.base import VectorRecord
-        from .store.knn import knn_accuracy
-
-        def records(split: str, data: Dataset, z: np.ndarray) -> list[VectorRecord]:
-            out = []
-            for i in range(len(data)):
-                label = int(data.y[i]) if data.n_classes else float(data.y[i])
-                meta: dict[str, str | int | float | bool] = {"run_id": self.run_id, "epoch": epoch, "split": split, "label": label, "sample_id": i}
-                out.append(VectorRecord(f"e{epoch}-{split}-{i}", z[i], meta))
-            return out
-
-        train_records = records("train", train, tr.embeddings)
-        val_records = [] if va is None or val is None else records("val", val, va.embeddings)
-        upserted = await asyncio.to_thread(store.upsert, self.run_id, train_records + val_records)
-        knn = None
-        if val_records and train.n_classes:
-            knn = await asyncio.to_thread(
-                knn_accuracy, store, self.run_id, {"epoch": epoch, "split": "train"}, val_records
-            )
-        emit_to(self.bus, StoreUpdate(epoch=epoch, upserted=upserted, namespace=self.run_id,
-                                      store=type(store).__name__, knn_accuracy=knn))
-        return knn
-
     # ----- the run -----
 
     def _check_data(self, model: QuantumModel, data: Dataset, name: str) -> None:
@@ -537,7 +441,8 @@ class QuantumTrainer:
         tr, va = await self._epoch_eval(model, train, val, epoch)
         knn = None
         if self.store is not None and self.config.embeddings_to_store:
-            knn = await self._store_embeddings(self.store, epoch, train, val, tr, va)
+            knn = await store_embeddings(self.store, self.bus, self.run_id, epoch, train, tr.embeddings, val,
+                                         None if va is None else va.embeddings)
         record = EpochRecord(epoch, tr.loss, tr.accuracy, None if va is None else va.loss,
                              None if va is None else va.accuracy, knn)
         emit_to(self.bus, EpochFinished(epoch=epoch, train_loss=tr.loss, train_accuracy=tr.accuracy,

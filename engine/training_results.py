@@ -1,0 +1,87 @@
+"""What the trainer reports: its state, each step, each epoch, a whole training call, and its statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .batch import PerformanceStats
+
+
+class TrainingError(RuntimeError):
+    """Training cannot continue (e.g. circuits failed); the message names the step and the cause."""
+
+
+@dataclass
+class TrainerState:
+    """Where the trainer is; read by the session and the UI."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    total_steps: int = 0
+    status: Literal["idle", "running", "paused", "stopped", "completed", "early_stopped", "failed"] = "idle"
+
+
+@dataclass
+class StepResult:
+    step: int  # 0-based index of the step just taken
+    loss: float  # minibatch loss at the parameters before the update
+    accuracy: float | None
+    grad_norm: float  # before clipping, including weight decay
+    circuits: int
+    spsa_a: float | None = None
+    spsa_c: float | None = None
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float | None
+    embeddings: np.ndarray  # (N, n_qubits): <Z_i> per sample
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_accuracy: float | None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    knn_accuracy: float | None = None
+
+
+@dataclass
+class TrainResult:
+    status: Literal["completed", "stopped", "early_stopped"]
+    steps: int  # optimizer steps done in total (including those before a resume)
+    first_step: int  # the step this call started from
+    losses: list[float] = field(default_factory=list)  # per step, from first_step on
+    epochs: list[EpochRecord] = field(default_factory=list)
+    wall_s: float = 0.0
+    circuits: int = 0
+    checkpoint: Path | None = None
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+    @property
+    def val_accuracy(self) -> float | None:
+        return self.epochs[-1].val_accuracy if self.epochs else None
+
+
+@dataclass(frozen=True)
+class TrainerStats:
+    """What the trainer has run so far, and the batch manager's own figures."""
+
+    circuits: int
+    batches: int
+    steps: int
+    avg_batch_ms: float
+    avg_step_ms: float
+    throughput_cps: float  # circuits per second of batch time
+    manager: PerformanceStats

@@ -106,3 +106,27 @@ def test_textbook_cnot_tables_equal_cnot_and_cirq_ionq():
     for gs, ours in ((cirq_ionq.AriaNativeGateset(), aria), (cirq_ionq.ForteNativeGateset(), forte)):
         theirs = cirq.unitary(cirq.Circuit(gs._cnot(*q)))
         assert up_to_phase(theirs, ours) < 1e-12
+
+
+def test_native_gates_are_defined_once_with_their_matrices():
+    """The spec table carries each native gate's matrix; the simulator's and the compiler's GPI2 are that one."""
+    import ast
+    from pathlib import Path
+
+    import cirq
+    import cirq_ionq
+
+    from engine.circuits.gates import NATIVE_GATES, one_qubit_matrix, two_qubit_matrix
+
+    classes = {"gpi": cirq_ionq.GPIGate(phi=0.3), "gpi2": cirq_ionq.GPI2Gate(phi=0.3),
+               "ms": cirq_ionq.MSGate(phi0=0.3, phi1=0.3, theta=0.3), "zz": cirq_ionq.ZZGate(theta=0.3)}
+    for name, s in NATIVE_GATES.items():
+        assert s.matrix is not None, name
+        m = s.matrix(np.full(s.n_params, 0.3))
+        assert np.max(np.abs(m - cirq.unitary(classes[name]))) < 1e-12, name
+        lookup = one_qubit_matrix if s.n_targets == 1 else two_qubit_matrix
+        assert np.array_equal(lookup("native", name, np.full(s.n_params, 0.3)), m)
+    # No second definition of a native gate's matrix in the compiler.
+    for path in (Path(__file__).resolve().parents[1] / "engine" / "compiler").glob("*.py"):
+        defined = {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef)}
+        assert not defined & {"gpi", "gpi2", "ms", "zz", "gpi_matrix", "gpi2_matrix", "ms_matrix"}, path

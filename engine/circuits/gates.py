@@ -7,6 +7,7 @@ most significant factor, as in Cirq and IonQ's documentation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +17,15 @@ TAU = 2.0 * np.pi
 
 @dataclass(frozen=True)
 class GateSpec:
+    """One gate: arity, parameters, and (native gates) its matrix from params (..., n_params) to (..., d, d)."""
+
     name: str
     gateset: str  # "qis" or "native"
     n_targets: int
     n_params: int
     param_field: str | None  # JSON field holding the parameter(s)
     controllable: bool = False
+    matrix: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 QIS_GATES: dict[str, GateSpec] = {
@@ -31,19 +35,6 @@ QIS_GATES: dict[str, GateSpec] = {
     "swap": GateSpec("swap", "qis", 2, 0, None, False),
     **{n: GateSpec(n, "qis", 2, 1, "rotation", False) for n in ("xx", "yy", "zz")},
 }
-
-NATIVE_GATES: dict[str, GateSpec] = {
-    "gpi": GateSpec("gpi", "native", 1, 1, "phase"),
-    "gpi2": GateSpec("gpi2", "native", 1, 1, "phase"),
-    "ms": GateSpec("ms", "native", 2, 3, "phases"),  # (phi0, phi1, angle)
-    "zz": GateSpec("zz", "native", 2, 1, "angle"),
-}
-
-
-def spec(gateset: str, name: str) -> GateSpec:
-    table = QIS_GATES if gateset == "qis" else NATIVE_GATES
-    return table[name]
-
 
 _I2 = np.eye(2, dtype=np.complex128)
 _X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
@@ -142,6 +133,36 @@ def zz_diag_turns(angle: np.ndarray) -> np.ndarray:
     return np.stack([m, p, p, m], axis=-1)
 
 
+def zz(angle: np.ndarray) -> np.ndarray:
+    """Native ZZ(theta) = exp(-i pi theta Z(x)Z), theta in turns: shape (..., 4, 4)."""
+    d = zz_diag_turns(angle)
+    out = np.zeros(d.shape[:-1] + (4, 4), dtype=np.complex128)
+    for k in range(4):
+        out[..., k, k] = d[..., k]
+    return out
+
+
+# The native gates, defined here once with their matrices (API_NOTES section 2); everything else uses these.
+NATIVE_GATES: dict[str, GateSpec] = {
+    "gpi": GateSpec("gpi", "native", 1, 1, "phase", matrix=lambda p: gpi(p[..., 0])),
+    "gpi2": GateSpec("gpi2", "native", 1, 1, "phase", matrix=lambda p: gpi2(p[..., 0])),
+    "ms": GateSpec("ms", "native", 2, 3, "phases", matrix=lambda p: ms(p[..., 0], p[..., 1], p[..., 2])),  # (phi0, phi1, angle)
+    "zz": GateSpec("zz", "native", 2, 1, "angle", matrix=lambda p: zz(p[..., 0])),
+}
+
+
+def spec(gateset: str, name: str) -> GateSpec:
+    table = QIS_GATES if gateset == "qis" else NATIVE_GATES
+    return table[name]
+
+
+def native_matrix(name: str, params: np.ndarray) -> np.ndarray:
+    """The (..., d, d) matrix of a native gate; params has shape (..., n_params)."""
+    m = NATIVE_GATES[name].matrix
+    assert m is not None
+    return m(np.asarray(params, dtype=np.float64))
+
+
 def two_qubit_rotation(name: str, theta: np.ndarray) -> np.ndarray:
     """QIS xx / yy / zz: exp(-i theta/2 P(x)P), theta in radians, shape (..., 4, 4)."""
     theta = np.asarray(theta, dtype=np.float64)
@@ -164,11 +185,9 @@ def two_qubit_rotation(name: str, theta: np.ndarray) -> np.ndarray:
 def one_qubit_matrix(gateset: str, name: str, params: np.ndarray) -> np.ndarray:
     """The (..., 2, 2) matrix of a one-qubit gate; params has shape (..., n_params)."""
     if gateset == "native":
-        if name == "gpi":
-            return gpi(params[..., 0])
-        if name == "gpi2":
-            return gpi2(params[..., 0])
-        raise KeyError(name)
+        if NATIVE_GATES[name].n_targets != 1:
+            raise KeyError(name)
+        return native_matrix(name, params)
     if name == "rx":
         return rx(params[..., 0])
     if name == "ry":
@@ -181,15 +200,9 @@ def one_qubit_matrix(gateset: str, name: str, params: np.ndarray) -> np.ndarray:
 def two_qubit_matrix(gateset: str, name: str, params: np.ndarray) -> np.ndarray:
     """The (..., 4, 4) big-endian matrix of a two-target gate."""
     if gateset == "native":
-        if name == "ms":
-            return ms(params[..., 0], params[..., 1], params[..., 2])
-        if name == "zz":
-            d = zz_diag_turns(params[..., 0])
-            out = np.zeros(d.shape[:-1] + (4, 4), dtype=np.complex128)
-            for k in range(4):
-                out[..., k, k] = d[..., k]
-            return out
-        raise KeyError(name)
+        if NATIVE_GATES[name].n_targets != 2:
+            raise KeyError(name)
+        return native_matrix(name, params)
     if name == "swap":
         return np.broadcast_to(SWAP, params.shape[:-1] + (4, 4))
     return two_qubit_rotation(name, params[..., 0])

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..circuits.gates import QIS_GATES
+from ..circuits.gates import QIS_GATES, gpi2
 from ..circuits.template import Op, Template
 from .abstract import Affine, Cond, Core, Factor, Fixed, Rot, append_factor, pauli
 from .onequbit import (
-    GENERAL, GPI2, PULSE_NAMES, PULSES, RunShape, axis_matrix, conj_axis, frame_to, gpi2_matrix, matrix_class,
+    GENERAL, GPI2, PULSE_NAMES, PULSES, RunShape, axis_matrix, conj_axis, frame_to, matrix_class,
     parallel, rotation, run_class, synthesize,
 )
 from .program import Program
@@ -222,13 +222,13 @@ class Build:
             cls = matrix_class(y1)
             if cls in (GPI2, GENERAL):
                 g, ph = synthesize(y1, cls)
-                out.append(gpi2_matrix(ph[-1] + 0.5) @ rotation(Z_AXIS, -2 * np.pi * g))
+                out.append(gpi2(ph[-1] + 0.5) @ rotation(Z_AXIS, -2 * np.pi * g))
         if post_edge is not None:
             y2 = post_edge @ k
             cls = matrix_class(y2)
             if cls in (GPI2, GENERAL):
                 _, ph = synthesize(y2, cls)
-                out.append(gpi2_matrix(ph[0]))
+                out.append(gpi2(ph[0]))
         return out
 
     def _choose_bases(self, todo: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -63,7 +63,8 @@ class Local:
         """The 2x2 matrix when the angle is a constant, else None."""
         if not self.theta.is_const:
             return None
-        return np.exp(1j * self.alpha) * rotation(self.axis, self.theta.const)
+        m: np.ndarray = complex(np.cos(self.alpha), np.sin(self.alpha)) * rotation(self.axis, self.theta.const)
+        return m
 
 
 X_LOCAL = Local(np.pi / 2, X_AXIS, Affine((), np.pi))  # X = i RX(pi)
@@ -120,7 +121,7 @@ def recursive_cores(k: int) -> int:
 
 def gray_code_cores(k: int) -> int:
     """Cores of lemma 7.1: 2^k - 1 controlled V^{+-1} and 2^k - 2 CNOTs."""
-    return 2 ** (k + 1) - 3
+    return (1 << (k + 1)) - 3
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ every phase by -f and the outgoing frame by +f (G(p) RZ(t) = RZ(t) G(p - t/2pi))
 
 from __future__ import annotations
 
-import cmath
 import math
 from collections.abc import Sequence
 from functools import lru_cache
@@ -40,13 +39,6 @@ def rotation(n: Sequence[float], angle: float) -> np.ndarray:
     c, s = math.cos(angle / 2), math.sin(angle / 2)
     return np.array([[complex(c, -s * z), complex(-s * y, -s * x)], [complex(s * y, -s * x), complex(c, s * z)]],
                     dtype=np.complex128)
-
-
-def gpi2_matrix(phase: float) -> np.ndarray:
-    """GPI2(phase) for one phase (turns), without the vectorized machinery."""
-    e = cmath.exp(1j * TAU * phase)
-    r = math.sqrt(0.5)
-    return np.array([[r, -1j * r * e.conjugate()], [-1j * r * e, r]], dtype=np.complex128)
 
 
 def bloch(h: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from ..circuits.gates import FIXED_1Q, gpi, gpi2
 from ..circuits.template import Op
 from .abstract import Affine, Core, Fixed, rot
 from .controlled import Event, Local, plan
-from .onequbit import Axis, frame_from, frame_to, gpi2_matrix, phase_axis_angle
+from .onequbit import Axis, frame_from, frame_to, phase_axis_angle
 
 TARGETS = ("aria", "forte")
 MAX_CONTROLS = 4
@@ -109,7 +109,7 @@ def aria_default(axis: Axis) -> np.ndarray:
     return frame_to(axis) if abs(axis[2]) < 1e-9 else _GPI2_0
 
 
-_GPI2_0 = gpi2_matrix(0.0)
+_GPI2_0 = gpi2(0.0)
 _GPI2_0.setflags(write=False)
 
 

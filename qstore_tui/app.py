@@ -55,8 +55,8 @@ PREWARM_GAP_S = 0.1  # between screens composed in the background after the firs
 _MODE_KEYS = [
     binding
     for n, (mode, title) in enumerate(SCREENS, start=1)
-    for binding in (Binding(str(n), f"show('{mode}')", title, show=False),
-                    Binding(f"f{n}", f"show('{mode}')", title, show=False))
+    for binding in (Binding(str(n), f"show('{mode}')", f"{title} screen", show=False, id=f"show_{mode}"),
+                    Binding(f"f{n}", f"show('{mode}')", f"{title} screen", show=False, id=f"show_{mode}_f"))
 ]
 
 
@@ -103,7 +103,8 @@ class QStoreApp(App[None]):
     TITLE = "qstore-tui"
     CSS_PATH = "styles/app.tcss"
     MODES = {"config": ConfigScreen, **{mode: _factory(mode) for mode in _SCREEN_CLASSES if mode != "config"}}
-    BINDINGS = [*_MODE_KEYS, Binding("q", "quit", "Quit")]
+    BINDINGS = [*_MODE_KEYS, Binding("q", "quit", "Quit", id="quit"),
+                Binding("question_mark", "help", "Help", id="help")]
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class QStoreApp(App[None]):
         self.config_problems: dict[str, str] = {}  # field -> message, kept by the Config screen
         self._frozen_for: object | None = None
         self.crash: BaseException | None = None  # the exception that ended the app, if one did
+        self._after_run: str | None = None  # the quit dialog's choice, carried out when the run has stopped
         # Not in tests: there many apps come and go in one process, and the policy is process-wide.
         self._collector = None if testing else IdleCollector()
         self.bridge = EngineBridge(self, runs_dir=self.runs_dir, clock=clock)
@@ -244,6 +246,66 @@ class QStoreApp(App[None]):
         if mode != self.current_mode:
             self.switch_mode(mode)
 
+    # ----- quitting -----
+
+    async def action_quit(self) -> None:
+        """q / ctrl+q. With a run going in this app, ask first (stop with a checkpoint, detach, cancel):
+        a stray key must not lose a run. A viewer (attach) quits at once: its run goes on regardless."""
+        bridge = self.bridge
+        if not (bridge.session is not None and bridge.active):
+            self.exit()
+            return
+        from .screens.quit_confirm import QuitConfirmScreen
+
+        if isinstance(self.screen, QuitConfirmScreen):
+            return
+        config = bridge.config
+        qpu = config is not None and config.requires_cost_confirmation
+        self.push_screen(QuitConfirmScreen(bridge.view.run_id or "?", qpu=qpu), callback=self._quit_chosen)
+
+    def _quit_chosen(self, choice: str | None) -> None:
+        if choice is None:
+            self.notify("the run goes on", timeout=3)
+            return
+        self._after_run = choice
+        if self.bridge.stop() or self.bridge.view.status == "stopping":
+            what = "then the app closes" if choice == "stop" else "then it continues headless and the app closes"
+            self.notify(f"checkpointing the run, {what}", timeout=10, markup=False)
+        elif not self.bridge.active:  # it ended meanwhile
+            self._run_over(self.bridge.view.status)
+
+    def _run_over(self, status: str) -> None:
+        """The run stopped (asked for by the quit dialog): quit, or hand it over to a headless process."""
+        choice, self._after_run = self._after_run, None
+        run_dir, run_id = self.bridge.run_dir, self.bridge.view.run_id
+        if choice == "detach" and status == "stopped" and run_dir is not None:
+            from .handover import continue_headless
+
+            try:
+                pid, log = continue_headless(run_dir, self.bridge.config)
+            except OSError as exc:
+                self.notify(f"could not start the headless run: {exc}; it is stopped at its checkpoint "
+                            f"(resume it from the Runs screen)", severity="error", timeout=15, markup=False)
+                return
+            self.exit(message=f"run {run_id} continues headless (pid {pid}, output in {log}); "
+                              f"follow it with: qstore-tui attach {run_id}")
+            return
+        self.exit(message=f"run {run_id} {status}; resume it with: qstore-tui run --resume {run_id}"
+                  if status == "stopped" else None)
+
+    # ----- help -----
+
+    def action_help(self) -> None:
+        """The help screen of the screen shown: what it is for, its keys and the global ones."""
+        if len(self.screen_stack) > 1:
+            return  # a dialog has the keys; its own footer shows them
+        from .screens.help import HelpScreen
+
+        screen = self.screen
+        title = dict(SCREENS).get(self.current_mode, self.current_mode)
+        purpose = screen.PURPOSE if isinstance(screen, AppScreen) else ""
+        self.push_screen(HelpScreen(screen, title=title, purpose=purpose))
+
     # ----- engine -----
 
     def action_start(self) -> None:
@@ -342,6 +404,9 @@ class QStoreApp(App[None]):
                     timeout=15 if message.fatal else 6, markup=False)
 
     def on_run_ended(self, message: RunEnded) -> None:
+        if self._after_run is not None:
+            self._run_over(message.status)
+            return
         severity = "error" if message.status == "failed" else "information"
         detail = f": {message.message}" if message.message else ""
         self.notify(f"run {message.status}{detail}", severity=severity, markup=False)
@@ -363,6 +428,7 @@ class QStoreApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "What this screen is for, its keys and the global ones (?)", self.action_help)
         for n, (mode, title) in enumerate(SCREENS, start=1):
             yield SystemCommand(f"Screen: {title}", f"Show the {title} screen (key {n} or F{n})",
                                 partial(self.action_show, mode))

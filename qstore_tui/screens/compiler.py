@@ -135,6 +135,7 @@ def _duration(seconds: float | None) -> str:
 
 class CompilerScreen(AppScreen):
     MODE = "compiler"
+    PURPOSE = "Compile a circuit for IonQ's native gates (Aria, Forte), compare it with its source and verify they are equal."
     AUTO_FOCUS = "#source"
     PALETTE = (
         ("Compiler: compile", "Compile the chosen circuit for Aria and Forte", "compile"),

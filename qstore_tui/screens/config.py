@@ -78,6 +78,7 @@ def cost_line(config: TrainingConfig) -> str:
 
 class ConfigScreen(AppScreen):
     MODE = "config"
+    PURPOSE = "Set up a run: every training field by group, presets, TOML files, the cost of a QPU run; then Start."
     AUTO_FOCUS = "#groups"  # not an input: the digit keys switch screens until a field is chosen
     PALETTE = (
         ("Config: load TOML", "Load the config file named in the file box", "load"),

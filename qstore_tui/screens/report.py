@@ -27,6 +27,7 @@ REBUILD_EVERY_S = 2.0  # while a run is live, the report (read from events.jsonl
 
 class ReportScreen(AppScreen):
     MODE = "report"
+    PURPOSE = "The performance report of the current or chosen run, as written to report.md; export it."
     AUTO_FOCUS = "#report-scroll"
     PALETTE = (
         ("Report: export Markdown", "Write report.md into the run directory (and download it in a browser)",

@@ -22,6 +22,7 @@ def _started(ts: float | None) -> str:
 
 class RunsScreen(AppScreen):
     MODE = "runs"
+    PURPOSE = "The runs directory: open a finished run, follow (attach to) a running one, or resume one."
     AUTO_FOCUS = "#runs"
     PALETTE = (
         ("Runs: open", "Show the selected run's curves, queue, log and report", "open('open')"),

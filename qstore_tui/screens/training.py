@@ -17,6 +17,7 @@ from .base import AppScreen
 
 class TrainingScreen(AppScreen):
     MODE = "training"
+    PURPOSE = "The run as it trains: progress, loss and accuracy curves, throughput, the batch or job queue, the log."
     AUTO_FOCUS = None  # nothing takes the keys: 1-5, p, r, s always work
     BINDINGS = [
         Binding("p", "pause", "Pause"),

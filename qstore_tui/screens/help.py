@@ -1,0 +1,114 @@
+"""Help (`?`, or "help" in the palette): what the screen is for, its keys, and the global ones.
+
+The key lists are read from the bindings themselves (with the user's keymap applied), so they can
+never drift from what the keys do: there is no second, hand-written list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingsMap
+from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from .dismiss_once import DismissOnce
+
+
+@dataclass(frozen=True)
+class KeyLine:
+    keys: str  # "1, f1"
+    what: str  # "Config screen"
+    action: str
+
+
+def key_lines(node: DOMNode, keymap: dict[str, str]) -> list[KeyLine]:
+    """One line per action bound on `node` (its own BINDINGS, merged over its classes), keys joined."""
+    bindings: BindingsMap = node._bindings.copy()
+    if keymap:
+        bindings.apply_keymap(keymap)
+    by_action: dict[str, tuple[list[str], Binding]] = {}
+    for key, bound in bindings.key_to_bindings.items():
+        for binding in bound:
+            if binding.system:
+                continue
+            keys, _ = by_action.setdefault(binding.action, ([], binding))
+            keys.append(node.app.get_key_display(Binding(key, binding.action)))
+    return [KeyLine(", ".join(keys), binding.description or binding.action.replace("_", " "), binding.action)
+            for keys, binding in by_action.values()]
+
+
+class HelpScreen(DismissOnce, ModalScreen[None]):
+    """Keys of the screen below and of the app; Escape, `?` or q closes it."""
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "close", "Close", id="help.close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        #help-box {
+            width: 76; max-width: 100%; height: auto; max-height: 100%;
+            border: round $primary; background: $surface; padding: 0 1;
+        }
+        .purpose { color: $foreground; text-style: bold; margin-bottom: 1; }
+        .heading { color: $accent; text-style: bold; }
+        .keys { margin-bottom: 1; }
+        .hint { color: $foreground-muted; }
+    }
+    """
+
+    def __init__(self, below: Screen[object], *, title: str, purpose: str) -> None:
+        super().__init__()
+        self.below = below
+        self.title_text = title
+        self.purpose = purpose
+
+    def compose(self) -> ComposeResult:
+        keymap = dict(self.app._keymap)
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = f"Help: {self.title_text}"
+            box.can_focus = False
+            yield Static(self.purpose, classes="purpose", markup=False)
+            own = key_lines(self.below, keymap)
+            shared = _shared_actions(self.below)
+            yield Static("This screen", classes="heading")
+            yield Static(_table([line for line in own if line.action not in shared])
+                         or "(no keys of its own)", classes="keys", markup=False)
+            yield Static("Everywhere", classes="heading")
+            yield Static(_table(_screen_keys_in_one(key_lines(self.app, keymap))
+                                + [line for line in own if line.action in shared]), classes="keys", markup=False)
+            yield Static("Escape or ? closes this · in a field, Escape gives the keys back to the screen",
+                         classes="hint", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _shared_actions(screen: Screen[object]) -> set[str]:
+    """Actions every screen has (Textual's focus and copy keys, Escape out of a field)."""
+    shared: set[str] = set()
+    for cls in type(screen).__mro__[1:]:
+        if cls.__dict__.get("BINDINGS") and issubclass(cls, Screen) and cls is not ModalScreen:
+            shared |= {b.action if isinstance(b, Binding) else b[1] for b in cls.__dict__["BINDINGS"]}
+    return shared
+
+
+def _screen_keys_in_one(lines: list[KeyLine]) -> list[KeyLine]:
+    """The five screen keys as one line ("1, f1 Config · 2, f2 Training ..."), so help fits 80x24."""
+    screens = [line for line in lines if line.action.startswith("show(")]
+    if not screens:
+        return lines
+    joined = KeyLine("", " · ".join(f"{line.keys.replace(', ', '/')} {line.what.removesuffix(' screen')}"
+                                     for line in screens), "show")
+    return [joined, *(line for line in lines if not line.action.startswith("show("))]
+
+
+def _table(lines: list[KeyLine]) -> str:
+    if not lines:
+        return ""
+    width = min(24, max(len(line.keys) for line in lines))
+    return "\n".join(f"{line.keys:<{width}}  {line.what}" if line.keys else line.what for line in lines)

@@ -1,0 +1,129 @@
+"""Help from the bindings, Escape out of a field, Enter on the group list, fast typing, and quitting
+while a run trains (it asks first)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from textual.widgets import Input, Static
+
+from engine.config import TrainingConfig
+from engine.events import Checkpoint, RunFinished
+from engine.runs import read_events
+from qstore_tui.app import make_app
+from qstore_tui.screens.config import ConfigScreen
+from qstore_tui.screens.help import HelpScreen
+from qstore_tui.screens.quit_confirm import QuitConfirmScreen
+from qstore_tui.widgets.config_field import ConfigField
+
+
+@pytest.fixture(autouse=True)
+def no_keys(monkeypatch):
+    monkeypatch.delenv("IONQ_API_KEY", raising=False)
+    monkeypatch.delenv("PINECONE_API_KEY", raising=False)
+
+
+def long_run() -> TrainingConfig:
+    return TrainingConfig(backend="local", n_qubits=3, circuit_depth=1, shots_per_circuit=0, epochs=500,
+                          n_samples=40, batch_size=8, embeddings_to_store=False)
+
+
+async def until(pilot, condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.02)
+
+
+def help_text(app) -> str:
+    return "\n".join(str(s.render()) for s in app.screen.query(Static))
+
+
+async def test_question_mark_opens_help_generated_from_the_bindings(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = help_text(app)
+        assert text.startswith("The run as it trains")  # what the screen is for
+        for line in ("p  Pause", "r  Resume", "s  Stop", "2/f2 Training", "Quit", "Help"):
+            assert line in text, line
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        # A key rebound in the keymap shows as rebound: the help reads the bindings, not a list of its own.
+        app.set_keymap({"show_training": "9"})
+        await pilot.press("question_mark")
+        assert "f2/9 Training" in help_text(app) or "9/f2 Training" in help_text(app)
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_palette_finds_help(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p", *"help")
+        await pilot.pause(0.4)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), 5)
+        assert "Set up a run" in help_text(app)
+
+
+async def test_enter_on_the_group_list_opens_its_fields(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down", "enter")  # the second group, then into it
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen) and app.is_running
+        field = app.focused.parent
+        assert isinstance(field, ConfigField) and field.field_name == screen.query(ConfigField).first().field_name
+        assert screen.group == list(screen.query_one("#groups").options)[1].id
+
+
+async def test_fast_typing_in_a_number_field_and_escape_gives_the_keys_back(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("model")
+        editor = screen.query_one("#field-n_qubits", ConfigField).editor
+        editor.focus()
+        editor.cursor_position = len(editor.value)
+        # Faster than a refresh: every message shows and clears, and mounts its line, within one frame.
+        for keys in (["backspace", "backspace", "4", "0"], ["backspace", "backspace", "9", "9"],
+                     ["backspace", "backspace", "1", "2"]):
+            await pilot.press(*keys)
+        await pilot.pause()
+        assert app.is_running and editor.value == "12" and app.config.n_qubits == 12
+        assert len(screen.query("#error-n_qubits")) <= 1
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+        await pilot.press("2")
+        assert app.current_mode == "training"
+
+
+async def test_q_during_a_run_asks_and_cancel_keeps_it_running(tmp_path):
+    app = make_app(config=long_run(), runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_start()
+        await until(pilot, lambda: app.bridge.view.step >= 1)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitConfirmScreen)
+        await pilot.press("escape")
+        assert app.is_running and app.bridge.active and not isinstance(app.screen, QuitConfirmScreen)
+        await pilot.press("ctrl+q")  # the other quit key asks too
+        assert isinstance(app.screen, QuitConfirmScreen)
+        await pilot.press("s")  # stop with a checkpoint, then quit
+        await until(pilot, lambda: not app.is_running)
+    events = read_events(app.bridge.run_dir)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"
+    assert any(isinstance(e, Checkpoint) for e in events)
+
+
+async def test_q_with_no_run_quits_at_once(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "q")
+        await asyncio.sleep(0.1)
+        assert not app.is_running

@@ -129,6 +129,8 @@ async def test_attaching_to_a_finished_run_shows_its_final_metrics(finished_run)
 
 
 class _FakeApp:
+    return_code = 0  # what a real app reports after a clean exit (1 after a crash)
+
     def __init__(self, calls, kw):
         self.calls, self.kw = calls, kw
 

@@ -114,3 +114,83 @@ def test_builder_circuits_validate_like_json():
     with pytest.raises(CircuitError, match="out of range"):
         Circuit(2).add("h", 3).validate()
     assert Circuit(2).add("h", 0).add("cnot", 1, controls=(0,)).validate().depth() == 2
+
+
+FIELDS = [
+    ({"qubits": 2, "circuit": [{"gate": "ry", "target": 0, "targets": 1.5, "rotation": 0.1}]},
+     "gate 0, field 'targets': give either 'target' or 'targets', not both"),
+    ({"qubits": 2, "circuit": [{"gate": "ry", "targets": 1.5, "rotation": 0.1}]},
+     "gate 0, field 'targets': must be a list of qubit indices, got 1.5"),
+    ({"qubits": 2, "circuit": [{"gate": "h", "target": 0}, {"gate": "h", "target": 1, "foo": 2}]},
+     "gate 1, field 'foo': unknown field; a qis gate has only gate, target, targets, control, controls, rotation"),
+    ({"qubits": 2, "circuit": [{"gate": "h", "target": 0, "rotation": 0.5}]},
+     "gate 0, field 'rotation': 'h' takes no 'rotation' (it has no parameter)"),
+    ({"qubits": 2, "circuit": [{"gate": "swap", "target": 0, "targets": [0, 1]}]},
+     "gate 0, field 'target': 'swap' has 2 targets: give them as 'targets'"),
+    ({"qubits": 2, "circuit": [{"gate": "cnot", "control": 0, "controls": [0], "target": 1}]},
+     "gate 0, field 'controls': give either 'control' or 'controls', not both"),
+    ({"qubits": 2, "circuit": [{"gate": "cnot", "control": [0], "target": 1}]},
+     "gate 0, field 'control': qubit index must be an integer, got [0]"),
+    ({"qubits": 2, "gateset": "native", "circuit": [{"gate": "zz", "targets": [0, 1], "phase": 0.25}]},
+     "gate 0, field 'phase': 'zz' takes no 'phase' (its parameter is 'angle')"),
+    ({"qubits": 2, "gateset": "native", "circuit": [{"gate": "gpi", "target": 0, "phase": 0.1, "rotation": 1.0}]},
+     "gate 0, field 'rotation': 'gpi' takes no 'rotation' (its parameter is 'phase')"),
+    ({"qubits": 2, "gateset": "native", "circuit": [{"gate": "gpi", "target": 0, "phase": 0.1, "control": 1}]},
+     "gate 0, field 'control': unknown field; a native gate has only gate, target, targets, controls, phase, "
+     "phases, angle, rotation"),
+    ({"qubits": 2, "circuit": [{"gate": "h", "target": 0}], "name": 3}, "field 'name': must be a string, got 3"),
+]
+
+
+@pytest.mark.parametrize("src,message", FIELDS, ids=[m[:40] for _, m in FIELDS])
+def test_fields_a_gate_would_not_read_are_refused_by_name(src, message):
+    with pytest.raises(CircuitError) as err:
+        parse_circuit(src)
+    assert str(err.value) == message
+
+
+def test_what_ionqs_own_clients_send_is_accepted():
+    """qiskit-ionq writes single targets as lists and controls as 'controls'; cirq-ionq 'control'/'target'."""
+    c = parse_circuit({"qubits": 3, "gateset": "qis", "circuit": [
+        {"gate": "h", "targets": [0]}, {"gate": "x", "controls": [0], "targets": [1]},
+        {"gate": "rx", "targets": [2], "rotation": 0.5}, {"gate": "cnot", "control": 1, "target": 2},
+        {"gate": "zz", "targets": [0, 2], "rotation": 0.1}]})
+    assert [g.name for g in c.gates] == ["h", "x", "rx", "cnot", "zz"]
+    n = parse_circuit({"qubits": 2, "gateset": "native", "circuit": [
+        {"gate": "gpi2", "target": 0, "phase": 0.25}, {"gate": "gpi", "targets": [1], "phase": 0.5},
+        {"gate": "ms", "targets": [0, 1], "phases": [0.0, 0.5], "angle": 0.25},
+        {"gate": "zz", "targets": [0, 1], "angle": 0.1}]})
+    assert [g.name for g in n.gates] == ["gpi2", "gpi", "ms", "zz"]
+
+
+QUBITS = [
+    ({"qubits": 17, "circuit": [{"gate": "h", "target": 0}]},
+     "field 'qubits': 17 qubits is more than 16, the limit of the local simulator"),
+    ({"qubits": 10 ** 30, "circuit": []},
+     "field 'qubits': about 10**30 qubits is more than 16, the limit of the local simulator"),
+    ({"circuit": [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 20, "target": 0}]},
+     "gate 1, field 'control': qubit index 20 needs 21 qubits, more than 16, the limit of the local simulator"),
+    ({"qubits": 2, "circuit": [{"gate": "h", "target": 10 ** 5000}]},
+     "gate 0, field 'target': qubit index about 10**5000 is out of range for 2 qubits"),
+]
+
+
+@pytest.mark.parametrize("src,message", QUBITS, ids=[m[:40] for _, m in QUBITS])
+def test_qubit_counts_are_checked_against_the_limit_at_the_door(src, message):
+    with pytest.raises(CircuitError) as err:
+        parse_circuit(src)
+    assert str(err.value) == message
+
+
+def test_a_backend_passes_its_own_limit():
+    src = {"qubits": 20, "circuit": [{"gate": "h", "target": 19}]}
+    assert parse_circuit(src, max_qubits=25, limit_of="qpu.aria-1").n_qubits == 20
+    with pytest.raises(CircuitError, match="26 qubits is more than 25, the limit of qpu.aria-1"):
+        parse_circuit({"qubits": 26, "circuit": []}, max_qubits=25, limit_of="qpu.aria-1")
+
+
+def test_default_limit_is_the_simulators():
+    from engine.circuits.validate import DEFAULT_MAX_QUBITS
+    from engine.sim import MAX_QUBITS
+
+    assert DEFAULT_MAX_QUBITS == MAX_QUBITS

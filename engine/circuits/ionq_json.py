@@ -9,10 +9,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import CircuitError
-from .gates import NATIVE_GATES, QIS_GATES
+from .errors import CircuitError, shown
+from .gates import NATIVE_GATES, QIS_GATES, GateSpec
 from .ir import Circuit, Gate
-from .validate import validate_gate, validate_n_qubits
+from .validate import DEFAULT_MAX_QUBITS, validate_gate, validate_n_qubits
+
+
+# The properties IonQ's OpenAPI spec (v0.4, Gate_QisGate / Gate_NativeGate, additionalProperties: false) allows on
+# a gate. A field outside these is refused, and so is one the spec allows but this gate would not read (for
+# example 'rotation' on 'h', or 'targets' beside 'target'): ignoring it silently would run a different circuit.
+SCHEMA_FIELDS = {
+    "qis": ("gate", "target", "targets", "control", "controls", "rotation"),
+    "native": ("gate", "target", "targets", "controls", "phase", "phases", "angle", "rotation"),
+}
+_PARAM_FIELDS = {"ms": ("phases", "angle")}  # otherwise the spec's param_field, if any
 
 
 def _number(value: Any, index: int, field: str) -> float:
@@ -21,23 +31,49 @@ def _number(value: Any, index: int, field: str) -> float:
             try:
                 value = float(value)
             except ValueError:
-                raise CircuitError(f"must be a number, got {value!r}", index=index, field=field) from None
+                raise CircuitError(f"must be a number, got {shown(value)}", index=index, field=field) from None
         else:
-            raise CircuitError(f"must be a number, got {value!r}", index=index, field=field)
-    value = float(value)
-    if not math.isfinite(value):
-        raise CircuitError(f"angle must be finite, got {value}", index=index, field=field)
-    return value
+            raise CircuitError(f"must be a number, got {shown(value)}", index=index, field=field)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise CircuitError(f"angle must be finite, got {shown(value)}", index=index, field=field) from None
+    if not math.isfinite(number):
+        raise CircuitError(f"angle must be finite, got {number}", index=index, field=field)
+    return number
 
 
-def _qubit_list(value: Any, index: int, field: str) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else [value]
-    out = []
-    for q in items:
-        if isinstance(q, bool) or not isinstance(q, int):
-            raise CircuitError(f"qubit index must be an integer, got {q!r}", index=index, field=field)
-        out.append(q)
-    return tuple(out)
+def _qubit(q: Any, index: int, field: str) -> int:
+    if isinstance(q, bool) or not isinstance(q, int):
+        raise CircuitError(f"qubit index must be an integer, got {shown(q)}", index=index, field=field)
+    return q
+
+
+def _qubits(obj: dict[str, Any], one: str, many: str, index: int) -> tuple[int, ...] | None:
+    """The qubits under `one` (an integer) or `many` (a list of integers); None when neither is given."""
+    if one in obj and many in obj:
+        raise CircuitError(f"give either '{one}' or '{many}', not both", index=index, field=many)
+    if one in obj:
+        return (_qubit(obj[one], index, one),)
+    if many in obj:
+        if not isinstance(obj[many], list):
+            raise CircuitError(f"must be a list of qubit indices, got {shown(obj[many])}", index=index, field=many)
+        return tuple(_qubit(q, index, many) for q in obj[many])
+    return None
+
+
+def _check_fields(obj: dict[str, Any], name: str, s: GateSpec, gateset: str, index: int) -> None:
+    """Refuse any field this gate would not read, naming it (see SCHEMA_FIELDS)."""
+    params = _PARAM_FIELDS.get(name, (s.param_field,) if s.param_field else ())
+    for key in obj:
+        if not isinstance(key, str) or key not in SCHEMA_FIELDS[gateset]:
+            raise CircuitError(f"unknown field; a {gateset} gate has only {', '.join(SCHEMA_FIELDS[gateset])}",
+                               index=index, field=shown(key, 40) if not isinstance(key, str) else key[:40])
+        if key in ("rotation", "phase", "phases", "angle") and key not in params:
+            takes = f"its parameter is {' and '.join(repr(p) for p in params)}" if params else "it has no parameter"
+            raise CircuitError(f"'{name}' takes no '{key}' ({takes})", index=index, field=key)
+        if key == "target" and s.n_targets != 1:
+            raise CircuitError(f"'{name}' has {s.n_targets} targets: give them as 'targets'", index=index, field=key)
 
 
 def parse_gate(obj: Any, index: int, gateset: str) -> Gate:
@@ -48,7 +84,7 @@ def parse_gate(obj: Any, index: int, gateset: str) -> Gate:
     if name is None:
         raise CircuitError("missing field", index=index, field="gate")
     if not isinstance(name, str):
-        raise CircuitError(f"gate name must be a string, got {name!r}", index=index, field="gate")
+        raise CircuitError(f"gate name must be a string, got {shown(name)}", index=index, field="gate")
     name = name.lower()
     table = QIS_GATES if gateset == "qis" else NATIVE_GATES
     other = NATIVE_GATES if gateset == "qis" else QIS_GATES
@@ -57,28 +93,13 @@ def parse_gate(obj: Any, index: int, gateset: str) -> Gate:
             raise CircuitError(
                 f"'{name}' is a {'native' if gateset == 'qis' else 'qis'} gate in a {gateset} circuit; "
                 "qis and native gates cannot be mixed", index=index, field="gate")
-        raise CircuitError(f"unknown gate '{name}'", index=index, field="gate")
+        raise CircuitError(f"unknown gate {shown(name, 40)}", index=index, field="gate")
     s = table[name]
-    if s.n_targets == 1:
-        if "target" in obj:
-            targets = _qubit_list(obj["target"], index, "target")
-        elif "targets" in obj:
-            targets = _qubit_list(obj["targets"], index, "targets")
-        else:
-            raise CircuitError("missing field", index=index, field="target")
-    else:
-        if "targets" not in obj:
-            raise CircuitError("missing field", index=index, field="targets")
-        if not isinstance(obj["targets"], list):
-            raise CircuitError("must be a list of two qubit indices", index=index, field="targets")
-        targets = _qubit_list(obj["targets"], index, "targets")
-    controls: tuple[int, ...] = ()
-    if "control" in obj and "controls" in obj:
-        raise CircuitError("give either 'control' or 'controls', not both", index=index, field="controls")
-    if "control" in obj:
-        controls = _qubit_list(obj["control"], index, "control")
-    elif "controls" in obj:
-        controls = _qubit_list(obj["controls"], index, "controls")
+    _check_fields(obj, name, s, gateset, index)
+    targets = _qubits(obj, "target", "targets", index)
+    if targets is None:
+        raise CircuitError("missing field", index=index, field="target" if s.n_targets == 1 else "targets")
+    controls = _qubits(obj, "control", "controls", index) or ()
     params: tuple[float, ...] = ()
     if gateset == "qis" and s.n_params:
         if "rotation" not in obj:
@@ -103,33 +124,44 @@ def parse_gate(obj: Any, index: int, gateset: str) -> Gate:
             params = (_number(obj["angle"], index, "angle"),)
     if name == "not":
         name = "x"
-    g = Gate(name, targets, controls, params)
-    return g
+    return Gate(name, targets, controls, params)
 
 
-def parse_circuit(obj: Any, *, default_gateset: str = "qis") -> Circuit:
-    """An IonQ input object (or job body, or v3.4 dict) to a validated Circuit."""
+def parse_circuit(obj: Any, *, default_gateset: str = "qis", max_qubits: int = DEFAULT_MAX_QUBITS,
+                  limit_of: str = "the local simulator") -> Circuit:
+    """An IonQ input object (or job body, or v3.4 dict) to a validated Circuit.
+
+    The qubit count (given, or one more than the highest qubit a gate uses) must be at most `max_qubits`, the
+    limit of `limit_of`; a caller for a backend passes its `limits.max_qubits` and name.
+    """
     if not isinstance(obj, dict):
         raise CircuitError(f"a circuit must be a JSON object, got {type(obj).__name__}")
     if "input" in obj and isinstance(obj["input"], dict):
         obj = obj["input"]
     gateset = obj.get("gateset", default_gateset)
     if gateset not in ("qis", "native"):
-        raise CircuitError(f"gateset must be 'qis' or 'native', got {gateset!r}", field="gateset")
+        raise CircuitError(f"gateset must be 'qis' or 'native', got {shown(gateset)}", field="gateset")
     if "circuit" not in obj:
         raise CircuitError("missing field", field="circuit")
+    name = obj.get("name")
+    if name is not None and not isinstance(name, str):
+        raise CircuitError(f"must be a string, got {shown(name)}", field="name")
+    n = validate_n_qubits(obj["qubits"], max_qubits=max_qubits, limit_of=limit_of) if "qubits" in obj else None
     gates_json = obj["circuit"]
     if not isinstance(gates_json, list):
         raise CircuitError("must be a list of gates", field="circuit")
     gates = [parse_gate(g, i, gateset) for i, g in enumerate(gates_json)]
-    if "qubits" in obj:
-        n = validate_n_qubits(obj["qubits"])
-    else:
-        used = [q for g in gates for q in g.qubits]
-        n = max(used, default=0) + 1
+    if n is None:
+        highest = max(((q, i) for i, g in enumerate(gates) for q in g.qubits), default=(0, 0))
+        if highest[0] >= max_qubits:
+            where = gates[highest[1]]
+            field = "target" if highest[0] in where.targets else "control"
+            raise CircuitError(f"qubit index {shown(highest[0])} needs {shown(highest[0] + 1)} qubits, more than "
+                               f"{max_qubits}, the limit of {limit_of}", index=highest[1], field=field)
+        n = max(highest[0], 0) + 1
     for i, g in enumerate(gates):
         validate_gate(g, i, n, gateset)
-    return Circuit(n, gates, gateset, obj.get("name"))
+    return Circuit(n, gates, gateset, name)
 
 
 def gate_to_json(g: Gate, gateset: str) -> dict[str, Any]:

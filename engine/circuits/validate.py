@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import math
 
-from .errors import CircuitError
+from .errors import CircuitError, shown
 from .gates import NATIVE_GATES, QIS_GATES
 from .ir import Circuit, Gate
 
 
-def validate_n_qubits(n: object, field: str = "qubits") -> int:
+# The embedded simulator's limit (engine.sim.MAX_QUBITS), the default door for circuits read from JSON; a caller
+# for another backend passes that backend's `limits.max_qubits`.
+DEFAULT_MAX_QUBITS = 16
+# Beyond any backend: refused everywhere, so that no count can reach code that sizes arrays by 2**n.
+QUBIT_CEILING = 1024
+
+
+def validate_n_qubits(n: object, field: str = "qubits", max_qubits: int | None = None,
+                      limit_of: str = "the backend") -> int:
+    """An integer qubit count, at least 1, at most `max_qubits` (named as the limit of `limit_of`)."""
     if isinstance(n, bool) or not isinstance(n, int):
-        if isinstance(n, float) and n.is_integer():
-            raise CircuitError(f"qubit count must be an integer, got {n!r}", field=field)
-        raise CircuitError(f"qubit count must be an integer, got {n!r}", field=field)
+        raise CircuitError(f"qubit count must be an integer, got {shown(n)}", field=field)
     if n < 1:
-        raise CircuitError(f"qubit count must be at least 1, got {n}", field=field)
+        raise CircuitError(f"qubit count must be at least 1, got {shown(n)}", field=field)
+    if max_qubits is not None and n > max_qubits:
+        raise CircuitError(f"{shown(n)} qubits is more than {max_qubits}, the limit of {limit_of}", field=field)
+    if n > QUBIT_CEILING:
+        raise CircuitError(f"{shown(n)} qubits is more than any backend has (at most {QUBIT_CEILING})", field=field)
     return n
 
 
@@ -40,11 +51,12 @@ def validate_gate(g: Gate, index: int, n_qubits: int, gateset: str) -> None:
     for fname, qs in ((tfield, g.targets), ("controls" if len(g.controls) > 1 else "control", g.controls)):
         for q in qs:
             if isinstance(q, bool) or not isinstance(q, int):
-                raise CircuitError(f"qubit index must be an integer, got {q!r}", index=index, field=fname)
+                raise CircuitError(f"qubit index must be an integer, got {shown(q)}", index=index, field=fname)
             if q < 0:
-                raise CircuitError(f"qubit index {q} is negative", index=index, field=fname)
+                raise CircuitError(f"qubit index {shown(q)} is negative", index=index, field=fname)
             if q >= n_qubits:
-                raise CircuitError(f"qubit index {q} is out of range for {n_qubits} qubits", index=index, field=fname)
+                raise CircuitError(f"qubit index {shown(q)} is out of range for {n_qubits} qubits", index=index,
+                                   field=fname)
     if len(set(g.targets)) != len(g.targets):
         raise CircuitError(f"duplicate targets {list(g.targets)}", index=index, field="targets")
     if len(set(g.controls)) != len(g.controls):

@@ -55,8 +55,8 @@ PREWARM_GAP_S = 0.1  # between screens composed in the background after the firs
 _MODE_KEYS = [
     binding
     for n, (mode, title) in enumerate(SCREENS, start=1)
-    for binding in (Binding(str(n), f"show('{mode}')", f"{title} screen", show=False, id=f"show_{mode}"),
-                    Binding(f"f{n}", f"show('{mode}')", f"{title} screen", show=False, id=f"show_{mode}_f"))
+    for binding in (Binding(str(n), f"show('{mode}')", f"{title} screen", show=False, id=f"screen.{mode}"),
+                    Binding(f"f{n}", f"show('{mode}')", f"{title} screen", show=False, id=f"screen.{mode}.f"))
 ]
 
 
@@ -103,8 +103,8 @@ class QStoreApp(App[None]):
     TITLE = "qstore-tui"
     CSS_PATH = "styles/app.tcss"
     MODES = {"config": ConfigScreen, **{mode: _factory(mode) for mode in _SCREEN_CLASSES if mode != "config"}}
-    BINDINGS = [*_MODE_KEYS, Binding("q", "quit", "Quit", id="quit"),
-                Binding("question_mark", "help", "Help", id="help")]
+    BINDINGS = [*_MODE_KEYS, Binding("q", "quit", "Quit", id="app.quit"),
+                Binding("question_mark", "help", "Help", id="app.help")]
 
     def __init__(
         self,
@@ -118,6 +118,7 @@ class QStoreApp(App[None]):
         theme: str | None,
         testing: bool,
         theme_dirs: Sequence[Path],
+        keymap_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -129,6 +130,7 @@ class QStoreApp(App[None]):
         self.testing = testing
         self.requested_theme = theme
         self.theme_dirs = list(theme_dirs)
+        self.keymap_file = keymap_file
         self.config_problems: dict[str, str] = {}  # field -> message, kept by the Config screen
         self._frozen_for: object | None = None
         self.crash: BaseException | None = None  # the exception that ended the app, if one did
@@ -179,6 +181,7 @@ class QStoreApp(App[None]):
 
     def on_mount(self) -> None:
         self._install_themes()
+        self._install_keymap()
         if self._collector is not None:
             self._collector.install()
             self.set_interval(IdleCollector.TICK_S, self._collector.tick)
@@ -216,6 +219,28 @@ class QStoreApp(App[None]):
         if self._collector is not None:
             gc.collect()
             gc.freeze()
+
+    def _install_keymap(self) -> None:
+        """The user's keymap file, if there is one; each bad entry is a notification, its default stays."""
+        from .keymap import binding_ids, keymap_path, load_keymap
+
+        if self.keymap_file is None and self.testing:
+            return  # tests never read the user's own keymap
+        path = self.keymap_file or keymap_path()
+        if not path.exists():
+            return
+        from .screens.cost_confirm import CostConfirmScreen
+        from .screens.help import HelpScreen
+        from .screens.quit_confirm import QuitConfirmScreen
+
+        classes = [self, AppScreen, HelpScreen, QuitConfirmScreen, CostConfirmScreen,
+                   *(screen_class(mode) for mode in self.MODES)]
+        keymap, problems = load_keymap(path, binding_ids(c.BINDINGS for c in classes))
+        for problem in problems:
+            self.notify(f"{problem}; the default key stays", title="Keymap", severity="warning", timeout=10,
+                        markup=False)
+        if keymap:
+            self.set_keymap(keymap)
 
     def _install_themes(self) -> None:
         """Register themes/*.toml; a bad file or an unknown name is a notification, never a crash."""
@@ -469,12 +494,14 @@ def make_app(
     theme: str | None = None,
     testing: bool = False,
     theme_dirs: Sequence[Path] | None = None,
+    keymap_file: Path | None = None,
 ) -> QStoreApp:
     """The app for the CLI (`qstore-tui`, `--demo`, `attach RUN`) and for tests.
 
     `demo` starts a small run on the local simulator at once; `attach` follows a run directory;
     `testing` turns off cursor blink and animations so snapshots are stable; `theme_dirs` replaces
-    the theme search path (shipped themes, then the user's config dir).
+    the theme search path (shipped themes, then the user's config dir); `keymap_file` the user's
+    keymap (default: ~/.config/qstore/keymap.toml).
     """
     if config is None:
         config = demo_config() if demo else TrainingConfig()
@@ -488,6 +515,7 @@ def make_app(
         theme=theme,
         testing=testing,
         theme_dirs=default_theme_dirs() if theme_dirs is None else theme_dirs,
+        keymap_file=keymap_file,
     )
 
 

@@ -53,7 +53,7 @@ async def test_question_mark_opens_help_generated_from_the_bindings(tmp_path):
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         # A key rebound in the keymap shows as rebound: the help reads the bindings, not a list of its own.
-        app.set_keymap({"show_training": "9"})
+        app.set_keymap({"screen.training": "9"})
         await pilot.press("question_mark")
         assert "f2/9 Training" in help_text(app) or "9/f2 Training" in help_text(app)
         await pilot.press("question_mark")
@@ -127,3 +127,30 @@ async def test_q_with_no_run_quits_at_once(tmp_path):
         await pilot.press("2", "q")
         await asyncio.sleep(0.1)
         assert not app.is_running
+
+
+async def test_a_keymap_file_rebinds_keys_and_a_bad_entry_keeps_its_default(tmp_path):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('"screen.training" = "9"\n"bogus.action" = "x"\n"training.pause" = "ctrl+"\n')
+    app = make_app(runs_dir=tmp_path, testing=True, keymap_file=keymap)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("9")
+        assert app.current_mode == "training"
+        await pilot.press("1")  # the screen keys that were not rebound still work
+        assert app.current_mode == "config"
+        await pilot.press("2")  # replaced by 9
+        assert app.current_mode == "config"
+        await pilot.press("f2", "3")
+        assert app.current_mode == "compiler"
+        messages = [n.message for n in app._notifications]
+        assert any(str(keymap) in m and "bogus.action" in m and "unknown action" in m for m in messages)
+        assert any(str(keymap) in m and "training.pause" in m and "not a key name" in m for m in messages)
+        await pilot.press("9", "question_mark")
+        assert "p  Pause" in help_text(app)  # its default stays
+
+
+def test_the_keymap_lives_in_the_user_config_dir(monkeypatch, tmp_path):
+    from qstore_tui.keymap import keymap_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert keymap_path() == tmp_path / "qstore" / "keymap.toml"

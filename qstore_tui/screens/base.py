@@ -37,7 +37,7 @@ class AppScreen(Screen[None]):
         }
     }
     """
-    BINDINGS = [Binding("escape", "leave_field", "Leave the field", show=False, id="leave_field")]
+    BINDINGS = [Binding("escape", "leave_field", "Leave the field", show=False, id="screen.leave_field")]
     PURPOSE = ""  # one line on what the screen is for (the help screen's first line)
     ready = False  # composed and mounted: show_view may run
 

@@ -144,10 +144,10 @@ class CompilerScreen(AppScreen):
         ("Compiler: native target", "Show the Aria or the Forte native circuit", "toggle_target"),
     )
     BINDINGS = [
-        Binding("c", "compile", "Compile"),
-        Binding("v", "verify", "Verify"),
-        Binding("d", "toggle_layout", "Gates/Diagram"),
-        Binding("t", "toggle_target", "Aria/Forte"),
+        Binding("c", "compile", "Compile", id="compiler.compile"),
+        Binding("v", "verify", "Verify", id="compiler.verify"),
+        Binding("d", "toggle_layout", "Gates/Diagram", id="compiler.layout"),
+        Binding("t", "toggle_target", "Aria/Forte", id="compiler.target"),
     ]
     DEFAULT_CSS = """
     CompilerScreen {

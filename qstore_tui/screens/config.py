@@ -87,9 +87,9 @@ class ConfigScreen(AppScreen):
         *((f"Config: {group} fields", f"Show the {group} fields", f"show_group('{group}')") for group in FIELD_GROUPS),
     )
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "load", "Load"),
-        Binding("ctrl+r", "app.start", "Start"),
+        Binding("ctrl+s", "save", "Save", id="config.save"),
+        Binding("ctrl+o", "load", "Load", id="config.load"),
+        Binding("ctrl+r", "app.start", "Start", id="config.start"),
     ]
     DEFAULT_CSS = """
     ConfigScreen {

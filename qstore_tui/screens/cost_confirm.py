@@ -67,7 +67,7 @@ def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
 class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
     """Shows the estimate and asks for a cost cap; returns the cap, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cost.cancel")]
     DEFAULT_CSS = """
     CostConfirmScreen {
         align: center middle;

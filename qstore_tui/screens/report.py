@@ -38,10 +38,10 @@ class ReportScreen(AppScreen):
         ("Report: refresh", "Rebuild the report from the run's events", "refresh_report"),
     )
     BINDINGS = [
-        Binding("m", "export('md')", "Markdown"),
-        Binding("j", "export('json')", "JSON"),
-        Binding("c", "copy", "Copy"),
-        Binding("g", "refresh_report", "Refresh"),
+        Binding("m", "export('md')", "Markdown", id="report.markdown"),
+        Binding("j", "export('json')", "JSON", id="report.json"),
+        Binding("c", "copy", "Copy", id="report.copy"),
+        Binding("g", "refresh_report", "Refresh", id="report.refresh"),
     ]
     DEFAULT_CSS = """
     ReportScreen {

@@ -20,9 +20,9 @@ class TrainingScreen(AppScreen):
     PURPOSE = "The run as it trains: progress, loss and accuracy curves, throughput, the batch or job queue, the log."
     AUTO_FOCUS = None  # nothing takes the keys: 1-5, p, r, s always work
     BINDINGS = [
-        Binding("p", "pause", "Pause"),
-        Binding("r", "resume", "Resume"),
-        Binding("s", "stop", "Stop"),
+        Binding("p", "pause", "Pause", id="training.pause"),
+        Binding("r", "resume", "Resume", id="training.resume"),
+        Binding("s", "stop", "Stop", id="training.stop"),
     ]
     DEFAULT_CSS = """
     TrainingScreen {

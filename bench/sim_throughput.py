@@ -1,7 +1,16 @@
-"""Simulator throughput: ours vs cirq.Simulator vs qiskit-aer (when installed), in one process run.
+"""Simulator throughput: ours vs cirq, qiskit-aer, JAX, qulacs and PennyLane lightning, in one process run.
 
 Workload: RY(pi x) input encoding, then L layers of RY and RZ on every qubit and a CNOT chain;
-8 qubits x 2 layers and 12 qubits x 4 layers; batch 200; exact <Z> and 1000 shots.
+8 qubits x 2 layers and 12 qubits x 4 layers; batch 200; exact <Z> and 1000 shots. Peers at their
+best settings: qiskit-aer with `save_probabilities`, runtime parameter binding and
+`max_parallel_experiments=0`; JAX `jit(vmap)` in complex128 (our precision); qulacs one parametric
+circuit updated in place; lightning all rows as one batch of preprocessed tapes (bench/_peers.py).
+
+`kernel_flop_fraction`: the forward kernel's FLOP rate on the 8q x 2L batch (one thread, FLOPs
+counted from the program: 14 per amplitude for a 2x2 pass, 28 for a paired pass, 6 for a diagonal
+one, 12 for the product-state prefix) over this machine's elementwise complex FLOP rate measured in
+the same run (y = a * x + y over state-sized complex128 arrays, 8 FLOPs an element, one thread; the
+faster of a compiled loop and numpy).
 Prints a table; with --json the last line is one JSON object.
 """
 
@@ -21,6 +30,7 @@ from engine.circuits import CircuitBatch  # noqa: E402
 from engine.sim import expectations_z, probabilities, sample_counts  # noqa: E402
 from engine.circuits.library import ry_rz_ladder  # noqa: E402
 from _timing import best_rate  # noqa: E402
+import _peers  # noqa: E402
 
 BATCH = 200
 
@@ -93,7 +103,7 @@ def aer_exact(batch: CircuitBatch):
         else:
             getattr(qc, op.name)(pv[off], op.targets[0])
     qc.save_probabilities()
-    sim = AerSimulator(method="statevector")
+    sim = AerSimulator(method="statevector", runtime_parameter_bind_enable=True, max_parallel_experiments=0)
     tqc = transpile(qc, sim)
     angles = batch.angles()
     binds = [{p: angles[:, i].tolist() for i, p in enumerate(pv)}]
@@ -103,6 +113,70 @@ def aer_exact(batch: CircuitBatch):
         return [res.data(i)["probabilities"] for i in range(len(angles))]
 
     return run
+
+
+def kernel_flops(batch: CircuitBatch) -> float:
+    """FLOPs of one forward kernel call over the batch, counted from its program (see the docstring)."""
+    from engine.sim.program import GATE2, PAIR1, PERM, RUN1, RZ
+    from engine.sim.statevector import program_for
+
+    t = batch.template
+    p = program_for(t, probabilities_only=True)
+    amps = 2 ** t.n_qubits * len(batch)
+    flops = 12.0 * amps  # the prefix as a product state: two complex products per new amplitude
+    skip = 0
+    for row in p.ins:
+        if skip:
+            skip -= 1
+            continue
+        kind = row[0]
+        if kind == PAIR1:
+            flops += 28.0 * amps
+            skip = 2
+        elif kind == RUN1:
+            codes = p.gates[row[3]:row[3] + row[4], 0]
+            share = 0.5 ** bin(int(row[2])).count("1")  # the fraction of pairs its controls select
+            flops += share * (6.0 if all(c == RZ for c in codes) else 14.0) * amps
+        elif kind == PERM and row[2]:
+            flops += 6.0 * amps
+        elif kind == GATE2:
+            flops += 30.0 * amps
+    return flops
+
+
+def elementwise_flop_rate(batch: CircuitBatch) -> tuple[float, str]:
+    """This machine's elementwise complex FLOP rate on state-sized arrays, one thread: (FLOP/s, source)."""
+    from numba import njit
+
+    @njit(nogil=True, boundscheck=False)
+    def axpy(a, x, y):  # pragma: no cover - compiled
+        for i in range(y.shape[0]):
+            y[i] = a[i] * x[i] + y[i]
+
+    size = 2 ** batch.template.n_qubits * len(batch)
+    rng = np.random.default_rng(0)
+    a, x, y = (rng.random(size) + 1j * rng.random(size) for _ in range(3))
+    a /= np.abs(a)
+    tmp = np.empty_like(y)
+    axpy(a, x, y)
+
+    def numpy_axpy():
+        np.multiply(a, x, out=tmp)
+        np.add(tmp, y, out=y)
+
+    compiled = best_rate(lambda: axpy(a, x, y), 8 * size)
+    vectorized = best_rate(numpy_axpy, 8 * size)
+    return (compiled, "compiled loop") if compiled >= vectorized else (vectorized, "numpy")
+
+
+def kernel_flop_rate(batch: CircuitBatch) -> float:
+    """The forward kernel's FLOP/s on the whole batch as one chunk, one thread."""
+    from engine.sim.statevector import _simulate_chunk, plan_for
+
+    t = batch.template
+    plan = plan_for(t, probabilities_only=True)
+    angles = np.ascontiguousarray(batch.angles())
+    return best_rate(lambda: _simulate_chunk(t, plan, angles, None), 1) * kernel_flops(batch)
 
 
 def peak_mb_2000_12q() -> float:
@@ -139,21 +213,45 @@ def main() -> int:
     aer8, aer12 = aer_exact(b8), aer_exact(b12)
     out["aer_8q2l_cps"] = best_rate(aer8, BATCH, repeat=3) if aer8 else None
     out["aer_12q4l_cps"] = best_rate(aer12, BATCH, repeat=3) if aer12 else None
+
+    peers_diff = {}
+    for key, b in (("8q2l", b8), ("12q4l", b12)):
+        run, out[f"jax_{key}_compile_s"] = _peers.jax_expectations(b.template, b.angles())
+        out[f"jax_{key}_cps"] = best_rate(run, BATCH)
+        peers_diff[f"jax_{key}"] = float(np.max(np.abs(run() - expectations_z(probabilities(b.template, b.angles())))))
+    for name, build in (("qulacs", _peers.qulacs_expectations), ("lightning", _peers.lightning_expectations)):
+        run = build(b8.template, b8.angles())
+        out[f"{name}_8q2l_cps"] = best_rate(run, BATCH, repeat=3)
+        peers_diff[name] = float(np.max(np.abs(run() - ours_z)))
+    out["max_abs_diff_peers"] = max(peers_diff.values())
+    out["shots_overhead_pct"] = 100.0 * (out["ours_8q2l_cps"] / out["ours_8q2l_shots_cps"] - 1.0)
+    element_rate, element_source = elementwise_flop_rate(b8)
+    kernel_rate = kernel_flop_rate(b8)
+    out["kernel_gflops"] = kernel_rate / 1e9
+    out["elementwise_gflops"] = element_rate / 1e9
+    out["elementwise_source"] = element_source
+    out["kernel_flop_fraction"] = kernel_rate / element_rate
     out["peak_mb_2000x12q"] = peak_mb_2000_12q()
 
     def ratio(a, b):
         return None if not a or not b else a / b
 
-    print(f"{'workload':<28}{'ours c/s':>12}{'cirq c/s':>12}{'aer c/s':>12}{'vs cirq':>9}{'vs aer':>8}")
+    print(f"{'workload':<28}{'ours c/s':>12}{'cirq c/s':>12}{'aer c/s':>12}{'jax c/s':>12}"
+          f"{'vs cirq':>9}{'vs aer':>8}{'vs jax':>8}")
     fmt = lambda v: f"{v:>12,.0f}" if v else f"{'n/a':>12}"  # noqa: E731
-    fr = lambda v: f"{v:>8.1f}x" if v else f"{'n/a':>9}"  # noqa: E731
+    fr = lambda v: f"{v:>7.1f}x" if v else f"{'n/a':>8}"  # noqa: E731
     print(f"{'8q x 2L exact, batch 200':<28}{fmt(out['ours_8q2l_cps'])}{fmt(out['cirq_8q2l_cps'])}"
-          f"{fmt(out['aer_8q2l_cps'])}{fr(ratio(out['ours_8q2l_cps'], out['cirq_8q2l_cps']))}"
-          f"{fr(ratio(out['ours_8q2l_cps'], out['aer_8q2l_cps']))}")
+          f"{fmt(out['aer_8q2l_cps'])}{fmt(out['jax_8q2l_cps'])} {fr(ratio(out['ours_8q2l_cps'], out['cirq_8q2l_cps']))}"
+          f"{fr(ratio(out['ours_8q2l_cps'], out['aer_8q2l_cps']))}{fr(ratio(out['ours_8q2l_cps'], out['jax_8q2l_cps']))}")
     print(f"{'12q x 4L exact, batch 200':<28}{fmt(out['ours_12q4l_cps'])}{fmt(None)}{fmt(out['aer_12q4l_cps'])}"
-          f"{fr(None)}{fr(ratio(out['ours_12q4l_cps'], out['aer_12q4l_cps']))}")
-    print(f"{'8q x 2L 1000 shots':<28}{fmt(out['ours_8q2l_shots_cps'])}")
-    print(f"max |<Z> ours - cirq| = {out['max_abs_diff_vs_cirq']:.2e}; "
+          f"{fmt(out['jax_12q4l_cps'])} {fr(None)}{fr(ratio(out['ours_12q4l_cps'], out['aer_12q4l_cps']))}"
+          f"{fr(ratio(out['ours_12q4l_cps'], out['jax_12q4l_cps']))}")
+    print(f"{'8q x 2L 1000 shots':<28}{fmt(out['ours_8q2l_shots_cps'])}   (+{out['shots_overhead_pct']:.0f}% time over exact)")
+    print(f"8q x 2L: qulacs {out['qulacs_8q2l_cps']:,.0f} c/s ({ratio(out['ours_8q2l_cps'], out['qulacs_8q2l_cps']):.1f}x), "
+          f"lightning {out['lightning_8q2l_cps']:,.0f} c/s ({ratio(out['ours_8q2l_cps'], out['lightning_8q2l_cps']):.1f}x)")
+    print(f"kernel {out['kernel_gflops']:.2f} GFLOP/s = {out['kernel_flop_fraction']:.2f} of the elementwise "
+          f"{out['elementwise_gflops']:.2f} GFLOP/s ({element_source}), one thread")
+    print(f"max |<Z> ours - cirq| = {out['max_abs_diff_vs_cirq']:.2e}; peers {out['max_abs_diff_peers']:.1e}; "
           f"peak memory, 2000 x 12-qubit batch: {out['peak_mb_2000x12q']:.0f} MB")
     if args.json:
         print(json.dumps(out))

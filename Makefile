@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/qstore-tui --demo
 
 test: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 
 $(BENCH_STAMP): $(STAMP)
@@ -29,4 +30,4 @@ bench: $(BENCH_STAMP)
 	@for f in bench/[a-z]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache

@@ -182,7 +182,7 @@ def test_cirq_zz_on_forte_is_refused_naming_the_field_and_its_other_native_gates
                          target="qpu.forte-1")
     assert err.value.status_code == 400
     message = str(err.value)  # cirq-ionq puts IonQ's error body (a repr of the dict) into its message
-    assert "'keys': ['input.circuit[0].angle']" in message and "phase\\' is not one of its fields" in message
+    assert "'keys': ['input.circuit[0].phase']" in message and "its parameter is \\'angle\\'" in message
     ok = cirq.Circuit(GPI2Gate(phi=0.2).on(q[0]), GPIGate(phi=0.05).on(q[1]), cirq.measure(*q, key="m"))
     result = cirq_service.create_job(ok, repetitions=SHOTS, target="qpu.forte-1").results()
     within_noise(result.counts(), noisy(cirq_exact(ok), "forte-1", 2, 0), SHOTS)

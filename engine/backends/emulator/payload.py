@@ -115,12 +115,7 @@ def _circuit(obj: Any, where: str, gateset: str, qubits: Any, max_qubits: int) -
             key += f".circuit[{e.index}]"
         if e.field is not None:
             key += f".{e.field}"
-        reason = e.reason
-        gates = obj.get("circuit")
-        gate = gates[e.index] if isinstance(gates, list) and e.index is not None and e.index < len(gates) else None
-        if e.field == "angle" and isinstance(gate, dict) and gate.get("gate") == "zz" and "phase" in gate:
-            reason += " (a native zz gate takes 'angle' in turns; 'phase' is not one of its fields)"
-        raise PayloadError(f'"{key}": {reason}', (key,)) from None
+        raise PayloadError(f'"{key}": {e.reason}', (key,)) from None
     if c.n_qubits > max_qubits:
         raise PayloadError(f'"{where}" uses {c.n_qubits} qubits; the emulator simulates at most {max_qubits}',
                            (f"{where}.qubits",))

@@ -16,6 +16,7 @@ from ..circuits.errors import CircuitError
 from ..circuits.ionq_json import parse_circuit
 from ..circuits.ir import Circuit
 from ..circuits.template import CircuitBatch, Template
+from ..circuits.validate import DEFAULT_MAX_QUBITS, validate_n_qubits
 
 if TYPE_CHECKING:
     import cirq
@@ -36,11 +37,16 @@ class Group:
 
 
 
-def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit]) -> list[Group]:
-    """One group for a CircuitBatch (rows already in input order); for a list, one group per structure."""
+def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit], *, max_qubits: int = DEFAULT_MAX_QUBITS,
+                   limit_of: str = "the local simulator") -> list[Group]:
+    """One group for a CircuitBatch (rows already in input order); for a list, one group per structure.
+
+    Every circuit is checked at this door against `max_qubits` (the backend's limit, named `limit_of`), so that
+    no count reaches code that sizes arrays by 2**n."""
     if isinstance(circuits, CircuitBatch):
         if len(circuits) == 0:
             raise ValueError("circuits: the batch is empty")
+        validate_n_qubits(circuits.template.n_qubits, "circuits.template.n_qubits", max_qubits, limit_of)
         return [Group(circuits.template, circuits.params, circuits.inputs, np.arange(len(circuits)), True, circuits)]
     if isinstance(circuits, (str, bytes, dict)) or not isinstance(circuits, Sequence):
         raise TypeError(f"circuits: must be a CircuitBatch or a list of circuits, got {type(circuits).__name__}")
@@ -48,7 +54,7 @@ def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit]) -> list[Grou
         raise ValueError("circuits: the list is empty")
     by_hash: dict[str, tuple[Template, list[np.ndarray], list[int]]] = {}
     for i, item in enumerate(circuits):
-        template, row = Template.from_circuit(to_circuit(item, i))
+        template, row = Template.from_circuit(to_circuit(item, i, max_qubits, limit_of))
         entry = by_hash.setdefault(template.structure_hash, (template, [], []))
         entry[1].append(row)
         entry[2].append(i)
@@ -56,17 +62,21 @@ def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit]) -> list[Grou
             for t, rows, idx in by_hash.values()]
 
 
-def to_circuit(item: object, index: int) -> Circuit:
-    """A list item as a Circuit; errors name the item's index."""
+def to_circuit(item: object, index: int, max_qubits: int = DEFAULT_MAX_QUBITS,
+               limit_of: str = "the local simulator") -> Circuit:
+    """A list item as a Circuit within `max_qubits`; errors name the item's index."""
     try:
         if isinstance(item, Circuit):
+            validate_n_qubits(item.n_qubits, "qubits", max_qubits, limit_of)
             return item.validate()
         if isinstance(item, dict):
-            return parse_circuit(item)
+            return parse_circuit(item, max_qubits=max_qubits, limit_of=limit_of)
         if type(item).__module__.split(".")[0] == "cirq":
             from ..circuits.cirq_interop import from_cirq
 
-            return from_cirq(item)
+            circuit = from_cirq(item)
+            validate_n_qubits(circuit.n_qubits, "qubits", max_qubits, limit_of)
+            return circuit
     except CircuitError as exc:
         raise CircuitError(f"circuits[{index}]: {exc}") from exc
     raise TypeError(f"circuits[{index}]: must be an IonQ circuit dict, a Circuit or a cirq.Circuit, "

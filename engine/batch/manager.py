@@ -106,6 +106,22 @@ class _Call:
     native_gates: int = 0
 
 
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error inside (possibly nested) task groups, noting how many others there were."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = list(exc.exceptions)
+        else:
+            leaves.append(exc)
+    first = leaves[0]
+    if len(leaves) > 1:
+        first.add_note(f"({len(leaves) - 1} more error(s) in other chunks)")
+    return first
+
+
 class CircuitBatchManager:
     """Execute circuits through a Backend with chunking, concurrency, caching and native compilation.
 
@@ -171,20 +187,25 @@ class CircuitBatchManager:
         cache_before = self.cache.counters() if cfg.enable_smart_caching else None
 
         t0 = time.perf_counter()
-        groups = group_circuits(circuits)
+        limits = self.backend.limits
+        groups = group_circuits(circuits, max_qubits=limits.max_qubits, limit_of=f"the {self.backend.name} backend")
         if not isinstance(circuits, CircuitBatch):
             call.stage["parse"] += (time.perf_counter() - t0) * 1e3
         n = sum(len(g.indices) for g in groups)
-        if len(groups) == 1:  # the training path: no task to spawn
-            bounds = [await self._bind(groups[0], compiler, call)]
-            self._batches += 1
-            outs = [await self._run_group(0, groups[0], bounds[0], call)]
-        else:
-            bounds = list(await asyncio.gather(*(self._bind(g, compiler, call) for g in groups)))
-            self._batches += 1
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._run_group(i, g, b, call)) for i, (g, b) in enumerate(zip(groups, bounds))]
-            outs = [t.result() for t in tasks]
+        try:
+            if len(groups) == 1:  # the training path: no task to spawn
+                bounds = [await self._bind(groups[0], compiler, call)]
+                self._batches += 1
+                outs = [await self._run_group(0, groups[0], bounds[0], call)]
+            else:
+                bounds = list(await asyncio.gather(*(self._bind(g, compiler, call) for g in groups)))
+                self._batches += 1
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(self._run_group(i, g, b, call))
+                             for i, (g, b) in enumerate(zip(groups, bounds))]
+                outs = [t.result() for t in tasks]
+        except ExceptionGroup as group:  # the error itself, not "unhandled errors in a TaskGroup"
+            raise _first_error(group) from None
 
         t0 = time.perf_counter()
         probs, counts = self._dense(outs, n)

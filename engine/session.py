@@ -43,7 +43,9 @@ from .failures import FailureKind, classify_error, error_source
 from .lag import LagProbe
 from .parts import BackendParts, adopt_backend, build_backend, build_manager, open_store
 from .pricing import RunPricing
+from .qpu import SessionQpu, spent_before
 from .report import PerformanceReport, build_report
+from .runs.control import ControlChannel
 from .runs import (
     CHECKPOINT_DIR, EVENTS_FILE, REPORT_JSON, REPORT_MD, STORE_FILE, EventLog, RunError, RunLock, create_run_dir,
     load_run_config, new_run_id, read_events, run_info,
@@ -79,7 +81,11 @@ class _RecordingExecutor:
 
     async def execute_batch(self, batch: CircuitBatch, *, shots: int, seed: int, purpose: str) -> BatchResult:
         self._session.last_batch = batch
-        return await self.manager.execute_batch(batch, shots=shots, seed=seed, purpose=purpose)
+        result = await self.manager.execute_batch(batch, shots=shots, seed=seed, purpose=purpose)
+        trainer = self._session.trainer
+        if trainer is not None:  # a QPU run stops with a checkpoint before its next batch would pass the cap
+            self._session.qpu.after_batch(len(batch), trainer.request_stop)
+        return result
 
     def get_performance_stats(self) -> PerformanceStats:
         return self.manager.get_performance_stats()
@@ -135,6 +141,7 @@ class EngineSession:
         self._paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._segment_circuits = 0
+        self.qpu = SessionQpu(config, self.emit)  # IonQ session, spend, mitigation line, dry run
         self.pricing = RunPricing(config)
         self._syncs: set[asyncio.Future[None]] = set()
         # The first sink: no other sink or subscriber ever sees an API key in an event's free text.
@@ -228,6 +235,7 @@ class EngineSession:
         engine_log.addHandler(handler)
         self.status = SessionStatus.RUNNING
         self.probe.start()
+        control = asyncio.create_task(self._control_channel().watch(), name=f"control-{self.run_id}")
         t0 = time.perf_counter()
         work = self._work = asyncio.create_task(self._build_and_train(), name=f"session-{self.run_id}")
         try:
@@ -253,7 +261,17 @@ class EngineSession:
         else:
             return await self._finish(result, t0)
         finally:
+            control.cancel()
             engine_log.removeHandler(handler)
+
+    def _control_channel(self) -> ControlChannel:
+        """The run directory's control file: an attached viewer pauses, resumes or stops this run."""
+
+        def refused(reason: str) -> None:
+            self.emit(Log(level="warning", message=f"control request ignored: {reason}"))
+
+        return ControlChannel(self.run_dir, {"pause": self.pause, "resume": self.resume, "stop": self.stop},
+                              refused)
 
     def _open_run_dir(self) -> None:
         if self._resume:
@@ -308,6 +326,15 @@ class EngineSession:
             features={name: bool(getattr(cfg, name)) for name in FEATURE_SWITCHES},
         ))
         await self.pricing.prepare(model, len(train), len(val), self.client, self.emit)
+        price = self.pricing.price.usd if self.pricing.price is not None else 0.0
+        await self.qpu.start(backend, price_per_circuit_usd=price, planned_circuits=self.pricing.planned,
+                             eval_rows=len(train) + len(val),
+                             spent_before_usd=spent_before(read_events(self.run_dir)) if self._resume else 0.0)
+        if cfg.dry_run:  # validated and priced by IonQ, nothing run, no training
+            from .training_results import TrainResult as DryRunResult
+
+            await self.qpu.dry_run(model, len(train), len(val))
+            return DryRunResult(status="completed", steps=0, first_step=0)
         if cfg.use_native_gates:
             await self._crosscheck_native_compile(model)
         if self._resume and resume_from is None:
@@ -415,6 +442,7 @@ class EngineSession:
     async def _finish(self, result: TrainResult | None, t0: float) -> RunFinished:
         """Cancel jobs in flight, emit the final statistics and RunFinished, write the report, close all."""
         await self._cancel_jobs()
+        await self.qpu.finish()  # the IonQ session ends however the run ends
         await self.probe.stop()
         trainer_steps = self.trainer.state.step if self.trainer is not None else 0
         status: RunStatus
@@ -433,6 +461,8 @@ class EngineSession:
         else:
             status, final_status = "completed", SessionStatus.FINISHED
             message = "early stopped" if result.status == "early_stopped" else ""
+        if self.qpu.note:
+            message = f"{self.qpu.note}; {message}" if message else self.qpu.note
         epochs = result.epochs if result is not None else []
         self._emit_stats()
         self.finished = finished = RunFinished(

@@ -301,7 +301,7 @@ async def test_qis_runs_do_not_cross_check(tmp_path):
 async def test_a_run_keeps_its_embeddings_in_pinecone_when_a_key_is_set(tmp_path, monkeypatch):
     """The real pinecone SDK, pointed by its own PINECONE_CONTROLLER_HOST at a loopback server."""
     from engine.events import StoreUpdate
-    from engine.store.pinecone_server import PineconeLoopbackServer
+    from pinecone_server import PineconeLoopbackServer
 
     with PineconeLoopbackServer(api_key="pc-canary-key-1234") as server:
         monkeypatch.setenv("PINECONE_CONTROLLER_HOST", server.url)

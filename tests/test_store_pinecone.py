@@ -17,7 +17,7 @@ from engine.store import (
     VectorStore,
     open_store,
 )
-from engine.store.pinecone_server import PineconeLoopbackServer
+from pinecone_server import PineconeLoopbackServer
 from engine.store.pinecone_store import PineconeVectorStore, cloud_region
 
 KEY = "pc-test-key-7f3a9c"

@@ -26,9 +26,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import METRICS, NotFoundError, StoreError, VectorRecord
-from .sqlite_store import SQLiteVectorStore
-from .validate import DEFAULT_NAMESPACE_ALIAS
+from engine.store.base import METRICS, NotFoundError, StoreError, VectorRecord
+from engine.store.sqlite_store import SQLiteVectorStore
+from engine.store.validate import DEFAULT_NAMESPACE_ALIAS
 
 _INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 _DENSE_FIELD = "_values"  # the reserved field name the 2026-07 vectors API serves

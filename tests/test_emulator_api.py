@@ -192,6 +192,19 @@ def test_delete_one_job_and_its_children_then_404(server, http):
     assert http.get("jobs").json()["jobs"] == []
 
 
+def test_deleting_a_child_keeps_the_parents_aggregate_aligned(http):
+    circuits = [BELL, [{"gate": "x", "target": 1}], [{"gate": "x", "target": 0}]]
+    multi = {"type": "ionq.multi-circuit.v1", "backend": "simulator",
+             "input": {"gateset": "qis", "qubits": 2, "circuits": [{"circuit": c} for c in circuits]}}
+    job = wait_done(http, http.post("jobs", json=multi).json()["id"])
+    first, second, third = job["child_job_ids"]
+    assert http.delete(f"jobs/{second}").json() == {"id": second, "status": "deleted"}
+    assert http.get(f"jobs/{job['id']}").json()["child_job_ids"] == [first, third]
+    agg = http.get(f"jobs/{job['id']}/results/probabilities/aggregated").json()
+    assert list(agg) == [first, third]
+    assert agg[first] == pytest.approx({"0": 0.5, "3": 0.5}) and agg[third] == pytest.approx({"1": 1.0})
+
+
 def test_deleting_a_queued_job_cancels_it_and_bulk_delete_reports_what_it_deleted(server, http):
     server.reset(timing=Timing(queue_s=30.0))
     ids = [http.post("jobs", json=body()).json()["id"] for _ in range(3)]

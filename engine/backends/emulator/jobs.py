@@ -176,9 +176,12 @@ class JobStore:
             self.deleted.add(i)
         if job_id in self.order:
             self.order.remove(job_id)
-        if job.parent_id is not None and job.parent_id in self.jobs:
+        if job.parent_id is not None and job.parent_id in self.jobs:  # keep the parent's results aligned
             parent = self.jobs[job.parent_id]
-            parent.child_ids = [c for c in parent.child_ids if c != job_id]
+            i = parent.child_ids.index(job_id)
+            del parent.child_ids[i]
+            if parent.results is not None:
+                parent.results = parent.results[:i] + parent.results[i + 1:]
         return removed
 
     def cancel(self, job_id: str) -> None:

@@ -359,3 +359,16 @@ def test_qiskit_session_admits_jobs_up_to_its_limit_and_a_dry_run_executes_nothi
     assert dry.dry_run and qiskit_server.counters().jobs_executed == before
     assert aria.client.get_with_retry(aria.client.make_path("jobs", dry.job_id(), "cost"),
                                       headers=aria.client.api_headers).json()["cost"]["value"] == 0.0
+
+
+def test_qiskit_debiased_qpu_job_reads_average_and_sharpened_results(provider, qiskit_server):
+    aria = provider.get_backend("qpu.aria-1")
+    job = run_quietly(aria, bell_qiskit(), shots=1000)  # qis, 1000 shots on a QPU: IonQ debiases by default
+    average = job.result().get_counts()
+    sharpened = job.result(sharpen=True).get_counts()
+    assert set(sharpened) <= {"00", "11"} and sum(sharpened.values()) == 1000  # each variant votes 00 or 11
+    assert set(average) - {"00", "11"}, "the average keeps the error outcomes"
+    (body,) = job_bodies(qiskit_server.exchanges())
+    assert "settings" not in body  # qiskit-ionq's default: no error_mitigation sent, IonQ's default applies
+    assert any(x.path.endswith("sharpen=True") or "sharpen=true" in x.path.lower()
+               for x in qiskit_server.exchanges() if x.endpoint == "GET /jobs/{id}/results/probabilities")

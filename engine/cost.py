@@ -21,6 +21,8 @@ def planned_circuits(*, epochs: int, batch_size: int, n_train: int, n_val: int, 
     total_steps = epochs * math.ceil(n_train / batch_size)
     if gradient_method in ("spsa", "spsa_parallel"):
         blocks = 2 * spsa_samples + 1
+    elif gradient_method == "adjoint":
+        blocks = 1  # the rows at the current parameters; the backward pass runs no circuit
     else:
         blocks = 2 * n_circuit_params + 1
     return total_steps * batch_size * blocks + epochs * (n_train + n_val)

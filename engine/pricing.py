@@ -66,7 +66,7 @@ class RunPricing:
             self.price = CircuitPrice(per, "formula", f"what this run would cost on {target}: {source}")
         planned = planned_circuits(
             epochs=cfg.epochs, batch_size=cfg.batch_size, n_train=n_train, n_val=n_val,
-            gradient_method=cfg.gradient_method, spsa_samples=cfg.spsa_samples,
+            gradient_method=cfg.gradient_estimator, spsa_samples=cfg.spsa_samples,
             n_circuit_params=model.n_circuit_params)
         emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
                          f"${planned * per:,.2f} ({self.price.source})"))

@@ -1,9 +1,10 @@
-"""QuantumTrainer: minibatch training of a QuantumModel with SPSA, parameter shift or finite differences.
+"""QuantumTrainer: minibatch training of a QuantumModel with SPSA, parameter shift, finite differences or adjoint.
 
 Each optimizer step is one CircuitBatch (`spsa` alone runs its evaluations as separate batches, one
 after another): the rows at the current parameters give the reported loss (the mean of the per-sample
 losses, divided once) and dL/dz, from which the head's gradient is exact. The circuit's gradient
-comes from the method's extra rows (see engine/gradients.py).
+comes from the method's extra rows (see engine/gradients.py), or for `adjoint` (exact local runs,
+the default there through gradient_method "auto") from one backward pass on the simulator.
 
 For the SPSA methods the circuit parameters step with SPSA's gain a_k in place of the learning
 rate (through the chosen optimizer: Adam normalises the step, SGD applies momentum); the head,
@@ -204,30 +205,34 @@ class QuantumTrainer:
         m, p = inputs.shape[0], model.n_circuit_params
         seed = _derived_seed(cfg.seed, _STEP, k)
         spsa_a = spsa_c = None
-        if cfg.gradient_method in ("spsa", "spsa_parallel"):
+        method = cfg.gradient_estimator
+        circuits = m
+        if method == "adjoint":
+            current, g_circuit = await self._adjoint(model, theta, inputs, y, n_classes)
+            lr: float | np.ndarray = cfg.learning_rate
+        elif method in ("spsa", "spsa_parallel"):
             spsa_a, spsa_c = spsa_gains(
                 k, cfg.spsa_a_initial, cfg.spsa_c_initial, cfg.spsa_alpha, cfg.spsa_gamma,
                 cfg.spsa_stability(self.state.total_steps),
             )
             deltas = rademacher(self._rng, cfg.spsa_samples, p)
             rows, row_inputs = spsa_rows(theta, inputs, deltas, spsa_c)
-            blocks = await self._blocks(model, rows, row_inputs, m, "spsa", seed,
-                                        split=cfg.gradient_method == "spsa")
+            blocks = await self._blocks(model, rows, row_inputs, m, "spsa", seed, split=method == "spsa")
             current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
             loss_plus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[1::2]]
             loss_minus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[2::2]]
             g_circuit = spsa_gradient(np.array(loss_plus), np.array(loss_minus), deltas, spsa_c)
-            lr: float | np.ndarray = np.concatenate(
-                [np.full(p, spsa_a), np.full(model.n_head_params, cfg.learning_rate)]
-            )
+            lr = np.concatenate([np.full(p, spsa_a), np.full(model.n_head_params, cfg.learning_rate)])
+            circuits = rows.shape[0]
         else:
-            exact = cfg.gradient_method == "parameter_shift"
+            exact = method == "parameter_shift"
             shift = PARAMETER_SHIFT if exact else FINITE_DIFF_STEP
             rows, row_inputs = shift_rows(theta, inputs, shift)
-            blocks = await self._blocks(model, rows, row_inputs, m, cfg.gradient_method, seed, split=False)
+            blocks = await self._blocks(model, rows, row_inputs, m, method, seed, split=False)
             current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
             g_circuit = chain_rule(shift_jacobian(blocks, shift, exact), current.d_z)
             lr = cfg.learning_rate
+            circuits = rows.shape[0]
         grad = np.concatenate([g_circuit, current.d_weight.ravel(), current.d_bias])
         if cfg.weight_decay:
             grad = grad + cfg.weight_decay * params
@@ -236,7 +241,36 @@ class QuantumTrainer:
             grad = clip_by_norm(grad, cfg.gradient_clip_value)
         model.set_params(self._optimizer_for(model).step(params, grad, lr))
         self.state.step = k + 1
-        return StepResult(k, current.loss, current.accuracy, grad_norm, rows.shape[0], spsa_a, spsa_c)
+        return StepResult(k, current.loss, current.accuracy, grad_norm, circuits, spsa_a, spsa_c)
+
+    async def _adjoint(
+        self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int
+    ) -> tuple[LossResult, np.ndarray]:
+        """The loss at theta and its exact circuit gradient: one forward and one backward pass (engine/sim/adjoint.py).
+
+        The embedded simulator runs it directly (config validation admits adjoint only for exact local
+        runs), on a worker thread; dL/dz from the loss is the backward pass's cotangent, so the chain
+        rule through head and loss costs one pass, not one per qubit. Counted as M circuits in the stats.
+        """
+        from .sim.adjoint import value_and_grad
+
+        _, weight, bias = model.split()
+        losses: list[LossResult] = []
+
+        def cotangent(z: np.ndarray) -> np.ndarray:
+            losses.append(loss_and_grads(z, y, weight, bias, n_classes))
+            return losses[-1].d_z
+
+        m = inputs.shape[0]
+        t0 = time.perf_counter()
+        res = await asyncio.to_thread(value_and_grad, model.template, np.tile(theta, (m, 1)), inputs, cotangent)
+        self._batch_s += time.perf_counter() - t0
+        self._batches += 1
+        self._circuits += m
+        g_circuit = res.grad.sum(axis=0)
+        if not (np.isfinite(res.z).all() and np.isfinite(g_circuit).all()):
+            raise TrainingError(f"step {self.state.step}: the adjoint pass gave non-finite values")
+        return losses[-1], g_circuit
 
     async def _blocks(
         self, model: QuantumModel, rows: np.ndarray, inputs: np.ndarray, m: int, purpose: str, seed: int, *, split: bool

@@ -173,3 +173,50 @@ def test_random_qis_circuits_equal_the_general_parameter_shift_rule(t, seed):
 @given(random_native_template(), st.integers(0, 2**16))
 def test_random_native_circuits_equal_the_general_parameter_shift_rule(t, seed):
     _check_against_general_shift(t, seed)
+
+
+# ----- the trainer and the config -----
+
+
+def _config(**kw):
+    from engine.config import TrainingConfig
+
+    base = dict(n_qubits=3, circuit_depth=2, batch_size=4, epochs=1, shots_per_circuit=0, seed=0,
+                learning_rate=0.1, log_interval=1, checkpoint_interval=1000, optimizer="sgd", momentum=0.0)
+    return TrainingConfig(**{**base, **kw})
+
+
+def test_auto_is_adjoint_for_exact_local_runs_and_spsa_parallel_otherwise():
+    assert _config().gradient_estimator == "adjoint"
+    assert _config(shots_per_circuit=100).gradient_estimator == "spsa_parallel"
+    assert _config(shots_per_circuit=100, noise_model="aria-1").gradient_estimator == "spsa_parallel"
+    assert _config(gradient_method="parameter_shift").gradient_estimator == "parameter_shift"
+
+
+@pytest.mark.parametrize("kw", [
+    dict(backend="ionq", shots_per_circuit=100, quantum_api_key="k" * 20),
+    dict(backend="emulator", shots_per_circuit=100),
+    dict(shots_per_circuit=100),
+])
+def test_adjoint_is_refused_where_expectations_are_not_exact(kw):
+    from engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match="gradient_method: 'adjoint' needs exact expectations on the local simulator"):
+        _config(gradient_method="adjoint", **kw)
+
+
+async def test_an_adjoint_step_equals_a_parameter_shift_step():
+    from engine.data import make_dataset
+    from helpers import local_trainer
+
+    data = make_dataset("moons", 8, 0)
+    after = {}
+    for method in ("adjoint", "parameter_shift"):
+        model = QuantumModel(2, 3, 2, circuit_depth=2, seed=1)
+        model.fit_scaler(data.x)
+        trainer = local_trainer(_config(gradient_method=method))
+        step = await trainer.train_batch(model, data.x, data.y)
+        after[method] = (model.get_params(), step.loss, step.grad_norm, step.circuits)
+    (p_a, loss_a, norm_a, circuits_a), (p_s, loss_s, norm_s, circuits_s) = after["adjoint"], after["parameter_shift"]
+    assert np.max(np.abs(p_a - p_s)) < 1e-9 and abs(loss_a - loss_s) < 1e-12 and abs(norm_a - norm_s) < 1e-9
+    assert circuits_a == 8 and circuits_s == 8 * (2 * 12 + 1)

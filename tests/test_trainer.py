@@ -19,7 +19,8 @@ from helpers import local_trainer
 
 def config(**kw) -> TrainingConfig:
     base = dict(n_qubits=3, circuit_depth=2, batch_size=4, epochs=1, shots_per_circuit=0, seed=0,
-                learning_rate=0.1, log_interval=1, checkpoint_interval=1000)
+                learning_rate=0.1, log_interval=1, checkpoint_interval=1000,
+                gradient_method="spsa_parallel")  # these tests are about SPSA's rows; "auto" would pick adjoint
     return TrainingConfig(**{**base, **kw})
 
 

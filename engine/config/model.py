@@ -91,8 +91,11 @@ class TrainingConfig(BaseModel):
     batch_size: int = _f(10, group="optimization", ge=1, le=10_000, description="Training samples per step")
     epochs: int = _f(5, group="optimization", ge=1, le=10_000, description="Passes over the training split")
     optimizer: Literal["adam", "sgd"] = _f("adam", group="optimization", description="Parameter update rule")
-    gradient_method: Literal["spsa_parallel", "spsa", "parameter_shift", "finite_diff"] = _f(
-        "spsa_parallel", group="optimization", description="Gradient estimator"
+    # "auto" is adjoint for exact local runs (shots_per_circuit 0, noise_model ideal) and spsa_parallel, the
+    # v3.4 default, otherwise: see `gradient_estimator`.
+    gradient_method: Literal["spsa_parallel", "spsa", "parameter_shift", "finite_diff", "adjoint", "auto"] = _f(
+        "auto", group="optimization",
+        description="Gradient estimator (auto: adjoint for exact local runs, else spsa_parallel)",
     )
     momentum: float = _f(0.9, group="optimization", ge=0, lt=1, description="SGD momentum / Adam beta1")
     weight_decay: float = _f(0.0, group="optimization", ge=0, description="L2 penalty on the parameters")
@@ -194,6 +197,10 @@ class TrainingConfig(BaseModel):
             problems.append(
                 ("shots_per_circuit", f"0 (exact expectations) needs backend 'local', got backend {self.backend!r}")
             )
+        if self.gradient_method == "adjoint" and not self.exact_local:
+            problems.append(("gradient_method", "'adjoint' needs exact expectations on the local simulator (backend "
+                                                "'local', shots_per_circuit 0, noise_model 'ideal'); on IonQ targets "
+                                                "use parameter_shift or spsa_parallel"))
         if self.backend == "local" and self.quantum_target != "simulator":
             problems.append(
                 (
@@ -237,6 +244,18 @@ class TrainingConfig(BaseModel):
         return problems
 
     # ----- derived values -----
+
+    @property
+    def exact_local(self) -> bool:
+        """Exact expectations on the embedded simulator: what the adjoint method differentiates."""
+        return self.backend == "local" and self.shots_per_circuit == 0 and self.noise_model == "ideal"
+
+    @property
+    def gradient_estimator(self) -> str:
+        """The gradient method a run uses: `gradient_method` with "auto" resolved."""
+        if self.gradient_method != "auto":
+            return self.gradient_method
+        return "adjoint" if self.exact_local else "spsa_parallel"
 
     @property
     def native_target(self) -> Literal["aria", "forte"]:

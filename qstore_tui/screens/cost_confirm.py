@@ -47,7 +47,7 @@ def planned_circuits(config: TrainingConfig) -> int:
     n = _samples(config)
     n_val = max(1, round(n * config.validation_split))
     return count(epochs=config.epochs, batch_size=config.batch_size, n_train=max(1, n - n_val), n_val=n_val,
-                 gradient_method=config.gradient_method, spsa_samples=config.spsa_samples,
+                 gradient_method=config.gradient_estimator, spsa_samples=config.spsa_samples,
                  n_circuit_params=2 * config.n_qubits * config.circuit_depth)
 
 

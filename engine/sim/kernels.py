@@ -27,11 +27,12 @@ from .program import (  # noqa: F401 - the codes are compile-time constants for 
 
 _TAU = 2.0 * math.pi
 _R2 = 1.0 / math.sqrt(2.0)
-_OPTS = dict(cache=True, nogil=True, boundscheck=False, fastmath=False)
+M2 = tuple[complex, complex, complex, complex]  # a one-qubit matrix (m00, m01, m10, m11)
+kernel = njit(cache=True, nogil=True, boundscheck=False, fastmath=False)
 
 
-@njit(**_OPTS)
-def gate1(code, a, fixed1, fidx):  # pragma: no cover - compiled
+@kernel
+def gate1(code: int, a: float, fixed1: np.ndarray, fidx: int) -> M2:  # pragma: no cover - compiled
     """The 2x2 matrix of a one-qubit gate at angle a (radians for QIS, turns for native)."""
     if code == RX:
         c, s = math.cos(0.5 * a), math.sin(0.5 * a)
@@ -53,8 +54,8 @@ def gate1(code, a, fixed1, fidx):  # pragma: no cover - compiled
     return m[0, 0], m[0, 1], m[1, 0], m[1, 1]
 
 
-@njit(**_OPTS)
-def dgate1(code, a):  # pragma: no cover - compiled
+@kernel
+def dgate1(code: int, a: float) -> M2:  # pragma: no cover - compiled
     """d gate1 / d a."""
     if code == RX:
         c, s = 0.5 * math.cos(0.5 * a), 0.5 * math.sin(0.5 * a)
@@ -74,15 +75,16 @@ def dgate1(code, a):  # pragma: no cover - compiled
     return 0j, 0j, 0j, 0j
 
 
-@njit(**_OPTS)
-def mul(a, b):  # pragma: no cover - compiled
+@kernel
+def mul(a: M2, b: M2) -> M2:  # pragma: no cover - compiled
     """The 2x2 product a @ b of two 4-tuples."""
     return (a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3],
             a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3])
 
 
-@njit(**_OPTS)
-def run_matrix(gates, first, count, row, fixed1):  # pragma: no cover - compiled
+@kernel
+def run_matrix(gates: np.ndarray, first: int, count: int, row: np.ndarray,
+        fixed1: np.ndarray) -> M2:  # pragma: no cover
     """M = U_last ... U_first of a run, for one row of angles."""
     m = (1.0 + 0j, 0j, 0j, 1.0 + 0j)
     for g in range(first, first + count):
@@ -92,8 +94,9 @@ def run_matrix(gates, first, count, row, fixed1):  # pragma: no cover - compiled
     return m
 
 
-@njit(**_OPTS)
-def run_matrices(gates, first, count, angles, fixed1, out, slot):  # pragma: no cover - compiled
+@kernel
+def run_matrices(gates: np.ndarray, first: int, count: int, angles: np.ndarray, fixed1: np.ndarray,
+        out: np.ndarray, slot: int) -> bool:  # pragma: no cover - compiled
     """out[slot, :, :, k] = the run's matrix for every row k; returns whether all are diagonal."""
     diagonal = True
     for k in range(angles.shape[0]):
@@ -107,8 +110,9 @@ def run_matrices(gates, first, count, angles, fixed1, out, slot):  # pragma: no 
     return diagonal
 
 
-@njit(**_OPTS)
-def gate2(code, row, col, fixed2, fidx, out):  # pragma: no cover - compiled
+@kernel
+def gate2(code: int, row: np.ndarray, col: int, fixed2: np.ndarray, fidx: int,
+        out: np.ndarray) -> None:  # pragma: no cover
     """out (4, 4) = the big-endian matrix of a two-qubit gate for one row of angles."""
     out[:, :] = 0j
     if code == FIXED2:
@@ -143,8 +147,8 @@ def gate2(code, row, col, fixed2, fidx, out):  # pragma: no cover - compiled
     out[3, 0] = mi * ps
 
 
-@njit(**_OPTS)
-def dgate2(code, row, col, p, out):  # pragma: no cover - compiled
+@kernel
+def dgate2(code: int, row: np.ndarray, col: int, p: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """out (4, 4) = d gate2 / d (its parameter p)."""
     out[:, :] = 0j
     if code == ZZ or code == ZZ_TURNS:
@@ -190,8 +194,9 @@ def dgate2(code, row, col, p, out):  # pragma: no cover - compiled
     out[3, 0] = mi * ps * it
 
 
-@njit(**_OPTS)
-def _pass1(psi, mats, slot, q, cmask, diagonal):  # pragma: no cover - compiled
+@kernel
+def _pass1(psi: np.ndarray, mats: np.ndarray, slot: int, q: int, cmask: int,
+        diagonal: bool) -> None:  # pragma: no cover
     """Apply mats[slot] (2, 2, B) to qubit q where the controls in cmask are all 1."""
     size, b = psi.shape
     lo = 1 << q
@@ -212,8 +217,8 @@ def _pass1(psi, mats, slot, q, cmask, diagonal):  # pragma: no cover - compiled
                 psi[i1, k] = mats[slot, 1, 0, k] * a0 + mats[slot, 1, 1, k] * a1
 
 
-@njit(**_OPTS)
-def _pass_pair(psi, mats, qa, qb):  # pragma: no cover - compiled
+@kernel
+def _pass_pair(psi: np.ndarray, mats: np.ndarray, qa: int, qb: int) -> None:  # pragma: no cover - compiled
     """mats[0] on qa and mats[1] on qb in one pass over the state (each quad read and written once)."""
     size, b = psi.shape
     lo_q, hi_q = min(qa, qb), max(qa, qb)
@@ -241,8 +246,8 @@ def _pass_pair(psi, mats, qa, qb):  # pragma: no cover - compiled
             psi[i11, k] = m10 * c01 + m11 * c11
 
 
-@njit(**_OPTS)
-def _quad_indices(idx, qa, qb):  # pragma: no cover - compiled
+@kernel
+def _quad_indices(idx: int, qa: int, qb: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
     lo_q, hi_q = min(qa, qb), max(qa, qb)
     low = idx & ((1 << lo_q) - 1)
     base = low | ((idx >> lo_q) << (lo_q + 1))
@@ -252,8 +257,8 @@ def _quad_indices(idx, qa, qb):  # pragma: no cover - compiled
     return base, base | bb, base | ba, base | ba | bb
 
 
-@njit(**_OPTS)
-def _pass2(psi, m4, qa, qb):  # pragma: no cover - compiled
+@kernel
+def _pass2(psi: np.ndarray, m4: np.ndarray, qa: int, qb: int) -> None:  # pragma: no cover - compiled
     """m4 (4, 4, B) on (qa, qb), qa the most significant."""
     size, b = psi.shape
     for idx in range(size // 4):
@@ -269,8 +274,9 @@ def _pass2(psi, m4, qa, qb):  # pragma: no cover - compiled
             psi[i3, k] = m4[3, 0, k] * a0 + m4[3, 1, k] * a1 + m4[3, 2, k] * a2 + m4[3, 3, k] * a3
 
 
-@njit(**_OPTS)
-def _gate2_matrices(gates, g, angles, fixed2, m4, tmp4):  # pragma: no cover - compiled
+@kernel
+def _gate2_matrices(gates: np.ndarray, g: int, angles: np.ndarray, fixed2: np.ndarray, m4: np.ndarray,
+        tmp4: np.ndarray) -> None:  # pragma: no cover - compiled
     for k in range(angles.shape[0]):
         gate2(gates[g, 0], angles[k], gates[g, 1], fixed2, gates[g, 2], tmp4)
         for i in range(4):
@@ -278,9 +284,10 @@ def _gate2_matrices(gates, g, angles, fixed2, m4, tmp4):  # pragma: no cover - c
                 m4[i, j, k] = tmp4[i, j]
 
 
-@njit(**_OPTS)
-def forward(n, ins, gates, prefix, fixed1, fixed2, perm_src, perm_phase, angles, psi, tmp, mats, m4, tmp4,
-            from_initial):
+@kernel
+def forward(n: int, ins: np.ndarray, gates: np.ndarray, prefix: np.ndarray, fixed1: np.ndarray, fixed2: np.ndarray,
+        perm_src: np.ndarray, perm_phase: np.ndarray, angles: np.ndarray, psi: np.ndarray, tmp: np.ndarray,
+        mats: np.ndarray, m4: np.ndarray, tmp4: np.ndarray, from_initial: bool) -> np.ndarray:
     """Final states into psi or tmp (2**n, B); returns the one that holds them.
 
     The circuit starts from |0...0> (the prefix as a product state, no full-state pass), or with
@@ -342,8 +349,9 @@ def forward(n, ins, gates, prefix, fixed1, fixed2, perm_src, perm_phase, angles,
     return cur
 
 
-@njit(**_OPTS)
-def _back1(psi, lam, mats, q, cmask, want_r, r):  # pragma: no cover - compiled
+@kernel
+def _back1(psi: np.ndarray, lam: np.ndarray, mats: np.ndarray, q: int, cmask: int, want_r: bool,
+        r: np.ndarray) -> None:  # pragma: no cover
     """psi, lam <- M^dagger psi, M^dagger lam on qubit q; r (2, 2, B) += conj(lam_a) (M^dagger psi)_b."""
     size, b = psi.shape
     lo = 1 << q
@@ -376,8 +384,9 @@ def _back1(psi, lam, mats, q, cmask, want_r, r):  # pragma: no cover - compiled
                 r[1, 1, k] += c1 * f1
 
 
-@njit(**_OPTS)
-def _run_derivatives(gates, first, count, angles, fixed1, r, us, dangle):  # pragma: no cover - compiled
+@kernel
+def _run_derivatives(gates: np.ndarray, first: int, count: int, angles: np.ndarray, fixed1: np.ndarray,
+        r: np.ndarray, us: np.ndarray, dangle: np.ndarray) -> None:  # pragma: no cover - compiled
     """dangle[k, col_j] += 2 Re sum M'_j[a, b] r[a, b, k] for every trainable gate j of the run."""
     for k in range(angles.shape[0]):
         row = angles[k]
@@ -399,8 +408,10 @@ def _run_derivatives(gates, first, count, angles, fixed1, r, us, dangle):  # pra
             left = mul((us[j, 0], us[j, 1], us[j, 2], us[j, 3]), left)
 
 
-@njit(**_OPTS)
-def _back_run(psi, lam, gates, first, count, q, cmask, needs, angles, fixed1, mats, r, us, dangle):
+@kernel
+def _back_run(psi: np.ndarray, lam: np.ndarray, gates: np.ndarray, first: int, count: int, q: int, cmask: int,
+        needs: bool, angles: np.ndarray, fixed1: np.ndarray, mats: np.ndarray, r: np.ndarray, us: np.ndarray,
+        dangle: np.ndarray) -> None:
     """One run backwards: un-compute psi and lam, and the run's derivatives when it needs them."""  # pragma: no cover
     run_matrices(gates, first, count, angles, fixed1, mats, 0)
     if needs:
@@ -410,8 +421,9 @@ def _back_run(psi, lam, gates, first, count, q, cmask, needs, angles, fixed1, ma
         _run_derivatives(gates, first, count, angles, fixed1, r, us, dangle)
 
 
-@njit(**_OPTS)
-def _back2(psi, lam, m4, qa, qb, want_r, r4):  # pragma: no cover - compiled
+@kernel
+def _back2(psi: np.ndarray, lam: np.ndarray, m4: np.ndarray, qa: int, qb: int, want_r: bool,
+        r4: np.ndarray) -> None:  # pragma: no cover
     size, b = psi.shape
     for idx in range(size // 4):
         i0, i1, i2, i3 = _quad_indices(idx, qa, qb)
@@ -437,9 +449,12 @@ def _back2(psi, lam, m4, qa, qb, want_r, r4):  # pragma: no cover - compiled
                         r4[a, c, k] += ca * psi[ic, k]
 
 
-@njit(**_OPTS)
-def backward(n, ins, gates, prefix, fixed1, fixed2, perm_src, perm_phase, angles, psi, lam, tmp_psi, tmp_lam,
-             signs, cot, stop_at, mats, r, us, m4, r4, tmp4, dangle):
+@kernel
+def backward(n: int, ins: np.ndarray, gates: np.ndarray, prefix: np.ndarray, fixed1: np.ndarray,
+        fixed2: np.ndarray, perm_src: np.ndarray, perm_phase: np.ndarray, angles: np.ndarray, psi: np.ndarray,
+        lam: np.ndarray, tmp_psi: np.ndarray, tmp_lam: np.ndarray, signs: np.ndarray, cot: np.ndarray,
+        stop_at: int, mats: np.ndarray, r: np.ndarray, us: np.ndarray, m4: np.ndarray, r4: np.ndarray,
+        tmp4: np.ndarray, dangle: np.ndarray) -> None:
     """dangle (B, K) += d/d angle of sum_i cot[k, i] <Z_i>_k, for every trainable angle.
 
     psi holds the final states (destroyed); lam, tmp_* are scratch like psi; signs (2**n, n) the Z
@@ -507,8 +522,8 @@ def backward(n, ins, gates, prefix, fixed1, fixed2, perm_src, perm_phase, angles
                 _back_run(cur_p, cur_l, gates, first, count, q, 0, True, angles, fixed1, mats, r, us, dangle)
 
 
-@njit(**_OPTS)
-def abs2_transposed(psi, out):  # pragma: no cover - compiled
+@kernel
+def abs2_transposed(psi: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """out[k, i] = |psi[i, k]|^2: probabilities in (B, 2**n) order."""
     n, b = psi.shape
     for i in range(n):
@@ -517,8 +532,9 @@ def abs2_transposed(psi, out):  # pragma: no cover - compiled
             out[k, i] = v.real * v.real + v.imag * v.imag
 
 
-@njit(**_OPTS)
-def _alias_table(p, total, last, q, alias, small, large):  # pragma: no cover - compiled
+@kernel
+def _alias_table(p: np.ndarray, total: float, last: int, q: np.ndarray, alias: np.ndarray, small: np.ndarray,
+        large: np.ndarray) -> None:  # pragma: no cover - compiled
     """Vose's alias table for one row: outcome j, or alias[j] when the uniform fraction >= q[j]."""
     size = p.shape[0]
     ns = nl = 0
@@ -553,8 +569,9 @@ def _alias_table(p, total, last, q, alias, small, large):  # pragma: no cover - 
             alias[i] = last
 
 
-@njit(**_OPTS)
-def _xoshiro(s0, s1, s2, s3):  # pragma: no cover - compiled
+@kernel
+def _xoshiro(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tuple[np.uint64,
+        np.uint64, np.uint64, np.uint64, np.uint64]:  # pragma: no cover
     """One xoshiro256+ step: (output, new state)."""
     x = s0 + s3
     t = s1 << np.uint64(17)
@@ -567,16 +584,18 @@ def _xoshiro(s0, s1, s2, s3):  # pragma: no cover - compiled
     return x, s0, s1, s2, s3
 
 
-@njit(**_OPTS)
-def _alias_pick(x, top, nb, q, alias):  # pragma: no cover - compiled
+@kernel
+def _alias_pick(x: np.uint64, top: np.uint64, nb: np.uint64, q: np.ndarray,
+        alias: np.ndarray) -> np.int64:  # pragma: no cover
     """The outcome for one 64-bit draw: its top n bits pick j, the 53 bits below a fraction f."""
     j = np.int64(x >> top)
     f = float((x << nb) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
     return j if f < q[j] else alias[j]
 
 
-@njit(**_OPTS)
-def sample_rows(probs, shots, n_qubits, states, counts, q, alias, small, large):  # pragma: no cover - compiled
+@kernel
+def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray, counts: np.ndarray,
+        q: np.ndarray, alias: np.ndarray, small: np.ndarray, large: np.ndarray) -> int:  # pragma: no cover - compiled
     """counts[r] += a multinomial(shots, probs[r]) draw: one 64-bit random number per shot.
 
     Walker's alias method (Vose's construction): the top n bits of a xoshiro256+ draw pick an

@@ -10,7 +10,9 @@ from collections import OrderedDict
 import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from threading import Lock, Thread
+from types import ModuleType
 import os
 
 import numpy as np
@@ -50,7 +52,8 @@ def plan_for(t: Template, probabilities_only: bool = False) -> Plan:
 # States are held as (2**n, B): the batch is the innermost axis, so every update runs over long
 # contiguous rows whatever the qubit, and gathers move whole rows.
 
-def _kernels():
+def _kernels() -> ModuleType:
+    """The numba kernels, imported on first use (numba's import is slow)."""
     from . import kernels
 
     return kernels
@@ -151,7 +154,8 @@ def _pool_for(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def _probability_job(t: Template, angles: np.ndarray, chunk_bytes: int):
+def _probability_job(t: Template, angles: np.ndarray,
+                     chunk_bytes: int) -> tuple[np.ndarray, Callable[[int], None], range]:
     """The output array, the per-chunk function and the chunk starts of one probabilities call."""
     angles = _check(t, angles)
     plan = plan_for(t, probabilities_only=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import attach, emulator, report, run, runs
+from . import attach, emulator, report, run, runs, serve
+from . import compare, export, sweep
 from .command import Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -11,4 +12,8 @@ COMMANDS: tuple[Command, ...] = (
     runs.COMMAND,
     report.COMMAND,
     emulator.COMMAND,
+    serve.COMMAND,
+    compare.COMMAND,
+    export.COMMAND,
+    sweep.COMMAND,
 )

@@ -59,10 +59,10 @@ def _write_tags(run_dir: Path, tags: list[str]) -> None:
 def tag_run(run_dir: Path, *tags: str) -> list[str]:
     """Add tags (already present ones are kept once); returns the run's tags."""
     current = read_tags(run_dir)
-    for tag in tags:
-        if check_tag(tag) not in current:
-            current.append(tag)
-    _write_tags(run_dir, current)
+    added = [t for t in dict.fromkeys(check_tag(t) for t in tags) if t not in current]
+    if added:
+        current += added
+        _write_tags(run_dir, current)
     return current
 
 

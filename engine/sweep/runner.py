@@ -1,0 +1,109 @@
+"""Running a sweep on this machine: create (or resume, or join) the study, then K worker processes.
+
+`start_sweep` is `qstore-tui sweep --config --space --trials`: it checks the space and, on a QPU target,
+the whole study's cost (one confirmation), creates or resumes the study, and runs the workers.
+`join_sweep` is `qstore-tui sweep --join NAME --storage URL`: workers for a study made elsewhere.
+Both keep `<runs_dir>/sweeps/<study>/study.json` current and return the final summary.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..config import ConfigError
+from .budget import StudyCost, check_study_cap, study_cost
+from .storage import Heartbeat, default_storage_url, open_storage
+from .study import SweepSpec, create_study, load_study
+from .summary import SweepSummary, summarize, write_summary
+from .worker import WorkerJob
+
+
+class SweepCancelled(RuntimeError):
+    """The user did not confirm the study's cost."""
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    runs_dir: Path
+    storage_url: str | None = None  # None: SQLite in the runs directory
+    workers: int = 0  # 0: one per core
+    heartbeat: Heartbeat = Heartbeat()
+    poll_s: float = 0.5
+
+    @property
+    def url(self) -> str:
+        return self.storage_url or default_storage_url(self.runs_dir)
+
+    @property
+    def n_workers(self) -> int:
+        n = self.workers or os.cpu_count() or 1
+        if n < 1:
+            raise ConfigError("workers", f"must be >= 1, got {n}")
+        return n
+
+
+Progress = Callable[[SweepSummary], None]
+
+
+def start_sweep(spec: SweepSpec, options: SweepOptions, *, confirm: Callable[[StudyCost], bool] = lambda c: False,
+                on_progress: Progress | None = None) -> SweepSummary:
+    """Estimate (QPU), confirm, create or resume the study, run the workers; the summary at the end."""
+    cost = study_cost(spec)
+    check_study_cap(spec, cost)
+    if cost is not None and not confirm(cost):
+        raise SweepCancelled(f"the study's estimated cost of ${cost.total_usd:,.2f} was not confirmed")
+    storage = open_storage(options.url, options.heartbeat)
+    create_study(spec, storage)
+    return run_workers(spec.study, options, on_progress=on_progress)
+
+
+def join_sweep(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
+    """Workers on this machine for a study created elsewhere (same storage)."""
+    if options.storage_url is None:
+        raise ConfigError("storage", "--join needs --storage URL (the study's shared storage)")
+    load_study(study, open_storage(options.url, options.heartbeat))  # refuses an unknown study up front
+    return run_workers(study, options, on_progress=on_progress)
+
+
+def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
+    """K worker processes until the study has nothing waiting or running; study.json kept current."""
+    job = WorkerJob(study=study, storage_url=options.url, runs_dir=str(Path(options.runs_dir).resolve()),
+                    heartbeat_interval_s=options.heartbeat.interval_s, heartbeat_grace_s=options.heartbeat.grace_s,
+                    poll_s=options.poll_s)
+    procs = [spawn_worker(job) for _ in range(options.n_workers)]
+    storage = open_storage(options.url, options.heartbeat)
+    handle = load_study(study, storage)
+    try:
+        while any(p.poll() is None for p in procs):
+            summary = summarize(handle, options.url)
+            write_summary(options.runs_dir, summary)
+            if on_progress is not None:
+                on_progress(summary)
+            time.sleep(options.poll_s)
+    except KeyboardInterrupt:
+        for p in procs:  # they got the same SIGINT from the terminal; wait for their runs to checkpoint
+            p.wait()
+        raise
+    bad = [p.returncode for p in procs if p.returncode not in (0, None)]
+    summary = summarize(handle, options.url, with_importances=True)
+    write_summary(options.runs_dir, summary)
+    if on_progress is not None:
+        on_progress(summary)
+    if bad and not summary.finished:
+        raise RuntimeError(f"{len(bad)} sweep worker(s) exited with {bad}; resume with --study {study}")
+    return summary
+
+
+def spawn_worker(job: WorkerJob) -> subprocess.Popen[bytes]:
+    """One worker process; its job goes on stdin (no password on a command line)."""
+    proc = subprocess.Popen([sys.executable, "-m", "engine.sweep"], stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(job.to_json().encode())
+    proc.stdin.close()
+    return proc

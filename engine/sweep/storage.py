@@ -1,0 +1,92 @@
+"""Where a study lives: Optuna's RDB storage, SQLite in the runs directory by default, PostgreSQL to scale out.
+
+The default is a SQLite file, `<runs_dir>/sweeps/optuna.sqlite3`: no server, and (unlike Optuna's
+JournalStorage, which in Optuna 5 has no heartbeat) it supports the heartbeat that turns a killed worker's
+trial into FAIL and the callback that retries it once. `postgresql://user:pass@host/db` puts the study on
+a server that every machine running `qstore-tui sweep --join NAME --storage URL` shares.
+
+A storage URL may hold a password: it is shown only through `mask_url`, never logged or written to a file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from ..config import ConfigError
+
+if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
+
+SWEEPS_DIR = "sweeps"
+DEFAULT_DB = "optuna.sqlite3"
+_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "mysql", "mysql+pymysql")
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Optuna's heartbeat: a running trial beats every `interval_s`; one silent for `grace_s` is stale
+    (its worker died): it becomes FAIL and is retried once."""
+
+    interval_s: int = 5
+    grace_s: int = 20
+
+
+def sweeps_dir(runs_dir: Path) -> Path:
+    return Path(runs_dir) / SWEEPS_DIR
+
+
+def default_storage_url(runs_dir: Path) -> str:
+    return f"sqlite:///{(sweeps_dir(runs_dir) / DEFAULT_DB).resolve()}"
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, for screens and summaries."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def check_url(url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme not in _SCHEMES:
+        raise ConfigError("storage", f"expected a sqlite:/// or postgresql:// URL, got {mask_url(url)!r}")
+    return url
+
+
+def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
+    """Optuna's RDB storage with heartbeat and retry-once of stale trials (imports optuna)."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    check_url(url)
+    engine_kwargs: dict[str, object] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        path = Path(urlsplit(url).path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Several worker processes share one file: wait for the lock instead of failing at once.
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat.interval_s,
+                grace_period=heartbeat.grace_s,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )
+        except Exception as exc:  # sqlalchemy's OperationalError etc.: say where, without the password
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError("storage", f"cannot open {mask_url(url)}: {_scrub(first, url)}") from None
+
+
+def _scrub(text: str, url: str) -> str:
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text

@@ -1,0 +1,164 @@
+"""A sweep's study: its spec kept in Optuna's storage, so any machine can `--join` it with only a name and a URL.
+
+The spec (base config without secrets or paths, the search space, the planned trial count, sampler, pruner,
+cost cap) is stored as study user attributes. The planned trials are enqueued up front as WAITING trials
+(for the grid sampler, one per grid point, values fixed; otherwise empty, so the sampler picks the values
+when the trial starts): workers take WAITING trials until none is left, which is what makes the count exact
+across processes and machines: Optuna's storage hands each WAITING trial to one worker only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, cast
+
+from ..config import ConfigError, TrainingConfig
+from .space import Choice, SearchSpace, parse_space, shared_fields
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.pruners import BasePruner
+    from optuna.samplers import BaseSampler
+    from optuna.storages import RDBStorage
+
+Sampler = Literal["tpe", "random", "grid"]
+Prune = Literal["median", "none"]
+OBJECTIVE = "val_accuracy"  # maximized: the run's final validation accuracy
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_PREFIX = "qstore."
+PLANNED_ATTR = _PREFIX + "planned"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    study: str
+    base: TrainingConfig
+    space: SearchSpace
+    trials: int
+    sampler: Sampler = "tpe"
+    prune: Prune = "median"
+    max_cost_usd: float | None = None  # the whole study's cap (QPU targets)
+
+    def attrs(self) -> dict[str, object]:
+        return {
+            "base": shared_fields(self.base), "space": self.space.to_toml_dict(), "trials": self.trials,
+            "sampler": self.sampler, "prune": self.prune, "max_cost_usd": self.max_cost_usd, "objective": OBJECTIVE,
+        }
+
+
+def check_study_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError("study", f"{name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter "
+                                   "or digit")
+    return name
+
+
+def check_trials(n: int) -> int:
+    if n < 1:
+        raise ConfigError("trials", f"must be >= 1, got {n}")
+    return n
+
+
+def make_sampler(name: Sampler) -> BaseSampler:
+    """TPE with the constant liar (parallel workers do not all pick the same point); grid trials are
+    enqueued with fixed values, so any sampler serves them."""
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(constant_liar=True)
+    if name in ("random", "grid"):
+        return optuna.samplers.RandomSampler()
+    raise ConfigError("sampler", f"expected tpe, random or grid, got {name!r}")
+
+
+def make_pruner(name: Prune) -> BasePruner:
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError("prune", f"expected median or none, got {name!r}")
+
+
+def _quiet() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def create_study(spec: SweepSpec, storage: RDBStorage) -> optuna.Study:
+    """Create the study, or resume it (same name, same space) and enqueue what the new count adds."""
+    import optuna
+
+    _quiet()
+    check_study_name(spec.study)
+    check_trials(spec.trials)
+    if spec.sampler == "grid":
+        points = spec.space.grid()
+        if spec.trials > len(points):
+            raise ConfigError("trials", f"the grid has {len(points)} points, fewer than --trials {spec.trials}")
+    study = optuna.create_study(study_name=spec.study, storage=storage, direction="maximize",
+                                sampler=make_sampler(spec.sampler), pruner=make_pruner(spec.prune),
+                                load_if_exists=True)
+    attrs = study.user_attrs
+    enqueued = int(cast(int, attrs.get(_PREFIX + "enqueued", 0)))
+    if enqueued:
+        stored = {k[len(_PREFIX):]: v for k, v in attrs.items() if k.startswith(_PREFIX)}
+        if stored.get("space") != spec.space.to_toml_dict() or stored.get("base") != shared_fields(spec.base):
+            raise ConfigError("study", f"{spec.study!r} already exists with another base config or space: "
+                                       "resume it with the same files, or choose a new --study")
+    for key, value in spec.attrs().items():
+        study.set_user_attr(_PREFIX + key, value)
+    if spec.sampler == "grid":
+        todo: list[dict[str, Choice]] = spec.space.grid()[enqueued:spec.trials]
+    else:
+        todo = [{} for _ in range(max(0, spec.trials - enqueued))]
+    for params in todo:
+        study.enqueue_trial(dict(params), user_attrs={PLANNED_ATTR: True}, skip_if_exists=False)
+    study.set_user_attr(_PREFIX + "enqueued", max(enqueued, spec.trials))
+    _requeue_interrupted(study)
+    return study
+
+
+def _requeue_interrupted(study: optuna.Study) -> None:
+    """Trials a Ctrl-C ended (FAIL, marked interrupted) run again when the sweep resumes, once each."""
+    from optuna.trial import TrialState
+
+    done = set(cast("list[int]", study.user_attrs.get(_PREFIX + "requeued", [])))
+    again = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+             if t.user_attrs.get("interrupted") and t.number not in done]
+    for t in again:
+        study.enqueue_trial(dict(t.params), user_attrs={PLANNED_ATTR: True, _PREFIX + "retry_of": t.number},
+                            skip_if_exists=False)
+    if again:
+        study.set_user_attr(_PREFIX + "requeued", sorted(done | {t.number for t in again}))
+
+
+def load_spec(study: optuna.Study) -> SweepSpec:
+    """The spec a study was created with (what `--join` runs)."""
+    attrs = {k[len(_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_PREFIX)}
+    if "base" not in attrs or "space" not in attrs:
+        raise ConfigError("study", f"{study.study_name!r} was not created by `qstore-tui sweep` (no base config "
+                                   "or space stored with it)")
+    base = TrainingConfig(**cast(dict[str, object], attrs["base"]))
+    space = parse_space(cast(dict[str, object], attrs["space"]), base)
+    cap = attrs.get("max_cost_usd")
+    return SweepSpec(study=study.study_name, base=base, space=space, trials=int(cast(int, attrs["trials"])),
+                     sampler=cast(Sampler, attrs.get("sampler", "tpe")), prune=cast(Prune, attrs.get("prune", "median")),
+                     max_cost_usd=None if cap is None else float(cast(float, cap)))
+
+
+def load_study(name: str, storage: RDBStorage) -> optuna.Study:
+    """An existing study (ConfigError naming it when absent), with the sampler and pruner of its spec."""
+    import optuna
+
+    _quiet()
+    check_study_name(name)
+    if name not in optuna.get_all_study_names(storage):
+        raise ConfigError("study", f"no study named {name!r} in this storage")
+    probe = optuna.load_study(study_name=name, storage=storage)
+    spec = load_spec(probe)
+    return optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec.sampler),
+                             pruner=make_pruner(spec.prune))

@@ -1,0 +1,123 @@
+"""What a sweep looks like from outside: the trials table, the best trial, spend, parameter importances.
+
+`summarize(study)` reads Optuna's storage; `write_summary` keeps `<runs_dir>/sweeps/<study>/study.json`
+current while a sweep runs, so `qstore-tui sweep --status NAME --follow` (and the app's Sweep view) can
+follow a sweep without the storage's URL or password.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from ..fileio import atomic_write_bytes
+from .storage import mask_url, sweeps_dir
+
+if TYPE_CHECKING:
+    import optuna
+
+SUMMARY_FILE = "study.json"
+
+
+@dataclass
+class TrialRow:
+    number: int
+    state: str  # waiting, running, complete, pruned, fail
+    params: dict[str, object]
+    value: float | None
+    duration_s: float | None
+    run_id: str | None
+    host: str | None
+    retry_of: int | None = None  # the trial this one retries (a killed worker's)
+    surplus: bool = False  # created by a worker after the planned trials were taken: never ran
+    error: str | None = None
+
+
+@dataclass
+class SweepSummary:
+    study: str
+    storage: str  # masked
+    direction: str
+    objective: str
+    planned: int
+    counts: dict[str, int]
+    trials: list[TrialRow]
+    best: TrialRow | None
+    spent_usd: float
+    max_cost_usd: float | None
+    stopped: str | None  # why the sweep stopped early (cost cap), else None
+    finished: bool  # no trial waiting or running
+    updated_at: float = 0.0
+    importances: dict[str, float] = field(default_factory=dict)
+
+
+def _row(t: optuna.trial.FrozenTrial) -> TrialRow:
+    duration = t.duration.total_seconds() if t.duration is not None else None
+    retry = t.system_attrs.get("failed_trial")
+    retry_of = t.user_attrs.get("qstore.retry_of", retry)
+    error = t.user_attrs.get("error")
+    return TrialRow(
+        number=t.number, state=t.state.name.lower(), params=dict(t.params), value=t.value, duration_s=duration,
+        run_id=cast("str | None", t.user_attrs.get("run_id")), host=cast("str | None", t.user_attrs.get("host")),
+        retry_of=None if retry_of is None else int(cast(int, retry_of)), surplus=bool(t.user_attrs.get("surplus")),
+        error=None if error is None else str(error))
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """Optuna's parameter importances (fANOVA by default) once two trials are complete; {} before."""
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < 2 or len({t.value for t in complete}) < 2:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        except (ValueError, RuntimeError):  # a single-valued parameter etc.: nothing to say
+            return {}
+
+
+def summarize(study: optuna.Study, storage_url: str, *, with_importances: bool = False) -> SweepSummary:
+    trials = [_row(t) for t in study.get_trials(deepcopy=False)]
+    counts: dict[str, int] = {}
+    for row in trials:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    complete = [r for r in trials if r.state == "complete" and r.value is not None and math.isfinite(r.value)]
+    best = max(complete, key=lambda r: (cast(float, r.value), -r.number)) if complete else None
+    attrs = study.user_attrs
+    spent = sum(float(t.user_attrs.get("spent_usd", 0.0)) for t in study.get_trials(deepcopy=False))
+    cap = attrs.get("qstore.max_cost_usd")
+    return SweepSummary(
+        study=study.study_name, storage=mask_url(storage_url), direction=study.direction.name.lower(),
+        objective=str(attrs.get("qstore.objective", "val_accuracy")), planned=int(attrs.get("qstore.trials", 0)),
+        counts=counts, trials=trials, best=best, spent_usd=spent,
+        max_cost_usd=None if cap is None else float(cap), stopped=attrs.get("qstore.stopped"),
+        finished=not (counts.get("waiting", 0) or counts.get("running", 0)), updated_at=time.time(),
+        importances=importances(study) if with_importances else {},
+    )
+
+
+def summary_path(runs_dir: Path, study: str) -> Path:
+    return sweeps_dir(runs_dir) / study / SUMMARY_FILE
+
+
+def write_summary(runs_dir: Path, summary: SweepSummary) -> Path:
+    return atomic_write_bytes(summary_path(runs_dir, summary.study),
+                              json.dumps(asdict(summary), indent=1, default=str).encode())
+
+
+def read_summary(path: Path) -> SweepSummary:
+    """A study.json back into a SweepSummary (ValueError naming the file when it is not one)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        best = data.pop("best")
+        trials = [TrialRow(**t) for t in data.pop("trials")]
+        return SweepSummary(**data, trials=trials, best=TrialRow(**best) if best else None)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{path}: not a sweep summary: {exc}") from None

@@ -1,0 +1,173 @@
+"""`qstore-tui sweep`: an Optuna study over TrainingConfig fields, each trial an ordinary run.
+
+    qstore-tui sweep --config base.toml --space space.toml --trials 20 [--workers 2] [--sampler tpe]
+                     [--prune median] [--study NAME] [--storage URL] [--yes]
+    qstore-tui sweep --join NAME --storage postgresql://user@host/db [--workers K]   (another machine)
+    qstore-tui sweep --status NAME [--follow]                                          (the study.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .command import EXIT_OK, Command
+from .options import build_config, config_options, runs_dir, runs_dir_option
+
+if TYPE_CHECKING:
+    from engine.sweep import StudyCost, SweepSummary
+
+STORAGE_ENV = "QSTORE_SWEEP_STORAGE"
+EXIT_INCOMPLETE = 3
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    config_options(p)
+    p.add_argument("--space", type=Path, metavar="FILE", help="the search space (TOML)")
+    p.add_argument("--trials", type=int, metavar="N", help="trials in the study")
+    p.add_argument("--workers", type=int, default=0, metavar="K", help="worker processes here (default: one per core)")
+    p.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe")
+    p.add_argument("--prune", choices=("median", "none"), default="median")
+    p.add_argument("--study", metavar="NAME", help="study name (an existing one resumes)")
+    p.add_argument("--join", metavar="NAME", help="run workers for a study created elsewhere (needs --storage)")
+    p.add_argument("--status", metavar="NAME", help="print a sweep's trials from its study.json")
+    p.add_argument("--follow", action="store_true", help="with --status: follow until the sweep finishes")
+    p.add_argument("--storage", metavar="URL", default=None,
+                   help=f"Optuna storage (default: SQLite in the runs directory; or ${STORAGE_ENV}); e.g. "
+                        "postgresql://user@host/db with the password in PGPASSWORD or ~/.pgpass")
+    p.add_argument("--yes", action="store_true", help="confirm a QPU study's estimated cost without asking")
+    p.add_argument("--heartbeat", type=int, default=5, metavar="S",
+                   help="trial heartbeat in seconds; a trial silent for 4x this is failed and retried once")
+    runs_dir_option(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.config import ConfigError
+
+    modes = [m for m in ("join", "status") if getattr(args, m)]
+    if len(modes) > 1 or (modes and (args.space or args.trials)):
+        raise ConfigError(None, "give one of: --space/--trials (a new or resumed sweep), --join NAME, --status NAME")
+    if args.status:
+        return _status(args)
+    if args.heartbeat < 1:
+        raise ConfigError("heartbeat", f"must be >= 1 second, got {args.heartbeat}")
+    if args.join:
+        return _join(args)
+    return _start(args)
+
+
+def _options(args: argparse.Namespace, root: Path) -> object:
+    from engine.sweep import Heartbeat, SweepOptions
+
+    storage = args.storage or os.environ.get(STORAGE_ENV) or None
+    return SweepOptions(runs_dir=root, storage_url=storage, workers=args.workers,
+                        heartbeat=Heartbeat(args.heartbeat, 4 * args.heartbeat))
+
+
+def _start(args: argparse.Namespace) -> int:
+    from engine.config import ConfigError
+    from engine.runs import new_run_id
+    from engine.sweep import SweepSpec, load_space, start_sweep
+    from engine.sweep.study import check_study_name, check_trials
+
+    if args.space is None or args.trials is None:
+        raise ConfigError("space" if args.space is None else "trials", "a sweep needs --space FILE and --trials N")
+    base = build_config(args)
+    if base is None:
+        raise ConfigError("config", "a sweep needs a base config: --config FILE, --preset NAME or --set")
+    space = load_space(args.space, base)
+    name = check_study_name(args.study or f"sweep-{new_run_id()}")
+    spec = SweepSpec(study=name, base=base, space=space, trials=check_trials(args.trials), sampler=args.sampler,
+                     prune=args.prune, max_cost_usd=base.max_cost_usd)
+    root = runs_dir(args, base)
+    options = _options(args, root)
+    print(f"sweep {name}: {args.trials} trials over {', '.join(space.params)} ({args.sampler}, prune {args.prune}),"
+          f" {options.n_workers} worker(s), storage {_masked(options.url)}")  # type: ignore[attr-defined]
+    summary = start_sweep(spec, options, confirm=lambda cost: _confirm(cost, args.yes),  # type: ignore[arg-type]
+                          on_progress=_Printer())
+    return _finish(summary)
+
+
+def _join(args: argparse.Namespace) -> int:
+    from engine.sweep import join_sweep
+
+    root = runs_dir(args)
+    options = _options(args, root)
+    print(f"joining sweep {args.join} with {options.n_workers} worker(s), "  # type: ignore[attr-defined]
+          f"storage {_masked(options.url)}")  # type: ignore[attr-defined]
+    return _finish(join_sweep(args.join, options, on_progress=_Printer()))  # type: ignore[arg-type]
+
+
+def _masked(url: str) -> str:
+    from engine.sweep import mask_url
+
+    return mask_url(url)
+
+
+def _confirm(cost: StudyCost, yes: bool) -> bool:
+    from engine.config import ConfigError
+
+    print(f"estimated cost of the study: ${cost.total_usd:,.2f} ({cost.basis})")
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("yes", "a sweep on a QPU target needs confirmation: run it in a terminal or pass --yes")
+    return input("start the sweep? [y/N] ").strip().lower() in ("y", "yes")
+
+
+class _Printer:
+    """One line per trial as it finishes (from the summaries the runner polls)."""
+
+    def __init__(self) -> None:
+        self._done: set[int] = set()
+
+    def __call__(self, summary: SweepSummary) -> None:
+        for t in summary.trials:
+            if t.state in ("waiting", "running") or t.number in self._done:
+                continue
+            self._done.add(t.number)
+            value = "-" if t.value is None else f"{t.value:.4f}"
+            extra = " (surplus, not run)" if t.surplus else f" ({t.error})" if t.error else ""
+            retry = f" retry of {t.retry_of}" if t.retry_of is not None else ""
+            duration = "" if t.duration_s is None else f" {t.duration_s:.1f}s"
+            print(f"trial {t.number:>3} {t.state:<8} {summary.objective}={value}{duration}  "
+                  f"run {t.run_id or '-'}{retry}{extra}", flush=True)
+
+
+def _finish(summary: SweepSummary) -> int:
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))
+    print(f"sweep {summary.study}: {counts}")
+    if summary.stopped:
+        print(f"stopped early: {summary.stopped}")
+    if summary.best is not None:
+        params = ", ".join(f"{k}={v}" for k, v in summary.best.params.items())
+        print(f"best: trial {summary.best.number}, {summary.objective}={summary.best.value:.4f}, {params} "
+              f"(run {summary.best.run_id})")
+    if summary.importances:
+        print("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.importances.items()))
+    return EXIT_OK if summary.finished else EXIT_INCOMPLETE
+
+
+def _status(args: argparse.Namespace) -> int:
+    from engine.config import ConfigError
+    from engine.sweep import read_summary, summary_path
+
+    path = summary_path(runs_dir(args), args.status)
+    if not path.is_file():
+        raise ConfigError("status", f"no sweep {args.status!r} in {path.parent.parent} (no {path.name})")
+    printer = _Printer()
+    while True:
+        summary = read_summary(path)
+        printer(summary)
+        if summary.finished or not args.follow:
+            break
+        time.sleep(0.5)
+    return _finish(summary)
+
+
+COMMAND = Command(name="sweep", help="a hyperparameter sweep on Optuna (each trial a run)", run=run,
+                  configure=configure, description=__doc__)

@@ -295,17 +295,17 @@ class EventBus:
     def __init__(self, clock: Callable[[], float] = time.time, queue_size: int = 1000):
         self._clock = clock
         self._queue_size = queue_size
-        self._subscribers: list[asyncio.Queue] = []
+        self._subscribers: list[asyncio.Queue[_Event]] = []
         self._sinks: list[EventSink] = []
         self._seq = 0
         self.dropped = 0
 
-    def subscribe(self, maxsize: int | None = None) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue(maxsize or self._queue_size)
+    def subscribe(self, maxsize: int | None = None) -> asyncio.Queue[_Event]:
+        q: asyncio.Queue[_Event] = asyncio.Queue(maxsize or self._queue_size)
         self._subscribers.append(q)
         return q
 
-    def unsubscribe(self, q: asyncio.Queue) -> None:
+    def unsubscribe(self, q: asyncio.Queue[_Event]) -> None:
         if q in self._subscribers:
             self._subscribers.remove(q)
 

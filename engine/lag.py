@@ -17,7 +17,7 @@ class LagProbe:
     def __init__(self, interval_s: float = 0.05, clock: Callable[[], float] = time.perf_counter):
         self.interval_s = interval_s
         self._clock = clock
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.worst_ms = 0.0
         self.total_ms = 0.0
         self.samples = 0

@@ -189,7 +189,8 @@ class TemplateBuilder:
             raise CircuitError(f"input slot {i} out of range for {self.n_inputs} inputs", field="inputs")
         return Angle(0.0, (), ((i, float(scale)),))
 
-    def gate(self, name: str, *targets: int, controls: tuple[int, ...] = (), angles: tuple = ()) -> "TemplateBuilder":
+    def gate(self, name: str, *targets: int, controls: tuple[int, ...] = (),
+             angles: tuple[float | Angle, ...] = ()) -> "TemplateBuilder":
         s = spec(self.gateset, name)
         if len(angles) != s.n_params:
             raise CircuitError(f"'{name}' needs {s.n_params} angle(s), got {len(angles)}", index=len(self._ops), field=s.param_field)

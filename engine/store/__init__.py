@@ -41,8 +41,8 @@ def open_store(
             raise StoreError("pinecone store: index_name is required")
         from .pinecone_store import PineconeVectorStore
 
-        extra = {"environment": environment} if environment else {}
-        return PineconeVectorStore(api_key, index_name, dimension, metric, host=host, **extra)
+        return PineconeVectorStore(api_key, index_name, dimension, metric, environment=environment or "us-east-1",
+                                   host=host)
     raise StoreError(f"store kind: must be one of {', '.join(STORE_KINDS)}, got {kind!r}")
 
 

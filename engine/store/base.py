@@ -14,7 +14,7 @@ Errors: every failure is a `StoreError`; callers that care catch a subclass.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -48,6 +48,10 @@ class BadFilterError(StoreError):
 
 class NotFoundError(StoreError):
     """The namespace or index does not exist."""
+
+
+# A Pinecone-style metadata filter ({"epoch": {"$eq": 1}, "$and": [...]}): a JSON document, checked by filters.py.
+MetadataFilter = dict[str, Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +99,7 @@ class VectorStore(Protocol):
         namespace: str,
         vector: np.ndarray,
         top_k: int,
-        filter: dict | None = None,
+        filter: MetadataFilter | None = None,
         include_values: bool = False,
     ) -> list[QueryMatch]:
         """The top_k nearest records that pass `filter`, best first."""

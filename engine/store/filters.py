@@ -18,7 +18,7 @@ from .base import BadFilterError
 Predicate = Callable[[dict[str, Any]], bool]
 
 _MISSING = object()
-_ORDER_OPS = {
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": lambda a, b: a > b,
     "$gte": lambda a, b: a >= b,
     "$lt": lambda a, b: a < b,
@@ -27,7 +27,7 @@ _ORDER_OPS = {
 FIELD_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
 
 
-def compile_filter(filter: dict | None) -> Predicate | None:
+def compile_filter(filter: dict[str, Any] | None) -> Predicate | None:
     """A predicate over a record's metadata, or None when the filter selects everything."""
     if filter is None:
         return None
@@ -38,7 +38,7 @@ def compile_filter(filter: dict | None) -> Predicate | None:
     return _compile_dict(filter)
 
 
-def _compile_dict(f: dict) -> Predicate:
+def _compile_dict(f: dict[str, Any]) -> Predicate:
     parts = [_compile_entry(key, cond) for key, cond in f.items()]
     if len(parts) == 1:
         return parts[0]
@@ -92,7 +92,7 @@ def _field_op(field: str, op: str, operand: Any) -> Predicate:
     if op in ("$eq", "$ne"):
         kind, want = _scalar(field, op, operand)
 
-        def eq(m: dict) -> bool:
+        def eq(m: dict[str, Any]) -> bool:
             v = m.get(field, _MISSING)
             return _kind(v) == kind and v == want
 
@@ -106,12 +106,12 @@ def _field_op(field: str, op: str, operand: Any) -> Predicate:
     if op in ("$in", "$nin"):
         if not isinstance(operand, list):
             raise BadFilterError(f"operand for field '{field}' must be a list, got {operand!r}", operator=op)
-        by_kind: dict[str, set] = {"bool": set(), "num": set(), "str": set()}
+        by_kind: dict[str, set[object]] = {"bool": set(), "num": set(), "str": set()}
         for item in operand:
             kind, value = _scalar(field, op, item)
             by_kind[kind].add(value)
 
-        def member(m: dict) -> bool:
+        def member(m: dict[str, Any]) -> bool:
             v = m.get(field, _MISSING)
             kind = _kind(v)
             return kind is not None and v in by_kind[kind]

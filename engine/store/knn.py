@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .base import MetadataValue, QueryMatch, StoreError, VectorRecord, VectorStore
+from .base import MetadataFilter, MetadataValue, QueryMatch, StoreError, VectorRecord, VectorStore
 
 LABEL = "label"
 
@@ -26,7 +26,7 @@ def _vote(matches: list[QueryMatch]) -> MetadataValue:
 
 
 def knn_accuracy(
-    store: VectorStore, namespace: str, train_filter: dict | None, test_records: list[VectorRecord], k: int = 5
+    store: VectorStore, namespace: str, train_filter: MetadataFilter | None, test_records: list[VectorRecord], k: int = 5
 ) -> float:
     """Fraction of `test_records` whose label the k nearest training records vote for."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .base import DimensionMismatchError, NotFoundError, QueryMatch, StoreError, StoreStats, VectorRecord
+from .base import (
+    DimensionMismatchError, MetadataFilter, NotFoundError, QueryMatch, StoreError, StoreStats, VectorRecord,
+)
 from .filters import compile_filter
 from .validate import (
     DEFAULT_NAMESPACE_ALIAS,
@@ -146,7 +148,8 @@ class PineconeVectorStore:
         if isinstance(exc, (self._errors.PineconeConnectionError, self._errors.PineconeTimeoutError)):
             return True
         status = getattr(exc, "status_code", None)
-        return isinstance(exc, self._errors.ApiError) and (status in (408, 429) or status >= 500)
+        return isinstance(exc, self._errors.ApiError) and isinstance(status, int) and (status in (408, 429)
+                                                                                        or status >= 500)
 
     def _describe(self, exc: Exception) -> str:
         """The exception as text with the API key masked, in case a server ever echoes it."""
@@ -228,7 +231,7 @@ class PineconeVectorStore:
         namespace: str,
         vector: np.ndarray,
         top_k: int,
-        filter: dict | None = None,
+        filter: MetadataFilter | None = None,
         include_values: bool = False,
     ) -> list[QueryMatch]:
         check_namespace(namespace)

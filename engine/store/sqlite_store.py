@@ -21,12 +21,15 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from .base import DimensionMismatchError, NotFoundError, QueryMatch, StoreError, StoreStats, VectorRecord
+from .base import (
+    DimensionMismatchError, MetadataFilter, NotFoundError, QueryMatch, StoreError, StoreStats, VectorRecord,
+)
 from .filters import Predicate, compile_filter
 from .validate import (
     check_delete_selector,
@@ -123,7 +126,7 @@ def _unit_rows(values: np.ndarray) -> np.ndarray:
 class _Mirror:
     """One namespace in memory: ids, metadata and matrices with spare capacity for appends."""
 
-    def __init__(self, metric: str, ids: list[str], values: np.ndarray, metadata: list[dict]):
+    def __init__(self, metric: str, ids: list[str], values: np.ndarray, metadata: list[dict[str, Any]]):
         self.metric = metric
         self.ids = ids
         self.metadata = metadata
@@ -301,7 +304,7 @@ class SQLiteVectorStore:
         namespace: str,
         vector: np.ndarray,
         top_k: int,
-        filter: dict | None = None,
+        filter: MetadataFilter | None = None,
         include_values: bool = False,
     ) -> list[QueryMatch]:
         check_namespace(namespace)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -67,8 +67,8 @@ class Fault:
 class FaultPlan:
     """Faults still to inject, consumed in order; thread-safe (tests set it from their own thread)."""
 
-    faults: list[list] = field(default_factory=list)  # [fault, remaining]
-    injected: Counter = field(default_factory=Counter)  # kind -> times injected
+    faults: list[list[Any]] = field(default_factory=list)  # [fault, remaining]
+    injected: Counter[str] = field(default_factory=Counter)  # kind -> times injected
     rng: np.random.Generator = field(default_factory=np.random.default_rng, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

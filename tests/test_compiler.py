@@ -312,3 +312,42 @@ def test_characterization_from_ionq_body():
         Characterization.from_ionq({"backend": "qpu.forte-1", "timing": {"1q": "fast"}})
     with pytest.raises(ValueError, match="backend"):
         Characterization.from_ionq({"fidelity": {}})
+
+
+# -- connectivity (issue 15) --------------------------------------------------------------------
+
+LINE = [(0, 1), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_gate_on_an_uncoupled_pair_is_refused_naming_the_pair(target):
+    from engine.compiler import ConnectivityError
+
+    c = Circuit(4).add("h", 0).add("cnot", 1, controls=(0,)).add("rx", 3, controls=(0,), params=(0.4,))
+    with pytest.raises(ConnectivityError) as err:
+        NativeGateCompiler(target, coupling=LINE).compile(c)
+    assert err.value.pair == (0, 3) and err.value.index == 2
+    assert "needs qubits 0 and 3 coupled" in str(err.value) and str(err.value).startswith("gate 2 'rx'")
+    b = TemplateBuilder(4)
+    b.gate("zz", 3, 1, angles=(b.trainable(),))
+    with pytest.raises(ConnectivityError, match=r"no pair \(1, 3\)"):
+        NativeGateCompiler(target, coupling=LINE).compile_template(b.build())
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_coupled_circuits_compile_and_a_swap_becomes_gates_when_relabelling_would_leave_the_map(target):
+    c = Circuit(4).add("h", 0).add("cnot", 1, controls=(0,)).add("swap", 1, 2).add("cnot", 3, controls=(2,))
+    free = compiled(target, c)
+    assert free.stats.n2q_out == 2  # the SWAP is a relabelling when every pair is coupled ...
+    r = NativeGateCompiler(target, coupling=LINE).compile(c)
+    assert r.stats.n2q_out == 5 and r.permutation == (0, 1, 2, 3)  # ... and three CNOTs on a line
+    assert 1 - verify(c, r.circuit, r.permutation, r.frames) < EXACT
+    assert all({g.targets[0], g.targets[1]} in [set(p) for p in LINE] for g in r.circuit.gates if len(g.targets) == 2)
+    every = [(a, b) for a in range(4) for b in range(a + 1, 4)]
+    assert NativeGateCompiler(target, coupling=every).compile(c).stats.n2q_out == 2
+
+
+def test_a_malformed_coupling_map_is_refused():
+    for bad in ([(0, 0)], [(0, 1, 2)], [(-1, 2)], [(0, True)]):
+        with pytest.raises(ValueError, match="coupling: .* is not a pair of two different qubit indices"):
+            NativeGateCompiler("aria", coupling=bad)

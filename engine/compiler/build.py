@@ -57,10 +57,11 @@ def _pull_back(factors: list[Factor], axis, onto) -> int:
 class Build:
     """The compile-time state of one template for one target."""
 
-    def __init__(self, template: Template, target: str, optimize: bool):
+    def __init__(self, template: Template, target: str, optimize: bool, keep_swaps: bool = False):
         self.t = template
         self.target = target
         self.optimize = optimize
+        self.keep_swaps = keep_swaps
         n = template.n_qubits
         self.segs: list[list[list[Factor]]] = [[[]] for _ in range(n)]
         self.wcores: list[list[int]] = [[] for _ in range(n)]
@@ -69,6 +70,7 @@ class Build:
         self.sides: dict[int, list[_Side]] = {}
         self.param_cores: list[int] = []
         self.const_norm: dict[int, tuple[float, bool, bool]] = {}
+        self.origin: list[int] = []  # the source op each core was lowered from
 
     # -- 1. lowering ---------------------------------------------------------------------------
     def lower(self) -> None:
@@ -80,7 +82,7 @@ class Build:
                 k = t.param_offsets[i]
                 nz = np.flatnonzero(slots[:, k])
                 angle = Affine(tuple((int(j), float(slots[j, k])) for j in nz), float(t.const[k]))
-            for ev in lower_op(op, angle, self.target, self.optimize):
+            for ev in lower_op(op, angle, self.target, self.optimize, self.keep_swaps):
                 if ev[0] == "f":
                     append_factor(self.segs[self.phys[ev[1]]][-1], ev[2], self.optimize)
                 elif ev[0] == "c":
@@ -88,6 +90,7 @@ class Build:
                     c.a, c.b = self.phys[c.a], self.phys[c.b]
                     cid = len(self.cores)
                     self.cores.append(c)
+                    self.origin.append(i)
                     for w in (c.a, c.b):
                         self.wcores[w].append(cid)
                         self.segs[w].append([])
@@ -150,6 +153,13 @@ class Build:
                 changed = self._fuse() | changed
             if not changed:
                 return
+
+    def missing_pair(self, coupling: frozenset[frozenset[int]]) -> tuple[int, tuple[int, int]] | None:
+        """(source op index, physical pair) of the first surviving core on a pair outside `coupling`."""
+        for cid, c in enumerate(self.cores):
+            if c is not None and frozenset((c.a, c.b)) not in coupling:
+                return self.origin[cid], (min(c.a, c.b), max(c.a, c.b))
+        return None
 
     # -- 3. native mapping ---------------------------------------------------------------------
     def _side(self, cid: int, k: int, j: np.ndarray | None) -> _Side:

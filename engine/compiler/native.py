@@ -15,7 +15,7 @@ the benchmark compare with. `verify_every_compile=True` checks every output with
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ from ..circuits.ir import Circuit, Gate
 from ..circuits.template import Op, Template
 from ..circuits.validate import validate_gate
 from .build import Build
-from .errors import CompilationError, UnsupportedGateError
+from .errors import CompilationError, ConnectivityError, UnsupportedGateError
 from .program import CompiledTemplate, Program, bind_program, undo_permutation
 from .stats import CompilerStats, CompilerTotals, op_counts
 from .twoqubit import MAX_CONTROLS, TARGETS
@@ -65,6 +65,18 @@ def _check_ops(gateset: str, ops: Sequence[Op | Gate], target: str) -> None:
                 op.name, i, target, f"{len(op.controls)} controls; at most {MAX_CONTROLS} are decomposed")
 
 
+def _coupling_set(pairs: Iterable[tuple[int, int]]) -> frozenset[frozenset[int]]:
+    """Unordered pairs of distinct non-negative qubit indices; anything else is refused, naming the pair."""
+    out = set()
+    for pair in pairs:
+        items = tuple(pair)
+        if (len(items) != 2 or any(isinstance(q, bool) or not isinstance(q, int) or q < 0 for q in items)
+                or items[0] == items[1]):
+            raise ValueError(f"coupling: {pair!r} is not a pair of two different qubit indices")
+        out.add(frozenset(items))
+    return frozenset(out)
+
+
 def _probe(op: Op) -> Gate:
     """A template op as a Gate, for the IR's validation (wiring and arity; angles live in the table)."""
     return Gate(op.name, op.targets, op.controls, tuple(0.0 for _ in range(QIS_GATES[op.name].n_params)))
@@ -73,12 +85,16 @@ def _probe(op: Op) -> Gate:
 class NativeGateCompiler:
     """Compiles qis circuits and parametrized templates to verified native circuits for one target."""
 
-    def __init__(self, target: str = "aria", optimize: bool = True, verify_every_compile: bool = False):
+    def __init__(self, target: str = "aria", optimize: bool = True, verify_every_compile: bool = False,
+                 coupling: Iterable[tuple[int, int]] | None = None):
+        """`coupling`: the pairs of physical qubits the backend can entangle (either order), None for all of
+        them; a two-qubit gate on another pair raises ConnectivityError naming the pair (nothing is routed)."""
         if target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
         self.target = target
         self.optimize = optimize
         self.verify_every_compile = verify_every_compile
+        self.coupling = None if coupling is None else _coupling_set(coupling)
         self.totals = CompilerTotals()
 
     def compile_template(self, template: Template) -> CompiledTemplate:
@@ -115,9 +131,15 @@ class NativeGateCompiler:
             _check_ops(template.gateset, template.ops, self.target)
             for i, op in enumerate(template.ops):
                 validate_gate(_probe(op), i, template.n_qubits, "qis")
-        b = Build(template, self.target, self.optimize)
-        b.lower()
-        b.reduce()
+        b = self._reduced(template, keep_swaps=False)
+        if self.coupling is not None:
+            missing = b.missing_pair(self.coupling)
+            if missing is not None and self.optimize and any(op.name == "swap" for op in template.ops):
+                b = self._reduced(template, keep_swaps=True)  # relabelling moved a gate off the coupling map
+                missing = b.missing_pair(self.coupling)
+            if missing is not None:
+                index, pair = missing
+                raise ConnectivityError(template.ops[index].name, index, self.target, pair)
         b.map_cores()
         program = b.program(template.label)
         if self.optimize:
@@ -129,6 +151,12 @@ class NativeGateCompiler:
         else:
             counts = None
         return program, counts
+
+    def _reduced(self, template: Template, keep_swaps: bool) -> Build:
+        b = Build(template, self.target, self.optimize, keep_swaps)
+        b.lower()
+        b.reduce()
+        return b
 
     def _stats(self, template: Template, program: Program, naive: tuple[int, int] | None, seconds: float) -> CompilerStats:
         n = template.n_qubits

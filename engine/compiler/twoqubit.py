@@ -55,6 +55,9 @@ _ARIA_CNOT = _table((0.25, 0.5, 0.5, -0.25), "2222")
 _FORTE_CNOT = _table((0.0, -0.125, 0.5, 0.75, 0.125, 0.5, 1.25, 0.5, 0.5), "212212212")
 
 
+_X = local_of("x", None)
+
+
 def naive_cnot(c: int, t: int, target: str) -> list[Event]:
     """The textbook CNOT, pulse by pulse (used by the gate-by-gate translation)."""
     if target == "aria":
@@ -66,10 +69,15 @@ def naive_cnot(c: int, t: int, target: str) -> list[Event]:
             + [("f", c, Fixed(x)) for x in m[3:6]] + [("f", t, Fixed(x)) for x in m[6:]])
 
 
-def lower_op(op: Op, angle: Affine | None, target: str, optimize: bool) -> list[Event]:
-    """One validated qis op as events in time order. `angle` is its parameter (None for fixed gates)."""
+def lower_op(op: Op, angle: Affine | None, target: str, optimize: bool, keep_swaps: bool = False) -> list[Event]:
+    """One validated qis op as events in time order. `angle` is its parameter (None for fixed gates).
+
+    A SWAP relabels wires (no gate) unless `keep_swaps`: then it is three CNOTs on its own pair, for a backend
+    whose coupling map a relabelling would break."""
     if op.name == "swap":
         a, b = op.targets
+        if keep_swaps and optimize:
+            return plan((a,), b, _X) + plan((b,), a, _X) + plan((a,), b, _X)
         if optimize:
             return [("swap", a, b)]
         return naive_cnot(a, b, target) + naive_cnot(b, a, target) + naive_cnot(a, b, target)

@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from .compiler import CompiledTemplate, NativeGateCompiler
 
 
-def compiler_key(compiler: NativeGateCompiler) -> tuple:
+CacheKey = tuple[object, ...]  # hashable parts: names, shapes, exact bytes
+
+
+def compiler_key(compiler: NativeGateCompiler) -> CacheKey:
     """Compiled forms differ by compiler class, target and optimisation switch."""
     return (type(compiler).__qualname__, compiler.target, compiler.optimize)
 
@@ -155,8 +158,8 @@ class _TemplateEntry:
     build_ms: float
     labels: set[str] = field(default_factory=set)
     runnable: Template | None = None
-    compiled: dict[tuple, _Compiled] = field(default_factory=dict)
-    bound_keys: set = field(default_factory=set)
+    compiled: dict[CacheKey, _Compiled] = field(default_factory=dict)
+    bound_keys: set[CacheKey] = field(default_factory=set)
     nbytes: int = 0
 
 
@@ -165,7 +168,7 @@ class _BoundEntry:
     owner: str  # structure hash of the template it belongs to
     angles: np.ndarray  # read-only (B, K); for get_or_build one row of the circuit's own template
     cost_ms: float
-    extra: tuple = ()  # get_or_build: (returned a dict?, circuit name)
+    extra: tuple[bool, str | None] = (False, None)  # get_or_build: (returned a dict?, circuit name)
     nbytes: int = 0  # angles plus the key's bytes
 
 
@@ -189,7 +192,7 @@ class BoundBatch:
         return CircuitBatch(self.template, rows, np.zeros((rows.shape[0], 0)))
 
 
-def _exact_key(*arrays: np.ndarray) -> tuple:
+def _exact_key(*arrays: np.ndarray) -> CacheKey:
     """Shapes and the exact float64 bytes: no rounding, no digest collisions. Python caches the hash
     of the bytes, and a hit compares them in full (memcmp): measured cheaper than sha256 here."""
     arrays = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
@@ -220,8 +223,9 @@ class SmartCircuitCache:
         """A snapshot; with `since` (from `counters()`), the counts of what happened after it."""
         with self._lock:
             counts = self._counts if since is None else {k: v - since[k] for k, v in self._counts.items()}
-            return CircuitCacheStats(**{**counts, "bytes_held": self._bytes, "templates_held": len(self._templates),
-                                        "bound_circuits_held": self._bound_rows})
+            levels = {"bytes_held": self._bytes, "templates_held": len(self._templates),
+                      "bound_circuits_held": self._bound_rows}
+            return CircuitCacheStats(**{**counts, **levels})  # type: ignore[arg-type]  # ints and floats by field
 
     def counters(self) -> dict[str, float]:
         """The raw counters, cheap to take before an operation and pass to `stats(since=...)`."""
@@ -414,9 +418,10 @@ class SmartCircuitCache:
 
     # ----- bounds -----
 
-    def _store_bound(self, key: tuple, entry: _BoundEntry) -> None:
+    def _store_bound(self, key: CacheKey, entry: _BoundEntry) -> None:
         rows = entry.angles.shape[0] if entry.angles.ndim == 2 else 1
-        entry.nbytes = entry.angles.nbytes + len(key[-1])
+        data = key[-1]
+        entry.nbytes = entry.angles.nbytes + (len(data) if isinstance(data, bytes) else 0)
         owner = self._templates.get(entry.owner)
         if owner is None or rows > self.max_bound_circuits or entry.nbytes > self.max_bytes:
             self._count(bound_skipped=1)

@@ -84,7 +84,7 @@ def _expect(state: dict[str, Any], kind: str, shape: tuple[int, ...]) -> None:
     if state.get("kind") != kind:
         raise ValueError(f"optimizer: checkpoint holds {state.get('kind')!r} state, this run uses {kind!r}")
     key = "velocity" if kind == "sgd" else "m"
-    got = np.shape(state.get(key))
+    got = np.shape(state[key]) if key in state else None
     if got != shape:
         raise ValueError(f"optimizer: checkpoint state has shape {got}; the model has {shape} parameters")
 

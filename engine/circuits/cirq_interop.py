@@ -9,6 +9,7 @@ up to that phase.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from .errors import CircuitError
@@ -25,7 +26,7 @@ def to_cirq(c: Circuit) -> Any:
     return cirq.Circuit(ops)
 
 
-def _gate_to_cirq(g: Gate, gateset: str, q: list) -> Any:
+def _gate_to_cirq(g: Gate, gateset: str, q: list[Any]) -> Any:
     import cirq
 
     if gateset == "native":
@@ -49,7 +50,7 @@ def _gate_to_cirq(g: Gate, gateset: str, q: list) -> Any:
     elif g.name == "swap":
         return cirq.SWAP(q[g.targets[0]], q[g.targets[1]])
     else:
-        cls = {"xx": cirq.XXPowGate, "yy": cirq.YYPowGate, "zz": cirq.ZZPowGate}[g.name]
+        cls: Callable[..., cirq.EigenGate] = {"xx": cirq.XXPowGate, "yy": cirq.YYPowGate, "zz": cirq.ZZPowGate}[g.name]
         return cls(exponent=g.params[0] / math.pi, global_shift=-0.5).on(q[g.targets[0]], q[g.targets[1]])
     if g.controls:
         return base.controlled(len(g.controls)).on(*(q[c] for c in g.controls), q[g.targets[0]])

@@ -69,7 +69,7 @@ class Characterization:
         )
 
 
-def _section(body: dict, name: str) -> dict:
+def _section(body: dict[str, Any], name: str) -> dict[str, Any]:
     value = body.get(name)
     if value is None:
         return {}
@@ -78,7 +78,7 @@ def _section(body: dict, name: str) -> dict:
     return value
 
 
-def _median(section: dict, key: str) -> Any:
+def _median(section: dict[str, Any], key: str) -> Any:
     value = section.get(key)
     if value is None:
         return None
@@ -138,6 +138,7 @@ def estimate(native: Circuit | Template, ch: Characterization) -> Estimate:
     if ch.time_1q_s is not None and ch.time_2q_s is not None:
         duration = n1 * ch.time_1q_s + n2 * ch.time_2q_s + (ch.readout_s or 0.0) + (ch.reset_s or 0.0)
     success = None
-    if None not in (ch.fidelity_1q, ch.fidelity_2q, ch.fidelity_spam):
-        success = ch.fidelity_1q ** n1 * ch.fidelity_2q ** n2 * ch.fidelity_spam ** native.n_qubits
+    f1, f2, spam = ch.fidelity_1q, ch.fidelity_2q, ch.fidelity_spam
+    if f1 is not None and f2 is not None and spam is not None:
+        success = f1 ** n1 * f2 ** n2 * spam ** native.n_qubits
     return Estimate(duration, success)

@@ -67,7 +67,7 @@ def phase_axis_angle(u: np.ndarray) -> tuple[float, Axis, float]:
     sn = np.array([-(v[0, 1] + v[1, 0]).imag / 2, (v[1, 0] - v[0, 1]).real / 2, -(v[0, 0] - v[1, 1]).imag / 2])
     s = float(np.linalg.norm(sn))
     theta = 2 * float(np.arctan2(s, c))
-    n = tuple(float(x) for x in sn / s) if s > 1e-12 else (0.0, 0.0, 1.0)
+    n: Axis = (float(sn[0] / s), float(sn[1] / s), float(sn[2] / s)) if s > 1e-12 else (0.0, 0.0, 1.0)
     return alpha, n, theta
 
 
@@ -166,7 +166,7 @@ class RunShape:
             return GENERAL
         if st.nfree == 0:
             return GENERAL if st.varying else (GPI if st.odd else DIAG)
-        if st.nfree == 1 and matrix_class(st.free) == GPI2:
+        if st.nfree == 1 and st.free is not None and matrix_class(st.free) == GPI2:
             return GPI2
         return GENERAL
 

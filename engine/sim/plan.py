@@ -47,11 +47,14 @@ class Generic:
     op: int
 
 
+Step = Fused1Q | Monomial | Generic
+
+
 @dataclass
 class Plan:
     n_qubits: int
     prefix: Prefix
-    steps: list
+    steps: list[Step]
     program: "Program | None" = None  # the plan as arrays for the kernels, built on first use
 
 
@@ -108,7 +111,7 @@ def drop_dead_diagonals(t: Template, plan: Plan) -> Plan:
     if t.gateset != "qis":
         return plan
     live: set[int] = set()
-    steps = []
+    steps: list[Step] = []
     for step in reversed(plan.steps):
         if isinstance(step, Fused1Q):
             ops = list(step.ops)
@@ -147,7 +150,7 @@ def build_plan(t: Template) -> Plan:
                 first_multi[q] = min(first_multi[q], i)
     prefix_runs: list[list[int]] = [[] for _ in range(n)]
     pending: list[list[int]] = [[] for _ in range(n)]
-    steps: list = []
+    steps: list[Step] = []
     block: Monomial | None = None
     block_pos = -1
 
@@ -175,6 +178,7 @@ def build_plan(t: Template) -> Plan:
             can_extend = block is not None and steps and steps[-1] is block and all(
                 not pending[q] or q not in block.qubits for q in qs)
             if can_extend:
+                assert block is not None  # can_extend says so
                 for q in qs:
                     if pending[q]:
                         flush(q, before=block_pos)

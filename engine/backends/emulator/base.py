@@ -28,10 +28,10 @@ class EmulatorBase:
         self.faults = FaultPlan()
         self.faults.set(settings.faults, seed=settings.seed)
         self.sessions = SessionStore(self.clock, self.store.iso)
-        self.requests: Counter = Counter()
+        self.requests: Counter[str] = Counter()
         self.exchanges: list[Exchange] = []
         self._seeds = np.random.SeedSequence(settings.seed)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _authorized(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")

@@ -96,7 +96,7 @@ class JobStore:
         self._wall0 = wall0
         self.jobs: dict[str, EmuJob] = {}
         self.order: list[str] = []  # top-level jobs, oldest first
-        self.client_ids: Counter = Counter()
+        self.client_ids: Counter[str] = Counter()
         self.jobs_created = 0
         self.circuits_received = 0
         self.jobs_executed = 0  # simulations run (a dry run never is one)
@@ -178,10 +178,10 @@ class JobStore:
             self.order.remove(job_id)
         if job.parent_id is not None and job.parent_id in self.jobs:  # keep the parent's results aligned
             parent = self.jobs[job.parent_id]
-            i = parent.child_ids.index(job_id)
-            del parent.child_ids[i]
+            pos = parent.child_ids.index(job_id)
+            del parent.child_ids[pos]
             if parent.results is not None:
-                parent.results = parent.results[:i] + parent.results[i + 1:]
+                parent.results = parent.results[:pos] + parent.results[pos + 1:]
         return removed
 
     def cancel(self, job_id: str) -> None:

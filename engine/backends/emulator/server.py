@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ...sim.noise import NOISE_MODELS
 from .base import EmulatorBase
@@ -92,7 +93,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         return f"{request.method} {canonical.removeprefix(PREFIX)}"
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         endpoint = self.endpoint(request)
         self.requests[endpoint] += 1
         if self.settings.latency_s:
@@ -113,7 +114,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
                                 content_type="application/json")
         return response
 
-    async def _dispatch(self, request: web.Request, handler: Callable,
+    async def _dispatch(self, request: web.Request, handler: Handler,
                         endpoint: str) -> tuple[web.StreamResponse, Fault | None]:
         """Auth (before anything else, as IonQ: 401 before 404 or 405), routing errors, the fault this request
         gets, then the handler."""

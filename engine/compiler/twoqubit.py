@@ -47,7 +47,7 @@ def local_of(name: str, angle: Affine | None) -> Local:
 
 
 def _table(phases: tuple[float, ...], kinds: str) -> list[np.ndarray]:
-    return [(gpi2 if k == "2" else gpi)(np.float64(p)) for p, k in zip(phases, kinds)]
+    return [(gpi2 if k == "2" else gpi)(np.array(p)) for p, k in zip(phases, kinds)]
 
 
 # The textbook CNOT pulses of API_NOTES 2.1 (cirq-ionq's sequences), control c, target t.
@@ -60,13 +60,18 @@ _X = local_of("x", None)
 
 def naive_cnot(c: int, t: int, target: str) -> list[Event]:
     """The textbook CNOT, pulse by pulse (used by the gate-by-gate translation)."""
+    events: list[Event]
     if target == "aria":
         m = _ARIA_CNOT
-        return [("f", c, Fixed(m[0])), ("c", Core(c, t, X_AXIS, X_AXIS, Affine((), 0.25))),
-                ("f", t, Fixed(m[1])), ("f", c, Fixed(m[2])), ("f", c, Fixed(m[3]))]
+        events = [("f", c, Fixed(m[0])), ("c", Core(c, t, X_AXIS, X_AXIS, Affine((), 0.25))),
+                  ("f", t, Fixed(m[1])), ("f", c, Fixed(m[2])), ("f", c, Fixed(m[3]))]
+        return events
     m = _FORTE_CNOT
-    return ([("f", t, Fixed(x)) for x in m[:3]] + [("c", Core(c, t, Z_AXIS, Z_AXIS, Affine((), 0.25)))]
-            + [("f", c, Fixed(x)) for x in m[3:6]] + [("f", t, Fixed(x)) for x in m[6:]])
+    events = [("f", t, Fixed(x)) for x in m[:3]]
+    events.append(("c", Core(c, t, Z_AXIS, Z_AXIS, Affine((), 0.25))))
+    events += [("f", c, Fixed(x)) for x in m[3:6]]
+    events += [("f", t, Fixed(x)) for x in m[6:]]
+    return events
 
 
 def lower_op(op: Op, angle: Affine | None, target: str, optimize: bool, keep_swaps: bool = False) -> list[Event]:
@@ -82,11 +87,13 @@ def lower_op(op: Op, angle: Affine | None, target: str, optimize: bool, keep_swa
             return [("swap", a, b)]
         return naive_cnot(a, b, target) + naive_cnot(b, a, target) + naive_cnot(a, b, target)
     if op.name in PAIR_AXES:
+        assert angle is not None, op.name
         n = PAIR_AXES[op.name]
         return [("c", Core(op.targets[0], op.targets[1], n, n, angle.scale(1 / (2 * np.pi))))]
     t = op.targets[0]
     if not op.controls:
         if op.name in ROTATION_AXES:
+            assert angle is not None, op.name
             return [("f", t, rot(ROTATION_AXES[op.name], angle))]
         return [("f", t, Fixed(FIXED_1Q[op.name]))]
     if not optimize and op.name == "cnot" and len(op.controls) == 1:
@@ -117,7 +124,7 @@ def aria_default(axis: Axis) -> np.ndarray:
     return frame_to(axis) if abs(axis[2]) < 1e-9 else _GPI2_0
 
 
-_GPI2_0 = gpi2(0.0)
+_GPI2_0 = gpi2(np.array(0.0))
 _GPI2_0.setflags(write=False)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .gates import spec
+from .validate import validate_circuit
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,6 @@ class Circuit:
 
     def validate(self) -> "Circuit":
         """Raise CircuitError for anything IonQ would refuse; return self."""
-        from .validate import validate_circuit
-
         validate_circuit(self)
         return self
 

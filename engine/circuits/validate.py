@@ -1,12 +1,41 @@
-"""Checks on the IR that apply whatever the circuit came from (JSON, cirq, a builder)."""
+"""Checks on the IR that apply whatever the circuit came from (JSON, cirq, a builder).
+
+It sees gates and circuits through the small Protocols below, so the IR (ir.py) can call it without the two
+modules importing each other.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Protocol
 
 from .errors import CircuitError, shown
 from .gates import NATIVE_GATES, QIS_GATES
-from .ir import Circuit, Gate
+
+
+class GateLike(Protocol):
+    """What a check reads of a gate (ir.Gate)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def targets(self) -> tuple[int, ...]: ...
+    @property
+    def controls(self) -> tuple[int, ...]: ...
+    @property
+    def params(self) -> tuple[float, ...]: ...
+
+
+class CircuitLike(Protocol):
+    """What a check reads of a circuit (ir.Circuit)."""
+
+    @property
+    def n_qubits(self) -> int: ...
+    @property
+    def gateset(self) -> str: ...
+    @property
+    def gates(self) -> Sequence[GateLike]: ...
 
 
 # The embedded simulator's limit (engine.sim.MAX_QUBITS), the default door for circuits read from JSON; a caller
@@ -30,7 +59,7 @@ def validate_n_qubits(n: object, field: str = "qubits", max_qubits: int | None =
     return n
 
 
-def validate_gate(g: Gate, index: int, n_qubits: int, gateset: str) -> None:
+def validate_gate(g: GateLike, index: int, n_qubits: int, gateset: str) -> None:
     table = QIS_GATES if gateset == "qis" else NATIVE_GATES
     other = NATIVE_GATES if gateset == "qis" else QIS_GATES
     if g.name not in table:
@@ -70,7 +99,7 @@ def validate_gate(g: Gate, index: int, n_qubits: int, gateset: str) -> None:
             raise CircuitError(f"angle must be finite, got {p}", index=index, field=s.param_field)
 
 
-def validate_circuit(c: Circuit) -> None:
+def validate_circuit(c: CircuitLike) -> None:
     validate_n_qubits(c.n_qubits)
     if c.gateset not in ("qis", "native"):
         raise CircuitError(f"gateset must be 'qis' or 'native', got {c.gateset!r}", field="gateset")

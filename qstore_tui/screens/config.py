@@ -134,7 +134,7 @@ class ConfigScreen(AppScreen):
         yield Static(cost_line(config), id="status", markup=False)
         with Horizontal(id="main"):
             yield OptionList(*(Option(group, id=group) for group in FIELD_GROUPS), id="groups", compact=True)
-            with VerticalScroll(id="fields"):
+            with VerticalScroll(id="fields", can_focus=False):  # its fields take the focus, not the box
                 yield from self._fields(self.group)
         yield Static(HELP, id="help", markup=False)
 

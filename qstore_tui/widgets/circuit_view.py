@@ -25,7 +25,7 @@ class CircuitView(ScrollableContainer, can_focus=True):
         height: 1fr;
         border: round $primary 60%;
         border-title-color: $foreground;
-        &:focus { border: round $primary; }
+        &:focus { border: heavy $accent; border-title-style: bold reverse; }  /* a different line, not a shade */
         #text { width: auto; height: auto; }
     }
     """

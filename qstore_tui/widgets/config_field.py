@@ -119,6 +119,13 @@ class ConfigField(HorizontalGroup):
         elif not show:
             labels.remove()
 
+    def on_descendant_focus(self) -> None:
+        # A class, not :focus-within: Textual does not restyle the name label when the editor's focus changes.
+        self.add_class("-focused")
+
+    def on_descendant_blur(self) -> None:
+        self.remove_class("-focused")
+
     def _edited(self, raw: str) -> None:
         # Editors also announce values they were created with; only real changes are edits.
         if raw != self.value:

@@ -311,6 +311,8 @@ def test_a_null_noise_seed_is_accepted_as_qiskit_ionq_sends_it(http):
     ({"settings": {"error_mitigation": {"sharpen": True}}}, "settings.error_mitigation.sharpen", "not allowed"),
     ({"settings": {"turbo": True}}, "settings.turbo", "not allowed"),
     ({"dry_run": "yes"}, "dry_run", "boolean"),
+    ({"settings": {"error_mitigation": {"symmetry_verification": True}}},
+     "settings.error_mitigation.symmetry_verification", "not emulated"),
 ])
 def test_what_ionq_refuses_in_settings_is_a_400_naming_the_field(http, extra, key, words):
     r = http.post("jobs", json={**body(), **extra})
@@ -423,6 +425,12 @@ def test_fault_specs_from_the_command_line_are_checked():
 
 
 # ------------------------------------------------------------------------------------------------ cli
+
+
+def test_characterization_pages_check_their_query(http):
+    assert http.get("backends/qpu.aria-1/characterizations", params={"limit": 1}).json()["pages"] == 1
+    r = http.get("backends/qpu.aria-1/characterizations", params={"limit": 11})
+    assert r.status_code == 400 and r.json()["validation"] == {"keys": ["limit"], "source": "params"}
 
 
 def test_the_command_line_refuses_a_key_and_reads_faults_and_characterizations(tmp_path, capsys):

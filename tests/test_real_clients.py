@@ -294,7 +294,7 @@ def test_qiskit_multi_circuit_job_keeps_input_order(provider):
     for i, qc in enumerate(circuits):
         probs = result.get_probabilities(i)
         exact = qiskit_exact(qc)
-        assert all(math.isclose(probs.get(k, 0.0), exact[k], abs_tol=1e-12) for k in exact)
+        assert all(math.isclose(probs.get(k, 0.0), exact[k], abs_tol=1e-12) for k in exact), (i, probs, exact)
 
 
 def test_qiskit_noisy_model_counts_sit_within_the_noise(provider):

@@ -257,6 +257,10 @@ def _debiasing(settings: dict[str, Any], backend: str, shots: int, circuits: lis
     compilation = settings.get("compilation")
     if compilation is not None and not isinstance(compilation, dict):
         raise PayloadError('"settings.compilation" must be an object', ("settings.compilation",))
+    if em.get("symmetry_verification") is True:
+        raise PayloadError('"settings.error_mitigation.symmetry_verification": symmetry verification is not emulated '
+                           "(the emulator cannot know which symmetry your circuit preserves); send false or omit it",
+                           ("settings.error_mitigation.symmetry_verification",))
     asked = em.get("debiasing")
     key = ("settings.error_mitigation.debiasing",)
     if asked is True and backend == "simulator":

@@ -105,8 +105,18 @@ class AccountRoutes(EmulatorBase):
         name = request.match_info["backend"]
         if name not in BACKENDS:
             return not_found()
+        for key, lo, hi in (("limit", 1, 10), ("page", 1, 10**6)):
+            raw = request.query.get(key)
+            if raw is None:
+                continue
+            try:
+                value = int(raw)
+            except ValueError:
+                return _error(400, f'"{key}" must be an integer', (key,), "params")
+            if not lo <= value <= hi:
+                return _error(400, f'"{key}" must be between {lo} and {hi}', (key,), "params")
         items = [] if name == "simulator" else [self._characterization(name)]
-        return web.json_response({"characterizations": items, "pages": 0})
+        return web.json_response({"characterizations": items, "pages": 1 if items else 0})
 
     async def characterization(self, request: web.Request) -> web.Response:
         name = request.match_info["backend"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from .bridge import SessionView
+    from .view import SessionView
 
 
 class SessionUpdated(Message):

@@ -4,7 +4,7 @@ mitigation used, from the events (the same path an attached viewer follows)."""
 from __future__ import annotations
 
 from engine.events import CostEstimate, MitigationInfo, SpendUpdate, parse_event
-from qstore_tui.bridge import SessionView
+from qstore_tui.view import SessionView
 from qstore_tui.widgets.stats_panel import _details
 
 

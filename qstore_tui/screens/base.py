@@ -16,7 +16,7 @@ from ..widgets.too_small import TooSmall, too_small
 
 if TYPE_CHECKING:
     from ..app import QStoreApp
-    from ..bridge import SessionView
+    from ..view import SessionView
 
 
 TALL = 32  # rows from which screens show their second line of details

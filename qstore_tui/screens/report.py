@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Select, Static
 
-from ..bridge import SessionView
+from ..view import SessionView
 from ..messages import ReportReady, RunsListed
 from .base import AppScreen
 

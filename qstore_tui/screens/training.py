@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 
-from ..bridge import SessionView
+from ..view import SessionView
 from ..widgets.line_chart import LineChart
 from ..widgets.log_pane import LogPane
 from ..widgets.queue_table import QueueTable

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ..bridge import LogLine
+from ..view import LogLine
 
 _LEVEL_COLOUR = {"error": "error", "warning": "warning", "debug": "foreground-muted"}
 

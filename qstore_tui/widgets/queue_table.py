@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widget import Widget
 
-from ..bridge import QueueRow
+from ..view import QueueRow
 
 COLUMNS = (("id", 20), ("circuits", 9), ("status", 11), ("queue", 9), ("run", 9))
 

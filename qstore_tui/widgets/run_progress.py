@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from ..bridge import SessionView
+from ..view import SessionView
 
 
 def bar(fraction: float, width: int) -> str:

@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from ..bridge import SessionView
+from ..figures import reduction_text
+from ..view import SessionView
 
 if TYPE_CHECKING:
     from engine.events import MitigationInfo, SpendUpdate
@@ -37,7 +38,7 @@ def _details(view: SessionView) -> str:
         parts.append(f"checkpoint at step {view.checkpoint.step}")
     if view.compiler is not None:
         c = view.compiler
-        parts.append(f"compiler {c.target}: {c.gates_in}->{c.gates_out} gates ({c.reduction_pct:.0f}% fewer)")
+        parts.append(f"compiler {c.target}: {reduction_text(c.reduction_pct)} ({c.gates_out} native gates)")
     if view.store is not None:
         knn = "" if view.store.knn_accuracy is None else f", kNN {view.store.knn_accuracy:.0%}"
         parts.append(f"store {view.store.store}: {view.store.upserted} vectors{knn}")

@@ -104,11 +104,6 @@ class Dataset:
         return Dataset(self.x[index], self.y[index], self.n_classes, self.name, self.feature_names, self.class_labels,
                        self.source)
 
-    def with_x(self, x: np.ndarray) -> Dataset:
-        """Same labels and metadata with new features (e.g. scaled)."""
-        return Dataset(np.asarray(x, dtype=np.float64), self.y, self.n_classes, self.name, self.feature_names,
-                       self.class_labels, self.source)
-
 
 # ----- synthetic data sets -----
 

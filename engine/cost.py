@@ -13,6 +13,8 @@ import math
 # shot; one circuit is one task.
 PUBLISHED_PRICES = {"qpu.aria-1": (0.30, 0.03), "qpu.forte-1": (0.30, 0.08)}
 PRICE_SOURCE = "Amazon Braket on-demand prices for IonQ (2024)"
+# Targets without a published price of their own are priced as their family's system, and say so.
+PRICED_AS = {"qpu.aria-2": "qpu.aria-1", "qpu.forte-enterprise-1": "qpu.forte-1"}
 
 
 def planned_circuits(*, epochs: int, batch_size: int, n_train: int, n_val: int, gradient_method: str,
@@ -30,6 +32,10 @@ def planned_circuits(*, epochs: int, batch_size: int, n_train: int, n_val: int, 
 
 def published_price(target: str, shots: int) -> tuple[float, str]:
     """USD per circuit on a QPU target from the published table, and a sentence saying so."""
-    per_task, per_shot = PUBLISHED_PRICES[target]
+    as_of = PRICED_AS.get(target, target)
+    if as_of not in PUBLISHED_PRICES:
+        raise KeyError(f"no published price for {target!r}; priced targets: {', '.join(PUBLISHED_PRICES)}")
+    per_task, per_shot = PUBLISHED_PRICES[as_of]
+    note = f" (priced as {as_of}: no published price of its own)" if as_of != target else ""
     return per_task + per_shot * shots, (f"{PRICE_SOURCE}: ${per_task:.2f} per circuit + ${per_shot:.2f} per shot "
-                                         f"x {shots} shots")
+                                         f"x {shots} shots{note}")

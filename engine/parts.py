@@ -54,28 +54,51 @@ def adopt_backend(backend: Backend, on_job_update: JobListener) -> BackendParts:
 
 async def build_backend(config: TrainingConfig, on_job_update: JobListener) -> BackendParts:
     """The backend `config.backend` names: the local simulator, IonQ, or IonQ's API served by an in-process
-    emulator on loopback (started here; stopped by whoever closes the parts)."""
+    emulator on loopback (started here; stopped by whoever closes the parts); wrapped in readout-error
+    mitigation when `readout_mitigation` asks for it."""
+    from .qpu import with_readout_mitigation
+
+    parts = await _build_backend(config, on_job_update)
+    parts.backend = await with_readout_mitigation(config, parts.backend)
+    return parts
+
+
+async def _build_backend(config: TrainingConfig, on_job_update: JobListener) -> BackendParts:
     if config.backend == "local":
         from .backends.local import LocalSimulatorBackend
 
-        return BackendParts(LocalSimulatorBackend(seed=config.seed))
+        noise = None
+        if config.noise_model == "characterization":
+            from .qpu import noise_from_config
+
+            noise = await noise_from_config(config)
+        return BackendParts(LocalSimulatorBackend(seed=config.seed, noise=noise))
     from .backends.ionq_client import IonQSettings
 
     key = config.quantum_api_key.get_secret_value() if config.quantum_api_key else None
     settings = IonQSettings(base_url=config.ionq_api_url, api_key=key, pool_size=config.connection_pool_size)
     emulator = None
+    noise_name: str = config.noise_model
     if config.backend == "emulator":
         from .backends.emulator import EmulatorServer, EmulatorSettings
         from .backends.emulator.server import DEFAULT_KEY
 
         key = key or DEFAULT_KEY
-        emulator = EmulatorServer(EmulatorSettings(port=0, api_keys=(key,), seed=config.seed))
+        characterizations = {}
+        if config.noise_model == "characterization":  # the emulator simulates with the run's characterization
+            from .qpu import characterization_body, emulator_noise
+
+            body, _ = await characterization_body(config)
+            target, noise_name = emulator_noise(body)
+            characterizations[target] = body
+        emulator = EmulatorServer(EmulatorSettings(port=0, api_keys=(key,), seed=config.seed,
+                                                   characterizations=characterizations))
         url = await asyncio.to_thread(emulator.start)
         # On loopback a poll costs a millisecond: poll fast instead of IonQ's polite 1 s.
         settings = IonQSettings(base_url=url, api_key=key, pool_size=config.connection_pool_size,
                                 poll_initial=0.01, poll_factor=1.5, poll_cap=0.5)
     try:
-        backend = await asyncio.to_thread(_ionq_backend, config, settings, on_job_update)
+        backend = await asyncio.to_thread(_ionq_backend, config, settings, on_job_update, noise_name)
     except BaseException:
         if emulator is not None:
             await asyncio.to_thread(emulator.stop)
@@ -83,15 +106,17 @@ async def build_backend(config: TrainingConfig, on_job_update: JobListener) -> B
     return BackendParts(backend, backend.client, emulator)
 
 
-def _ionq_backend(config: TrainingConfig, settings: IonQSettings, on_job_update: JobListener) -> IonQBackend:
+def _ionq_backend(config: TrainingConfig, settings: IonQSettings, on_job_update: JobListener,
+                  noise_name: str) -> IonQBackend:
     # Called in a thread: the HTTP client loads its TLS certificates when it is made (~100 ms).
     from .backends.ionq import IonQBackend
+    from .backends.ionq_options import ErrorMitigation
 
     return IonQBackend(
-        settings, backend_name=config.quantum_target, noise_model=config.noise_model,
+        settings, backend_name=config.quantum_target, noise_model=noise_name,
         shots_default=max(1, config.shots_per_circuit), seed=config.seed,
         max_queue_wait_time=config.max_queue_wait_time, max_concurrent_jobs=config.connection_pool_size,
-        on_job_update=on_job_update,
+        on_job_update=on_job_update, mitigation=ErrorMitigation(config.ionq_debiasing, config.ionq_aggregation),
     )
 
 

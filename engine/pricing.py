@@ -33,6 +33,7 @@ class RunPricing:
     def __init__(self, config: TrainingConfig):
         self.config = config
         self.price: CircuitPrice | None = None  # None: not a (real or imitated) QPU target, no charge
+        self.planned = 0  # circuits the whole run plans to execute (set by prepare on priced runs)
 
     def target(self) -> str | None:
         """The QPU whose prices apply: the configured one, or the one a noise model imitates (with shots)."""
@@ -68,6 +69,7 @@ class RunPricing:
             epochs=cfg.epochs, batch_size=cfg.batch_size, n_train=n_train, n_val=n_val,
             gradient_method=cfg.gradient_estimator, spsa_samples=cfg.spsa_samples,
             n_circuit_params=model.n_circuit_params)
+        self.planned = planned
         emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
                          f"${planned * per:,.2f} ({self.price.source})"))
         if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:

@@ -328,7 +328,7 @@ class EngineSession:
         await self.pricing.prepare(model, len(train), len(val), self.client, self.emit)
         price = self.pricing.price.usd if self.pricing.price is not None else 0.0
         await self.qpu.start(backend, price_per_circuit_usd=price, planned_circuits=self.pricing.planned,
-                             eval_rows=len(train) + len(val),
+                             n_train=len(train), n_val=len(val), n_circuit_params=model.n_circuit_params,
                              spent_before_usd=spent_before(read_events(self.run_dir)) if self._resume else 0.0)
         if cfg.dry_run:  # validated and priced by IonQ, nothing run, no training
             from .training_results import TrainResult as DryRunResult

@@ -276,7 +276,7 @@ async def test_a_qpu_run_emits_mitigation_session_and_spend_events_and_always_en
     async with client(emu) as c:
         backend = IonQBackend(c, backend_name="qpu.aria-1", limits=BackendLimits(max_circuits=2))
         run = QpuRun(settings, events.append)
-        await run.start(backend, price_per_circuit_usd=1.0, planned_circuits=4, chunk_circuits=2)
+        await run.start(backend, price_per_circuit_usd=1.0, planned_circuits=4, planned_jobs=2)
         try:
             await backend.run(batch_of(4), shots=100)
         finally:
@@ -299,7 +299,7 @@ async def test_a_target_ionq_no_longer_lists_is_refused_naming_the_field(emu):
         run = QpuRun(QpuRunSettings("qpu.harmony-1", shots=100, native=False, max_cost_usd=5.0), lambda e: None)
         with pytest.raises(TargetUnavailableError, match="quantum_target: target 'qpu.harmony-1' is not listed"):
             await run.start(IonQBackend(c, backend_name="qpu.harmony-1"), price_per_circuit_usd=1.0,
-                            planned_circuits=1, chunk_circuits=1)
+                            planned_circuits=1, planned_jobs=1)
     assert emu.counters().jobs_created == 0 and not sent(emu, "POST /sessions")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..circuits.template import CircuitBatch
-from ..events import DryRunReport, IonQSessionUpdate, MitigationInfo, SpendUpdate, _Event
+from ..events import DryRunReport, IonQSessionUpdate, Log, MitigationInfo, SpendUpdate, _Event
 from .ionq import IonQBackend
 from .ionq_backends import target_list
 from .ionq_errors import IonQError
@@ -35,7 +35,7 @@ class QpuRunSettings:
     shots: int
     native: bool  # jobs are submitted in native gates (IonQ does not debias those by default)
     max_cost_usd: float | None = None
-    session_max_jobs: int | None = None  # None: the run's planned jobs, plus a tenth for retries
+    session_max_jobs: int | None = None  # None: the run's planned jobs (an upper bound), plus a tenth for retries
     session_max_minutes: int = 480
     debiasing: bool | None = None
     aggregation: Aggregation = "average"
@@ -78,7 +78,8 @@ class QpuRun:
                                          f"(it lists {', '.join(info.error_mitigations)})")
 
     async def start(self, backend: IonQBackend, *, price_per_circuit_usd: float, planned_circuits: int,
-                    chunk_circuits: int, spent_before_usd: float = 0.0) -> None:
+                    planned_jobs: int, spent_before_usd: float = 0.0,
+                    readout: tuple[str, tuple[float, ...], tuple[float, ...]] = ("off", (), ())) -> None:
         """Check the target and settings, open the session (QPU targets), hang the ledger on the backend."""
         s = self.settings
         s.mitigation.check(s.target, s.shots, s.native)
@@ -87,12 +88,13 @@ class QpuRun:
         self.ledger = SpendLedger(s.max_cost_usd, price_per_circuit_usd, spent_before_usd, self._booked)
         backend.spend = self.ledger
         backend.mitigation = s.mitigation
-        self.emit(self.mitigation_event())
+        self.emit(self.mitigation_event(*readout))
         if not s.is_qpu:
             return
-        if s.max_cost_usd is None:
-            raise IonQError("max_cost_usd: a run on a QPU needs a cost cap before it opens an IonQ session")
-        planned_jobs = math.ceil(planned_circuits / max(1, chunk_circuits))
+        if s.max_cost_usd is None:  # only the emulator gets here (a real QPU run needs a cap to start at all)
+            self.emit(Log(level="warning", message=f"no max_cost_usd: the jobs on {s.target} run outside an IonQ "
+                                                   "session, with no cost limit"))
+            return
         jobs = s.session_max_jobs or max(1, math.ceil(planned_jobs * 1.1))
         limits = SessionLimits(s.max_cost_usd - spent_before_usd, jobs, s.session_max_minutes)
         self.session = QpuSession(backend.client, s.target, limits)

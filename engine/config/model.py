@@ -40,7 +40,7 @@ class TrainingConfig(BaseModel):
     backend: Literal["local", "ionq", "emulator"] = _f(
         "local", group="backend", description="Where circuits run: local simulator, IonQ cloud, or the IonQ emulator"
     )
-    quantum_target: Literal["simulator", "qpu.aria-1", "qpu.forte-1"] = _f(
+    quantum_target: Literal["simulator", "qpu.aria-1", "qpu.aria-2", "qpu.forte-1", "qpu.forte-enterprise-1"] = _f(
         "simulator", group="backend", description="IonQ target; qpu.* targets cost money and need max_cost_usd"
     )
     quantum_sdk: Literal["cirq", "qiskit"] = _f(
@@ -58,11 +58,40 @@ class TrainingConfig(BaseModel):
         validate_default=True,
         default_factory=lambda: os.environ.get("IONQ_API_URL", "").strip() or DEFAULT_IONQ_API_URL,
     )
-    noise_model: Literal["ideal", "aria-1", "forte-1"] = _f(
-        "ideal", group="backend", description="Noise model for simulators; also picks the native gate family"
+    noise_model: Literal["ideal", "aria-1", "forte-1", "characterization"] = _f(
+        "ideal", group="backend",
+        description="Noise model for simulators (characterization: built from `characterization`); picks the gates",
     )
     max_cost_usd: float | None = _f(
         None, group="backend", gt=0, description="Cost cap in USD for a QPU run; required before a QPU run starts"
+    )
+    characterization: str | None = _f(
+        None, group="backend", min_length=1,
+        description="A characterization JSON file, or an IonQ target (qpu.forte-1) whose latest one is read live",
+    )
+    # IonQ's own defaults unless set (see engine/backends/ionq_options.py): debiasing on for QPU jobs in qis
+    # gates with >= 500 shots, off otherwise; results aggregated by average.
+    ionq_debiasing: bool | None = _f(
+        None, group="backend", description="IonQ debiasing: on, off, or unset for IonQ's default (QPU, >= 500 shots)"
+    )
+    ionq_aggregation: Literal["average", "voting"] = _f(
+        "average", group="backend", description="How debiased results are aggregated: average, or voting (sharpened)"
+    )
+    readout_mitigation: Literal["off", "calibrate", "characterization"] = _f(
+        "off", group="backend",
+        description="Readout-error mitigation: off, calibration circuits, or the characterization's SPAM figure",
+    )
+    readout_calibration_shots: int = _f(
+        10_000, group="backend", ge=100, le=1_000_000, description="Shots per readout calibration circuit"
+    )
+    dry_run: bool = _f(
+        False, group="backend", description="Validate and price every payload with IonQ's dry_run; run nothing"
+    )
+    ionq_session_max_jobs: int | None = _f(
+        None, group="backend", ge=1, description="Job limit of the run's IonQ session (None: planned jobs + 10%)"
+    )
+    ionq_session_max_minutes: int = _f(
+        480, group="backend", ge=1, le=10_080, description="Time limit of the run's IonQ session, in minutes"
     )
 
     # ===== model (architecture and data) =====
@@ -213,6 +242,7 @@ class TrainingConfig(BaseModel):
             problems.append(
                 ("noise_model", f"applies to the simulator only, got quantum_target {self.quantum_target!r}")
             )
+        problems += self._qpu_problems()
         if self.backend == "ionq" and not _safe_for_key(self.ionq_api_url):
             problems.append(
                 ("ionq_api_url", f"must be https (or loopback) to carry an API key, got {self.ionq_api_url!r}")
@@ -223,6 +253,35 @@ class TrainingConfig(BaseModel):
         if problems:
             raise ConfigError(problems[0][0], problems[0][1], problems=problems)
         return self
+
+    def _qpu_problems(self) -> list[tuple[str, str]]:
+        """IonQ job settings, characterization noise, readout mitigation and dry runs that cannot work."""
+        problems: list[tuple[str, str]] = []
+        if self.noise_model == "characterization" and self.characterization is None:
+            problems.append(("characterization", "noise_model 'characterization' needs a JSON file or an IonQ target"))
+        if self.noise_model == "characterization" and self.backend == "ionq":
+            problems.append(("noise_model", "IonQ's cloud simulator takes named models only; 'characterization' "
+                                            "runs on backend 'local' or 'emulator'"))
+        if self.readout_mitigation == "characterization" and self.characterization is None:
+            problems.append(("characterization", "readout_mitigation 'characterization' needs a JSON file or an "
+                                                 "IonQ target"))
+        if self.readout_mitigation != "off" and self.shots_per_circuit == 0:
+            problems.append(("readout_mitigation", "mitigates measured shots: needs shots_per_circuit > 0"))
+        if self.dry_run and self.backend == "local":
+            problems.append(("dry_run", "a dry run asks IonQ to validate and price jobs: needs backend 'ionq' or "
+                                        "'emulator'"))
+        if self.ionq_debiasing is not None or self.ionq_aggregation != "average":
+            if self.backend == "local":
+                field = "ionq_debiasing" if self.ionq_debiasing else "ionq_aggregation"
+                if self.ionq_debiasing is not False or self.ionq_aggregation != "average":
+                    problems.append((field, "IonQ error mitigation needs backend 'ionq' or 'emulator'"))
+            else:
+                from ..backends.ionq_options import ErrorMitigation
+
+                em = ErrorMitigation(self.ionq_debiasing, self.ionq_aggregation)
+                problems += [(p.field, p.message) for p in
+                             em.problems(self.quantum_target, self.shots_per_circuit, self.use_native_gates)]
+        return problems
 
     def _data_problems(self) -> list[tuple[str, str]]:
         problems = []
@@ -260,7 +319,9 @@ class TrainingConfig(BaseModel):
     @property
     def native_target(self) -> Literal["aria", "forte"]:
         """Native gate family to compile for: Forte (ZZ) for qpu.forte-1 or the forte-1 noise model, else Aria (MS)."""
-        if self.quantum_target == "qpu.forte-1" or self.noise_model == "forte-1":
+        if self.quantum_target in ("qpu.forte-1", "qpu.forte-enterprise-1") or self.noise_model == "forte-1":
+            return "forte"
+        if self.noise_model == "characterization" and "forte" in (self.characterization or ""):
             return "forte"
         return "aria"
 

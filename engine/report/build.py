@@ -24,11 +24,11 @@ from typing import TypeVar, cast
 from ..config import FEATURE_SWITCHES, TrainingConfig
 from ..events import (
     STAGES, BatchExecuted, CacheStats, Checkpoint, ClientStats, CompilerCounters, CompilerStats, CostEstimate,
-    CostFigures, EngineStats, EpochFinished, EpochSummary, Error, JobUpdate, Log, RunFinished, RunStarted,
-    StepMetrics, StoreUpdate, _Event,
+    CostFigures, DryRunReport, EngineStats, EpochFinished, EpochSummary, Error, IonQSessionUpdate, JobUpdate, Log,
+    MitigationInfo, RunFinished, RunStarted, SpendUpdate, StepMetrics, StoreUpdate, _Event,
 )
 from .document import PerformanceReport
-from .sections import CacheSection, ClientSection, CurvePoint, StoreSection
+from .sections import CacheSection, ClientSection, CurvePoint, DryRunSection, IonQSection, StoreSection
 
 E = TypeVar("E", bound=_Event)
 
@@ -329,6 +329,43 @@ def _finish_config(b: ReportBuilder) -> None:
     b.report.config = {k: getattr(b.config, k) for k in _CONFIG_KEYS}
     if not b.report.features:
         b.report.features = {name: bool(getattr(b.config, name)) for name in FEATURE_SWITCHES}
+
+
+def _ionq(b: ReportBuilder) -> IonQSection:
+    if b.report.ionq is None:
+        b.report.ionq = IonQSection()
+    return b.report.ionq
+
+
+@on(MitigationInfo)
+def _mitigation(b: ReportBuilder, ev: MitigationInfo) -> None:
+    s = _ionq(b)
+    s.mitigation = ev.ionq or s.mitigation
+    if ev.readout_p01 or s.readout == "off":  # the measured calibration replaces the announcement
+        s.readout, s.readout_p01, s.readout_p10 = ev.readout, list(ev.readout_p01), list(ev.readout_p10)
+
+
+@on(IonQSessionUpdate)
+def _ionq_session(b: ReportBuilder, ev: IonQSessionUpdate) -> None:
+    s = _ionq(b)
+    s.session_id, s.session_status = ev.session_id, ev.status
+    s.session_limits = (f"cost ${ev.cost_limit_usd:,.2f}, {ev.job_count_limit:,} jobs, "
+                        f"{ev.duration_limit_min:,} min")
+
+
+@on(SpendUpdate)
+def _spend(b: ReportBuilder, ev: SpendUpdate) -> None:
+    s = _ionq(b)  # spent_usd already includes a resumed run's earlier segments
+    s.spent_usd, s.cap_usd, s.estimate_usd = ev.spent_usd, ev.cap_usd, ev.estimate_usd
+    s.jobs_costed += 1
+    s.all_billed = s.all_billed and ev.billed
+
+
+@on(DryRunReport)
+def _dry_run(b: ReportBuilder, ev: DryRunReport) -> None:
+    _ionq(b).dry_run = DryRunSection(jobs=ev.jobs, circuits=ev.circuits, per_circuit_usd=ev.per_circuit_usd,
+                                     planned_circuits=ev.planned_circuits, planned_usd=ev.planned_usd,
+                                     executed=ev.executed)
 
 
 FINISHERS: tuple[Callable[[ReportBuilder], None], ...] = (

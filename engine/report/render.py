@@ -142,6 +142,31 @@ def _cost(r: ReportData) -> tuple[str, Rows]:
     ]
 
 
+def _ionq(r: ReportData) -> tuple[str, Rows]:
+    q = r.ionq
+    if q is None:
+        return "IonQ QPU", [("IonQ", "not run on IonQ")]
+    rows: Rows = [("Error Mitigation", q.mitigation or "-")]
+    readout = q.readout
+    if q.readout_p01:
+        rates = ", ".join(f"q{i} {a:.4f}/{c:.4f}" for i, (a, c) in enumerate(zip(q.readout_p01, q.readout_p10)))
+        readout = f"{readout}; p01/p10 {rates}"
+    rows.append(("Readout Mitigation", readout))
+    if q.session_id is not None:
+        rows.append(("Session", f"{q.session_id} ({q.session_status}; limits {q.session_limits})"))
+    if q.jobs_costed:
+        est = "" if q.estimate_usd is None else f" of ${q.estimate_usd:,.2f} estimated"
+        cap = "" if q.cap_usd is None else f", cap ${q.cap_usd:,.2f}"
+        how = "IonQ's actual job costs" if q.all_billed else "IonQ's job costs (some only estimated: not billed yet)"
+        rows.append(("Spend", f"${q.spent_usd:,.2f}{est}{cap} over {q.jobs_costed:,} job(s), from {how}"))
+    if q.dry_run is not None:
+        d = q.dry_run
+        rows.append(("Dry Run", f"{d.jobs} job(s), {d.circuits} circuits validated and priced: "
+                                f"${d.per_circuit_usd:,.4f} per circuit; the run would cost ${d.planned_usd:,.2f} "
+                                f"({d.planned_circuits:,} circuits); executed {d.executed}"))
+    return "IonQ QPU", rows
+
+
 def _store(r: ReportData) -> tuple[str, Rows]:
     s = r.store
     if s is None:
@@ -164,7 +189,7 @@ def _engine(r: ReportData) -> tuple[str, Rows]:
 
 # The sections of the text and Markdown renderings, in order: a new section is one function and one entry here.
 SECTIONS: tuple[Callable[[ReportData], tuple[str, Rows]], ...] = (
-    _run, _execution, _stages, _features, _cache, _compiler, _client, _training, _cost, _store, _engine,
+    _run, _execution, _stages, _features, _cache, _compiler, _client, _training, _cost, _ionq, _store, _engine,
 )
 
 

@@ -103,6 +103,33 @@ class EngineSection(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
 
+class DryRunSection(BaseModel):
+    jobs: int
+    circuits: int
+    per_circuit_usd: float
+    planned_circuits: int
+    planned_usd: float
+    executed: int
+
+
+class IonQSection(BaseModel):
+    """A run on IonQ: the error mitigation used, its IonQ session, the actual spend, a dry run's findings."""
+
+    mitigation: str = ""  # IonQ's debiasing and aggregation, in words
+    readout: str = "off"  # readout-error mitigation: off, or where the calibration came from
+    readout_p01: list[float] = Field(default_factory=list)
+    readout_p10: list[float] = Field(default_factory=list)
+    session_id: str | None = None
+    session_status: str | None = None  # opened, ended
+    session_limits: str = ""
+    spent_usd: float = 0.0  # actual (GET /jobs/{id}/cost), over every segment
+    jobs_costed: int = 0
+    all_billed: bool = True  # False: some jobs were booked at their estimate (IonQ had not billed them yet)
+    estimate_usd: float | None = None
+    cap_usd: float | None = None
+    dry_run: DryRunSection | None = None
+
+
 class ReportData(BaseModel):
     """Every section of the report; `PerformanceReport` adds the renderings."""
 
@@ -115,6 +142,7 @@ class ReportData(BaseModel):
     client: ClientSection | None = None
     training: TrainingSection = Field(default_factory=TrainingSection)
     cost: CostFigures | None = None
+    ionq: IonQSection | None = None
     store: StoreSection | None = None
     engine: EngineSection = Field(default_factory=EngineSection)
     config: dict[str, Any] = Field(default_factory=dict)

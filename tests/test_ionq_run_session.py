@@ -1,0 +1,80 @@
+"""Whole runs on IonQ's API (the emulator over loopback): a QPU run trains inside an IonQ session that is
+ended however the run ends, books every job's actual cost as spend in events and the report, stops with a
+checkpoint before a job would pass max_cost_usd, and a dry run prices every payload and runs nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.backends.emulator import EmulatorServer, EmulatorSettings
+from engine.backends.emulator.server import DEFAULT_RATES, Rate
+from engine.backends.ionq import IonQBackend
+from engine.backends.ionq_client import IonQClient, IonQSettings
+from engine.config import TrainingConfig
+from engine.events import DryRunReport, IonQSessionUpdate, MitigationInfo, SpendUpdate
+from engine.runs import read_events
+from engine.session import EngineSession
+
+KEY = "k-qpu"
+TINY = dict(n_qubits=2, circuit_depth=1, n_samples=12, epochs=1, batch_size=3, shots_per_circuit=100,
+            log_interval=1, checkpoint_interval=100, seed=5, backend="emulator", quantum_target="qpu.aria-1",
+            max_concurrent_circuits=50, embeddings_to_store=False)
+
+
+def _of(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def _run(tmp_path, server, **kw):
+    backend = IonQBackend(IonQSettings(base_url=server.base_url, api_key=KEY, poll_initial=0.01, poll_cap=0.03),
+                          backend_name="qpu.aria-1", shots_default=100)
+    session = EngineSession(TrainingConfig(**{**TINY, **kw}), runs_dir=tmp_path, backend=backend)
+    finished = await session.run()
+    await backend.close()
+    return session, finished, read_events(session.run_dir)
+
+
+async def test_a_qpu_run_trains_inside_a_session_and_reports_its_actual_spend(tmp_path):
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0)) as server:
+        session, finished, events = await _run(tmp_path, server, max_cost_usd=500.0)
+        opened, ended = _of(events, IonQSessionUpdate)
+        async with IonQClient(server.base_url, KEY) as client:
+            listed = (await client.request_object("GET", "/sessions", endpoint="GET /sessions"))["sessions"]
+    assert finished.status == "completed", finished.message
+    assert (opened.status, ended.status) == ("opened", "ended")
+    assert [(x["id"], x["status"]) for x in listed] == [(opened.session_id, "ended")]
+    assert opened.cost_limit_usd == 500.0
+    spends = _of(events, SpendUpdate)
+    assert spends and spends[-1].jobs == len(spends) and all(s.billed for s in spends)
+    assert spends[-1].spent_usd == np.float64(sum(s.job_usd for s in spends))
+    (info,) = _of(events, MitigationInfo)
+    assert info.ionq == "debiasing off (IonQ's default), aggregation average" and info.readout == "off"
+    report = session.performance_report()
+    assert report.ionq is not None and report.ionq.spent_usd == spends[-1].spent_usd
+    assert report.ionq.session_id == opened.session_id and report.ionq.session_status == "ended"
+    text = report.to_markdown()
+    assert "## IonQ QPU" in text and "debiasing off (IonQ's default)" in text
+
+
+async def test_the_run_stops_with_a_checkpoint_before_a_job_would_pass_the_cap(tmp_path):
+    # Native jobs have more 1q gates than the qis estimate counts, so real spend outruns the estimate.
+    rates = {**DEFAULT_RATES, "qpu.aria-1": Rate(0.01, 0.0, 0.0)}
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0, rates=rates)) as server:
+        session, finished, events = await _run(tmp_path, server, max_cost_usd=60.0, epochs=2)
+    assert finished.status == "stopped" and "spend cap" in finished.message, finished.message
+    spends = _of(events, SpendUpdate)
+    assert spends and spends[-1].spent_usd <= 60.0
+    assert finished.steps > 0 and list((session.run_dir / "checkpoints").glob("step-*.json"))
+    assert _of(events, IonQSessionUpdate)[-1].status == "ended"
+
+
+async def test_a_dry_run_prices_every_payload_of_a_step_and_runs_nothing(tmp_path):
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0)) as server:
+        session, finished, events = await _run(tmp_path, server, max_cost_usd=500.0, dry_run=True)
+        counters = server.counters()
+    (report,) = _of(events, DryRunReport)
+    assert finished.status == "completed" and finished.steps == 0 and "dry run" in finished.message
+    assert report.executed == 0 and counters.jobs_executed == 0 and counters.dry_runs == report.jobs >= 2
+    assert report.planned_usd > 0 and report.circuits == 3 * 3 + 12
+    assert not _of(events, SpendUpdate)
+    assert session.performance_report().ionq.dry_run.executed == 0

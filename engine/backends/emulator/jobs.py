@@ -4,7 +4,8 @@ A job is scheduled when it is created: `submitted` for `submit_s`, `ready` while
 (and for a free device when `max_parallel_jobs` is set, as on a QPU that runs one job at a time),
 `started` for its execution time (`job_overhead_s` + per gate + per shot), then `completed` (or
 `failed` with a failure code). Status is read from the clock on every request, so a test can drive
-the progression with a manual clock. Child jobs of a multi-circuit job mirror their parent.
+the progression with a manual clock. Child jobs of a multi-circuit job mirror their parent. A dry run
+takes no device time: it is `completed` at once, with no results.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """IonQ sessions in the emulator: create, get, list, end, and the limits a job is checked against.
 
-A session is `created` until its first job, `started` from then, and `ended` when it is ended, when its
-duration limit passes, or (IonQ's wording: "a job past the limit is refused") never by itself for the
-cost and job-count limits: those refuse the job that would pass them, with a 400 naming `session_id`.
-Spend counts each session job's estimated cost (its actual cost once completed); a job canceled before
-it started costs nothing.
+A session is `created` until its first job, `started` from then, and `ended` when it is ended or its
+duration limit passes. Reaching the cost or job-count limit does not end it: the job that would pass a
+limit is refused, with a 400 naming `session_id`. Spend is what the session's jobs have committed (see
+`EmulatorBase._job_cost`): a job's estimated cost, nothing for a dry run, a failed job or one canceled
+before it started; deleting a job does not give its spend back.
 """
 
 from __future__ import annotations

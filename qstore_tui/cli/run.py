@@ -12,6 +12,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true", help="train without a UI")
     p.add_argument("--resume", metavar="RUN",
                    help="continue a stopped or killed run from its last checkpoint (always headless)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="IonQ validates and prices every payload of a step (dry_run jobs); nothing runs or is "
+                        "charged; the report says what the run would cost")
     no_mouse_option(p)
     config_options(p)
     runs_dir_option(p)
@@ -25,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from .headless import run_headless
 
     config = build_config(args)
+    if args.dry_run:
+        if args.resume is not None:
+            raise ConfigError("dry_run", "--dry-run prices a new run; it cannot be combined with --resume")
+        config = (config or TrainingConfig()).with_overrides({"dry_run": "true"})
     if args.resume is not None:
         if config is not None:
             raise ConfigError(None, "--resume continues with the run's own config.toml; "

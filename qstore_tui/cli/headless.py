@@ -123,8 +123,8 @@ class _Progress:
             if self._bar is not None:
                 self._bar.update(self._task, total=event.total_steps, completed=event.resumed_from_step)
         elif isinstance(event, StepMetrics):
-            acc = "" if event.accuracy is None else f" acc {event.accuracy:.1%}"
-            info = f"epoch {event.epoch + 1} loss {event.loss:.4f}{acc}"
+            acc = "" if event.accuracy is None else f" batch train acc {event.accuracy:.1%}"
+            info = f"epoch {event.epoch + 1} step loss {event.loss:.4f}{acc}"
             if self._bar is not None:
                 self._bar.update(self._task, total=event.total_steps, completed=event.step + 1, info=info)
             else:
@@ -132,7 +132,7 @@ class _Progress:
                            force=event.step + 1 == event.total_steps)
         elif isinstance(event, EpochFinished):
             val = "" if event.val_accuracy is None else f", val acc {event.val_accuracy:.1%}"
-            self._note(f"epoch {event.epoch + 1}: train loss {event.train_loss:.4f}{val}")
+            self._note(f"epoch {event.epoch + 1}: epoch loss {event.train_loss:.4f}{val}")
         elif isinstance(event, Checkpoint) and self._bar is None:
             self._line(f"checkpoint at step {event.step}")
         elif isinstance(event, Log) and event.level in ("warning", "error"):

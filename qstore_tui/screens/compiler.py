@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from ..figures import REDUCTION_ROW, reduction_cell
 from ..messages import CompileFinished, VerifyFinished
 from ..widgets.circuit_view import CircuitView, Layout
 from .base import AppScreen
@@ -29,7 +30,7 @@ TARGETS = ("aria", "forte")
 TARGET_TITLES = {"aria": "Aria", "forte": "Forte"}
 SOURCES = (("model template", "template"), ("last batch", "batch"), ("IonQ JSON file", "file"))
 MAX_VERIFY_QUBITS = 10  # verification multiplies full unitaries: 2**n x 2**n complex numbers
-ROWS = ("1q gates", "2q gates", "depth", "reduction", "duration", "success p", "fidelity")
+ROWS = ("1q gates", "2q gates", "depth", REDUCTION_ROW, "duration", "success p", "fidelity")
 
 
 @dataclass
@@ -306,7 +307,7 @@ class CompilerScreen(AppScreen):
                 "1q gates": str(s.n1q_out),
                 "2q gates": str(s.n2q_out),
                 "depth": str(s.depth_out),
-                "reduction": f"{s.reduction_pct:.1f}%",
+                REDUCTION_ROW: reduction_cell(s.reduction_pct),
                 "duration": _duration(est.duration_s),
                 "success p": "unknown" if est.success_probability is None else f"{est.success_probability:.4f}",
                 "fidelity": f"{view.fidelity[target]:.9f}" if target in view.fidelity else "v to verify",

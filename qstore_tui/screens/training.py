@@ -40,8 +40,8 @@ class TrainingScreen(AppScreen):
     def compose_body(self) -> ComposeResult:
         yield RunProgress(id="progress")
         with Horizontal(id="charts"):
-            yield LineChart("loss", id="loss")
-            yield LineChart("accuracy", fixed_range=(0.0, 1.0), id="accuracy")
+            yield LineChart("step loss", id="loss")
+            yield LineChart("batch train acc", fixed_range=(0.0, 1.0), id="accuracy")
         yield StatsPanel(id="stats")
         yield QueueTable(id="queue")
         yield LogPane(id="log")

@@ -116,7 +116,7 @@ class SessionView:
             if event.val_accuracy is not None:
                 self.val_accuracies.append(event.val_accuracy)
             val = f", val acc {event.val_accuracy:.3f}" if event.val_accuracy is not None else ""
-            self._log(event.time, "info", f"epoch {event.epoch + 1} done: loss {event.train_loss:.4f}{val}")
+            self._log(event.time, "info", f"epoch {event.epoch + 1} done: epoch loss {event.train_loss:.4f}{val}")
         elif kind == "batch_executed":
             self.batches_done += 1
             self.circuits_done += event.circuits

@@ -17,6 +17,7 @@ from textual.widgets import Button, Select, Static
 from ..view import SessionView
 from ..messages import ReportReady, RunsListed
 from .base import AppScreen
+from .listing import notify_listing_error, runs_listed
 
 if TYPE_CHECKING:
     from engine.report import PerformanceReport
@@ -81,16 +82,10 @@ class ReportScreen(AppScreen):
 
     @work(thread=True, group="report-runs", exclusive=True, exit_on_error=False)
     def _list_runs(self) -> None:
-        from engine.runs import list_runs
-
-        try:
-            self.post_message(RunsListed(list_runs(self.qapp.runs_dir)))
-        except (ValueError, OSError) as exc:
-            self.post_message(RunsListed([], str(exc)))
+        self.post_message(runs_listed(self.qapp.runs_dir))
 
     def on_runs_listed(self, message: RunsListed) -> None:
-        if message.error:
-            self.notify(message.error, title="Runs", severity="error", markup=False)
+        notify_listing_error(self, message)
         select = self.query_one("#run", Select)
         options = [("run on show", CURRENT)] + [(f"{r.run_id}  {r.status}", str(r.path)) for r in message.runs]
         value = select.value

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from ..messages import RunsListed
 from .base import AppScreen
+from .listing import notify_listing_error, runs_listed
 
 COLUMNS = ("run", "status", "started (UTC)", "steps", "loss", "val acc", "backend")
 
@@ -63,16 +64,10 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, group="runs", exclusive=True, exit_on_error=False)
     def _list_runs(self) -> None:
-        from engine.runs import list_runs
-
-        try:
-            self.post_message(RunsListed(list_runs(self.qapp.runs_dir)))
-        except (ValueError, OSError) as exc:
-            self.post_message(RunsListed([], str(exc)))
+        self.post_message(runs_listed(self.qapp.runs_dir))
 
     def on_runs_listed(self, message: RunsListed) -> None:
-        if message.error:
-            self.notify(message.error, title="Runs", severity="error", markup=False)
+        notify_listing_error(self, message)
         runs = message.runs
         table = self.query_one("#runs", DataTable)
         self.query_one("#where", Static).update(f"{len(runs)} run(s) in {self.qapp.runs_dir}")

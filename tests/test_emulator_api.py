@@ -404,6 +404,8 @@ def test_a_late_post_creates_its_job_after_the_client_gave_up(server, http):
     assert server.counters().jobs_created == 0
     time.sleep(0.5)
     assert server.counters().jobs_created == 1
+    server.reset(faults=(Fault("late_post", delay_s=5.0),))  # every endpoint: GETs are not held
+    assert http.get("whoami", timeout=1).status_code == 200
 
 
 def test_probabilistic_faults_hit_about_their_share_of_requests(server, http):

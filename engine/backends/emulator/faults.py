@@ -7,8 +7,8 @@ Each request takes the first fault in the plan whose `endpoint` matches it (an e
                                   the request is not processed, so a POST creates no job
     reset                         drop the connection (TCP RST) before processing
     slow                          process, then hold the response `delay_s` seconds (past a client timeout)
-    late_post                     hold the request `delay_s` seconds, then process it (a POST creates its job
-                                  late, after the client gave up) and answer (to a client that may be gone)
+    late_post                     POSTs only: hold the request `delay_s` seconds, then process it (a job is
+                                  created late, after the client gave up) and answer (to a client now gone)
     lost_response                 process (a POST creates its job), then drop the connection
     malformed_json                process, then answer with a truncated JSON body
     job_failed                    the job this POST creates ends `failed` with `code` and `message`
@@ -86,6 +86,8 @@ class FaultPlan:
                 if not (fault.endpoint == "*" or fault.endpoint == endpoint):
                     continue
                 if fault.kind == "job_failed" and endpoint != "POST /jobs":
+                    continue
+                if fault.kind == "late_post" and not endpoint.startswith("POST "):
                     continue
                 if fault.probability is not None:
                     if self.rng.random() >= fault.probability:

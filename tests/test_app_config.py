@@ -191,3 +191,13 @@ async def test_a_qpu_run_needs_a_confirmed_cost_cap(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, ConfigScreen)
         assert app.bridge.session is None and app.config.max_cost_usd is None
+
+
+async def test_an_ionq_api_url_without_its_version_is_refused_with_a_message(tmp_path):
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("backend")
+        await type_into(pilot, screen, "ionq_api_url", "https://api.ionq.co")
+        assert error_text(screen, "ionq_api_url").startswith("must end with the API version /v0.4")
+        assert "ionq_api_url" in app.config_problems

@@ -56,6 +56,16 @@ def env_secret(var: str) -> SecretStr | None:
 
 
 Url = Annotated[str, AfterValidator(_check_url)]
+
+
+def _check_ionq_api_version(value: str) -> str:
+    """Refuse a base URL without its API version: every request would 404 (`https://api.ionq.co` alone)."""
+    if not urlsplit(value).path.rstrip("/").endswith("/v0.4"):
+        raise ValueError(f"must end with the API version /v0.4 (e.g. {value.rstrip('/')}/v0.4), got {value!r}")
+    return value
+
+
+IonQUrl = Annotated[str, AfterValidator(_check_url), AfterValidator(_check_ionq_api_version)]
 IndexName = Annotated[str, AfterValidator(_check_index_name)]
 Secret = Annotated[SecretStr, AfterValidator(_check_secret)]
 UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(Path.expanduser)]

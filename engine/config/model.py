@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import ConfigError, config_error
 from .fieldtext import choices_of, format_text, parse_text
-from .fieldtypes import DEFAULT_IONQ_API_URL, IndexName, Secret, Url, UserPath, env_secret
+from .fieldtypes import DEFAULT_IONQ_API_URL, IndexName, IonQUrl, Secret, UserPath, env_secret
 from .presets import PRESETS
 
 
@@ -52,7 +52,7 @@ class TrainingConfig(BaseModel):
         validate_default=True,
         default_factory=lambda: env_secret("IONQ_API_KEY"),
     )
-    ionq_api_url: Url = _f(
+    ionq_api_url: IonQUrl = _f(
         group="backend",
         description="IonQ API base URL (default: env IONQ_API_URL, else the v0.4 API)",
         validate_default=True,

@@ -55,7 +55,8 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
     counts = np.zeros((b, size), dtype=np.int64)
 
     def run(rows: slice) -> int:
-        scratch = [np.empty(size), *(np.empty(size, dtype=np.int64) for _ in range(3))]
+        scratch = [np.empty(size), *(np.empty(size, dtype=np.int64) for _ in range(3)),
+                   np.empty(2 * size, dtype=np.int64)]
         bad = int(sample_rows(p[rows], int(shots), n, states[rows], counts[rows], *scratch))
         return bad if bad < 0 else bad + (rows.start or 0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,8 +120,10 @@ def _ionq_backend(config: TrainingConfig, settings: IonQSettings, on_job_update:
     )
 
 
-def build_manager(config: TrainingConfig, backend: Backend, *, bus: EventBus | None = None) -> CircuitBatchManager:
-    """The batch manager over `backend`: a fresh circuit cache, and the native compiler when use_native_gates."""
+def build_manager(config: TrainingConfig, backend: Backend, *, bus: EventBus | None = None,
+                  coupling: Sequence[tuple[int, int]] | None = None) -> CircuitBatchManager:
+    """The batch manager over `backend`: a fresh circuit cache, and the native compiler when use_native_gates
+    (honouring `coupling`, the backend's connectivity, when given; None is all-to-all)."""
     from .batch import CircuitBatchManager
     from .cache import SmartCircuitCache
 
@@ -129,7 +131,8 @@ def build_manager(config: TrainingConfig, backend: Backend, *, bus: EventBus | N
     if config.use_native_gates:
         from .compiler import NativeGateCompiler
 
-        compiler = NativeGateCompiler(config.native_target, optimize=config.enable_circuit_compression)
+        compiler = NativeGateCompiler(config.native_target, optimize=config.enable_circuit_compression,
+                                      coupling=coupling)
     return CircuitBatchManager(config, backend, cache=SmartCircuitCache(), compiler=compiler, bus=bus)
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from .events import DryRunReport, Log, MitigationInfo, SpendUpdate, _Event
 
 if TYPE_CHECKING:
     from .backends.base import Backend
+    from .backends.ionq_client import IonQClient
     from .backends.ionq_run import QpuRun, QpuRunSettings
     from .circuits.template import CircuitBatch
     from .model import QuantumModel
@@ -205,6 +207,35 @@ class SessionQpu:
                          f"max_cost_usd ${ledger.cap_usd:,.2f}")
             self.emit(Log(level="warning", message=f"stopping at the next step with a checkpoint: {self.note}"))
             request_stop()
+
+    async def coupling(self, client: IonQClient | None, model: QuantumModel) -> tuple[tuple[int, int], ...] | None:
+        """The coupling map the native compiler must honour: the run's characterization's connectivity, or the
+        QPU target's latest one read live; None (all-to-all) when there is none. The model is compiled against
+        it here, so a gate on an uncoupled pair is refused (naming the pair) before anything runs."""
+        cfg = self.cfg
+        if not cfg.use_native_gates:
+            return None  # qis jobs are placed on the hardware by IonQ's own compiler
+        pairs: tuple[tuple[int, int], ...] | None = None
+        origin = ""
+        if cfg.characterization is not None:
+            from .backends.ionq_backends import parse_characterization
+
+            body, origin = await characterization_body(cfg)
+            pairs = parse_characterization(body).connectivity
+        elif client is not None and cfg.quantum_target.startswith("qpu."):
+            from .backends.ionq_backends import latest_characterization
+
+            char = await latest_characterization(client, cfg.quantum_target)
+            if char is not None:
+                pairs, origin = char.connectivity, f"{cfg.quantum_target} characterization {char.id}"
+        if pairs is None:
+            return None
+        from .compiler import NativeGateCompiler
+
+        compiler = NativeGateCompiler(cfg.native_target, optimize=cfg.enable_circuit_compression, coupling=pairs)
+        await asyncio.to_thread(compiler.compile_template, model.template)  # ConnectivityError names the pair
+        self.emit(Log(message=f"native compile honours the connectivity of {origin}: {len(pairs)} coupled pairs"))
+        return pairs
 
     async def dry_run(self, model: QuantumModel, n_train: int, n_val: int) -> DryRunReport:
         from .backends.ionq_run import dry_run_step

@@ -306,7 +306,8 @@ class EngineSession:
         output_dim = train.n_classes or 1
         self.model = model = await asyncio.to_thread(QuantumModel.from_config, cfg, train.n_features, output_dim)
         self.store = await open_store(cfg, self.run_dir / STORE_FILE)
-        self.manager = build_manager(cfg, backend, bus=self.bus)
+        coupling = await self.qpu.coupling(self.client, model)  # a characterization's connectivity, if any
+        self.manager = build_manager(cfg, backend, bus=self.bus, coupling=coupling)
         self.trainer = trainer = QuantumTrainer(
             cfg, _RecordingExecutor(self, self.manager), bus=self.bus, store=self.store, run_id=self.run_id,
             checkpoint_dir=self.checkpoint_dir,

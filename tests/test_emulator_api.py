@@ -145,8 +145,9 @@ def body(circuit: list | None = None, *, backend: str = "simulator", shots: int 
             "input": {"gateset": "qis", "qubits": 2, "circuit": circuit or BELL}, **extra}
 
 
-def wait_done(http: httpx.Client, job_id: str) -> dict:
-    for _ in range(1000):
+def wait_done(http: httpx.Client, job_id: str, timeout_s: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout_s  # generous: the first simulation in a process compiles kernels
+    while time.monotonic() < deadline:
         job = http.get(f"jobs/{job_id}").json()
         if job["status"] in ("completed", "failed", "canceled"):
             return job
@@ -404,6 +405,8 @@ def test_a_late_post_creates_its_job_after_the_client_gave_up(server, http):
     assert server.counters().jobs_created == 0
     time.sleep(0.5)
     assert server.counters().jobs_created == 1
+    (late,) = http.get("jobs").json()["jobs"]
+    assert wait_done(http, late["id"])["status"] == "completed"
     server.reset(faults=(Fault("late_post", delay_s=5.0),))  # every endpoint: GETs are not held
     assert http.get("whoami", timeout=1).status_code == 200
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from engine.config import TrainingConfig
-from engine.events import BatchExecuted, CostEstimate, SpendUpdate, EpochFinished, EventBus, RunFinished, RunStarted, StepMetrics
+from engine.events import (
+    BatchExecuted, CostEstimate, EpochFinished, EventBus, RunFinished, RunStarted, SpendUpdate, StepMetrics,
+)
 from engine.runs import EVENTS_FILE, EventLog, create_run_dir
 from engine.runs.tags import SweepTag, tag_run, write_sweep_tag
 

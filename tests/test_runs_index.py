@@ -127,7 +127,7 @@ async def test_metrics_csv_is_written_as_the_run_goes_and_is_right_after_a_resum
         assert float(got["loss"]) == pytest.approx(want.loss, abs=1e-12)
         if want.val_accuracy is not None:
             assert float(got["val_accuracy"]) == want.val_accuracy
-    assert math.isfinite(float(rows[0]["throughput_cps"]))
+    assert all(math.isfinite(float(r["throughput_cps"])) for r in rows[1:4])
 
 
 def test_validation_lands_on_the_epochs_last_step_even_when_that_step_was_not_reported(tmp_path):

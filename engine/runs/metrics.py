@@ -5,7 +5,9 @@ A row per step the trainer reported (StepMetrics: every `log_interval` steps and
 last step of every epoch, which carries `val_loss` / `val_accuracy` (empty elsewhere; its training columns
 are empty when that step was not reported). `circuits` is that step's own count; `throughput_cps` is the
 circuits per second of the training batches executed since the previous reported step (validation
-passes excluded).
+passes excluded), or, where training ran no batches through the batch manager (the exact local
+executor), the step's circuits over the wall time since the previous reported step (empty for a
+segment's first step, whose interval includes the start-up).
 
 A resumed run repeats the steps after its last checkpoint: the later segment's row replaces the earlier
 one, so each step appears once, as the run that continued computed it. The file is rebuilt by
@@ -16,8 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable
@@ -25,6 +25,7 @@ from typing import Iterable
 from ..events import BatchExecuted, EpochFinished, Event, RunFinished, RunStarted, StepMetrics, _Event
 from .directory import load_run_config
 from .eventlog import read_events
+from .replace import replace_bytes
 
 METRICS_FILE = "metrics.csv"
 
@@ -55,6 +56,8 @@ class MetricsBuilder:
         self._last_step_of_epoch: dict[int, int] = {}
         self._batch_circuits = 0
         self._batch_ms = 0.0
+        self._last_step_time: float | None = None
+        self._last_step_no: int | None = None
 
     def feed(self, event: _Event | Event) -> None:
         if isinstance(event, RunStarted):
@@ -65,12 +68,20 @@ class MetricsBuilder:
             for step in [s for s in self._rows if s >= resumed]:
                 del self._rows[step]
             self._batch_circuits, self._batch_ms = 0, 0.0
+            self._last_step_time = self._last_step_no = None
         elif isinstance(event, BatchExecuted):
             if event.purpose != "validation":
                 self._batch_circuits += event.circuits
                 self._batch_ms += event.total_ms
         elif isinstance(event, StepMetrics):
-            throughput = (self._batch_circuits / (self._batch_ms / 1000.0)) if self._batch_ms > 0 else None
+            throughput: float | None = None
+            if self._batch_ms > 0:
+                throughput = self._batch_circuits / (self._batch_ms / 1000.0)
+            elif (self._last_step_time is not None and self._last_step_no is not None
+                  and event.time > self._last_step_time):
+                steps = max(1, event.step - self._last_step_no)
+                throughput = event.circuits * steps / (event.time - self._last_step_time)
+            self._last_step_time, self._last_step_no = event.time, event.step
             earlier = self._rows.get(event.step)
             self._rows[event.step] = MetricRow(
                 step=event.step, epoch=event.epoch, loss=event.loss, accuracy=event.accuracy,
@@ -131,15 +142,7 @@ def metrics_json(rows: Iterable[MetricRow]) -> list[dict[str, float | int | None
 
 
 def _replace_file(path: Path, text: str) -> None:
-    """Temp file + rename: a reader never sees half a file. No fsync: the file is rebuilt from events."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_bytes(path, text.encode())
 
 
 def write_metrics_csv(run_dir: Path) -> Path:

@@ -1,8 +1,8 @@
 """A run's tags (tags.json) and, for a sweep trial, which study and trial it is (sweep.json).
 
 Tags are small labels a researcher puts on a run ("baseline", "lr-scan"); a sweep adds `study:NAME` and
-`trial:N` so the runs of one study filter together. Both files are written atomically and are optional:
-a run without them has no tags.
+`trial:N` so the runs of one study filter together. Both files are replaced whole (temp file + rename,
+no fsync: a reader never sees half a file) and are optional: a run without them has no tags.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..fileio import atomic_write_bytes
 from .directory import RunError
+from .replace import replace_bytes
 
 TAGS_FILE = "tags.json"
 SWEEP_FILE = "sweep.json"
@@ -53,7 +53,7 @@ def read_tags(run_dir: Path) -> list[str]:
 
 
 def _write_tags(run_dir: Path, tags: list[str]) -> None:
-    atomic_write_bytes(Path(run_dir) / TAGS_FILE, json.dumps({"tags": tags}, indent=1).encode())
+    replace_bytes(Path(run_dir) / TAGS_FILE, json.dumps({"tags": tags}, indent=1).encode())
 
 
 def tag_run(run_dir: Path, *tags: str) -> list[str]:
@@ -88,5 +88,5 @@ def read_sweep_tag(run_dir: Path) -> SweepTag | None:
 
 def write_sweep_tag(run_dir: Path, tag: SweepTag) -> None:
     """Record the trial (and keep `study:NAME`, `trial:N` among the run's tags)."""
-    atomic_write_bytes(Path(run_dir) / SWEEP_FILE, json.dumps(asdict(tag), indent=1).encode())
+    replace_bytes(Path(run_dir) / SWEEP_FILE, json.dumps(asdict(tag), indent=1).encode())
     tag_run(run_dir, f"study:{tag.study}", f"trial:{tag.trial}")

@@ -14,14 +14,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..config import ConfigError
 from .budget import StudyCost, check_study_cap, study_cost
 from .storage import Heartbeat, default_storage_url, open_storage
 from .study import SweepSpec, create_study, load_study
 from .summary import SweepSummary, summarize, write_summary
-from .worker import WorkerJob
+from .worker import WorkerJob, work
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class SweepCancelled(RuntimeError):
@@ -72,13 +75,25 @@ def join_sweep(study: str, options: SweepOptions, *, on_progress: Progress | Non
 
 
 def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
-    """K worker processes until the study has nothing waiting or running; study.json kept current."""
+    """K workers until the study has nothing waiting or running; study.json kept current.
+
+    One worker runs in this process (no second interpreter to start); more are processes of their own."""
     job = WorkerJob(study=study, storage_url=options.url, runs_dir=str(Path(options.runs_dir).resolve()),
                     heartbeat_interval_s=options.heartbeat.interval_s, heartbeat_grace_s=options.heartbeat.grace_s,
                     poll_s=options.poll_s)
-    procs = [spawn_worker(job) for _ in range(options.n_workers)]
     storage = open_storage(options.url, options.heartbeat)
     handle = load_study(study, storage)
+    if options.n_workers == 1:
+        def report(_: object) -> None:
+            summary = summarize(handle, options.url)
+            write_summary(options.runs_dir, summary)
+            if on_progress is not None:
+                on_progress(summary)
+
+        report(None)
+        work(job, on_trial=report)
+        return _final(handle, options, on_progress, [])
+    procs = [spawn_worker(job) for _ in range(options.n_workers)]
     try:
         while any(p.poll() is None for p in procs):
             summary = summarize(handle, options.url)
@@ -90,13 +105,16 @@ def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | No
         for p in procs:  # they got the same SIGINT from the terminal; wait for their runs to checkpoint
             p.wait()
         raise
-    bad = [p.returncode for p in procs if p.returncode not in (0, None)]
+    return _final(handle, options, on_progress, [p.returncode for p in procs if p.returncode not in (0, None)])
+
+
+def _final(handle: optuna.Study, options: SweepOptions, on_progress: Progress | None, bad: list[int]) -> SweepSummary:
     summary = summarize(handle, options.url, with_importances=True)
     write_summary(options.runs_dir, summary)
     if on_progress is not None:
         on_progress(summary)
     if bad and not summary.finished:
-        raise RuntimeError(f"{len(bad)} sweep worker(s) exited with {bad}; resume with --study {study}")
+        raise RuntimeError(f"{len(bad)} sweep worker(s) exited with {bad}; resume with --study {handle.study_name}")
     return summary
 
 

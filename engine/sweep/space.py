@@ -209,7 +209,8 @@ def _check_against(base: TrainingConfig, name: str, param: Param) -> None:
         try:
             apply_params(base, {name: value})
         except ConfigError as exc:
-            raise ConfigError(name, f"{value!r} is not valid here: {exc}") from None
+            why = exc.reason if exc.field == name else str(exc)  # another field's rule: say which
+            raise ConfigError(name, f"{value!r} is not valid here: {why}") from None
 
 
 def parse_space(data: dict[str, object], base: TrainingConfig) -> SearchSpace:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 SWEEPS_DIR = "sweeps"
 DEFAULT_DB = "optuna.sqlite3"
-_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "mysql", "mysql+pymysql")
+_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgresql+psycopg", "mysql", "mysql+pymysql")
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,23 @@ def check_url(url: str) -> str:
     return url
 
 
+def driver_url(url: str) -> str:
+    """`postgresql://` with the driver that is installed: SQLAlchemy 2.1 means psycopg 3 by it, we ship psycopg2."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
     """Optuna's RDB storage with heartbeat and retry-once of stale trials (imports optuna)."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     check_url(url)
+    given, url = url, driver_url(url)
     engine_kwargs: dict[str, object] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         path = Path(urlsplit(url).path)
@@ -77,14 +88,33 @@ def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            return RDBStorage(
+            storage = RDBStorage(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat.interval_s,
                 grace_period=heartbeat.grace_s,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
             )
         except Exception as exc:  # sqlalchemy's OperationalError etc.: say where, without the password
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ConfigError("storage", f"cannot open {mask_url(url)}: {_scrub(first, url)}") from None
+            raise ConfigError("storage", f"cannot open {mask_url(given)}: {_scrub(first, url)}") from None
+    if url.startswith("sqlite"):
+        _sqlite_wal(storage)
+    return storage
+
+
+def _sqlite_wal(storage: RDBStorage) -> None:
+    """WAL journal, synchronous=NORMAL: a commit no longer waits for an fsync (an application crash loses
+    nothing; only a power cut can lose the last commits), and readers do not block the one writer."""
+    from sqlalchemy import event, text
+
+    def pragmas(dbapi_connection: object, _record: object) -> None:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(storage.engine, "connect", pragmas)
+    with storage.engine.connect() as connection:
+        connection.execute(text("PRAGMA journal_mode=WAL"))  # kept by the database file
+    storage.engine.dispose()  # pooled connections made before the listener reconnect with it
 
 
 def _scrub(text: str, url: str) -> str:

@@ -146,7 +146,8 @@ def load_spec(study: optuna.Study) -> SweepSpec:
     space = parse_space(cast(dict[str, object], attrs["space"]), base)
     cap = attrs.get("max_cost_usd")
     return SweepSpec(study=study.study_name, base=base, space=space, trials=int(cast(int, attrs["trials"])),
-                     sampler=cast(Sampler, attrs.get("sampler", "tpe")), prune=cast(Prune, attrs.get("prune", "median")),
+                     sampler=cast(Sampler, attrs.get("sampler", "tpe")),
+                     prune=cast(Prune, attrs.get("prune", "median")),
                      max_cost_usd=None if cap is None else float(cast(float, cap)))
 
 

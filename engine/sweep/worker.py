@@ -14,9 +14,13 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from ..config import ConfigError
 from .storage import Heartbeat, open_storage
+
+if TYPE_CHECKING:
+    import optuna
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,9 @@ class WorkerJob:
         return Heartbeat(self.heartbeat_interval_s, self.heartbeat_grace_s)
 
 
-def work(job: WorkerJob) -> int:
-    """Run trials until the study has none waiting or running; returns how many this worker ran."""
+def work(job: WorkerJob, on_trial: Callable[[optuna.Study], None] | None = None) -> int:
+    """Run trials until the study has none waiting or running; returns how many this worker ran.
+    `on_trial` is called after each trial (the in-process worker's progress)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -65,6 +70,8 @@ def work(job: WorkerJob) -> int:
         study.optimize(lambda trial: run_trial(trial, ctx), n_trials=1, gc_after_trial=False,
                        catch=(TrialFailed, SurplusTrial, BudgetReached))
         ran += 1
+        if on_trial is not None:
+            on_trial(study)
     return ran
 
 

@@ -1,0 +1,73 @@
+"""Sweeps with real worker processes on the default storage (SQLite in the runs directory)."""
+
+import os
+import signal
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from engine.runs import read_sweep_tag, run_record
+from engine.sweep import (
+    Heartbeat, SweepOptions, SweepSpec, create_study, open_storage, parse_space, start_sweep, summarize,
+)
+from engine.sweep.worker import WorkerJob, work
+from engine.sweep.runner import spawn_worker
+from sweep_helpers import SPACE, segments, tiny_base, trial_runs
+
+
+def test_two_workers_run_every_trial_once_and_the_best_trial_is_the_best_run(tmp_path):
+    base = tiny_base()
+    spec = SweepSpec("two", base, parse_space(SPACE, base), trials=6)
+    summary = start_sweep(spec, SweepOptions(runs_dir=tmp_path, workers=2, poll_s=0.2))
+    assert summary.finished and summary.planned == 6
+    ran = [t for t in summary.trials if not t.surplus]
+    assert sorted(t.state for t in ran if t.state not in ("complete", "pruned")) == []
+    assert len(ran) == 6
+    runs = trial_runs(tmp_path)
+    assert sorted(runs) == sorted(t.number for t in ran)  # none lost
+    assert all(len(dirs) == 1 and segments(dirs[0]) == 1 for dirs in runs.values())  # none run twice
+    assert len({t.run_id for t in ran}) == 6
+    assert len({t.host + str(t.run_id) for t in ran}) == 6
+    objectives = {n: read_sweep_tag(d[0]).objective for n, d in runs.items()
+                  if read_sweep_tag(d[0]).state == "complete"}
+    assert summary.best is not None and summary.best.value == max(objectives.values())
+    assert objectives[summary.best.number] == summary.best.value
+    assert (tmp_path / "sweeps" / "two" / "study.json").is_file()
+
+
+def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_and_the_study_completes(tmp_path):
+    base = tiny_base()
+    spec = SweepSpec("kill", base, parse_space(SPACE, base), trials=3, prune="none")
+    options = SweepOptions(runs_dir=tmp_path, workers=1, heartbeat=Heartbeat(1, 2), poll_s=0.2)
+    storage = open_storage(options.url, options.heartbeat)
+    study = create_study(spec, storage)
+    job = WorkerJob(study="kill", storage_url=options.url, runs_dir=str(tmp_path), heartbeat_interval_s=1,
+                    heartbeat_grace_s=2, poll_s=0.2)
+    victim = spawn_worker(job)
+    deadline = time.monotonic() + 30
+    killed = None
+    while killed is None and time.monotonic() < deadline:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            events = tmp_path / str(t.user_attrs.get("run_id")) / "events.jsonl"
+            if t.user_attrs.get("pid") == victim.pid and events.is_file() and b"run_started" in events.read_bytes():
+                os.kill(victim.pid, signal.SIGKILL)  # mid-run: the session has started training
+                killed = t.number
+                break
+        time.sleep(0.01)
+    assert killed is not None, "the worker never started a trial"
+    assert victim.wait() == -signal.SIGKILL
+
+    # Another worker (here, in this process) waits out the grace period, fails the stale trial and retries it.
+    work(job)
+    summary = summarize(study, options.url)
+    states = {t.number: t for t in summary.trials}
+    assert states[killed].state == "fail"
+    retry = [t for t in summary.trials if t.retry_of == killed]
+    assert len(retry) == 1 and retry[0].state == "complete"
+    assert summary.finished and summary.counts == {"complete": 3, "fail": 1}
+    finished = optuna.load_study(study_name="kill", storage=storage).get_trials(states=(TrialState.COMPLETE,))
+    assert {t.params["seed"] for t in finished} >= {states[killed].params["seed"]}  # the retry kept the values
+    runs = trial_runs(tmp_path)
+    assert sorted(runs) == sorted([killed] + [t.number for t in summary.trials if t.state == "complete"])
+    assert run_record(runs[killed][0]).status == "incomplete"  # the killed run stays as it was left

@@ -119,7 +119,8 @@ def test_every_field_is_in_exactly_one_group_with_a_description():
 
 def test_field_choices_lists_enum_values_only():
     assert field_choices("entanglement") == ("linear", "full", "circular")
-    assert field_choices("quantum_target") == ("simulator", "qpu.aria-1", "qpu.forte-1")
+    assert field_choices("quantum_target") == ("simulator", "qpu.aria-1", "qpu.aria-2", "qpu.forte-1",
+                                               "qpu.forte-enterprise-1")
     assert field_choices("batch_size") is None
     with pytest.raises(ConfigError, match="unknown field"):
         field_choices("nope")
@@ -140,10 +141,12 @@ FIELD_RULES = [
     ({"entanglement": "ring"}, "entanglement: must be one of 'linear', 'full' or 'circular', got 'ring'"),
     ({"optimizer": "rmsprop"}, "optimizer: must be one of 'adam' or 'sgd', got 'rmsprop'"),
     ({"gradient_method": "backprop"}, "gradient_method: must be one of 'spsa_parallel', 'spsa', 'parameter_shift'"),
-    ({"quantum_target": "qpu.harmony"}, "quantum_target: must be one of 'simulator', 'qpu.aria-1' or 'qpu.forte-1'"),
+    ({"quantum_target": "qpu.harmony"}, "quantum_target: must be one of 'simulator', 'qpu.aria-1', 'qpu.aria-2', "
+                                        "'qpu.forte-1' or 'qpu.forte-enterprise-1'"),
     ({"quantum_sdk": "braket"}, "quantum_sdk: must be one of 'cirq' or 'qiskit', got 'braket'"),
     ({"backend": "aws"}, "backend: must be one of 'local', 'ionq' or 'emulator', got 'aws'"),
-    ({"noise_model": "harmony"}, "noise_model: must be one of 'ideal', 'aria-1' or 'forte-1', got 'harmony'"),
+    ({"noise_model": "harmony"},
+     "noise_model: must be one of 'ideal', 'aria-1', 'forte-1' or 'characterization', got 'harmony'"),
     ({"dataset": "iris"}, "dataset: must be one of 'moons', 'circles', 'xor', 'blobs' or 'csv', got 'iris'"),
     ({"store_backend": "redis"}, "store_backend: must be one of 'local' or 'pinecone', got 'redis'"),
     ({"momentum": 1.0}, "momentum: must be < 1, got 1.0"),

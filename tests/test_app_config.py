@@ -6,7 +6,6 @@ import pytest
 from textual.widgets import Input, Select, Static
 
 from engine.config import PRESETS, TrainingConfig, load_config
-from qstore_tui.app import make_app
 from qstore_tui.screens.config import ConfigScreen
 from qstore_tui.screens.cost_confirm import CostConfirmScreen, estimate_run_cost, planned_circuits
 from qstore_tui.widgets.choice import Choice
@@ -40,8 +39,8 @@ async def type_into(pilot, screen: ConfigScreen, name: str, text: str) -> None:
     await pilot.pause()
 
 
-async def test_a_bad_value_shows_its_message_next_to_the_field_and_blocks_start(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_a_bad_value_shows_its_message_next_to_the_field_and_blocks_start(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, ConfigScreen)
@@ -62,8 +61,8 @@ async def test_a_bad_value_shows_its_message_next_to_the_field_and_blocks_start(
         assert app.config.learning_rate == 0.05 and app.config_problems == {}
 
 
-async def test_rules_between_fields_point_at_the_field_they_concern(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_rules_between_fields_point_at_the_field_they_concern(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await screen.action_show_group("execution")
@@ -81,8 +80,8 @@ async def test_rules_between_fields_point_at_the_field_they_concern(tmp_path):
         assert error_text(screen, "shots_per_circuit").startswith("0 (exact expectations) needs backend 'local'")
 
 
-async def test_values_typed_survive_switching_groups(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_values_typed_survive_switching_groups(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await screen.action_show_group("model")
@@ -94,8 +93,8 @@ async def test_values_typed_survive_switching_groups(tmp_path):
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
-async def test_picking_a_preset_fills_the_form(tmp_path, preset):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_picking_a_preset_fills_the_form(tmp_path, preset, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         screen.query_one("#preset", Select).value = preset
@@ -106,8 +105,8 @@ async def test_picking_a_preset_fills_the_form(tmp_path, preset):
         assert field(screen, "epochs").editor.value == str(PRESETS[preset]["epochs"])
 
 
-async def test_a_preset_from_the_command_palette(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_a_preset_from_the_command_palette(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+p", *"preset research", "enter")
         await pilot.pause()
@@ -116,9 +115,9 @@ async def test_a_preset_from_the_command_palette(tmp_path):
         assert app.config.shots_per_circuit == PRESETS["research"]["shots_per_circuit"]
 
 
-async def test_save_and_load_toml_without_secrets(tmp_path):
+async def test_save_and_load_toml_without_secrets(tmp_path, app_factory):
     path = tmp_path / "run.toml"
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await screen.action_show_group("optimization")
@@ -139,10 +138,10 @@ async def test_save_and_load_toml_without_secrets(tmp_path):
         assert field(screen, "epochs").editor.value == "3"
 
 
-async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path):
+async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path, app_factory):
     path = tmp_path / "bad.toml"
     path.write_text("[optimization]\nlearning_rate = -2\n")
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         screen.query_one("#path", Input).value = str(path)
@@ -154,25 +153,25 @@ async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path):
         assert app.config is before
 
 
-async def test_secrets_are_masked_and_come_from_the_environment(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_secrets_are_masked_and_come_from_the_environment(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         key = field(screen, "quantum_api_key").editor
         assert isinstance(key, Input) and key.password and key.value == ""
-        assert "set (from $IONQ_API_KEY)" in key.placeholder
+        assert key.placeholder == "•••• from env IONQ_API_KEY"  # keys come from the environment
         assert app.config.quantum_api_key.get_secret_value() == CANARY
         assert CANARY not in app.export_screenshot() and CANARY[-4:] not in app.export_screenshot()
         await pilot.pause()
 
 
-async def test_a_qpu_run_needs_a_confirmed_cost_cap(tmp_path):
+async def test_a_qpu_run_needs_a_confirmed_cost_cap(tmp_path, app_factory):
     config = TrainingConfig(backend="ionq", quantum_target="qpu.aria-1", n_qubits=4, circuit_depth=1, epochs=1,
                             n_samples=20, batch_size=4)
     cost = estimate_run_cost(config)
     assert cost is not None and cost.circuits == planned_circuits(config) == 4 * 4 * 3 + 20
     assert cost.usd == pytest.approx(cost.circuits * (0.30 + 0.03 * 1000))
-    app = make_app(config=config, runs_dir=tmp_path, testing=True)
+    app = app_factory(config=config, runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         app.action_start()
         await pilot.pause()
@@ -193,8 +192,8 @@ async def test_a_qpu_run_needs_a_confirmed_cost_cap(tmp_path):
         assert app.bridge.session is None and app.config.max_cost_usd is None
 
 
-async def test_an_ionq_api_url_without_its_version_is_refused_with_a_message(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_an_ionq_api_url_without_its_version_is_refused_with_a_message(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await screen.action_show_group("backend")

@@ -54,10 +54,9 @@ def _kind(name: str) -> EditorKind:
 def secret_placeholder(config: TrainingConfig, name: str) -> str:
     """Whether a key is there, never any part of it."""
     env = SECRET_FIELDS[name]
-    if getattr(config, name) is not None:
-        source = f"from ${env}" if os.environ.get(env, "").strip() else "typed here"
-        return f"•••••••• set ({source}); type to replace"
-    return f"not set: export {env}, or type a key"
+    if getattr(config, name) is not None:  # short: the editor is ~35 columns wide at 80x24
+        return f"•••• from env {env}" if os.environ.get(env, "").strip() else "•••• typed here (not saved)"
+    return f"not set: export {env}"
 
 
 def cost_line(config: TrainingConfig) -> str:
@@ -97,7 +96,7 @@ class ConfigScreen(AppScreen):
         #preset { width: 18; }
         #path { width: 1fr; }
         #toolbar Button { margin-left: 1; }
-        #status { height: 1; padding: 0 1; color: $accent; }
+        #status { height: auto; padding: 0 1; color: $accent; }  /* wraps at 80 columns, never cut */
         #file-message { height: auto; padding: 0 1; color: $error; text-style: bold; display: none; }
         #file-message.-shown { display: block; }
         #main { height: 1fr; }
@@ -266,14 +265,24 @@ class ConfigScreen(AppScreen):
 
     @on(Select.Changed, "#preset")
     def _preset_chosen(self, event: Select.Changed) -> None:
-        if event.value is not Select.BLANK:
+        if event.value is not Select.NULL and event.value in PRESETS:  # not the blank "preset" prompt
             self.action_preset(str(event.value))
 
     def action_preset(self, name: str) -> None:
         """Replace the form with a preset (the v3.4 guide's recommended configurations)."""
+        self._show_preset(name)
         self._load_form(TrainingConfig.preset(name))
         self._file_message(None)
         self.notify(f"preset {name} applied", timeout=3)
+
+    def _show_preset(self, name: str | None) -> None:
+        """The preset box shows the preset applied (from the palette too), or none after a file load."""
+        box = self.query_one("#preset", Select)
+        with self.prevent(Select.Changed):
+            if name is None:
+                box.clear()
+            else:
+                box.value = name
 
     def _path(self) -> Path:
         return Path(self.query_one("#path", Input).value.strip() or DEFAULT_FILE).expanduser()
@@ -286,6 +295,7 @@ class ConfigScreen(AppScreen):
         except ConfigError as exc:
             self._file_message(str(exc))
             return
+        self._show_preset(None)  # the form is the file's now, not a preset's
         self._load_form(config)
         self._file_message(None)
         self.notify(f"loaded {path}", timeout=3, markup=False)

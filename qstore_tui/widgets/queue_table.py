@@ -15,6 +15,13 @@ from textual.widget import Widget
 from ..view import QueueRow
 
 COLUMNS = (("id", 20), ("circuits", 9), ("status", 11), ("queue", 9), ("run", 9))
+ID_WIDTH = 37  # an IonQ job id is a 36-character UUID, plus a space
+
+
+def fit_id(job_id: str, width: int) -> str:
+    """The id in `width - 1` cells: whole when it fits, else its start and a visible "…"."""
+    room = width - 1
+    return job_id if len(job_id) <= room else job_id[:max(1, room - 1)] + "…"
 
 
 def _seconds(value: float | None) -> str:
@@ -53,11 +60,19 @@ class QueueTable(Widget):
             self.border_title = title
             self.refresh()
 
+    def _widths(self) -> list[int]:
+        """The id column takes what the others leave, up to a whole UUID; never less than its default."""
+        rest = sum(width for _, width in COLUMNS[1:])
+        id_width = max(COLUMNS[0][1], min(ID_WIDTH, self.content_region.width - rest))
+        return [id_width, *(width for _, width in COLUMNS[1:])]
+
     def render(self) -> Text:
+        widths = self._widths()
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append("".join(name.ljust(width) for name, width in COLUMNS).rstrip(), style="bold")
+        text.append("".join(name.ljust(width) for (name, _), width in zip(COLUMNS, widths)).rstrip(), style="bold")
         for cells in self.rows[:max(0, self.content_region.height - 1)]:
             text.append("\n")
-            line = "".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS)).rstrip()
+            shown = (fit_id(cells[0], widths[0]), *cells[1:])
+            line = "".join(cell.ljust(width) for cell, width in zip(shown, widths)).rstrip()
             text.append(line, style="" if cells[2] in ("done", "completed") else "bold")
         return text

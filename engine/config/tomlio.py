@@ -7,23 +7,26 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from ..fileio import atomic_write_bytes
+from ..tomlguard import TomlError
+from ..tomlguard import loads as toml_loads
 from .errors import ConfigError, did_you_mean
+from .filetypes import file_type_problem
 from .fieldtypes import SECRET_FIELDS
 from .model import FIELD_GROUPS, GROUP_OF, TrainingConfig
 
 
 
 def _toml_line(message: str) -> tuple[int | None, str]:
+    message = message.removeprefix("invalid TOML: ")
     match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
     if not match:
-        return None, message
+        return None, f"invalid TOML: {message}"
     return int(match.group(1)), f"invalid TOML: {message[: match.start()]} (column {match.group(2)})"
 
 
@@ -37,9 +40,11 @@ def load_config(path: str | os.PathLike[str]) -> TrainingConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(None, f"cannot read: {exc}", path=path) from None
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, message = _toml_line(str(exc))
+        document = toml_loads(text)  # depth-limited: a hostile nesting is refused, not a RecursionError
+    except TomlError as exc:
+        if exc.line is not None:
+            raise ConfigError(None, exc.reason, path=path, line=exc.line) from None
+        line, message = _toml_line(exc.reason)
         raise ConfigError(None, message, path=path, line=line) from None
     flat: dict[str, Any] = {}
     problems: list[tuple[str | None, str]] = []
@@ -53,6 +58,8 @@ def load_config(path: str | os.PathLike[str]) -> TrainingConfig:
             problems.append((key, f"belongs in [{GROUP_OF[key]}], found in [{table}]"))
         elif key in flat:
             problems.append((key, "given twice"))
+        elif (wrong := file_type_problem(TrainingConfig, key, value)) is not None:
+            problems.append((key, wrong))
         else:
             flat[key] = value
 

@@ -79,6 +79,14 @@ def _warm_up() -> None:
               np.empty_like(psi), np.empty((2, 2, 2, 1), dtype=np.complex128), np.empty((4, 4, 1), dtype=np.complex128),
               np.empty((4, 4), dtype=np.complex128), False)
     k.abs2_transposed(psi, np.empty((1, psi.shape[0])))
+    # shots (the default) and the adjoint pass (exact local training's default) load on first use otherwise
+    from .adjoint import value_and_grad
+    from .measure import sample_counts
+
+    sample_counts(np.array([[0.5, 0.5]]), 1, np.random.default_rng(0))
+    tt = TemplateBuilder(1)
+    tt.gate("ry", 0, angles=(tt.trainable(),))
+    value_and_grad(tt.build(), np.zeros((1, 1)), None, lambda z: np.ones_like(z))
 
 
 _warm_started = False

@@ -34,8 +34,8 @@ from .circuits.template import CircuitBatch
 from .config import FEATURE_SWITCHES, TrainingConfig
 from .data import Dataset, load_dataset, train_val_split
 from .events import (
-    BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, EventBus, JobUpdate, Log, RunFinished, RunStarted,
-    _Event,
+    BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, Event, EventBus, JobUpdate, Log, RunFinished,
+    RunStarted, _Event,
 )
 from .fileio import atomic_write_bytes
 from .eventsinks import BusLogHandler, SecretScrubber
@@ -50,6 +50,7 @@ from .runs import (
     CHECKPOINT_DIR, EVENTS_FILE, REPORT_JSON, REPORT_MD, STORE_FILE, EventLog, RunError, RunLock, create_run_dir,
     load_run_config, new_run_id, read_events, run_info,
 )
+from .runs.metrics import MetricsWriter
 
 if TYPE_CHECKING:
     from .backends.emulator import EmulatorServer
@@ -281,6 +282,7 @@ class EngineSession:
             create_run_dir(self.runs_dir, self.run_id, self.config)
         lock = RunLock(self.run_dir)
         lock.acquire()
+        previous: list[Event] = []
         try:
             if self._resume:
                 previous = read_events(self.run_dir)
@@ -293,6 +295,7 @@ class EngineSession:
         self._lock = lock
         self.bus.add_sink(self._log)
         self.bus.add_sink(self._observe)
+        self.bus.add_sink(MetricsWriter(self.run_dir, self.config.epochs, previous))  # metrics.csv, every epoch end
 
     async def _build_and_train(self) -> TrainResult:
         """Build the parts, hand them to the trainer, announce the run (RunStarted) and train."""

@@ -7,12 +7,12 @@ import math
 import pytest
 
 from engine.config import TrainingConfig
-from engine.events import EpochFinished, StepMetrics
+from engine.events import StepMetrics
 from engine.runs import (
     METRICS_FILE, RunError, RunLock, SweepTag, delete_run, filter_runs, list_records, read_events, run_metrics,
     run_record, sort_runs, tag_run, untag_run, write_metrics_csv,
 )
-from engine.runs.metrics import METRIC_COLUMNS, MetricsWriter, metric_rows
+from engine.runs.metrics import METRIC_COLUMNS, metric_rows
 from engine.session import EngineSession
 from runs_fixtures import fake_run
 
@@ -99,26 +99,22 @@ TINY = dict(n_qubits=2, circuit_depth=1, n_samples=20, epochs=2, batch_size=4, s
             checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False, use_native_gates=False)
 
 
-async def test_metrics_csv_is_written_as_the_run_goes_and_is_right_after_a_resume(tmp_path):
+async def test_every_run_writes_metrics_csv_as_it_goes_and_it_is_right_after_a_resume(tmp_path):
     reference = EngineSession(TrainingConfig(**TINY), runs_dir=tmp_path / "ref")
     await reference.run()
     ref_rows = metric_rows(read_events(reference.run_dir), 2)
 
     session = EngineSession(TrainingConfig(**TINY), runs_dir=tmp_path / "runs")
-    seen = []
-    session.bus.add_sink(MetricsWriter(session.run_dir, 2))
-    session.bus.add_sink(lambda e: isinstance(e, EpochFinished)
-                         and seen.append((session.run_dir / METRICS_FILE).exists()))
     queue = session.bus.subscribe()
     task = asyncio.create_task(session.run())
     while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 4):
         pass
+    early = list(csv.DictReader((session.run_dir / METRICS_FILE).open()))  # written at the first epoch end
+    assert [int(r["step"]) for r in early] == [0, 1, 2, 3]
     await session.stop()
     stopped = await task
     assert stopped.status == "stopped" and 4 < stopped.steps < 8  # resumed mid-epoch 2
-    assert seen == [True]  # written at the first epoch end, before the run ended
     resumed = EngineSession.from_run_dir(session.run_dir)
-    resumed.bus.add_sink(MetricsWriter(session.run_dir, 2, read_events(session.run_dir)))
     await resumed.run()
     rows = list(csv.DictReader((session.run_dir / METRICS_FILE).open()))
     assert [int(r["step"]) for r in rows] == [r.step for r in ref_rows] == list(range(8))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable
@@ -28,6 +29,7 @@ from .eventlog import read_events
 from .replace import replace_bytes
 
 METRICS_FILE = "metrics.csv"
+_log = logging.getLogger("engine.runs.metrics")  # a Log event through the session's handler
 
 
 @dataclass
@@ -160,6 +162,7 @@ class MetricsWriter:
 
     def __init__(self, run_dir: Path, epochs: int, previous: Iterable[_Event | Event] = ()):
         self.path = Path(run_dir) / METRICS_FILE
+        self._warned = False
         self._builder = MetricsBuilder(epochs)
         for event in previous:
             self._builder.feed(event)
@@ -167,7 +170,13 @@ class MetricsWriter:
     def __call__(self, event: _Event) -> None:
         self._builder.feed(event)
         if isinstance(event, (EpochFinished, RunFinished)):
-            _replace_file(self.path, metrics_csv(self._builder.rows()))
+            try:
+                _replace_file(self.path, metrics_csv(self._builder.rows()))
+            except OSError as exc:  # the run goes on: metrics.csv can be rebuilt from events (`export`)
+                if not self._warned:
+                    self._warned = True
+                    _log.warning("cannot write %s: %s (rebuild it with `qstore-tui export`)", self.path,
+                                 exc.strerror or exc)
 
 
 __all__ = ["METRICS_FILE", "METRIC_COLUMNS", "MetricRow", "MetricsBuilder", "MetricsWriter",

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from ..config import ConfigError, TrainingConfig
 from ..events import EpochFinished, RunStarted, _Event
 from ..runs import new_run_id, run_record
-from ..runs.metrics import MetricsWriter
 from ..runs.tags import SweepTag, write_sweep_tag
 from .space import Choice, apply_params
 from .study import PLANNED_ATTR, SweepSpec
@@ -90,7 +89,6 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> float:
                 session.trainer.request_stop()  # stops before the next epoch, after a checkpoint
 
     session.bus.add_sink(on_event)
-    session.bus.add_sink(MetricsWriter(session.run_dir, config.epochs))
     try:
         finished = asyncio.run(session.run())
     except KeyboardInterrupt:  # Ctrl-C: the run ended "interrupted"; a resumed sweep runs the trial again

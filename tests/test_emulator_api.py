@@ -38,6 +38,8 @@ def component(name: str) -> dict[str, str]:
 
 RESPONSES: dict[tuple[str, int], dict[str, Any]] = {
     ("POST /jobs", 201): component("JobCreationResponse"),
+    ("POST /jobs/{id}/clone", 201): component("JobCreationResponse"),
+    ("POST /jobs/{id}/move", 201): component("JobCreationResponse"),
     ("GET /jobs", 200): component("GetJobsResponse"),
     ("DELETE /jobs", 200): component("JobsDeletedResponse"),
     ("DELETE /jobs/{id}", 200): component("JobDeletedResponse"),
@@ -65,7 +67,8 @@ ARTIFACTS = {"probabilities": "IonqResultProbabilitiesJsonV1", "histogram": "Ion
              "shots": "IonqResultShotsJsonV1", "probabilities-aggregate": "IonqResultProbabilitiesAggregateJsonV1",
              "aggregation-average": "IonqResultHistogramJsonV2", "aggregation-voting": "IonqResultHistogramJsonV2"}
 REQUESTS = {"PUT /jobs/status/cancel": "JobsBulkOperationRequest", "DELETE /jobs": "JobsBulkOperationRequest",
-            "POST /sessions": "CreateSessionRequest"}
+            "POST /sessions": "CreateSessionRequest", "POST /jobs/{id}/clone": "CloneJobPayload",
+            "POST /jobs/{id}/move": "CloneJobPayload"}
 
 
 class SpecChecker:
@@ -214,6 +217,39 @@ def test_deleting_a_queued_job_cancels_it_and_bulk_delete_reports_what_it_delete
     assert [j["id"] for j in http.get("jobs").json()["jobs"]] == [ids[2]]
     bad = http.request("DELETE", "jobs", json={"ids": "x"})
     assert bad.status_code == 400 and bad.json()["validation"]["keys"] == ["ids"]
+
+
+# ------------------------------------------------------------------------------------- clone and move
+
+
+def test_a_clone_reruns_the_job_with_the_fields_it_changes(http):
+    source = wait_done(http, http.post("jobs", json=body(name="bell", metadata={"k": "v"})).json()["id"])
+    r = http.post(f"jobs/{source['id']}/clone", json={"shots": 300, "noise": {"model": "aria-1", "seed": 2}})
+    assert r.status_code == 201
+    clone = wait_done(http, r.json()["id"])
+    assert clone["id"] != source["id"] and clone["name"] == "bell" and clone["metadata"] == {"k": "v"}
+    assert clone["shots"] == 300 and clone["noise"] == {"model": "aria-1", "seed": 2}
+    assert sum(http.get(f"jobs/{clone['id']}/results/histogram").json().values()) == 300
+    assert http.get(f"jobs/{source['id']}").json()["status"] == "completed"  # the source is left as it was
+    bad = http.post(f"jobs/{source['id']}/clone", json={"input": {}})
+    assert bad.status_code == 400 and bad.json()["validation"]["keys"] == ["input"]
+    assert http.post(f"jobs/{source['id']}/clone", json={"shots": 0}).json()["validation"]["keys"] == ["shots"]
+    assert http.post("jobs/nope/clone", json={}).status_code == 404
+
+
+def test_a_child_clones_as_its_own_circuit_and_a_move_cancels_its_source(server, http):
+    multi = {"type": "ionq.multi-circuit.v1", "backend": "simulator", "input": {
+        "gateset": "qis", "qubits": 2, "circuits": [{"circuit": BELL}, {"circuit": [{"gate": "x", "target": 1}]}]}}
+    parent = wait_done(http, http.post("jobs", json=multi).json()["id"])
+    child = wait_done(http, http.post(f"jobs/{parent['child_job_ids'][1]}/clone", json={}).json()["id"])
+    assert child["type"] == "ionq.circuit.v1"
+    assert http.get(f"jobs/{child['id']}/results/probabilities").json() == {"2": 1.0}
+    server.reset(timing=Timing(queue_s=30.0))
+    queued = http.post("jobs", json=body()).json()["id"]
+    moved = http.post(f"jobs/{queued}/move", json={"backend": "qpu.aria-1", "shots": 1000})
+    assert moved.status_code == 201
+    assert http.get(f"jobs/{queued}").json()["status"] == "canceled"
+    assert http.get(f"jobs/{moved.json()['id']}").json()["backend"] == "qpu.aria-1"
 
 
 # -------------------------------------------------------------------------------------------- sessions

@@ -53,6 +53,7 @@ class ParsedJob:
     session_id: str | None = None
     debiasing: bool = False  # the effective setting: IonQ's default or the job's own
     noise_override: NoiseModel | None = None  # a backend's model read from a characterization file
+    body: dict[str, Any] = field(default_factory=dict)  # the create-job body as sent (clone and move reuse it)
 
     @property
     def shot_based(self) -> bool:
@@ -209,7 +210,7 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
         raise PayloadError('"session_id" must be a string', ("session_id",))
     debiasing = _debiasing(settings, backend, shots, circuits)
     parsed = ParsedJob(job_type, backend, shots, model, seed, echo, metadata, name, settings, dry_run, circuits,
-                       session_id=session_id, debiasing=debiasing)
+                       session_id=session_id, debiasing=debiasing, body=body)
     parsed.failure = _unsupported_native(circuits, backend if backend != "simulator" else model)
     return parsed
 

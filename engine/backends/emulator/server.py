@@ -29,6 +29,7 @@ from aiohttp.typedefs import Handler
 
 from ...sim.noise import NOISE_MODELS
 from .base import EmulatorBase
+from .clone import clone_body
 from .execute import simulate
 from .faults import STATUS_FAULTS, Fault
 from .jobs import EmuJob, JobStore
@@ -69,6 +70,8 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         r.add_get(p + "/jobs", self.list_jobs)
         r.add_delete(p + "/jobs", self.delete_many)
         r.add_get(p + "/jobs/{id}", self.get_job)
+        r.add_post(p + "/jobs/{id}/clone", self.clone_job)
+        r.add_post(p + "/jobs/{id}/move", self.move_job)
         r.add_delete(p + "/jobs/{id}", self.delete_job)
         r.add_get(p + "/jobs/{id}/cost", self.job_cost)
         r.add_put(p + "/jobs/{id}/status/cancel", self.cancel)
@@ -167,6 +170,33 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
             body = json.loads(raw)
         except ValueError as e:
             return _error(400, f"the request body is not valid JSON: {e}")
+        return await self._create(body, request)
+
+    async def clone_job(self, request: web.Request) -> web.Response:
+        return await self._clone(request, move=False)
+
+    async def move_job(self, request: web.Request) -> web.Response:
+        return await self._clone(request, move=True)
+
+    async def _clone(self, request: web.Request, *, move: bool) -> web.Response:
+        """A new job from the source job's body and the payload's fields (see clone.py); `move` then cancels
+        the source if it has not finished."""
+        source = self._job(request)
+        if source is None:
+            return not_found()
+        try:
+            body = clone_body(source, json.loads(await request.read() or b"{}"))
+        except ValueError as e:  # invalid JSON
+            return _error(400, f"the request body is not valid JSON: {e}")
+        except PayloadError as e:
+            return _error(400, e.message, e.keys)
+        response = await self._create(body, request)
+        if move and response.status == 201:
+            self.store.cancel(source.id)
+        return response
+
+    async def _create(self, body: Any, request: web.Request) -> web.Response:
+        """Validate, admit (session limits) and create a job, then run it unless it is a dry run."""
         try:
             parsed = parse_job_body(body, max_qubits=self.settings.max_qubits)
             parsed.noise_override = self.settings.noise_models.get(parsed.noise_model)

@@ -49,3 +49,17 @@ async def test_a_model_that_needs_an_uncoupled_pair_is_refused_naming_it(tmp_pat
     assert finished.status == "failed" and session.failure_kind == "config"  # exit 2: the model does not fit
     assert "(0, 2)" in finished.message or "(0, 2)" in str(session.error), session.error
     assert not [e for e in read_events(session.run_dir) if isinstance(e, RunFinished) and e.steps]
+
+
+async def test_on_the_emulator_the_characterization_becomes_its_noise_model(tmp_path):
+    cfg = config(tmp_path, backend="emulator", readout_mitigation="off", epochs=1)
+    session = EngineSession(cfg, runs_dir=tmp_path / "runs")
+    served: list = []
+    queue = session.bus.subscribe()
+    finished = await session.run()
+    assert finished.status == "completed", finished.message
+    assert session.backend.noise_model == "forte-1"  # the emulator's forte-1 model, built from our body
+    while not queue.empty():
+        served.append(queue.get_nowait())
+    logs = [e.message for e in served if isinstance(e, Log)]
+    assert any("honours the connectivity of file" in m for m in logs)

@@ -27,7 +27,7 @@ from .bridge import BridgeBusy, EngineBridge
 from .messages import EngineProblem, RunEnded, SessionUpdated
 from .screens.base import AppScreen
 from .screens.config import ConfigScreen
-from .themes import DEFAULT_THEME, FALLBACK_THEME, default_theme_dirs, load_themes
+from .themes import DEFAULT_THEME, FALLBACK_THEME, SHIPPED_THEMES, default_theme_dirs, load_themes
 from .widgets.mode_bar import SCREENS
 
 # The first screen is imported with the app; the others (and their widgets) when first shown, so the
@@ -143,18 +143,19 @@ class QStoreApp(App[None]):
 
     # ----- start-up -----
 
-    def run(self, *, mouse: bool | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+    def run(self, *, mouse: bool | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         """Run in the terminal; without mouse reporting when made with `no_mouse` (SSH, tmux copy mode).
 
         A crash ends the app as Textual ends it (the terminal restored), then prints one line: what
         went wrong and where its crash log (the traceback) is; `return_code` is then non-zero."""
-        super().run(mouse=not self.no_mouse if mouse is None else mouse, **kwargs)
+        result = super().run(mouse=not self.no_mouse if mouse is None else mouse, **kwargs)
         if self.crash is not None:
             from .crash import crash_message, write_crash_log
 
             path = write_crash_log(self.crash, what="the app", run_dir=self.bridge.run_dir,
                                    context=[f"screen: {self.current_mode}"])
             print(crash_message("the app", self.crash, path), file=sys.stderr, flush=True)
+        return result
 
     def _handle_exception(self, error: Exception) -> None:
         """An exception no handler caught: keep it for the crash log instead of a traceback on screen."""
@@ -461,7 +462,8 @@ class QStoreApp(App[None]):
         yield SystemCommand("Training: pause", "Pause after the batch in flight (p)", self.action_pause)
         yield SystemCommand("Training: resume", "Resume a paused run (r)", self.action_resume_training)
         yield SystemCommand("Training: stop", "Checkpoint and stop the run (s)", self.action_stop)
-        for name in sorted(self.available_themes):
+        shipped = [name for name in SHIPPED_THEMES if name in self.available_themes]  # ours first
+        for name in [*shipped, *sorted(set(self.available_themes) - set(shipped))]:
             yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme", partial(self._set_theme, name),
                                 discover=False)
         for mode in self.MODES:

@@ -29,6 +29,7 @@ from engine.tomlguard import TomlError
 from engine.tomlguard import loads as toml_loads
 
 DEFAULT_THEME = "qstore-dark"
+SHIPPED_THEMES = ("qstore-dark", "qstore-light", "qstore-high-contrast")  # themes/*.toml, listed first
 FALLBACK_THEME = "textual-dark"  # built into Textual: used when even the default file is bad
 _STYLE_WORDS = {"none", "bold", "b", "italic", "i", "underline", "u", "reverse", "dim", "strike", "not"}
 

@@ -18,7 +18,7 @@ from engine.events import (
     RunStarted, StepMetrics, _Event,
 )
 from engine.runs import create_run_dir
-from qstore_tui.app import make_app
+from helpers import deterministic_app
 from qstore_tui.themes import default_theme_dirs
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
@@ -111,7 +111,7 @@ def runs_dir(env, tmp_path, monkeypatch):
 
 def app_for(runs_dir: Path, **kw):
     kw.setdefault("theme_dirs", SHIPPED_THEMES)
-    return make_app(runs_dir=runs_dir, clock=fixed_clock, testing=True, **kw)
+    return deterministic_app(runs_dir=runs_dir, clock=fixed_clock, **kw)
 
 
 async def no_secret_on_screen(pilot) -> None:
@@ -243,3 +243,28 @@ class TestThemes:
     @pytest.mark.parametrize("theme", ["qstore-light", "qstore-high-contrast"])
     def test_training_screen_in_theme(self, snap_compare, runs_dir, theme):
         assert snap_compare(app_for(runs_dir, theme=theme), run_before=replay(training_events(), "training"))
+
+
+class TestHelpAndDialogs:
+    def test_help_screen(self, snap_compare, runs_dir):
+        assert snap_compare(app_for(runs_dir), run_before=replay(training_events(), "training"),
+                            press=["question_mark"])
+
+    def test_quit_dialog_during_a_qpu_run(self, snap_compare, runs_dir):
+        from qstore_tui.screens.quit_confirm import QuitConfirmScreen
+
+        async def run_before(pilot) -> None:
+            await replay(training_events(), "training")(pilot)
+            pilot.app.push_screen(QuitConfirmScreen(RUN_ID, qpu=True))
+            await pilot.pause()
+
+        assert snap_compare(app_for(runs_dir), run_before=run_before)
+
+    @pytest.mark.parametrize("theme", ["qstore-dark", "qstore-light", "qstore-high-contrast"])
+    def test_focused_field_in_theme(self, snap_compare, runs_dir, theme):
+        async def run_before(pilot) -> None:
+            await pilot.app.screen.action_show_group("optimization")
+            pilot.app.screen.query_one("#field-learning_rate Input").focus()
+            await pilot.pause()
+
+        assert snap_compare(app_for(runs_dir, theme=theme), run_before=run_before)

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Static
 
 from .dismiss_once import DismissOnce
 
@@ -45,7 +45,7 @@ class QuitConfirmScreen(DismissOnce, ModalScreen[QuitChoice | None]):
     def compose(self) -> ComposeResult:
         money = " on a QPU (jobs in flight are billed)" if self.qpu else ""
         with Vertical(id="dialog"):
-            yield Label(f"Run {self.run_id} is still going{money}", id="title", markup=False)
+            yield Static(f"Run {self.run_id} is still going{money}", id="title", markup=False)  # wraps
             yield Static("s  stop it: checkpoint, cancel jobs in flight, then quit (resume it later)\n"
                          "d  keep it running headless and quit: attach again with "
                          f"`qstore-tui attach {self.run_id}`\n"

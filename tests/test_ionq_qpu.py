@@ -45,10 +45,39 @@ def server():
         yield s
 
 
+SESSION_SCHEMAS = {("POST /sessions", 201): "Session", ("GET /sessions/{session_id}", 200): "Session",
+                   ("POST /sessions/{session_id}/end", 200): "Session", ("GET /sessions", 200): "SessionsResponse"}
+
+
+def conformance_errors(spec: dict, x: Exchange) -> list[str]:
+    """Every request body sent and response read, against the spec (tests/test_ionq_conformance.py's tables)."""
+    from test_ionq_conformance import request_schema, response_schema
+
+    if x.endpoint == "POST /sessions" and x.request is not None:
+        found = errors(spec, "CreateSessionRequest", x.request)
+        if found:
+            return found
+    if (x.endpoint, x.status) in SESSION_SCHEMAS:
+        return errors(spec, SESSION_SCHEMAS[(x.endpoint, x.status)], x.response)
+    out: list[str] = []
+    req = request_schema(x)
+    if req is not None and x.status < 400:
+        out += [e.message for e in jsonschema.Draft7Validator({**req, "components": spec["components"]})
+                .iter_errors(x.request)]
+    if x.endpoint == "GET /jobs/{id}/artifacts/{artifact}" and x.path.endswith("/histogram"):
+        return out + errors(spec, "IonqResultHistogramJsonV1", x.response)
+    schema = response_schema(x)
+    return out + [e.message for e in jsonschema.Draft7Validator({**schema, "components": spec["components"]})
+                  .iter_errors(x.response)]
+
+
 @pytest.fixture
-def emu(server):
+def emu(server, spec):
     server.reset()
-    return server
+    yield server
+    for x in server.exchanges():
+        found = conformance_errors(spec, x)
+        assert not found, f"{x.endpoint} {x.status}: {found[:3]}"
 
 
 def client(emu: EmulatorServer) -> IonQClient:

@@ -11,6 +11,8 @@ from .options import runs_dir, runs_dir_option
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run id (or path to the run directory)")
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
+    p.add_argument("--write", action="store_true",
+                   help="(re)write report.md, report.html and report.json with the loss and accuracy plots")
     runs_dir_option(p)
 
 
@@ -21,6 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from engine.runs import is_running, load_run_config, read_events, resolve_run
 
     run_dir = resolve_run(runs_dir(args), args.run)
+    if args.write:
+        from engine.runs.report_files import write_report_files
+
+        for path in write_report_files(run_dir).paths():
+            print(f"wrote {path}")
+        return EXIT_OK
     report = build_report(read_events(run_dir), load_run_config(run_dir))
     if report.run.status == "incomplete" and is_running(run_dir):
         report.run.status = "running"  # the report so far of a run another process is writing

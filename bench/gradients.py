@@ -7,8 +7,8 @@ standing for the loss's dL/dz, which is how the trainer uses it). Peers at their
 
 - JAX: `jit(vmap(grad(f)))` over a hand-written statevector in complex128 (`jax_enable_x64`): our
   precision, which the 1e-9 agreement needs (complex64 would be faster and agree to ~1e-6 only);
-  gates written elementwise (bench/_peers.py), 1.7x faster than `tensordot`; compile time (the
-  first call) reported apart.
+  gates written elementwise (bench/_peers.py), faster than `tensordot` gates or gather CNOTs; compile
+  time (the first call) reported apart.
 - lightning.qubit, diff_method="adjoint": all rows as one batch of tapes through the device's
   `compute_derivatives` (the least overhead PennyLane offers: a QNode per row, or
   `execute_and_compute_derivatives`, was slower here).

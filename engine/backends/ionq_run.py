@@ -14,7 +14,7 @@ from ..circuits.template import CircuitBatch
 from ..events import DryRunReport, IonQSessionUpdate, Log, MitigationInfo, SpendUpdate, _Event
 from .ionq import IonQBackend
 from .ionq_backends import target_list
-from .ionq_errors import IonQError
+from .ionq_errors import IonQError, IonQSpendCapError
 from .ionq_options import Aggregation, ErrorMitigation
 from .ionq_session import JobCostBooked, QpuSession, SessionLimits, SpendLedger
 
@@ -95,6 +95,8 @@ class QpuRun:
             self.emit(Log(level="warning", message=f"no max_cost_usd: the jobs on {s.target} run outside an IonQ "
                                                    "session, with no cost limit"))
             return
+        if s.max_cost_usd - spent_before_usd <= 0:  # a resumed run that has spent its cap already
+            raise IonQSpendCapError(spent_before_usd, 0.0, s.max_cost_usd)
         jobs = s.session_max_jobs or max(1, math.ceil(planned_jobs * 1.1))
         limits = SessionLimits(s.max_cost_usd - spent_before_usd, jobs, s.session_max_minutes)
         self.session = QpuSession(backend.client, s.target, limits)

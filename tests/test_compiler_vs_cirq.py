@@ -9,8 +9,9 @@ distinct case on the canonical wiring (controls 0..k-1, target k) and memoized; 
 example's own wiring, and its counts are checked to be the same as on the canonical one (the comparison holds
 for the drawn circuit too). The angle pool is the special values of the issue plus seeded random ones, smaller
 for three and four controls, so that the distinct cases fit the time budget. For the same reason cirq's matrix
-encoding is tried with three or four controls only where U is a multiple of the identity, the one place it
-beats cirq's gate classes (bench/compiler.py runs both encodings on every circuit of its suite).
+encoding is tried with one, three or four controls only where U is a multiple of the identity, the one place it
+beats cirq's gate classes (with one control cirq decomposes the same two-qubit unitary either way; with two both
+are always tried; bench/compiler.py runs both encodings on every circuit of its suite).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def one_gate(name: str, k: int, angle: float, wires: list[int], n: int) -> Circu
 
 
 def encodings(name: str, k: int, angle: float) -> tuple[str, ...]:
-    if k <= 2 or name in PAIRS:
+    if name in PAIRS:
+        return ("gates",)
+    if k == 2:
         return ENCODINGS
     u = one_qubit_matrix("qis", "x" if name in ("not", "cnot") else name, np.array([angle][:QIS_GATES[name].n_params]))
     return ENCODINGS if identity_phase(np.round(u, 12)) is not None else ("gates",)
@@ -61,7 +64,7 @@ def cases(draw: st.DrawFn) -> tuple[str, int, float, list[int], int]:
     if name in PAIRS:
         k, pool = 0, SPECIAL + RANDOM
     else:
-        k = draw(st.sampled_from((1, 1, 2, 2, 3, 3, 4)))
+        k = draw(st.sampled_from((1, 1, 1, 2, 2, 2, 3, 3, 4)))
         pool = ANGLES[k]
     angle = draw(st.sampled_from(pool)) if QIS_GATES[name].n_params else 0.0
     n = max(k, 1) + 1 + draw(st.integers(0, 1))

@@ -12,6 +12,7 @@ from .backends.ionq_errors import IonQError
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .data import DataError
+from .fileio import DiskFullError, FileWriteError
 from .runs import RunError
 
 FailureKind = Literal["config", "backend"]  # None: a programming error
@@ -24,8 +25,10 @@ def classify_error(exc: BaseException) -> FailureKind | None:
     from .store.base import StoreError
     from .trainer import TrainingError
 
-    if isinstance(exc, (ConfigError, DataError, CheckpointError, RunError, CrossCheckError)):
-        return "config"
+    if isinstance(exc, DiskFullError):
+        return "backend"
+    if isinstance(exc, (ConfigError, DataError, CheckpointError, RunError, CrossCheckError, FileWriteError)):
+        return "config"  # FileWriteError here: a path that is read-only, not owned, or not a directory
     if isinstance(exc, (IonQError, StoreError, TrainingError, OSError, CompilationError)):
         return "backend"
     if isinstance(exc, ValueError):
@@ -43,7 +46,7 @@ def error_source(exc: BaseException) -> str:
         return "store"
     if isinstance(exc, (ConfigError, DataError)):
         return "config"
-    if isinstance(exc, (CheckpointError, RunError)):
+    if isinstance(exc, (CheckpointError, RunError, FileWriteError)):
         return "run"
     if type(exc).__module__.startswith("engine.compiler"):
         return "compiler"

@@ -29,15 +29,15 @@ import numpy as np
 
 from .backends.base import Backend
 from .backends.ionq_errors import IonQAuthError
-from .checkpoint import latest_checkpoint
+from .checkpoint import ResumePoint, find_resume_point
 from .circuits.template import CircuitBatch
-from .config import FEATURE_SWITCHES, TrainingConfig
+from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
 from .data import Dataset, load_dataset, train_val_split
 from .events import (
     BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, Event, EventBus, JobUpdate, Log, RunFinished,
     RunStarted, _Event,
 )
-from .fileio import atomic_write_bytes
+from .fileio import FileWriteError, atomic_write_bytes
 from .eventsinks import BusLogHandler, SecretScrubber
 from .failures import FailureKind, classify_error, error_source
 from .lag import LagProbe
@@ -145,6 +145,7 @@ class EngineSession:
         self.qpu = SessionQpu(config, self.emit)  # IonQ session, spend, mitigation line, dry run
         self.pricing = RunPricing(config)
         self._syncs: set[asyncio.Future[None]] = set()
+        self._checkpoint_events: set[int] = set()  # steps whose Checkpoint event an earlier segment wrote
         # The first sink: no other sink or subscriber ever sees an API key in an event's free text.
         self.bus.add_sink(SecretScrubber(s.get_secret_value() for s in (config.quantum_api_key,
                                                                           config.pinecone_api_key) if s))
@@ -286,9 +287,10 @@ class EngineSession:
         try:
             if self._resume:
                 previous = read_events(self.run_dir)
+                self._checkpoint_events = {e.step for e in previous if isinstance(e, Checkpoint)}
                 if previous:
                     self.bus.continue_from(previous[-1].seq)
-            self._log = EventLog(self.run_dir / EVENTS_FILE)
+            self._log = EventLog(self.run_dir / EVENTS_FILE, on_failure=self._on_log_failure)
         except BaseException:
             lock.release()
             raise
@@ -301,6 +303,8 @@ class EngineSession:
         """Build the parts, hand them to the trainer, announce the run (RunStarted) and train."""
         cfg = self.config
         await asyncio.to_thread(self._import_parts)
+        # Before any part is built: a damaged checkpoint is set aside, a config.toml edited since is refused.
+        point = await self._resume_point() if self._resume else None
         train, val = await asyncio.to_thread(self._load_data)
         backend = await self._build_backend()
         from .model import QuantumModel
@@ -319,8 +323,8 @@ class EngineSession:
             trainer.request_pause()
         if self._stop_reason is not None:
             trainer.request_stop()
-        resume_from = latest_checkpoint(self.checkpoint_dir) if self._resume else None
-        resumed_step = int(resume_from.stem.split("-")[1]) if resume_from else 0
+        resume_from = point.path if point is not None else None
+        resumed_step = point.step if point is not None else 0
         steps_per_epoch = -(-len(train) // cfg.batch_size)
         total_steps = cfg.epochs * steps_per_epoch
         self.emit(RunStarted(
@@ -374,6 +378,48 @@ class EngineSession:
         self.emit(Log(level="info", message=f"native compile ({cfg.native_target}) of the model checked with "
                                             f"{cfg.quantum_sdk}: fidelity {fidelity:.12f}"))
 
+    async def _resume_point(self) -> ResumePoint | None:
+        """The newest valid checkpoint (damaged newer ones set aside, each named in a warning), checked
+        against config.toml: a field that fixes the checkpoint's shape and was edited since is a ConfigError."""
+        point = await asyncio.to_thread(find_resume_point, self.checkpoint_dir)
+        if point is None:
+            return None
+        for bad in point.set_aside:
+            self.emit(Log(level="warning", message=f"checkpoint {bad.path} is damaged ({bad.reason}): set aside "
+                                                   f"as {bad.moved_to.name}; resuming from {point.path.name}"))
+        if point.step not in self._checkpoint_events:
+            self.emit(Log(message=f"{point.path.name} was written but its event was not (the process ended "
+                                  f"between the two): resuming from it"))
+        from .trainer import RESUME_MUST_MATCH
+
+        saved = point.checkpoint.config
+        changed = [(name, f"{point.path.name} was made with {saved.get(name)!r}, config.toml now has "
+                          f"{current!r}")
+                   for name in RESUME_MUST_MATCH
+                   if saved.get(name) != (current := self.config.model_dump(mode="json", include={name})[name])]
+        if changed:
+            raise ConfigError(changed[0][0], changed[0][1], path=self.run_dir / "config.toml", problems=changed)
+        return point
+
+    def _on_log_failure(self, exc: FileWriteError) -> None:
+        """events.jsonl cannot be written (a full disk): end the run now, failed with that error.
+
+        The log has cut itself back to its last whole line and writes nothing more, so the run
+        directory stays consistent; the last good checkpoint is untouched and resume works later.
+        """
+        loop = self._loop
+        if loop is None:
+            return
+
+        def fail() -> None:
+            if self.error is None:
+                self.error, self.failure_kind = exc, classify_error(exc)
+            self._stop_reason = self._stop_reason or "stopped"
+            if self._work is not None and not self._work.done():
+                self._work.cancel()
+
+        loop.call_soon_threadsafe(fail)
+
     def _import_parts(self) -> None:
         """Import the heavy modules in a worker thread: a first import would stall the loop for 100s of ms."""
         names = ["engine.batch", "engine.cache", "engine.model", "engine.trainer", "engine.store"]
@@ -421,7 +467,9 @@ class EngineSession:
         if self._log is None or self._loop is None:
             return
         # fsync in a thread: a disk flush can take tens of milliseconds.
-        self._syncs.add(self._loop.run_in_executor(None, self._log.sync))
+        sync = self._loop.run_in_executor(None, self._log.sync)
+        self._syncs.add(sync)
+        sync.add_done_callback(self._syncs.discard)  # done ones are dropped: the set stays small over a long run
         self._emit_stats()
 
     def _emit_stats(self) -> None:
@@ -480,6 +528,10 @@ class EngineSession:
         self.status = final_status
         try:
             await asyncio.to_thread(self._write_report)
+        except FileWriteError as exc:  # a full disk: the run ended already; say so, exit as a disk error
+            self.emit(Log(level="error", message=f"report not written: {exc}"))
+            if self.error is None:
+                self.error, self.failure_kind = exc, classify_error(exc)
         finally:
             await self._close()
             self._done.set()
@@ -530,6 +582,6 @@ def exit_code(session: EngineSession) -> int:
     finished = session.finished
     if finished is None or finished.status == "interrupted":
         return 130
-    if finished.status == "failed":
+    if finished.status == "failed" or session.failure_kind is not None:  # also: the report could not be written
         return 2 if session.failure_kind == "config" else 3 if session.failure_kind == "backend" else 1
     return 0

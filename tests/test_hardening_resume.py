@@ -1,0 +1,77 @@
+"""Resuming a run whose files were damaged or edited: a clear message, the right exit code, nothing lost."""
+
+import asyncio
+import shutil
+
+import pytest
+
+from engine.checkpoint import checkpoints_in
+from engine.config import TrainingConfig
+from engine.events import Log, RunFinished, RunStarted
+from engine.runs import read_events
+from engine.session import EngineSession
+from qstore_tui.cli import main
+
+SETTINGS = dict(n_qubits=2, circuit_depth=1, n_samples=20, batch_size=2, epochs=2, shots_per_circuit=0,
+                checkpoint_interval=2, seed=4)
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A run stopped after its first epoch: checkpoints at steps 4, 6, 8 (8 steps per epoch), store written."""
+    runs = tmp_path_factory.mktemp("runs")
+    session = EngineSession(TrainingConfig(**SETTINGS), runs_dir=runs)
+
+    async def run_one_epoch():
+        task = asyncio.create_task(session.run())
+        while session.trainer is None or session.trainer.state.step < 8:
+            await asyncio.sleep(0.001)
+        await session.stop()
+        return await task
+
+    assert asyncio.run(run_one_epoch()).status == "stopped"
+    return session.run_dir
+
+
+@pytest.fixture
+def run_copy(stopped_run, tmp_path):
+    copy = tmp_path / "runs" / stopped_run.name
+    shutil.copytree(stopped_run, copy)
+    return copy
+
+
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_before(run_copy, capsys):
+    folder = run_copy / "checkpoints"
+    *_, before, newest = checkpoints_in(folder)
+    newest.write_text('{"format": "qstore-checkpoint/1", "step": "eight"}')
+    assert main(["run", "--resume", run_copy.name, "--runs-dir", str(run_copy.parent)]) == 0
+    err = capsys.readouterr().err
+    assert f"checkpoint {newest} is damaged" in err and f"set aside as {newest.name}.damaged" in err
+    assert (folder / f"{newest.name}.damaged").read_text().endswith('"eight"}')
+    events = read_events(run_copy)
+    started = [e for e in events if isinstance(e, RunStarted)][-1]
+    assert started.resumed_from_step == int(before.stem.split("-")[1])
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
+    assert any(isinstance(e, Log) and e.level == "warning" and "is damaged" in e.message for e in events)
+
+
+def test_a_config_edited_against_its_checkpoint_exits_2_naming_the_fields(run_copy, capsys):
+    config = run_copy / "config.toml"
+    text = config.read_text()
+    config.write_text(text.replace("n_qubits = 2", "n_qubits = 3").replace("batch_size = 2", "batch_size = 4"))
+    assert main(["run", "--resume", run_copy.name, "--runs-dir", str(run_copy.parent)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: n_qubits: step-" in err and "was made with 2, config.toml now has 3" in err
+    assert "batch_size:" in err and "dimension mismatch" not in err and "Traceback" not in err
+
+
+def test_a_garbage_store_is_set_aside_with_a_warning_and_the_run_goes_on(run_copy, capsys):
+    store = run_copy / "store.sqlite"
+    for side in ("store.sqlite-wal", "store.sqlite-shm"):
+        (run_copy / side).unlink(missing_ok=True)
+    store.write_bytes(b"this is not a database")
+    assert main(["run", "--resume", run_copy.name, "--runs-dir", str(run_copy.parent)]) == 0
+    err = capsys.readouterr().err
+    assert f"store {store} is damaged (not an SQLite file): set aside as {store}.damaged" in err
+    assert (run_copy / "store.sqlite.damaged").read_bytes() == b"this is not a database"
+    assert read_events(run_copy)[-1].status == "completed"

@@ -327,10 +327,24 @@ class QStoreApp(App[None]):
             return  # a dialog has the keys; its own footer shows them
         from .screens.help import HelpScreen
 
-        screen = self.screen
-        title = dict(SCREENS).get(self.current_mode, self.current_mode)
-        purpose = screen.PURPOSE if isinstance(screen, AppScreen) else ""
-        self.push_screen(HelpScreen(screen, title=title, purpose=purpose))
+        # One help screen per mode, built once and kept (installed): composing and styling a new one
+        # each time cost twice a screen switch. A new keymap rebuilds them (set_keymap).
+        name = f"help-{self.current_mode}"
+        if not self.is_screen_installed(name):
+            screen = self.screen
+            title = dict(SCREENS).get(self.current_mode, self.current_mode)
+            purpose = screen.PURPOSE if isinstance(screen, AppScreen) else ""
+            self.install_screen(HelpScreen(screen, title=title, purpose=purpose), name)
+        self.push_screen(name)
+
+    def set_keymap(self, keymap: dict[str, str]) -> None:  # type: ignore[override]
+        """Textual's, and the help screens (which show the keys) are built again."""
+        super().set_keymap(keymap)
+        for mode in self.MODES:
+            name = f"help-{mode}"
+            if self.is_screen_installed(name) and not any(
+                    self.get_screen(name) in stack for stack in self._screen_stacks.values()):
+                self.uninstall_screen(name)
 
     # ----- engine -----
 

@@ -192,3 +192,15 @@ async def test_without_the_lookup_window_the_same_late_post_would_have_made_a_se
             await IonQBackend(client).run(batch_of(2), shots=SHOTS, seed=SEED)
         await proxy.drain()
     assert server.counters().duplicates == 1
+
+
+async def test_the_emulators_own_late_post_fault_creates_no_second_job(server):
+    """The same guarantee with the emulator's `late_post` fault (the request held before it is processed)."""
+    server.reset(faults=(Fault("late_post", POST, count=2, delay_s=3 * TIMEOUT_S),))
+    async with IonQClient(server.base_url, KEY, timeout=httpx.Timeout(TIMEOUT_S), max_retries=3, poll_initial=0.01,
+                          poll_cap=0.05, backoff_base=0.02, backoff_cap=0.05) as client:
+        backend = IonQBackend(client, max_concurrent_jobs=3, limits=BackendLimits(max_circuits=3))
+        result = await backend.run(batch_of(7), shots=SHOTS, seed=SEED)
+    counters = server.counters()
+    assert counters.faults_injected.get("late_post") == 2 and counters.duplicates == 0 and counters.jobs_created == 3
+    np.testing.assert_array_equal(result.counts, (await expected(batch_of(7))).counts)

@@ -68,6 +68,8 @@ class QpuRun:
     async def check_target(self, backend: IonQBackend) -> None:
         """Refuse a target IonQ does not list (or lists retired); offline, the built-in list decides and says so."""
         listing = await target_list(backend.client)
+        if listing.source == "builtin":
+            self.emit(Log(level="warning", message=f"target checked against the built-in list: {listing.note}"))
         problem = listing.problem(self.settings.target)
         if problem is not None:
             raise TargetUnavailableError(f"quantum_target: {problem}")

@@ -3,8 +3,11 @@
 `run` writes the chunks straight from the batch's angle matrix (ionq_payload), submits them
 concurrently (at most `max_concurrent_jobs` jobs in flight per run), polls each, fetches the aggregated probabilities and orders them by
 `child_job_ids`. The ideal simulator returns exact probabilities, so shots are sampled here with
-`np.random.default_rng(seed)`, exactly as the local simulator does; noisy simulators and QPUs return
-probabilities from their own shots, which become counts by rounding.
+`np.random.default_rng(seed)`, exactly as the local simulator does; for noisy simulators and QPUs the
+per-shot histograms are read where the job lists them (probabilities otherwise, counts by rounding), and with
+`voting` aggregation each circuit's sharpened distribution. Jobs carry the run's error-mitigation settings
+and IonQ session; a `SpendLedger` reserves each batch's estimate before it is sent and books each job's
+actual cost. `dry_run` validates and prices a batch without running it.
 """
 
 from __future__ import annotations

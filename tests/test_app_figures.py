@@ -64,3 +64,24 @@ async def test_the_to_fix_list_wraps_instead_of_being_cut_at_80_columns(tmp_path
         status = screen.query_one("#status", Static)
         text = str(status.render())
         assert "circuit_depth" in text and "shots_per_circuit" in text and status.size.height >= 2
+
+
+async def test_the_report_screen_writes_the_report_files_and_names_them(tmp_path):
+    from engine.session import EngineSession
+
+    config = TrainingConfig(backend="local", n_qubits=3, circuit_depth=1, shots_per_circuit=0, epochs=1,
+                            n_samples=20, batch_size=8, embeddings_to_store=False)
+    session = EngineSession(config, runs_dir=tmp_path)
+    await session.run()
+    app = make_app(runs_dir=tmp_path, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_run(session.run_dir, "open")
+        await pilot.press("4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        wrote = [n.message for n in app._notifications if n.message.startswith("wrote ")]
+        assert wrote and "report.md" in wrote[-1] and "report.html" in wrote[-1]
+        assert (session.run_dir / "report.html").exists()

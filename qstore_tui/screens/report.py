@@ -37,12 +37,15 @@ class ReportScreen(AppScreen):
          "export('json')"),
         ("Report: copy", "Copy the report text to the clipboard", "copy"),
         ("Report: refresh", "Rebuild the report from the run's events", "refresh_report"),
+        ("Report: write report files", "report.md, .html, .json and plots into the run directory (w)",
+         "write_files"),
     )
     BINDINGS = [
         Binding("m", "export('md')", "Markdown", id="report.markdown"),
         Binding("j", "export('json')", "JSON", id="report.json"),
         Binding("c", "copy", "Copy", id="report.copy"),
         Binding("g", "refresh_report", "Refresh", id="report.refresh"),
+        Binding("w", "write_files", "Write files", id="report.write"),
     ]
     DEFAULT_CSS = """
     ReportScreen {
@@ -166,6 +169,28 @@ class ReportScreen(AppScreen):
             self.notify(f"wrote {path}", title="Report", markup=False)
         if self.app.is_web:  # the run directory is on the server: hand the file to the browser too
             self.app.deliver_text(io.StringIO(content), save_filename=name, open_method="download")
+
+    def action_write_files(self) -> None:
+        """Every report file with its plots into the run directory; the notification names them."""
+        if self._report_dir is None:
+            self.notify("this report has no run directory to write into", severity="warning")
+            return
+        self.notify("writing the report files (drawing the plots)...", timeout=3)
+        self._write_files(self._report_dir)
+
+    @work(thread=True, group="report-files", exclusive=True, exit_on_error=False)
+    def _write_files(self, run_dir: Path) -> None:
+        from engine.runs.report_files import write_report_files
+
+        try:
+            files = write_report_files(run_dir)
+        except (OSError, ValueError) as exc:
+            self.app.call_from_thread(self.notify, f"{run_dir}: cannot write the report files: {exc}",
+                                      severity="error", markup=False)
+            return
+        names = ", ".join(p.name for p in files.paths())
+        self.app.call_from_thread(self.notify, f"wrote {names} in {run_dir}", title="Report", timeout=10,
+                                  markup=False)
 
     def action_copy(self) -> None:
         """The report text to the clipboard (OSC 52: works over SSH and in tmux with set-clipboard on)."""

@@ -71,3 +71,33 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_and_the_stud
     runs = trial_runs(tmp_path)
     assert sorted(runs) == sorted([killed] + [t.number for t in summary.trials if t.state == "complete"])
     assert run_record(runs[killed][0]).status == "incomplete"  # the killed run stays as it was left
+
+
+def test_sqlite_hands_each_waiting_trial_to_one_worker_only(tmp_path):
+    """Workers race to mark WAITING trials RUNNING; exactly one wins each (BEGIN IMMEDIATE on SQLite)."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
+    study = optuna.create_study(study_name="race", storage=open_storage(url))
+    for _ in range(30):
+        study.enqueue_trial({})
+    won: list[int] = []
+    start = threading.Barrier(4)
+
+    def worker():
+        storage = open_storage(url)  # its own connections, as a worker process has
+        ids = [t._trial_id for t in storage.get_all_trials(study._study_id, states=(TrialState.WAITING,))]
+        start.wait()
+        for trial_id in ids:
+            try:
+                if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    won.append(trial_id)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(won) == sorted(set(won)) and len(won) == 30

@@ -102,19 +102,29 @@ def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
 
 
 def _sqlite_wal(storage: RDBStorage) -> None:
-    """WAL journal, synchronous=NORMAL: a commit no longer waits for an fsync (an application crash loses
-    nothing; only a power cut can lose the last commits), and readers do not block the one writer."""
-    from sqlalchemy import event, text
+    """Make SQLite safe for several worker processes, and quick.
 
-    def pragmas(dbapi_connection: object, _record: object) -> None:
+    Python's sqlite3 driver starts a transaction only at the first write, so two workers can both read a
+    WAITING trial and both mark it RUNNING: one trial run twice. Every transaction here starts with
+    BEGIN IMMEDIATE (the write lock, waited for up to the busy timeout), so Optuna's read-then-update of a
+    trial's state is atomic across processes. WAL journal with synchronous=NORMAL: a commit does not wait
+    for an fsync (an application crash loses nothing; a power cut can lose the last commits).
+    """
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA journal_mode=WAL")  # kept by the database file; outside any transaction
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    event.listen(storage.engine, "connect", pragmas)
-    with storage.engine.connect() as connection:
-        connection.execute(text("PRAGMA journal_mode=WAL"))  # kept by the database file
-    storage.engine.dispose()  # pooled connections made before the listener reconnect with it
+    def on_begin(connection: object) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+    event.listen(storage.engine, "connect", on_connect)
+    event.listen(storage.engine, "begin", on_begin)
+    storage.engine.dispose()  # pooled connections made before the listeners reconnect with them
 
 
 def _scrub(text: str, url: str) -> str:

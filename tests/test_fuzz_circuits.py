@@ -100,7 +100,7 @@ def test_parse_circuit_succeeds_or_names_gate_and_field(obj):
 _CONFIG = TrainingConfig(shots_per_circuit=0, seed=1)
 
 
-async def _execute(items: list[Any]) -> None:
+async def _execute(items: Any) -> None:
     async with CircuitBatchManager(_CONFIG, LocalSimulatorBackend(seed=1)) as manager:
         result = await asyncio.wait_for(manager.execute_batch(items), timeout=60)  # a hang guard; the deadline is the bound
     assert result.failures == [], result.failures  # whatever got past the door must run
@@ -138,3 +138,29 @@ def _refused(item: Any) -> bool:
     except CircuitError:
         return True
     return False
+
+
+def test_qubit_counts_are_refused_at_the_managers_door_with_the_limit():
+    """Every input kind (JSON, Circuit, cirq.Circuit, CircuitBatch): refused at once, the limit in the message."""
+    import time
+
+    import cirq
+    import numpy as np
+
+    from engine.circuits import CircuitBatch, TemplateBuilder
+
+    b = TemplateBuilder(17)
+    b.gate("h", 16)
+    cases = [[{"qubits": 10 ** 30, "circuit": []}], [{"qubits": 1000, "circuit": [{"gate": "h", "target": 0}]}],
+             [{"qubits": 2, "circuit": []}, {"qubits": 17, "circuit": []}], [Circuit(17).add("h", 16)],
+             [cirq.Circuit(cirq.H.on_each(*cirq.LineQubit.range(17)))],
+             CircuitBatch(b.build(), np.zeros((2, 0)), np.zeros((2, 0)))]
+    for items in cases:
+        t0 = time.perf_counter()
+        try:
+            asyncio.run(_execute(items))
+        except CircuitError as exc:
+            assert "is more than 16, the limit of the local backend" in str(exc), str(exc)
+        else:
+            raise AssertionError(f"accepted {items!r:.80}")
+        assert time.perf_counter() - t0 < 5

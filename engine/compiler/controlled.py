@@ -8,6 +8,9 @@ process fidelity stays within 1e-18 of the exact one, far inside the 1e-12 the i
 - U = I (rx(0), rx(4 pi), ...): the gate vanishes;
 - U = e^{i b} I (rx(2 pi) = -I, ...): it is the phase diag(1, e^{i b}) on the last control, controlled by the
   others: with one control a frame update (no pulse at all), with k controls C^{k-1}-P(b), one control fewer.
+A diagonal U (rz, z, s, t, controlled phases) needs nothing special: its axis is z, so its cores are Z (x) Z on
+the target (a bare ZZ on Forte), and it costs the same entanglers as any other U; with two controls five is the
+minimum even for a diagonal (CCZ is locally a Toffoli, which needs five two-qubit gates: Yu et al. 2013).
 
 Otherwise every construction below is exact for any U (constant or parametric) and the one with the fewest
 cores for k is kept (`choose`); with k controls they cost:

@@ -9,16 +9,26 @@ from .options import no_mouse_option, open_app, runs_dir, runs_dir_option
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", metavar="RUN", help="run id (or path to the run directory)")
+    p.add_argument("run", metavar="RUN", help="run id (or path to the run directory), or a sweep's study name")
     no_mouse_option(p)
     runs_dir_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.runs import resolve_run
+    from engine.runs import RunError, resolve_run
 
     root = runs_dir(args)
-    return open_app(runs_dir=root, attach=resolve_run(root, args.run), no_mouse=args.no_mouse)
+    try:
+        run_dir = resolve_run(root, args.run)
+    except RunError:
+        from engine.sweep.summary import summary_path
+
+        if not summary_path(root, args.run).is_file():
+            raise
+        from .sweep import follow_sweep  # RUN names a sweep: follow its trials until it finishes
+
+        return follow_sweep(root, args.run, follow=True)
+    return open_app(runs_dir=root, attach=run_dir, no_mouse=args.no_mouse)
 
 
 COMMAND = Command(name="attach", help="open the TUI on a running or finished headless run", run=run,

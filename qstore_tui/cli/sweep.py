@@ -153,17 +153,25 @@ def _finish(summary: SweepSummary) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    return follow_sweep(runs_dir(args), args.status, follow=args.follow)
+
+
+def follow_sweep(root: Path, study: str, *, follow: bool) -> int:
+    """Print a sweep's trials from its study.json; with `follow`, as they finish, until the sweep ends."""
     from engine.config import ConfigError
     from engine.sweep import read_summary, summary_path
 
-    path = summary_path(runs_dir(args), args.status)
+    path = summary_path(root, study)
     if not path.is_file():
-        raise ConfigError("status", f"no sweep {args.status!r} in {path.parent.parent} (no {path.name})")
+        raise ConfigError("status", f"no sweep {study!r} in {path.parent.parent} (no {path.name})")
     printer = _Printer()
     while True:
-        summary = read_summary(path)
+        try:
+            summary = read_summary(path)
+        except ValueError as exc:
+            raise ConfigError("status", str(exc)) from None
         printer(summary)
-        if summary.finished or not args.follow:
+        if summary.finished or not follow:
             break
         time.sleep(0.5)
     return _finish(summary)

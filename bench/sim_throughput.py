@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.circuits import CircuitBatch  # noqa: E402
 from engine.sim import expectations_z, probabilities, sample_counts  # noqa: E402
 from engine.circuits.library import ry_rz_ladder  # noqa: E402
-from _timing import best_rate  # noqa: E402
+from _timing import best_rate, best_rates_interleaved  # noqa: E402
 import _peers  # noqa: E402
 
 BATCH = 200
@@ -144,9 +144,11 @@ def kernel_flops(batch: CircuitBatch) -> float:
     return flops
 
 
-def elementwise_flop_rate(batch: CircuitBatch) -> tuple[float, str]:
-    """This machine's elementwise complex FLOP rate on state-sized arrays, one thread: (FLOP/s, source)."""
+def flop_fraction(batch: CircuitBatch) -> tuple[float, float, str]:
+    """(kernel FLOP/s, elementwise FLOP/s, its source), one thread, timed in turn (see the docstring)."""
     from numba import njit
+
+    from engine.sim.statevector import _simulate_chunk, plan_for
 
     @njit(nogil=True, boundscheck=False)
     def axpy(a, x, y):  # pragma: no cover - compiled
@@ -164,19 +166,13 @@ def elementwise_flop_rate(batch: CircuitBatch) -> tuple[float, str]:
         np.multiply(a, x, out=tmp)
         np.add(tmp, y, out=y)
 
-    compiled = best_rate(lambda: axpy(a, x, y), 8 * size)
-    vectorized = best_rate(numpy_axpy, 8 * size)
-    return (compiled, "compiled loop") if compiled >= vectorized else (vectorized, "numpy")
-
-
-def kernel_flop_rate(batch: CircuitBatch) -> float:
-    """The forward kernel's FLOP/s on the whole batch as one chunk, one thread."""
-    from engine.sim.statevector import _simulate_chunk, plan_for
-
     t = batch.template
     plan = plan_for(t, probabilities_only=True)
     angles = np.ascontiguousarray(batch.angles())
-    return best_rate(lambda: _simulate_chunk(t, plan, angles, None), 1) * kernel_flops(batch)
+    kernel, compiled, vectorized = best_rates_interleaved(
+        [lambda: _simulate_chunk(t, plan, angles, None), lambda: axpy(a, x, y), numpy_axpy], 1)
+    element, source = (compiled, "compiled loop") if compiled >= vectorized else (vectorized, "numpy")
+    return kernel * kernel_flops(batch), element * 8 * size, source
 
 
 def peak_mb_2000_12q() -> float:
@@ -196,9 +192,9 @@ def main() -> int:
     b8, b12 = workload(8, 2), workload(12, 4)
 
     out = {}
-    out["ours_8q2l_cps"] = best_rate(ours_exact(b8), BATCH)
+    # exact and shots timed in turn, so that shots_overhead_pct compares runs moments apart
+    out["ours_8q2l_cps"], out["ours_8q2l_shots_cps"] = best_rates_interleaved([ours_exact(b8), ours_shots(b8)], BATCH)
     out["ours_12q4l_cps"] = best_rate(ours_exact(b12), BATCH)
-    out["ours_8q2l_shots_cps"] = best_rate(ours_shots(b8), BATCH)
 
     run_cirq, circuit, resolvers = cirq_exact(b8)
     out["cirq_8q2l_cps"] = best_rate(run_cirq, BATCH, repeat=2, min_time=0.5)
@@ -225,8 +221,7 @@ def main() -> int:
         peers_diff[name] = float(np.max(np.abs(run() - ours_z)))
     out["max_abs_diff_peers"] = max(peers_diff.values())
     out["shots_overhead_pct"] = 100.0 * (out["ours_8q2l_cps"] / out["ours_8q2l_shots_cps"] - 1.0)
-    element_rate, element_source = elementwise_flop_rate(b8)
-    kernel_rate = kernel_flop_rate(b8)
+    kernel_rate, element_rate, element_source = flop_fraction(b8)
     out["kernel_gflops"] = kernel_rate / 1e9
     out["elementwise_gflops"] = element_rate / 1e9
     out["elementwise_source"] = element_source

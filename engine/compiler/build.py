@@ -8,14 +8,16 @@ per-wire basis change (`sides`). `program()` turns it into the arrays `bind` nee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from ..circuits.gates import QIS_GATES, gpi2
 from ..circuits.template import Op, Template
 from .abstract import Affine, Cond, Core, Factor, Fixed, Rot, append_factor, pauli
+from .controlled import CoreEvent, FactorEvent, SwapEvent
 from .onequbit import (
-    GENERAL, GPI2, PULSE_NAMES, PULSES, RunShape, axis_matrix, conj_axis, frame_to, matrix_class,
+    GENERAL, GPI2, Axis, PULSE_NAMES, PULSES, RunShape, axis_matrix, conj_axis, frame_to, matrix_class,
     parallel, rotation, run_class, synthesize,
 )
 from .program import Program
@@ -43,12 +45,12 @@ def _kind(f: Factor) -> np.ndarray | str:
     return "G"
 
 
-def _pull_back(factors: list[Factor], axis, onto) -> int:
+def _pull_back(factors: list[Factor], axis: Axis, onto: Axis) -> int:
     """+-1 if R^dagger (axis . sigma) R = +-(onto . sigma) for the run R = factors, for all parameters; else 0."""
-    v = np.asarray(axis, dtype=np.float64)
+    v: list[float] = [float(x) for x in axis]
     for f in reversed(factors):
         if isinstance(f, Fixed):
-            v = conj_axis(f.m.conj().T, v)
+            v = [float(x) for x in conj_axis(f.m.conj().T, v)]
         elif not parallel(v, f.axis):
             return 0
     return parallel(v, onto)
@@ -72,6 +74,12 @@ class Build:
         self.const_norm: dict[int, tuple[float, bool, bool]] = {}
         self.origin: list[int] = []  # the source op each core was lowered from
 
+    def core(self, cid: int) -> Core:
+        """A core still in the circuit (removed ones are None in `cores`)."""
+        c = self.cores[cid]
+        assert c is not None, f"core {cid} was removed"
+        return c
+
     # -- 1. lowering ---------------------------------------------------------------------------
     def lower(self) -> None:
         t = self.t
@@ -84,9 +92,10 @@ class Build:
                 angle = Affine(tuple((int(j), float(slots[j, k])) for j in nz), float(t.const[k]))
             for ev in lower_op(op, angle, self.target, self.optimize, self.keep_swaps):
                 if ev[0] == "f":
-                    append_factor(self.segs[self.phys[ev[1]]][-1], ev[2], self.optimize)
+                    _, wire, factor = cast(FactorEvent, ev)
+                    append_factor(self.segs[self.phys[wire]][-1], factor, self.optimize)
                 elif ev[0] == "c":
-                    c: Core = ev[1]
+                    c = cast(CoreEvent, ev)[1]
                     c.a, c.b = self.phys[c.a], self.phys[c.b]
                     cid = len(self.cores)
                     self.cores.append(c)
@@ -95,13 +104,13 @@ class Build:
                         self.wcores[w].append(cid)
                         self.segs[w].append([])
                 else:
-                    a, b = ev[1], ev[2]
+                    _, a, b = cast(SwapEvent, ev)
                     self.phys[a], self.phys[b] = self.phys[b], self.phys[a]
 
     # -- 2. fusion -----------------------------------------------------------------------------
     def _remove(self, cid: int, between: dict[int, list[Factor]]) -> None:
         """Drop a core; the runs on either side join, with `between[wire]` in the middle."""
-        c = self.cores[cid]
+        c = self.core(cid)
         for w in (c.a, c.b):
             i = self.wcores[w].index(cid)
             self.wcores[w].pop(i)
@@ -119,7 +128,7 @@ class Build:
                 continue
             m = round(2 * c.turns.const)
             if abs(2 * c.turns.const - m) < 1e-12:
-                between = {c.a: [pauli(c.axis_a)], c.b: [pauli(c.axis_b)]} if m % 2 else {}
+                between: dict[int, list[Factor]] = {c.a: [pauli(c.axis_a)], c.b: [pauli(c.axis_b)]} if m % 2 else {}
                 self._remove(cid, between)
                 changed = True
         return changed
@@ -136,7 +145,7 @@ class Build:
             nid = self.wcores[c.a][ia + 1]
             if self.wcores[c.b][ib + 1] != nid:
                 continue
-            nxt = self.cores[nid]
+            nxt = self.core(nid)
             na, nb = (nxt.axis_a, nxt.axis_b) if nxt.a == c.a else (nxt.axis_b, nxt.axis_a)
             sa = _pull_back(self.segs[c.a][ia + 1], na, c.axis_a)
             sb = _pull_back(self.segs[c.b][ib + 1], nb, c.axis_b)
@@ -163,11 +172,12 @@ class Build:
 
     # -- 3. native mapping ---------------------------------------------------------------------
     def _side(self, cid: int, k: int, j: np.ndarray | None) -> _Side:
-        c = self.cores[cid]
+        c = self.core(cid)
         axis = c.axis_a if k == 0 else c.axis_b
         if self.target == "forte":
             w, phase, fold_axis = forte_basis(axis), 0.0, Z_AXIS
         else:
+            assert j is not None  # Aria sides always get a J (map_cores)
             w, phase = aria_basis(axis, j)
             fold_axis = (float(np.cos(2 * np.pi * phase)), float(np.sin(2 * np.pi * phase)), 0.0)
         sandwich = self.target == "forte" and k == 0
@@ -190,7 +200,7 @@ class Build:
         return _Side(pre, post, phase)
 
     def _wire_side(self, cid: int, w: int) -> int:
-        return 0 if self.cores[cid].a == w else 1
+        return 0 if self.core(cid).a == w else 1
 
     def run_items(self, w: int, i: int) -> list[Factor]:
         """The factors of run i on wire w: after core i-1, segment i, before core i."""
@@ -208,11 +218,11 @@ class Build:
             if c is None:
                 continue
             if c.turns.is_const:
-                ang, fold, neg = normalize_turns(self.target, np.float64(c.turns.const))
+                ang, fold, neg = normalize_turns(self.target, np.asarray(c.turns.const))
                 self.const_norm[cid] = (float(ang), bool(fold), bool(neg))
             else:
                 self.param_cores.append(cid)
-            js = [None, None]
+            js: list[np.ndarray | None] = [None, None]
             if self.target == "aria":
                 js = [aria_default(c.axis_a), aria_default(c.axis_b)]
             self.sides[cid] = [self._side(cid, k, js[k]) for k in (0, 1)]
@@ -223,7 +233,7 @@ class Build:
                 if not todo:
                     break
 
-    def _derived(self, axis, pre_edge: np.ndarray | None, post_edge: np.ndarray | None) -> list[np.ndarray]:
+    def _derived(self, axis: Axis, pre_edge: np.ndarray | None, post_edge: np.ndarray | None) -> list[np.ndarray]:
         """Choices of J that cancel a pulse of the fixed run ends next to the core."""
         k = frame_to(axis)
         out = []
@@ -232,7 +242,7 @@ class Build:
             cls = matrix_class(y1)
             if cls in (GPI2, GENERAL):
                 g, ph = synthesize(y1, cls)
-                out.append(gpi2(ph[-1] + 0.5) @ rotation(Z_AXIS, -2 * np.pi * g))
+                out.append(gpi2(ph[-1] + 0.5) @ rotation(Z_AXIS, float(-2 * np.pi * g)))
         if post_edge is not None:
             y2 = post_edge @ k
             cls = matrix_class(y2)
@@ -249,7 +259,7 @@ class Build:
         """
         dirty: dict[tuple[int, int], None] = {}
         for cid, k in todo:
-            c = self.cores[cid]
+            c = self.core(cid)
             w, axis = (c.a, c.axis_a) if k == 0 else (c.b, c.axis_b)
             wc = self.wcores[w]
             i = wc.index(cid)
@@ -321,7 +331,8 @@ class Build:
                     pulse_cols[r].append(col)
                     col += 1
 
-        core_rows = []  # (cid, angle column, phase columns or None, pre runs)
+        # (cid, angle column, phase columns or None, pre runs)
+        core_rows: list[tuple[int, int, tuple[int, int] | None, list[int]]] = []
         phase_cols: list[int] = []
         for cid, c in enumerate(self.cores):
             if c is None:
@@ -386,31 +397,32 @@ class Build:
                 kmats[j, local] = blk
             for j, (kind, slot) in enumerate(slots_per_run[r]):
                 pidx[j, local] = slot if kind == "a" else n_aff + slot
-        param_groups, fixed_pulses = [], []
+        param_groups: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        fixed_pulses: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         fixed_gamma = np.zeros(n_runs)
         for cls in range(4):
-            local = [i for i, r in enumerate(param) if runs[r][2] == cls]
-            ids = np.array([param[i] for i in local], dtype=np.intp)
+            members = [i for i, r in enumerate(param) if runs[r][2] == cls]
+            ids = np.array([param[i] for i in members], dtype=np.intp)
             if ids.size:
-                cols = np.array([pulse_cols[r] for r in ids], dtype=np.intp).reshape(ids.size, PULSES[cls])
-                param_groups.append((cls, np.array(local, dtype=np.intp), ids, cols))
+                columns = np.array([pulse_cols[r] for r in ids], dtype=np.intp).reshape(ids.size, PULSES[cls])
+                param_groups.append((cls, np.array(members, dtype=np.intp), ids, columns))
             ids = np.array([r for r in range(n_runs) if not slots_per_run[r] and runs[r][2] == cls], dtype=np.intp)
             if ids.size:
                 g, ph = synthesize(np.array([blocks_per_run[r][0] for r in ids]), cls)
                 fixed_gamma[ids] = g
                 if PULSES[cls]:
-                    cols = np.array([pulse_cols[r] for r in ids], dtype=np.intp).reshape(ids.size, PULSES[cls])
-                    fixed_pulses.append((ids, cols, ph))
+                    columns = np.array([pulse_cols[r] for r in ids], dtype=np.intp).reshape(ids.size, PULSES[cls])
+                    fixed_pulses.append((ids, columns, ph))
 
         af_p, af_x, af_c = self._compose(affine)
-        cores_turns = [self.cores[cid].turns for cid in self.param_cores]
+        cores_turns = [self.core(cid).turns for cid in self.param_cores]
         at_p, at_x, at_c = self._compose(cores_turns)
         wire_first = np.zeros(n_runs, dtype=np.intp)
         last_run = np.zeros(t.n_qubits, dtype=np.intp)
         for w in range(t.n_qubits):
-            ids = [r for seg in by_seg[w] for r in seg]
-            wire_first[ids] = ids[0]
-            last_run[w] = ids[-1]
+            wire_runs = [r for seg in by_seg[w] for r in seg]
+            wire_first[wire_runs] = wire_runs[0]
+            last_run[w] = wire_runs[-1]
 
         nc = len(core_rows)
         core_angle = np.zeros(nc)

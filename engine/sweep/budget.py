@@ -118,8 +118,8 @@ def reserve_budget(trial: optuna.Trial, spec: SweepSpec) -> float | None:
     left = spec.max_cost_usd - spent - reserved
     if cost.per_trial_usd > left + 1e-9:
         trial.set_user_attr("reserved_usd", 0.0)
+        # Every worker checks this before its next trial: the whole sweep stops, on every machine.
         trial.study.set_user_attr("qstore.stopped", f"cost cap: ${spent:,.2f} spent, ${reserved:,.2f} reserved of "
                                                     f"${spec.max_cost_usd:,.2f}")
-        trial.study.stop()
         raise BudgetReached(f"trial {trial.number} could pass the study's cap of ${spec.max_cost_usd:,.2f}")
     return max(0.0, math.floor(left * 100) / 100)

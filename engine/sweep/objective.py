@@ -56,7 +56,6 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> float:
 
     if not _is_planned(trial):
         trial.set_user_attr("surplus", True)
-        trial.study.stop()
         raise SurplusTrial(f"trial {trial.number}: every planned trial was already taken")
     spec = ctx.spec
     params = spec.space.suggest(trial)

@@ -1,0 +1,49 @@
+"""One trial in this process: pruning ends it as `pruned` with a checkpoint; the study's cost cap holds."""
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from engine.config import TrainingConfig
+from engine.runs import run_record
+from engine.runs.directory import CHECKPOINT_DIR
+from engine.sweep import SweepOptions, SweepSpec, create_study, open_storage, parse_space
+from engine.sweep.budget import reserve_budget, study_cost
+from engine.sweep.objective import BudgetReached, TrialContext, run_trial
+from sweep_helpers import SPACE, tiny_base
+
+
+def test_a_pruned_trial_stops_at_the_epoch_boundary_with_a_checkpoint_and_its_run_says_pruned(tmp_path):
+    base = tiny_base(epochs=3)
+    spec = SweepSpec("prune", base, parse_space(SPACE, base), trials=1)
+    url = SweepOptions(runs_dir=tmp_path).url
+    create_study(spec, open_storage(url))
+    # A pruner that prunes at the first report, so the test does not depend on the sampler's luck.
+    study = optuna.load_study(study_name="prune", storage=open_storage(url),
+                              pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    study.optimize(lambda t: run_trial(t, TrialContext(spec, tmp_path)), n_trials=1)
+    (trial,) = study.get_trials()
+    assert trial.state == TrialState.PRUNED and list(trial.intermediate_values) == [0]
+    record = run_record(tmp_path / trial.user_attrs["run_id"])
+    assert record.status == "pruned" and record.epochs_done == 1 and record.sweep.state == "pruned"
+    assert record.steps == record.total_steps // 3  # one epoch of three
+    assert any((record.path / CHECKPOINT_DIR).iterdir())
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask/tell by hand here, not optimize
+def test_a_trial_that_could_pass_the_studys_cap_does_not_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("IONQ_API_KEY", "test-key-123456")
+    base = TrainingConfig(backend="ionq", quantum_target="qpu.aria-1", shots_per_circuit=100, n_qubits=2,
+                          circuit_depth=1, n_samples=20, epochs=1, max_cost_usd=10_000.0)
+    space = parse_space({"seed": {"type": "int", "low": 0, "high": 3}}, base)
+    per_trial = study_cost(SweepSpec("cap", base, space, trials=1)).per_trial_usd
+    spec = SweepSpec("cap", base, space, trials=3, max_cost_usd=3 * per_trial)
+    study = create_study(spec, open_storage(SweepOptions(runs_dir=tmp_path).url))
+    first = study.ask()
+    assert reserve_budget(first, spec) == pytest.approx(3 * per_trial, abs=0.01)  # its session's own cap
+    first.set_user_attr("spent_usd", 2.5 * per_trial)  # it spent more than its share
+    study.tell(first, 0.5)
+    second = study.ask()
+    with pytest.raises(BudgetReached):
+        reserve_budget(second, spec)  # 2.5 spent + 1 reserved would pass 3
+    assert "cost cap" in study.user_attrs["qstore.stopped"]

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Discriminator, Field, JsonValue, StrictFloat, StrictInt, Tag, ValidationError, model_validator,
+)
 
 from .fileio import atomic_write_bytes
 
@@ -117,6 +119,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
 
 
+class _Open(BaseModel):
+    """Known fields strict, unknown ones kept: other parts add fields (a model's encoding, an optimizer's
+    extra state) and a checkpoint written by them must not be set aside as damaged."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, populate_by_name=True)
+
+
 class TaggedArray(_Strict):
     """A numpy array as `_encode` writes it: dtype, shape and the flat data."""
 
@@ -160,7 +169,7 @@ class RngState(_Strict):
         return self
 
 
-class ScalerState(_Strict):
+class ScalerState(_Open):
     minimum: list[_Number]
     maximum: list[_Number]
     total_clipped: _Count = 0
@@ -172,7 +181,7 @@ class ScalerState(_Strict):
         return self
 
 
-class ModelState(_Strict):
+class ModelState(_Open):
     """`QuantumModel.to_dict()`: the architecture, the parameters and the fitted scaler."""
 
     format: str
@@ -185,7 +194,7 @@ class ModelState(_Strict):
     scaler: ScalerState | None
 
 
-class AdamState(_Strict):
+class AdamState(_Open):
     kind: Literal["adam"]
     m: TaggedArray
     v: TaggedArray
@@ -202,13 +211,34 @@ class AdamState(_Strict):
         return self
 
 
-class SGDState(_Strict):
+class SGDState(_Open):
     kind: Literal["sgd"]
     velocity: TaggedArray
 
     @property
     def n_params(self) -> int:
         return len(self.velocity.data)
+
+
+class OtherOptimizerState(_Open):
+    """An optimizer this module does not know in detail (added later): its own load_state_dict checks it."""
+
+    kind: str
+
+    @model_validator(mode="after")
+    def _unknown_kind(self) -> "OtherOptimizerState":
+        if self.kind in ("adam", "sgd"):
+            raise ValueError(f"{self.kind} state does not have its fields")
+        return self
+
+    @property
+    def n_params(self) -> int | None:
+        return None
+
+
+def _optimizer_kind(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in ("adam", "sgd") else "other"
 
 
 class TrainingCheckpoint(_Strict):
@@ -227,7 +257,8 @@ class TrainingCheckpoint(_Strict):
     order_epoch: Annotated[int, Field(strict=True, ge=-1)]
     rng: RngState
     model: ModelState
-    optimizer: AdamState | SGDState = Field(discriminator="kind")
+    optimizer: Annotated[Annotated[AdamState, Tag("adam")] | Annotated[SGDState, Tag("sgd")]
+                         | Annotated[OtherOptimizerState, Tag("other")], Discriminator(_optimizer_kind)]
     best_val_loss: _Number | None
     stale_epochs: _Count
     data_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -239,8 +270,9 @@ class TrainingCheckpoint(_Strict):
         order = self.order
         if order.dtype != "<i8" or len(order.shape) != 1 or sorted(order.data) != list(range(len(order.data))):
             raise ValueError("order: must be a permutation of the training sample indices")
-        if self.optimizer.n_params != len(self.model.params):
-            raise ValueError(f"optimizer: holds state for {self.optimizer.n_params} parameters, "
+        n_params = self.optimizer.n_params
+        if n_params is not None and n_params != len(self.model.params):
+            raise ValueError(f"optimizer: holds state for {n_params} parameters, "
                              f"the model has {len(self.model.params)}")
         return self
 
@@ -251,7 +283,7 @@ class TrainingCheckpoint(_Strict):
 
 
 def _where(error: Any) -> str:
-    loc = [str(p) for p in error.get("loc", ()) if not (isinstance(p, str) and p in ("adam", "sgd"))]
+    loc = [str(p) for p in error.get("loc", ()) if not (isinstance(p, str) and p in ("adam", "sgd", "other"))]
     return ".".join(loc) or "checkpoint"
 
 

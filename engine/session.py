@@ -21,6 +21,7 @@ import importlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
@@ -80,12 +81,15 @@ class _RecordingExecutor:
     def __init__(self, session: "EngineSession", manager: CircuitBatchManager):
         self._session, self.manager = session, manager
 
-    async def execute_batch(self, batch: CircuitBatch, *, shots: int, seed: int, purpose: str) -> BatchResult:
-        self._session.last_batch = batch
+    async def execute_batch(self, batch: CircuitBatch | Sequence[CircuitBatch], *, shots: int, seed: int,
+                            purpose: str) -> BatchResult:
+        # a QN-SPSA step runs two structures (loss and overlap rows) in one call
+        rows = len(batch) if isinstance(batch, CircuitBatch) else sum(len(b) for b in batch)
+        self._session.last_batch = batch if isinstance(batch, CircuitBatch) else batch[0]
         result = await self.manager.execute_batch(batch, shots=shots, seed=seed, purpose=purpose)
         trainer = self._session.trainer
         if trainer is not None:  # a QPU run stops with a checkpoint before its next batch would pass the cap
-            self._session.qpu.after_batch(len(batch), trainer.request_stop)
+            self._session.qpu.after_batch(rows, trainer.request_stop)
         return result
 
     def get_performance_stats(self) -> PerformanceStats:
@@ -146,6 +150,8 @@ class EngineSession:
         self.pricing = RunPricing(config)
         self._syncs: set[asyncio.Future[None]] = set()
         self._checkpoint_events: set[int] = set()  # steps whose Checkpoint event an earlier segment wrote
+        self._training = False  # trainer.train() has begun: a stop can end at a step boundary with a checkpoint
+        self.report: PerformanceReport | None = None  # the report _finish wrote (None until then)
         # The first sink: no other sink or subscriber ever sees an API key in an event's free text.
         self.bus.add_sink(SecretScrubber(s.get_secret_value() for s in (config.quantum_api_key,
                                                                           config.pinecone_api_key) if s))
@@ -186,12 +192,14 @@ class EngineSession:
             self.status = SessionStatus.RUNNING
             self.emit(Log(message="resumed"))
 
-    async def stop(self, *, interrupted: bool = False) -> None:
+    async def stop(self, *, interrupted: bool = False, grace_s: float | None = None) -> None:
         """Stop: checkpoint at the step boundary, cancel IonQ jobs in flight, end with RunFinished.
 
         The trainer finishes the step in progress and writes a checkpoint; if that takes longer than
-        `stop_grace_s` (a job queued on a QPU), the step is abandoned and its jobs are cancelled, and
-        the run resumes from the last checkpoint. `interrupted` (Ctrl-C) ends as "interrupted".
+        `grace_s` (default `stop_grace_s`; a job queued on a QPU), the step is abandoned and its jobs
+        are cancelled, and the run resumes from the last checkpoint. Before training has started
+        (start-up, data, backend, the compile check) there is nothing to checkpoint: the work is
+        cancelled at once. `interrupted` (Ctrl-C) ends as "interrupted".
         """
         if self.status in (SessionStatus.FINISHED, SessionStatus.STOPPED, SessionStatus.FAILED):
             return
@@ -205,13 +213,14 @@ class EngineSession:
             self.trainer.request_stop()
         work = self._work
         if work is not None and not work.done():
-            if self.trainer is None:
+            if self.trainer is None or not self._training:
                 work.cancel()
             else:
-                done, _ = await asyncio.wait({work}, timeout=self.stop_grace_s)
+                grace = self.stop_grace_s if grace_s is None else grace_s
+                done, _ = await asyncio.wait({work}, timeout=grace)
                 if not done:
                     self.emit(Log(level="warning", message=f"the step in flight did not finish within "
-                                                           f"{self.stop_grace_s:g}s: abandoning it"))
+                                                           f"{grace:g}s: abandoning it"))
                     work.cancel()
         await self._done.wait()
 
@@ -347,6 +356,9 @@ class EngineSession:
             await self._crosscheck_native_compile(model)
         if self._resume and resume_from is None:
             self.emit(Log(level="warning", message="no checkpoint in the run directory: starting from step 0"))
+        if self._stop_reason is not None:  # stopped while the parts were built: nothing ran, nothing to save
+            raise asyncio.CancelledError
+        self._training = True  # from here a stop waits (up to its grace) for the step boundary's checkpoint
         return await trainer.train(model, train, val, resume_from=resume_from)
 
     async def _crosscheck_native_compile(self, model: QuantumModel) -> None:
@@ -550,7 +562,7 @@ class EngineSession:
             self.emit(Log(level="warning", message=f"cancelled {len(ids)} IonQ job(s) in flight: {', '.join(ids)}"))
 
     def _write_report(self) -> None:
-        report = self.performance_report()
+        report = self.report = self.performance_report()
         atomic_write_bytes(self.run_dir / REPORT_MD, report.to_markdown().encode())
         atomic_write_bytes(self.run_dir / REPORT_JSON, json.dumps(report.to_json(), indent=2).encode())
 

@@ -126,7 +126,8 @@ def test_a_real_checkpoint_validates_and_restores_what_load_checkpoint_gives(rea
     (lambda d: d["rng"].update(bit_generator="MT19937"), "rng.bit_generator"),
     (lambda d: d["model"].update(params=d["model"]["params"][:-1]), "optimizer: holds state for"),
     (lambda d: d["order"].update(data=[0] * len(d["order"]["data"])), "order: must be a permutation"),
-    (lambda d: d["optimizer"].update(kind="rmsprop"), "optimizer"),
+    (lambda d: d["optimizer"].pop("m"), "optimizer.m: Field required"),
+    (lambda d: d["optimizer"].update(kind=3), "optimizer.kind: Input should be a valid string"),
     (lambda d: d["optimizer"]["m"].update(shape=[3]), "optimizer.m: Value error, shape [3] holds 3 values"),
     (lambda d: d.update(best_val_loss="low"), "best_val_loss"),
     (lambda d: d.update(data_fingerprint=7), "data_fingerprint"),
@@ -166,3 +167,15 @@ def test_only_damaged_checkpoints_is_an_error_naming_each(real_checkpoints, tmp_
         find_resume_point(folder)
     assert checkpoints_in(folder) == [] and len(list(folder.iterdir())) == 3
     assert find_resume_point(tmp_path / "none") is None
+
+
+def test_fields_other_parts_add_later_do_not_make_a_checkpoint_damaged(real_checkpoints, tmp_path):
+    data = json.loads(latest_checkpoint(real_checkpoints).read_text())
+    data["model"]["encoding"] = "angle"
+    data["curriculum"] = {"stage": 2}
+    data["optimizer"] = {"kind": "qn_spsa", "metric": [[1.0]]}
+    path = tmp_path / "step-000001.json"
+    path.write_text(json.dumps(data))
+    state = read_training_checkpoint(path).state()
+    assert state["model"]["encoding"] == "angle" and state["curriculum"] == {"stage": 2}
+    assert state["optimizer"]["kind"] == "qn_spsa"

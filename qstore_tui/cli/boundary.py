@@ -51,6 +51,7 @@ _INPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EI
                  errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.ENAMETOOLONG, errno.ELOOP}
 
 _run_dir: Path | None = None
+_real_process = False  # main() was called by the program itself (not by a test with argv)
 
 
 def note_run_dir(path: Path | None) -> None:
@@ -135,8 +136,26 @@ def run_guarded(command: Command, args: argparse.Namespace) -> int:
         return handle(exc, f"'{command.name}'")
 
 
+def exit_now(code: int) -> None:
+    """End the real process now with `code`, without joining worker threads (an interrupted run's abandoned
+    compile or simulation); the caller has closed its files. In-process callers (tests) just return."""
+    if not _real_process:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def install_thread_hook() -> None:
-    """An exception escaping a worker thread gets the same treatment: one line and a crash log, no traceback."""
+    """An exception escaping a worker thread gets the same treatment: one line and a crash log, no traceback.
+
+    Called once by main() for the real program, which also lets `exit_now` end it without joining threads.
+    """
+    global _real_process
+    _real_process = True
 
     def hook(info: threading.ExceptHookArgs) -> None:
         if info.exc_value is None or isinstance(info.exc_value, SystemExit):

@@ -1,7 +1,10 @@
 """A headless run: a progress display fed by the session's events, then the report; the exit code of the run.
 
 Ctrl-C (or SIGTERM) once stops cleanly: a checkpoint, events flushed, IonQ jobs in flight cancelled; twice
-abandons the step in flight.
+abandons the step in flight. A signal is honoured within a second in every phase: before training starts
+there is nothing to save and the work is cancelled at once; a step that does not reach its boundary within
+SIGNAL_GRACE_S is abandoned (the run resumes from its last checkpoint); and once the session has closed its
+files, an interrupted process exits without waiting for a computation it abandoned in a worker thread.
 """
 
 from __future__ import annotations
@@ -17,14 +20,23 @@ if TYPE_CHECKING:
     from engine.session import EngineSession
 
 
+SIGNAL_GRACE_S = 0.5  # how long a signal waits for the step in flight to reach its checkpoint
+
+
 def run_headless(session: EngineSession) -> int:
     """Run the session to its end with a progress display; print the report; return the exit code."""
     import asyncio
+    import signal
 
     from .boundary import note_run_dir
 
     note_run_dir(session.run_dir)  # a crash of this run logs into its directory
-    return asyncio.run(_headless(session))
+    # Until the loop installs its own handlers, SIGTERM is a Ctrl-C (exit 130), not a silent kill.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return asyncio.run(_headless(session))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _headless(session: EngineSession) -> int:
@@ -45,7 +57,7 @@ async def _headless(session: EngineSession) -> int:
         if interrupts == 1:
             print("\nstopping: writing a checkpoint, cancelling IonQ jobs in flight "
                   "(Ctrl-C again to abandon the step in flight)", file=sys.stderr, flush=True)
-            loop.create_task(session.stop(interrupted=True))
+            loop.create_task(session.stop(interrupted=True, grace_s=SIGNAL_GRACE_S))
         else:
             session.abort()
 
@@ -67,9 +79,15 @@ async def _headless(session: EngineSession) -> int:
         consumer.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    print(session.performance_report().to_text())
+    report = session.report or session.performance_report()  # the one the session wrote: not built twice
+    print(report.to_text())
     print(f"report: {session.run_dir / 'report.md'} and report.json", flush=True)
-    return exit_code(session)
+    code = exit_code(session)
+    if interrupts:
+        from .boundary import exit_now
+
+        exit_now(code)  # a worker thread still computing what was abandoned must not hold the exit
+    return code
 
 
 class _Progress:

@@ -22,7 +22,7 @@ def test_two_workers_run_every_trial_once_and_the_best_trial_is_the_best_run(tmp
     summary = start_sweep(spec, SweepOptions(runs_dir=tmp_path, workers=2, poll_s=0.2))
     assert summary.finished and summary.planned == 6
     ran = [t for t in summary.trials if not t.surplus]
-    assert sorted(t.state for t in ran if t.state not in ("complete", "pruned")) == []
+    assert [(t.state, t.error) for t in ran if t.state not in ("complete", "pruned")] == []
     assert len(ran) == 6
     runs = trial_runs(tmp_path)
     assert sorted(runs) == sorted(t.number for t in ran)  # none lost
@@ -65,7 +65,7 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_and_the_stud
     assert states[killed].state == "fail"
     retry = [t for t in summary.trials if t.retry_of == killed]
     assert len(retry) == 1 and retry[0].state == "complete"
-    assert summary.finished and summary.counts == {"complete": 3, "fail": 1}
+    assert summary.finished and summary.counts == {"complete": 3, "fail": 1}, [t.error for t in summary.trials]
     finished = optuna.load_study(study_name="kill", storage=storage).get_trials(states=(TrialState.COMPLETE,))
     assert {t.params["seed"] for t in finished} >= {states[killed].params["seed"]}  # the retry kept the values
     runs = trial_runs(tmp_path)

@@ -17,9 +17,11 @@ in a function listed in `FINISHERS`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
+
+from pydantic import BaseModel
 
 from ..config import FEATURE_SWITCHES, TrainingConfig
 from ..events import (
@@ -230,16 +232,18 @@ def _rate(hits: int, misses: int) -> float:
     return hits / (hits + misses) if hits + misses else 0.0
 
 
+def _summed(items: Sequence[BaseModel], names: Iterable[str]) -> dict[str, float]:
+    """Each named counter added up over the segments' last events."""
+    return {name: sum(getattr(i, name) for i in items) for name in names}
+
+
 def _finish_cache(b: ReportBuilder) -> None:
     items = b.per_segment(CacheStats)
     if not items:
         return
-    c = CacheSection(
-        template_hits=sum(i.template_hits for i in items), template_misses=sum(i.template_misses for i in items),
-        bound_hits=sum(i.bound_hits for i in items), bound_misses=sum(i.bound_misses for i in items),
-        evictions=sum(i.evictions for i in items), bytes_held=items[-1].bytes_held,
-        time_saved_ms=sum(i.time_saved_ms for i in items),
-    )
+    counters = ("template_hits", "template_misses", "bound_hits", "bound_misses", "evictions", "time_saved_ms")
+    # bytes_held is a level, not a counter: the last segment's
+    c = CacheSection.model_validate({**_summed(items, counters), "bytes_held": items[-1].bytes_held})
     c.template_hit_rate = _rate(c.template_hits, c.template_misses)
     c.bound_hit_rate = _rate(c.bound_hits, c.bound_misses)
     b.report.cache = c
@@ -265,14 +269,10 @@ def _finish_client(b: ReportBuilder) -> None:
     calls: Counter[str] = Counter()
     for i in items:
         calls.update(i.calls)
-    c = ClientSection(
-        requests=sum(i.requests for i in items), calls=dict(calls), jobs_created=sum(i.jobs_created for i in items),
-        circuits_submitted=sum(i.circuits_submitted for i in items), retries=sum(i.retries for i in items),
-        rate_limited=sum(i.rate_limited for i in items), lookups=sum(i.lookups for i in items),
-        bytes_sent=sum(i.bytes_sent for i in items), queue_time_s=sum(i.queue_time_s for i in items),
-        execution_time_s=sum(i.execution_time_s for i in items),
-        jobs_seen=len(b.job_status), job_statuses=dict(Counter(b.job_status.values())),
-    )
+    counters = ("requests", "jobs_created", "circuits_submitted", "retries", "rate_limited", "lookups", "bytes_sent",
+                "queue_time_s", "execution_time_s")
+    c = ClientSection.model_validate({**_summed(items, counters), "calls": dict(calls), "jobs_seen": len(b.job_status),
+                                      "job_statuses": dict(Counter(b.job_status.values()))})
     c.circuits_per_call = c.circuits_submitted / c.jobs_created if c.jobs_created else 0.0
     b.report.client = c
 

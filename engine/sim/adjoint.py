@@ -118,6 +118,8 @@ def value_and_grad(t: Template, params: np.ndarray, inputs: np.ndarray | None, c
     params, inputs = t.check_shapes(params, inputs)
     angles = _check(t, t.bind_angles(params, inputs))
     b = angles.shape[0]
+    if b == 0:
+        return AdjointResult(np.zeros((0, t.n_qubits)), np.zeros((0, t.n_trainable)))
     rows = chunk_rows(t.n_qubits, chunk_bytes // 2)
     starts = range(0, b, rows)
     chunks: list[_Chunk] | None = None

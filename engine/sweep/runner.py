@@ -20,7 +20,7 @@ from ..config import ConfigError
 from .budget import StudyCost, check_study_cap, study_cost
 from .storage import Heartbeat, default_storage_url, open_storage
 from .study import SweepSpec, create_study, load_study
-from .summary import SweepSummary, summarize, write_summary
+from .summary import SweepSummary, importances, summarize, write_summary
 from .worker import WorkerJob, work
 
 if TYPE_CHECKING:
@@ -83,29 +83,41 @@ def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | No
                     poll_s=options.poll_s)
     storage = open_storage(options.url, options.heartbeat)
     handle = load_study(study, storage)
+    reporter = _Reporter(handle, options, on_progress)
     if options.n_workers == 1:
-        def report(_: object) -> None:
-            summary = summarize(handle, options.url)
-            write_summary(options.runs_dir, summary)
-            if on_progress is not None:
-                on_progress(summary)
-
-        report(None)
-        work(job, on_trial=report)
+        reporter()
+        work(job, on_trial=lambda _: reporter())
         return _final(handle, options, on_progress, [])
     procs = [spawn_worker(job) for _ in range(options.n_workers)]
     try:
         while any(p.poll() is None for p in procs):
-            summary = summarize(handle, options.url)
-            write_summary(options.runs_dir, summary)
-            if on_progress is not None:
-                on_progress(summary)
+            reporter()
             time.sleep(options.poll_s)
     except KeyboardInterrupt:
         for p in procs:  # they got the same SIGINT from the terminal; wait for their runs to checkpoint
             p.wait()
         raise
     return _final(handle, options, on_progress, [p.returncode for p in procs if p.returncode not in (0, None)])
+
+
+class _Reporter:
+    """Writes study.json (and tells `on_progress`); importances are recomputed when a trial completes."""
+
+    def __init__(self, handle: optuna.Study, options: SweepOptions, on_progress: Progress | None):
+        self.handle, self.options, self.on_progress = handle, options, on_progress
+        self._complete = -1
+        self._importances: dict[str, float] = {}
+
+    def __call__(self) -> None:
+        summary = summarize(self.handle, self.options.url)
+        complete = summary.counts.get("complete", 0)
+        if complete != self._complete:
+            self._complete = complete
+            self._importances = importances(self.handle)
+        summary.importances = self._importances
+        write_summary(self.options.runs_dir, summary)
+        if self.on_progress is not None:
+            self.on_progress(summary)
 
 
 def _final(handle: optuna.Study, options: SweepOptions, on_progress: Progress | None, bad: list[int]) -> SweepSummary:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from .boundary import install_thread_hook, run_guarded
+from .boundary import install_thread_hook, run_guarded, sigterm_as_interrupt
 from .command import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, Command
 from .headless import run_headless
 from .options import build_config
@@ -27,4 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the real program (tests pass argv and keep their own thread hooks)
         install_thread_hook()
     command, args = parse_command_line(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        sigterm_as_interrupt(command, args)
     return run_guarded(command, args)

@@ -149,6 +149,22 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
+def sigterm_as_interrupt(command: Command, args: argparse.Namespace) -> None:
+    """SIGTERM ends a plain command like Ctrl-C (exit 130, files closed) instead of killing it mid-write.
+
+    Not for the TUI (the app and attach, or `run` without --headless): Textual restores the terminal
+    on its own signals, and a KeyboardInterrupt inside it would leave the screen in raw mode.
+    """
+    import signal
+
+    in_tui = command.name in ("tui", "attach") or (
+        command.name == "run" and not getattr(args, "headless", False) and getattr(args, "resume", None) is None)
+    if not in_tui and command.name != "emulator":  # the emulator's server handles its own signals
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    else:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def install_thread_hook() -> None:
     """An exception escaping a worker thread gets the same treatment: one line and a crash log, no traceback.
 

@@ -1,0 +1,67 @@
+"""SIGINT and SIGTERM end a headless run within a second, whatever phase it is in, with exit code 130."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from engine.events import Checkpoint, RunFinished
+from engine.runs import EVENTS_FILE, read_events
+
+LIMIT_S = 1.0
+RUN = ["run", "--headless", "--preset", "development", "--set", "epochs=120"]  # the issue's run
+SMALL = ["run", "--headless", "--set", "n_qubits=2", "--set", "circuit_depth=1", "--set", "n_samples=20",
+         "--set", "epochs=500", "--set", "shots_per_circuit=0"]  # reaches training sooner
+
+
+def _start(runs, log, args):
+    env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
+    with open(log, "w") as out:  # files, not pipes: a full pipe would block the child while we wait for others
+        return subprocess.Popen([sys.executable, "-m", "qstore_tui", *args, "--runs-dir", str(runs)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def _training(runs):
+    """True once some run under `runs` has logged a step."""
+    for d in runs.iterdir() if runs.exists() else []:
+        path = d / EVENTS_FILE
+        if path.exists() and b'"kind":"step_metrics"' in path.read_bytes():
+            return True
+    return False
+
+
+def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
+    # start-up (imports), building the parts (data, backend, compile check), and training; all at once.
+    phases = {"start-up": (signal.SIGTERM, 0.3), "build": (signal.SIGINT, None), "training": (signal.SIGTERM, None)}
+    procs = {name: (_start(tmp_path / name, tmp_path / f"{name}.log", SMALL if name == "training" else RUN), sig, at)
+             for name, (sig, at) in phases.items()}
+    t0 = time.monotonic()
+    sent, ended = {}, {}
+    while len(ended) < len(procs) and time.monotonic() - t0 < 90:
+        for name, (proc, sig, at) in procs.items():
+            if name in ended:
+                continue
+            if proc.poll() is not None:
+                ended[name] = time.monotonic()
+                continue
+            if name in sent:
+                continue
+            runs = tmp_path / name
+            ready = {"start-up": time.monotonic() - t0 >= (at or 0),
+                     "build": runs.exists() and any(runs.iterdir()) and not _training(runs),
+                     "training": _training(runs)}[name]
+            if ready:
+                proc.send_signal(sig)
+                sent[name] = time.monotonic()
+        time.sleep(0.005)
+    assert len(sent) == len(procs), f"never reached: {set(procs) - set(sent)}"
+    for name, (proc, _, _) in procs.items():
+        output = (tmp_path / f"{name}.log").read_text()
+        assert proc.returncode == 130, (name, proc.returncode, output[-2000:])
+        assert "Traceback" not in output, (name, output[-2000:])
+        assert ended[name] - sent[name] <= LIMIT_S, (name, ended[name] - sent[name])
+    [run_dir] = (tmp_path / "training").iterdir()
+    events = read_events(run_dir)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"
+    assert any(isinstance(e, Checkpoint) for e in events) or "abandoned" in events[-1].message

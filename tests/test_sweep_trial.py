@@ -47,3 +47,20 @@ def test_a_trial_that_could_pass_the_studys_cap_does_not_start(tmp_path, monkeyp
     with pytest.raises(BudgetReached):
         reserve_budget(second, spec)  # 2.5 spent + 1 reserved would pass 3
     assert "cost cap" in study.user_attrs["qstore.stopped"]
+
+
+def test_a_resumed_sweep_runs_again_the_trials_a_ctrl_c_interrupted_once(tmp_path):
+    base = tiny_base()
+    spec = SweepSpec("resume", base, parse_space(SPACE, base), trials=2)
+    storage = open_storage(SweepOptions(runs_dir=tmp_path).url)
+    study = create_study(spec, storage)
+    dists = spec.space.distributions()
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.FAIL, params={"learning_rate": 0.01, "seed": 4}, distributions=dists,
+        user_attrs={"interrupted": True}))
+    create_study(spec, storage)  # `--study resume` again
+    create_study(spec, storage)  # and again: requeued once only
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    again = [t for t in waiting if t.user_attrs.get("qstore.retry_of") is not None]
+    assert len(waiting) == 3 and len(again) == 1
+    assert again[0].system_attrs["fixed_params"] == {"learning_rate": 0.01, "seed": 4}

@@ -76,6 +76,21 @@ class ClientCounters(BaseModel):
     execution_time_s: float = 0.0
 
 
+class GradientVarianceFigures(BaseModel):
+    """The gradient-variance preflight (engine/preflight.py): Var over random initializations of dC/dtheta_j."""
+
+    initializations: int
+    samples: int  # training inputs the cost averages over
+    n_params: int
+    method: str  # "adjoint" (exact statevector)
+    mean_variance: float  # over parameters
+    min_variance: float
+    max_variance: float
+    threshold: float
+    barren_plateau: bool  # mean_variance < threshold
+    wall_ms: float
+
+
 class CostFigures(BaseModel):
     """What the circuits of a QPU-target run cost (or would cost), and where the price came from."""
 
@@ -137,6 +152,7 @@ class StepMetrics(_Event):
     spsa_c: float | None = None
     learning_rate: float | None = None
     circuits: int = 0  # circuits executed for this step
+    shots: int | None = None  # shots measured for this step (None: exact expectations)
 
 
 class EpochFinished(EpochSummary, _Event):
@@ -272,10 +288,34 @@ class RunFinished(_Event):
     message: str = ""
 
 
+class ShotFigures(BaseModel):
+    """Shots a run has measured, and what they bought: shots per unit of training-loss decrease."""
+
+    step_shots: int  # by the training steps (what shot_budget caps)
+    total_shots: int  # every batch of this segment and the checkpointed steps before, validation included
+    first_loss: float  # the run's first minibatch loss
+    train_loss: float  # the latest epoch's training loss
+    shots_per_loss: float | None  # step_shots / (first_loss - train_loss); None while the loss has not fallen
+
+
+class ShotsSpent(ShotFigures, _Event):
+    """At every epoch end of a run that measures shots (cumulative over the run, resumes included)."""
+
+    kind: Literal["shots_spent"] = "shots_spent"
+    epoch: int
+
+
+class GradientPreflight(GradientVarianceFigures, _Event):
+    """Before training: the gradient's variance over random initializations (a barren-plateau warning)."""
+
+    kind: Literal["gradient_preflight"] = "gradient_preflight"
+
+
 Event = Annotated[
     Union[RunStarted, BatchExecuted, BatchSizeDecision, StepMetrics, EpochFinished, JobUpdate, CacheStats,
           CompilerStats, Checkpoint, StoreUpdate, Log, Error, ClientStats, CostEstimate, EngineStats,
-          RunFinished, SpendUpdate, IonQSessionUpdate, MitigationInfo, DryRunReport],
+          RunFinished, SpendUpdate, IonQSessionUpdate, MitigationInfo, DryRunReport, GradientPreflight,
+          ShotsSpent],
     Field(discriminator="kind"),
 ]
 _adapter: TypeAdapter[Any] = TypeAdapter(Event)

@@ -7,6 +7,9 @@ The circuit is one affine `Template` built once: the batch path binds (B, P) par
   RY(pi * x). With fewer features than qubits, qubit q encodes feature q % D (every qubit works);
   with more, feature i goes to qubit i % n, and the extra ones are re-uploaded there as
   alternating RZ / RY rotations, so no feature is dropped.
+- Encoding "reupload" (data re-uploading, Perez-Salinas et al. 2020): the same input rotations are
+  repeated before every layer, so the circuit is a Fourier series in x of degree circuit_depth instead
+  of 1; "angle" (the default) encodes once, before the first layer.
 - Layers: `circuit_depth` times RZ(theta) RY(theta) on every qubit, then the CNOT entangler
   (linear chain; circular adds n-1 -> 0; full is every pair i < j). RZ comes before RY so that no
   rotation sits right before the Z readout, where it would have no effect.
@@ -32,6 +35,8 @@ from .data import Scaler
 
 Entanglement = Literal["linear", "full", "circular"]
 ENTANGLEMENTS: tuple[str, ...] = ("linear", "full", "circular")
+Encoding = Literal["angle", "reupload"]
+ENCODINGS: tuple[str, ...] = ("angle", "reupload")
 MODEL_FORMAT = "qstore-model/1"
 
 
@@ -78,12 +83,16 @@ class QuantumModel:
         entanglement: Entanglement = "linear",
         *,
         seed: int = 0,
+        encoding: Encoding = "angle",
     ):
         self.input_dim = _positive_int("input_dim", input_dim)
         self.n_qubits = _positive_int("n_qubits", n_qubits)
         self.output_dim = _positive_int("output_dim", output_dim)
         self.circuit_depth = _positive_int("circuit_depth", circuit_depth)
         self.entanglement = entanglement
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding: must be one of {ENCODINGS}, got {encoding!r}")
+        self.encoding = encoding
         self.template = self._build_template()
         self.n_circuit_params = self.template.n_trainable
         self.n_head_params = self.output_dim * (self.n_qubits + 1)
@@ -98,22 +107,27 @@ class QuantumModel:
 
     @classmethod
     def from_config(cls, config: Any, input_dim: int, output_dim: int) -> "QuantumModel":
-        """The model a TrainingConfig describes (n_qubits, circuit_depth, entanglement, seed)."""
-        return cls(input_dim, config.n_qubits, output_dim, config.circuit_depth, config.entanglement, seed=config.seed)
+        """The model a TrainingConfig describes (n_qubits, circuit_depth, entanglement, encoding, seed)."""
+        return cls(input_dim, config.n_qubits, output_dim, config.circuit_depth, config.entanglement, seed=config.seed,
+                   encoding=config.encoding)
 
     def _build_template(self) -> Template:
         pairs = entangler_pairs(self.n_qubits, self.entanglement)
         b = TemplateBuilder(self.n_qubits, n_inputs=self.input_dim)
-        for q, rotations in enumerate(encoding_plan(self.input_dim, self.n_qubits)):
-            for gate, feature in rotations:
-                b.gate(gate, q, angles=(b.input(feature, np.pi),))
-        for _ in range(self.circuit_depth):
+        plan = encoding_plan(self.input_dim, self.n_qubits)
+        for layer in range(self.circuit_depth):
+            if layer == 0 or self.encoding == "reupload":
+                for q, rotations in enumerate(plan):
+                    for gate, feature in rotations:
+                        b.gate(gate, q, angles=(b.input(feature, np.pi),))
             for q in range(self.n_qubits):
                 b.gate("rz", q, angles=(b.trainable(),))
                 b.gate("ry", q, angles=(b.trainable(),))
             for control, target in pairs:
                 b.gate("cnot", target, controls=(control,))
         label = f"qmodel-{self.input_dim}x{self.n_qubits}-d{self.circuit_depth}-{self.entanglement}"
+        if self.encoding != "angle":
+            label += f"-{self.encoding}"
         return b.build(label)
 
     # ----- parameters -----
@@ -178,6 +192,7 @@ class QuantumModel:
             "output_dim": self.output_dim,
             "circuit_depth": self.circuit_depth,
             "entanglement": self.entanglement,
+            "encoding": self.encoding,
             "params": self._params.tolist(),
             "scaler": None if self.scaler is None else self.scaler.to_dict(),
         }
@@ -186,7 +201,8 @@ class QuantumModel:
     def from_dict(cls, data: dict[str, Any]) -> "QuantumModel":
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(f"format: expected {MODEL_FORMAT!r}, got {data.get('format')!r}")
-        model = cls(data["input_dim"], data["n_qubits"], data["output_dim"], data["circuit_depth"], data["entanglement"])
+        model = cls(data["input_dim"], data["n_qubits"], data["output_dim"], data["circuit_depth"], data["entanglement"],
+                    encoding=data.get("encoding", "angle"))  # files from before re-uploading are "angle"
         model.set_params(np.array(data["params"], dtype=np.float64))
         if data.get("scaler") is not None:
             model.scaler = Scaler.from_dict(data["scaler"])

@@ -354,6 +354,13 @@ class EngineSession:
             return DryRunResult(status="completed", steps=0, first_step=0)
         if cfg.use_native_gates:
             await self._crosscheck_native_compile(model)
+        if cfg.preflight_initializations and resume_from is None:  # gradient variance: a barren-plateau warning
+            from .preflight import preflight_event, preflight_text
+
+            pre = await asyncio.to_thread(preflight_event, cfg, model, train.x)
+            self.emit(pre)
+            if pre.barren_plateau:
+                self.emit(Log(level="warning", message=preflight_text(pre)))
         if self._resume and resume_from is None:
             self.emit(Log(level="warning", message="no checkpoint in the run directory: starting from step 0"))
         if self._stop_reason is not None:  # stopped while the parts were built: nothing ran, nothing to save

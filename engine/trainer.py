@@ -26,6 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -34,7 +35,7 @@ from .checkpoint import CheckpointError, checkpoint_path, checkpoints_in, load_c
 from .config import SECRET_FIELDS, TrainingConfig
 from .data import Dataset
 from .embeddings import store_embeddings
-from .events import Checkpoint, EpochFinished, EventBus, Log, StepMetrics, emit_to
+from .events import Checkpoint, EpochFinished, EventBus, Log, ShotsSpent, StepMetrics, emit_to
 from .gradients import (
     FINITE_DIFF_STEP,
     PARAMETER_SHIFT,
@@ -56,9 +57,12 @@ from .training_results import (
     EpochRecord, EvalResult, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
 )
 
+from .circuits.template import CircuitBatch
+from .optimizers.qnspsa import QNSPSAMetric, metric_sample, overlap_offsets, overlap_rows, overlap_template
+from .optimizers.shot_adaptive import ShotAllocator, replica_estimates, replica_rows
+
 if TYPE_CHECKING:
     from .batch import BatchResult, PerformanceStats
-    from .circuits.template import CircuitBatch
     from .store.base import VectorStore
 
 __all__ = ["KEEP_CHECKPOINTS", "RESUME_MUST_MATCH", "EpochRecord", "EvalResult", "Executor", "QuantumTrainer",
@@ -86,7 +90,8 @@ class Executor(Protocol):
     """What the trainer runs batches through: a CircuitBatchManager (see engine.parts.build_manager), or a
     wrapper around one."""
 
-    async def execute_batch(self, batch: CircuitBatch, *, shots: int, seed: int, purpose: str) -> BatchResult: ...
+    async def execute_batch(self, batch: CircuitBatch | Sequence[CircuitBatch], *, shots: int, seed: int,
+                            purpose: str) -> BatchResult: ...
 
     def get_performance_stats(self) -> PerformanceStats: ...
 
@@ -144,6 +149,12 @@ class QuantumTrainer:
         self._batch_s = 0.0
         self._steps_s = 0.0
         self._steps_timed = 0
+        self._shots_spent = 0  # by every batch, validation included
+        self._step_shots = 0  # by training steps: what shot_budget caps
+        self._budget_hit = False
+        self._first_loss: float | None = None  # the run's first minibatch loss (shots per unit of loss)
+        self._qnspsa: QNSPSAMetric | None = None
+        self._allocator: ShotAllocator | None = None
 
     # ----- control hooks (call from the event loop's thread) -----
 
@@ -163,13 +174,20 @@ class QuantumTrainer:
 
     async def _execute(self, batch: CircuitBatch, purpose: str, seed: int) -> np.ndarray:
         """<Z> (B, n) for every row; failed circuits are an error, never silently skipped."""
+        return expectations_z(await self._probabilities(batch, purpose, seed))
+
+    async def _probabilities(self, batch: CircuitBatch | Sequence[CircuitBatch], purpose: str, seed: int) -> np.ndarray:
+        """Outcome probabilities (B, 2^n) of every row; several batches (structures) run as one call, rows in
+        list order. Failed circuits are an error, never silently skipped."""
         t0 = time.perf_counter()
         result = await self._executor.execute_batch(
             batch, shots=self.config.shots_per_circuit, seed=seed, purpose=purpose
         )
+        n_rows = len(batch) if isinstance(batch, CircuitBatch) else sum(len(b) for b in batch)
         self._batch_s += time.perf_counter() - t0
         self._batches += 1
-        self._circuits += len(batch)
+        self._circuits += n_rows
+        self._shots_spent += n_rows * self.config.shots_per_circuit
         if result.probabilities is None:  # a CircuitBatch is one structure: always dense
             raise TrainingError(f"step {self.state.step}: the {purpose} batch has no dense result")
         probs = np.asarray(result.probabilities)
@@ -183,9 +201,9 @@ class QuantumTrainer:
                 detail = f"circuit {int(np.argmax(bad))}: no result"
             n_bad = len(failures) if failures else int(bad.sum())
             raise TrainingError(
-                f"step {self.state.step}: {n_bad} of {len(batch)} {purpose} circuits failed (first: {detail})"
+                f"step {self.state.step}: {n_bad} of {n_rows} {purpose} circuits failed (first: {detail})"
             )
-        return expectations_z(probs)
+        return probs
 
     def _optimizer_for(self, model: QuantumModel) -> Adam | SGD:
         if self._optimizer is None:
@@ -207,9 +225,20 @@ class QuantumTrainer:
         spsa_a = spsa_c = None
         method = cfg.gradient_estimator
         circuits = m
+        shots_before = self._shots_spent
         if method == "adjoint":
             current, g_circuit = await self._adjoint(model, theta, inputs, y, n_classes)
             lr: float | np.ndarray = cfg.learning_rate
+        elif method == "qnspsa":
+            spsa_a, spsa_c = spsa_gains(
+                k, cfg.spsa_a_initial, cfg.spsa_c_initial, cfg.spsa_alpha, cfg.spsa_gamma,
+                cfg.spsa_stability(self.state.total_steps),
+            )
+            current, g_circuit, circuits = await self._qnspsa_step(model, theta, inputs, y, n_classes, seed, spsa_c)
+            lr = np.concatenate([np.full(p, spsa_a), np.full(model.n_head_params, cfg.learning_rate)])
+        elif method == "shot_adaptive":
+            current, g_circuit, circuits = await self._shot_adaptive_step(model, theta, inputs, y, n_classes, seed)
+            lr = cfg.learning_rate
         elif method in ("spsa", "spsa_parallel"):
             spsa_a, spsa_c = spsa_gains(
                 k, cfg.spsa_a_initial, cfg.spsa_c_initial, cfg.spsa_alpha, cfg.spsa_gamma,
@@ -239,9 +268,87 @@ class QuantumTrainer:
         grad_norm = float(np.linalg.norm(grad))
         if cfg.use_gradient_clipping:
             grad = clip_by_norm(grad, cfg.gradient_clip_value)
-        model.set_params(self._optimizer_for(model).step(params, grad, lr))
+        proposed = self._optimizer_for(model).step(params, grad, lr)
+        if method == "qnspsa" and cfg.qnspsa_blocking:
+            proposed = await self._qnspsa_block(model, params, proposed, inputs, y, n_classes, current.loss, seed)
+        model.set_params(proposed)
         self.state.step = k + 1
-        return StepResult(k, current.loss, current.accuracy, grad_norm, circuits, spsa_a, spsa_c)
+        shots = self._shots_spent - shots_before
+        self._step_shots += shots
+        if self._first_loss is None:
+            self._first_loss = current.loss
+        return StepResult(k, current.loss, current.accuracy, grad_norm, circuits, spsa_a, spsa_c, shots)
+
+    # ----- shot-frugal methods (engine/optimizers/) -----
+
+    async def _qnspsa_step(
+        self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
+        c: float,
+    ) -> tuple[LossResult, np.ndarray, int]:
+        """QN-SPSA: loss rows [current | +c D | -c D] and 4 M overlap rows in one call; g^+ times the SPSA gradient.
+
+        Resamplings (`spsa_samples`) average gradient and metric over that many direction draws, as PennyLane's
+        `resamplings`."""
+        cfg = self.config
+        m, p = inputs.shape[0], theta.shape[0]
+        if self._qnspsa is None:
+            self._qnspsa = QNSPSAMetric(p, cfg.qnspsa_regularization)
+        deltas = rademacher(self._rng, cfg.spsa_samples, p)
+        pairs = [(rademacher(self._rng, 1, p)[0], rademacher(self._rng, 1, p)[0]) for _ in range(cfg.spsa_samples)]
+        rows, row_inputs = spsa_rows(theta, inputs, deltas, c)
+        over = [overlap_rows(theta, inputs, overlap_offsets(d1, d2, c)) for d1, d2 in pairs]
+        fid_t = overlap_template(model.template)
+        batches = [model.batch(row_inputs, rows)] + [CircuitBatch(fid_t, r, x) for r, x in over]
+        probs = await self._probabilities(batches, "qnspsa", seed)
+        n_loss = rows.shape[0]
+        blocks = expectations_z(probs[:n_loss]).reshape(-1, m, model.n_qubits)
+        _, weight, bias = model.split()
+        current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
+        loss_plus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[1::2]]
+        loss_minus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[2::2]]
+        g_spsa = spsa_gradient(np.array(loss_plus), np.array(loss_minus), deltas, c)
+        zero = probs[n_loss:, 0].reshape(cfg.spsa_samples, 4, m).mean(axis=2)  # mean overlap per offset
+        sample = np.mean([metric_sample(f, d1, d2, c) for f, (d1, d2) in zip(zero, pairs)], axis=0)
+        self._qnspsa.update(sample)
+        return current, self._qnspsa.natural_gradient(g_spsa), probs.shape[0]
+
+    async def _qnspsa_block(
+        self, model: QuantumModel, params: np.ndarray, proposed: np.ndarray, inputs: np.ndarray, y: np.ndarray,
+        n_classes: int, loss_now: float, seed: int,
+    ) -> np.ndarray:
+        """Blocking: the proposed parameters' loss on the same minibatch (one M-row batch); the old ones when worse."""
+        assert self._qnspsa is not None
+        theta_next, weight, bias = model.split(proposed)
+        z = await self._execute(model.batch(inputs, np.broadcast_to(theta_next, (inputs.shape[0], theta_next.size))),
+                                "qnspsa_blocking", seed + 1)
+        return proposed if self._qnspsa.accept(loss_now, mean_loss(z, y, weight, bias, n_classes)) else params
+
+    async def _shot_adaptive_step(
+        self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
+    ) -> tuple[LossResult, np.ndarray, int]:
+        """Parameter shift with per-parameter shot counts (iCANS / Rosalin, engine/optimizers/shot_adaptive.py)."""
+        cfg = self.config
+        m = inputs.shape[0]
+        if self._allocator is None:
+            self._allocator = ShotAllocator(theta.shape[0], cfg.shots_per_circuit, cfg.shot_lipschitz, cfg.learning_rate)
+        replicas = self._allocator.replicas()
+        rows, row_inputs = replica_rows(theta, inputs, replicas, PARAMETER_SHIFT)
+        blocks = await self._blocks(model, rows, row_inputs, m, "shot_adaptive", seed, split=False)
+        _, weight, bias = model.split()
+        current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
+        g_circuit, var = replica_estimates(blocks, current.d_z, replicas, PARAMETER_SHIFT)
+        self._allocator.update(g_circuit, var * cfg.shots_per_circuit)
+        return current, g_circuit, rows.shape[0]
+
+    def _budget_exhausted(self) -> bool:
+        """shot_budget: the training steps have measured that many shots (checked before each step)."""
+        budget = self.config.shot_budget
+        if budget is None or self._step_shots < budget:
+            return False
+        self._budget_hit = True
+        emit_to(self.bus, Log(message=f"shot budget exhausted: the training steps measured {self._step_shots} "
+                                      f"shots (shot_budget {budget})"))
+        return True
 
     async def _adjoint(
         self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int
@@ -345,7 +452,7 @@ class QuantumTrainer:
                     result.status = "early_stopped"
                     break
                 if not await self._train_epoch(model, train_data, at, result):
-                    result.status = "stopped"
+                    result.status = "early_stopped" if self._budget_hit else "stopped"
                     return result
                 await self._finish_epoch(model, train_data, val_data, at, result)
             self.state.epoch = at.epoch
@@ -373,6 +480,8 @@ class QuantumTrainer:
         steps_per_epoch = -(-n // cfg.batch_size)
         self.state = TrainerState(total_steps=cfg.epochs * steps_per_epoch, status="running")
         self._optimizer = None
+        self._qnspsa = self._allocator = None
+        self._step_shots, self._budget_hit, self._first_loss = 0, False, None
         self._rng = np.random.default_rng(cfg.seed)
         self._stop = False
         self._unreported = None
@@ -407,7 +516,7 @@ class QuantumTrainer:
                 self.state.status = "paused"
                 await self._resume.wait()
                 self.state.status = "running"
-            if self._stop:
+            if self._stop or self._budget_exhausted():
                 self._flush_step_metrics()
                 result.checkpoint = await self._write_checkpoint(self._snapshot(model, at))
                 return False
@@ -447,6 +556,9 @@ class QuantumTrainer:
             "order_epoch": at.order_epoch,
             "rng": self._rng.bit_generator.state, "model": model.to_dict(),
             "optimizer": self._optimizer_for(model).state_dict(),
+            "frugal": {"qnspsa": None if self._qnspsa is None else self._qnspsa.state_dict(),
+                       "shot_adaptive": None if self._allocator is None else self._allocator.state_dict(),
+                       "step_shots": self._step_shots, "first_loss": self._first_loss},
             "best_val_loss": at.best_val if np.isfinite(at.best_val) else None,
             "stale_epochs": at.stale, "data_fingerprint": at.fingerprint, "run_id": self.run_id,
             "config": self.config.model_dump(mode="json", exclude=set(SECRET_FIELDS)),
@@ -464,6 +576,7 @@ class QuantumTrainer:
             epoch=epoch, step=step.step, total_steps=self.state.total_steps, loss=step.loss,
             accuracy=step.accuracy, grad_norm=step.grad_norm if cfg.track_gradients else None,
             spsa_a=step.spsa_a, spsa_c=step.spsa_c, learning_rate=cfg.learning_rate, circuits=step.circuits,
+            shots=step.shots if cfg.shots_per_circuit else None,
         ))
 
     def _flush_step_metrics(self) -> None:
@@ -481,6 +594,12 @@ class QuantumTrainer:
                              None if va is None else va.accuracy, knn)
         emit_to(self.bus, EpochFinished(epoch=epoch, train_loss=tr.loss, train_accuracy=tr.accuracy,
                                         val_loss=record.val_loss, val_accuracy=record.val_accuracy))
+        if self.config.shots_per_circuit and self._first_loss is not None:
+            drop = self._first_loss - tr.loss
+            emit_to(self.bus, ShotsSpent(
+                epoch=epoch, step_shots=self._step_shots, total_shots=self._shots_spent, first_loss=self._first_loss,
+                train_loss=tr.loss, shots_per_loss=self._step_shots / drop if drop > 0 else None,
+            ))
         return record
 
     # ----- checkpoints -----
@@ -524,11 +643,25 @@ class QuantumTrainer:
         model.scaler = saved_model.scaler
         self._optimizer_for(model).load_state_dict(ck["optimizer"])
         self._rng.bit_generator.state = ck["rng"]
+        self._restore_frugal(model, ck.get("frugal") or {})
         self.state.step = int(ck["step"])
         changed = [k for k, v in saved.items() if k in TrainingConfig.model_fields and v != _jsonable(self.config, k)]
         msg = f"resumed from {path} at step {self.state.step}"
         emit_to(self.bus, Log(message=msg + (f"; config changed: {', '.join(changed)}" if changed else "")))
         return ck
+
+    def _restore_frugal(self, model: QuantumModel, saved: dict[str, Any]) -> None:
+        """QN-SPSA's metric, the shot allocator and the budget's count, from a checkpoint that has them."""
+        cfg, p = self.config, model.n_circuit_params
+        self._step_shots = int(saved.get("step_shots", 0))
+        self._shots_spent += self._step_shots
+        self._first_loss = saved.get("first_loss")
+        if saved.get("qnspsa") is not None and cfg.gradient_estimator == "qnspsa":
+            self._qnspsa = QNSPSAMetric(p, cfg.qnspsa_regularization)
+            self._qnspsa.load_state_dict(saved["qnspsa"])
+        if saved.get("shot_adaptive") is not None and cfg.gradient_estimator == "shot_adaptive":
+            self._allocator = ShotAllocator(p, cfg.shots_per_circuit, cfg.shot_lipschitz, cfg.learning_rate)
+            self._allocator.load_state_dict(saved["shot_adaptive"])
 
     # ----- statistics -----
 

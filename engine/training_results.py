@@ -35,6 +35,7 @@ class StepResult:
     circuits: int
     spsa_a: float | None = None
     spsa_c: float | None = None
+    shots: int = 0  # shots the step's circuits measured (0 for exact expectations)
 
 
 @dataclass

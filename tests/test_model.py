@@ -144,3 +144,43 @@ def test_encode_needs_a_fitted_scaler_and_the_right_width():
     np.testing.assert_allclose(m.encode(np.array([[1.0, 15.0]])), [[0.5, 0.5]])
     with pytest.raises(ValueError, match=r"features: expected shape \(N, 2\), got \(1, 3\)"):
         m.encode(np.zeros((1, 3)))
+
+
+# ----- data re-uploading -----
+
+
+def test_reupload_circuit_matches_a_hand_built_one():
+    """encoding = "reupload": the input rotations before every layer, checked against gates written out by hand."""
+    m = QuantumModel(2, 2, 2, circuit_depth=2, encoding="reupload", seed=5)
+    theta = m.split()[0]
+    x = np.array([[0.3, 0.8]])
+    gates = []
+    for layer in range(2):
+        gates += [Gate("ry", (0,), (), (np.pi * 0.3,)), Gate("ry", (1,), (), (np.pi * 0.8,))]
+        t = theta[4 * layer:4 * layer + 4]
+        gates += [Gate("rz", (0,), (), (t[0],)), Gate("ry", (0,), (), (t[1],)),
+                  Gate("rz", (1,), (), (t[2],)), Gate("ry", (1,), (), (t[3],)), Gate("cnot", (1,), (0,))]
+    b = m.batch(x)
+    np.testing.assert_allclose(probabilities(b.template, b.angles())[0],
+                               circuit_probabilities(Circuit(2, gates)), atol=1e-13)
+    angle = QuantumModel(2, 2, 2, circuit_depth=2, seed=5)
+    assert [op.name for op in angle.template.ops].count("ry") == 2 + 4  # encoded once
+    assert [op.name for op in m.template.ops].count("ry") == 4 + 4
+    assert m.n_params == angle.n_params  # re-uploading adds no trainable parameter
+
+
+def test_reupload_survives_save_and_load_and_is_part_of_the_architecture(tmp_path):
+    m = QuantumModel(2, 3, 2, circuit_depth=2, encoding="reupload")
+    loaded = QuantumModel.load(m.save(tmp_path / "m.json"))
+    assert loaded.encoding == "reupload"
+    assert loaded.template.structure_hash == m.template.structure_hash
+    assert m.architecture() != QuantumModel(2, 3, 2, circuit_depth=2).architecture()
+    with pytest.raises(ValueError, match="encoding: must be one of"):
+        QuantumModel(2, 3, 2, encoding="fourier")  # type: ignore[arg-type]
+
+
+def test_reupload_from_config():
+    from engine.config import TrainingConfig
+
+    cfg = TrainingConfig(n_qubits=2, circuit_depth=3, encoding="reupload")
+    assert QuantumModel.from_config(cfg, 2, 2).encoding == "reupload"

@@ -37,7 +37,7 @@ class Group:
 
 
 
-def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit], *, max_qubits: int = DEFAULT_MAX_QUBITS,
+def group_circuits(circuits: CircuitBatch | Sequence[CircuitBatch] | Sequence[InputCircuit], *, max_qubits: int = DEFAULT_MAX_QUBITS,
                    limit_of: str = "the local simulator") -> list[Group]:
     """One group for a CircuitBatch (rows already in input order); for a list, one group per structure.
 
@@ -48,6 +48,8 @@ def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit], *, max_qubit
             raise ValueError("circuits: the batch is empty")
         validate_n_qubits(circuits.template.n_qubits, "circuits.template.n_qubits", max_qubits, limit_of)
         return [Group(circuits.template, circuits.params, circuits.inputs, np.arange(len(circuits)), True, circuits)]
+    if isinstance(circuits, Sequence) and circuits and all(isinstance(c, CircuitBatch) for c in circuits):
+        return _batch_groups([c for c in circuits if isinstance(c, CircuitBatch)], max_qubits, limit_of)
     if isinstance(circuits, (str, bytes, dict)) or not isinstance(circuits, Sequence):
         raise TypeError(f"circuits: must be a CircuitBatch or a list of circuits, got {type(circuits).__name__}")
     if not circuits:
@@ -60,6 +62,19 @@ def group_circuits(circuits: CircuitBatch | Sequence[InputCircuit], *, max_qubit
         entry[2].append(i)
     return [Group(t, np.array(rows).reshape(len(idx), -1), np.zeros((len(idx), 0)), np.array(idx))
             for t, rows, idx in by_hash.values()]
+
+
+def _batch_groups(batches: Sequence[CircuitBatch], max_qubits: int, limit_of: str) -> list[Group]:
+    """Several CircuitBatches (e.g. a QN-SPSA step's loss rows and its overlap rows, two structures) as one call:
+    one group per batch, rows numbered in list order."""
+    groups, start = [], 0
+    for i, b in enumerate(batches):
+        if len(b) == 0:
+            raise ValueError(f"circuits[{i}]: the batch is empty")
+        validate_n_qubits(b.template.n_qubits, f"circuits[{i}].template.n_qubits", max_qubits, limit_of)
+        groups.append(Group(b.template, b.params, b.inputs, np.arange(start, start + len(b)), False, b))
+        start += len(b)
+    return groups
 
 
 def to_circuit(item: object, index: int, max_qubits: int = DEFAULT_MAX_QUBITS,

@@ -169,7 +169,7 @@ class CircuitBatchManager:
 
     # ----- the public entry -----
 
-    async def execute_batch(self, circuits: CircuitBatch | Sequence[InputCircuit], *, target: str | None = None,
+    async def execute_batch(self, circuits: CircuitBatch | Sequence[CircuitBatch] | Sequence[InputCircuit], *, target: str | None = None,
                             shots: int | None = None, seed: int | None = None, purpose: str = "") -> BatchResult:
         """Run every circuit; results in input order. `shots` defaults to config.shots_per_circuit (0 =
         exact, where the backend can). With `seed`, shot results repeat for the same call; without,

@@ -100,6 +100,9 @@ class TrainingConfig(BaseModel):
     entanglement: Literal["linear", "full", "circular"] = _f(
         "linear", group="model", description="Entangler wiring of each layer"
     )
+    encoding: Literal["angle", "reupload"] = _f(
+        "angle", group="model", description="Input encoding: once (angle) or before every layer (reupload)"
+    )
     dataset: Literal["moons", "circles", "xor", "blobs", "csv"] = _f(
         "moons", group="model", description="Built-in synthetic data set, or csv (needs dataset_path)"
     )
@@ -122,7 +125,8 @@ class TrainingConfig(BaseModel):
     optimizer: Literal["adam", "sgd"] = _f("adam", group="optimization", description="Parameter update rule")
     # "auto" is adjoint for exact local runs (shots_per_circuit 0, noise_model ideal) and spsa_parallel, the
     # v3.4 default, otherwise: see `gradient_estimator`.
-    gradient_method: Literal["spsa_parallel", "spsa", "parameter_shift", "finite_diff", "adjoint", "auto"] = _f(
+    gradient_method: Literal["spsa_parallel", "spsa", "parameter_shift", "finite_diff", "adjoint", "auto", "qnspsa",
+                             "shot_adaptive"] = _f(
         "auto", group="optimization",
         description="Gradient estimator (auto: adjoint for exact local runs, else spsa_parallel)",
     )
@@ -140,6 +144,22 @@ class TrainingConfig(BaseModel):
         None, group="optimization", ge=0, description="SPSA stability constant A (None = 10% of total steps)"
     )
     spsa_samples: int = _f(1, group="optimization", ge=1, le=100, description="SPSA perturbations averaged per step")
+    qnspsa_regularization: float = _f(
+        1e-3, group="optimization", gt=0, le=1, description="QN-SPSA metric regularization beta (added to |g|)"
+    )
+    qnspsa_blocking: bool = _f(
+        False, group="optimization", description="QN-SPSA: refuse a step that raises the loss (one more batch a step)"
+    )
+    shot_lipschitz: float = _f(
+        1.0, group="optimization", gt=0, description="shot_adaptive: Lipschitz bound L of the gradient (lr < 2/L)"
+    )
+    shot_budget: int | None = _f(
+        None, group="optimization", ge=1, description="Shots the training steps may spend in all (None = no cap)"
+    )
+    preflight_initializations: int = _f(
+        0, group="optimization", ge=0, le=200,
+        description="Random initializations of the gradient-variance preflight before a run (0 = off)"
+    )
     early_stopping_patience: int = _f(
         0, group="optimization", ge=0, description="Epochs without validation improvement before stopping (0 = off)"
     )
@@ -230,6 +250,7 @@ class TrainingConfig(BaseModel):
             problems.append(("gradient_method", "'adjoint' needs exact expectations on the local simulator (backend "
                                                 "'local', shots_per_circuit 0, noise_model 'ideal'); on IonQ targets "
                                                 "use parameter_shift or spsa_parallel"))
+        problems += self._frugal_problems()
         if self.backend == "local" and self.quantum_target != "simulator":
             problems.append(
                 (
@@ -281,6 +302,22 @@ class TrainingConfig(BaseModel):
                 em = ErrorMitigation(self.ionq_debiasing, self.ionq_aggregation)
                 problems += [(p.field, p.message) for p in
                              em.problems(self.quantum_target, self.shots_per_circuit, self.use_native_gates)]
+        return problems
+
+    def _frugal_problems(self) -> list[tuple[str, str]]:
+        """QN-SPSA / shot-adaptive / shot budget rules (engine/optimizers/)."""
+        problems = []
+        if self.gradient_method == "shot_adaptive":
+            if self.shots_per_circuit == 0:
+                problems.append(("gradient_method", "'shot_adaptive' chooses shot counts: needs shots_per_circuit > 0 "
+                                                    "(its minimum shots per term)"))
+            if self.learning_rate * self.shot_lipschitz >= 2:
+                problems.append(("learning_rate", f"shot_adaptive needs learning_rate < 2 / shot_lipschitz = "
+                                                  f"{2 / self.shot_lipschitz:.6g}, got {self.learning_rate}"))
+        if self.shot_budget is not None and self.shots_per_circuit == 0:
+            problems.append(("shot_budget", "counts measured shots: needs shots_per_circuit > 0"))
+        if self.qnspsa_blocking and self.gradient_method != "qnspsa":
+            problems.append(("qnspsa_blocking", f"only for gradient_method 'qnspsa', got {self.gradient_method!r}"))
         return problems
 
     def _data_problems(self) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@
 """
 
 from .build import HANDLERS, ReportBuilder, build_report, on
+from . import frugal  # noqa: F401  (registers the shots and preflight handlers)
 from .document import PerformanceReport
 from .render import sparkline
 from .sections import (

@@ -188,8 +188,31 @@ def _engine(r: ReportData) -> tuple[str, Rows]:
 
 
 # The sections of the text and Markdown renderings, in order: a new section is one function and one entry here.
+def _shots(r: ReportData) -> tuple[str, Rows]:
+    s = r.shots
+    if s is None:
+        return "Shots", [("Shots", "exact expectations: none measured")]
+    return "Shots", [
+        ("Training steps", f"{s.step_shots:,}"), ("All batches", f"{s.total_shots:,}"),
+        ("Loss", f"{s.first_loss:.4f} -> {s.train_loss:.4f}"),
+        ("Per unit of loss", "- (the loss has not fallen)" if s.shots_per_loss is None else f"{s.shots_per_loss:,.0f}"),
+    ]
+
+
+def _preflight(r: ReportData) -> tuple[str, Rows]:
+    p = r.preflight
+    if p is None:
+        return "Gradient Preflight", [("Preflight", "not run (preflight_initializations 0, or a resumed run)")]
+    return "Gradient Preflight", [
+        ("Variance", f"mean {p.mean_variance:.3g}, min {p.min_variance:.3g}, max {p.max_variance:.3g}"),
+        ("Over", f"{p.initializations} initializations x {p.samples} inputs, {p.n_params} parameters ({p.method})"),
+        ("Verdict", f"BARREN PLATEAU (mean < {p.threshold:g})" if p.barren_plateau else "trainable"),
+    ]
+
+
 SECTIONS: tuple[Callable[[ReportData], tuple[str, Rows]], ...] = (
-    _run, _execution, _stages, _features, _cache, _compiler, _client, _training, _cost, _ionq, _store, _engine,
+    _run, _execution, _stages, _features, _cache, _compiler, _client, _preflight, _training, _shots, _cost, _ionq,
+    _store, _engine,
 )
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..events import CacheCounters, ClientCounters, CompilerCounters, CostFigures, EpochSummary
+from ..events import (
+    CacheCounters, ClientCounters, CompilerCounters, CostFigures, EpochSummary, GradientVarianceFigures, ShotFigures,
+)
 
 
 class RunSection(BaseModel):
@@ -142,6 +144,8 @@ class ReportData(BaseModel):
     client: ClientSection | None = None
     training: TrainingSection = Field(default_factory=TrainingSection)
     cost: CostFigures | None = None
+    shots: ShotFigures | None = None  # runs that measure shots (engine/report/frugal.py)
+    preflight: GradientVarianceFigures | None = None  # the gradient-variance preflight, when it ran
     ionq: IonQSection | None = None
     store: StoreSection | None = None
     engine: EngineSection = Field(default_factory=EngineSection)

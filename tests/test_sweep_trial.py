@@ -64,3 +64,17 @@ def test_a_resumed_sweep_runs_again_the_trials_a_ctrl_c_interrupted_once(tmp_pat
     again = [t for t in waiting if t.user_attrs.get("qstore.retry_of") is not None]
     assert len(waiting) == 3 and len(again) == 1
     assert again[0].system_attrs["fixed_params"] == {"learning_rate": 0.01, "seed": 4}
+
+
+def test_a_grid_study_enqueues_each_point_once_and_refuses_more_trials_than_points(tmp_path):
+    from engine.config import ConfigError
+
+    base = tiny_base()
+    space = parse_space({"seed": {"type": "int", "low": 0, "high": 1},
+                         "optimizer": {"type": "categorical", "choices": ["adam", "sgd"]}}, base)
+    storage = open_storage(SweepOptions(runs_dir=tmp_path).url)
+    with pytest.raises(ConfigError, match="the grid has 4 points"):
+        create_study(SweepSpec("grid", base, space, trials=5, sampler="grid"), storage)
+    study = create_study(SweepSpec("grid", base, space, trials=4, sampler="grid"), storage)
+    points = [t.system_attrs["fixed_params"] for t in study.get_trials(states=(TrialState.WAITING,))]
+    assert sorted(map(str, points)) == sorted(map(str, space.grid())) and len(points) == 4

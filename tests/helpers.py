@@ -38,3 +38,28 @@ def local_trainer(cfg, backend=None, *, bus=None, **kw):
 
     manager = build_manager(cfg, backend if backend is not None else LocalSimulatorBackend(), bus=bus)
     return QuantumTrainer(cfg, manager, bus=bus, **kw)
+
+
+APP_T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: where an app test's clock starts
+
+
+class TickingClock:
+    """A fixed, deterministic clock that still moves: APP_T0, then one second later at every call (run ids,
+    event stamps and "newest first" stay ordered and repeat from test to test)."""
+
+    def __init__(self, start: float = APP_T0, step: float = 1.0):
+        self.now, self.step = start - step, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def deterministic_app(*, runs_dir, **kw):
+    """The app as every app test builds it: testing mode (no cursor blink, no animations, the user's keymap
+    ignored), a TickingClock unless a clock is given, and the given runs directory. User data (themes,
+    keymaps, crash logs) is isolated by conftest's autouse `isolated_user_dirs`."""
+    from qstore_tui.app import make_app
+
+    kw.setdefault("clock", TickingClock())
+    return make_app(runs_dir=runs_dir, testing=True, **kw)

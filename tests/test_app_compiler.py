@@ -9,7 +9,6 @@ from textual.widgets import DataTable, Input, Select
 from engine.circuits import parse_circuit
 from engine.compiler import NativeGateCompiler, verify
 from engine.config import TrainingConfig
-from qstore_tui.app import make_app
 from qstore_tui.screens.compiler import CompilerScreen
 from qstore_tui.widgets.circuit_text import diagram_lines, gate_lines
 
@@ -29,9 +28,9 @@ async def compiled(pilot, keys: str) -> CompilerScreen:
     return screen
 
 
-async def test_verify_the_model_template_at_its_parameters(tmp_path):
+async def test_verify_the_model_template_at_its_parameters(tmp_path, app_factory):
     config = TrainingConfig(n_qubits=3, circuit_depth=1, n_samples=20)
-    app = make_app(config=config, runs_dir=tmp_path, testing=True)
+    app = app_factory(config=config, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await compiled(pilot, "3c")
         view = screen.compiled
@@ -52,10 +51,10 @@ async def test_verify_the_model_template_at_its_parameters(tmp_path):
         assert "equal to the source up to global phase" in str(screen.query_one("#message").render())
 
 
-async def test_an_ionq_json_file_side_by_side(tmp_path):
+async def test_an_ionq_json_file_side_by_side(tmp_path, app_factory):
     path = tmp_path / "bell.json"
     path.write_text(json.dumps(BELL))
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("3")
         screen = app.screen
@@ -76,10 +75,10 @@ async def test_an_ionq_json_file_side_by_side(tmp_path):
         assert str(screen.query_one("#qis #text").render()).splitlines()[0].startswith("q0: ─H─")
 
 
-async def test_a_bad_circuit_file_names_the_gate_and_field(tmp_path):
+async def test_a_bad_circuit_file_names_the_gate_and_field(tmp_path, app_factory):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"qubits": 2, "circuit": [{"gate": "h", "target": 0}, {"gate": "rx", "target": 1}]}))
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
         screen = app.screen
@@ -92,8 +91,8 @@ async def test_a_bad_circuit_file_names_the_gate_and_field(tmp_path):
         assert screen.compiled is None
 
 
-async def test_the_last_batch_needs_a_run(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_the_last_batch_needs_a_run(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
         app.screen.query_one("#source", Select).value = "batch"

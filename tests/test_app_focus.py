@@ -8,7 +8,6 @@ character (a mark, a border) or a text attribute (reverse, bold, underline). Tho
 from __future__ import annotations
 
 from engine.tomlguard import loads
-from qstore_tui.app import make_app
 from qstore_tui.themes import default_theme_dirs
 
 
@@ -51,14 +50,14 @@ async def faint_widgets(pilot, screen, widgets, label: str) -> list[str]:
     return faint
 
 
-async def test_every_kind_of_focused_widget_changes_more_than_a_shade_in_every_theme(tmp_path, monkeypatch):
+async def test_every_kind_of_focused_widget_changes_more_than_a_shade_in_every_theme(tmp_path, monkeypatch, app_factory):
     """Every screen in the default theme; the Config screen (every kind of editor) in each other theme.
     The marks are text attributes and glyphs from app.tcss, the same in every theme; the themes only
     colour them, which is what the per-theme pass guards."""
     monkeypatch.setenv("NO_COLOR", "1")
     themes = shipped_themes()
     assert {"qstore-dark", "qstore-light", "qstore-high-contrast"} <= set(themes)
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     faint: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.no_color

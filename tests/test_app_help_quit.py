@@ -12,7 +12,6 @@ from textual.widgets import Input, Static
 from engine.config import TrainingConfig
 from engine.events import Checkpoint, RunFinished
 from engine.runs import read_events
-from qstore_tui.app import make_app
 from qstore_tui.screens.config import ConfigScreen
 from qstore_tui.screens.help import HelpScreen
 from qstore_tui.screens.quit_confirm import QuitConfirmScreen
@@ -41,8 +40,8 @@ def help_text(app) -> str:
     return "\n".join(str(s.render()) for s in app.screen.query(Static))
 
 
-async def test_question_mark_opens_help_generated_from_the_bindings(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_question_mark_opens_help_generated_from_the_bindings(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2", "question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -60,8 +59,8 @@ async def test_question_mark_opens_help_generated_from_the_bindings(tmp_path):
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_the_palette_finds_help(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_the_palette_finds_help(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+p", *"help")
         await pilot.pause(0.4)
@@ -70,8 +69,8 @@ async def test_the_palette_finds_help(tmp_path):
         assert "Set up a run" in help_text(app)
 
 
-async def test_enter_on_the_group_list_opens_its_fields(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_enter_on_the_group_list_opens_its_fields(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("down", "enter")  # the second group, then into it
         await pilot.pause()
@@ -82,8 +81,8 @@ async def test_enter_on_the_group_list_opens_its_fields(tmp_path):
         assert screen.group == list(screen.query_one("#groups").options)[1].id
 
 
-async def test_fast_typing_in_a_number_field_and_escape_gives_the_keys_back(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_fast_typing_in_a_number_field_and_escape_gives_the_keys_back(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await screen.action_show_group("model")
@@ -103,8 +102,8 @@ async def test_fast_typing_in_a_number_field_and_escape_gives_the_keys_back(tmp_
         assert app.current_mode == "training"
 
 
-async def test_q_during_a_run_asks_and_cancel_keeps_it_running(tmp_path):
-    app = make_app(config=long_run(), runs_dir=tmp_path, testing=True)
+async def test_q_during_a_run_asks_and_cancel_keeps_it_running(tmp_path, app_factory):
+    app = app_factory(config=long_run(), runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         app.action_start()
         await until(pilot, lambda: app.bridge.view.step >= 1)
@@ -121,18 +120,18 @@ async def test_q_during_a_run_asks_and_cancel_keeps_it_running(tmp_path):
     assert any(isinstance(e, Checkpoint) for e in events)
 
 
-async def test_q_with_no_run_quits_at_once(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_q_with_no_run_quits_at_once(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2", "q")
         await asyncio.sleep(0.1)
         assert not app.is_running
 
 
-async def test_a_keymap_file_rebinds_keys_and_a_bad_entry_keeps_its_default(tmp_path):
+async def test_a_keymap_file_rebinds_keys_and_a_bad_entry_keeps_its_default(tmp_path, app_factory):
     keymap = tmp_path / "keymap.toml"
     keymap.write_text('"screen.training" = "9"\n"bogus.action" = "x"\n"training.pause" = "ctrl+"\n')
-    app = make_app(runs_dir=tmp_path, testing=True, keymap_file=keymap)
+    app = app_factory(runs_dir=tmp_path, keymap_file=keymap)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("9")
         assert app.current_mode == "training"

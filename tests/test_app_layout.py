@@ -22,8 +22,8 @@ def no_keys(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
-async def test_digits_and_function_keys_switch_screens(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_digits_and_function_keys_switch_screens(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.current_mode == "config"
         for key, mode in (("2", "training"), ("3", "compiler"), ("4", "report"), ("5", "runs"), ("1", "config"),
@@ -32,8 +32,8 @@ async def test_digits_and_function_keys_switch_screens(tmp_path):
             assert app.current_mode == mode, key
 
 
-async def test_every_key_action_is_also_a_palette_command(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_every_key_action_is_also_a_palette_command(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)):
         titles = {command.title for command in app.get_system_commands(app.screen)}
         for expected in ("Screen: Config", "Screen: Training", "Screen: Compiler", "Screen: Report", "Screen: Runs",
@@ -50,8 +50,8 @@ async def test_every_key_action_is_also_a_palette_command(tmp_path):
                 assert title in titles
 
 
-async def test_a_palette_command_switches_the_theme(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_a_palette_command_switches_the_theme(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.theme == "qstore-dark"
         await pilot.press("ctrl+p", *"Theme: qstore-light", "enter")
@@ -60,8 +60,8 @@ async def test_a_palette_command_switches_the_theme(tmp_path):
 
 
 @pytest.mark.parametrize("size", [(79, 24), (80, 23), (40, 10)])
-async def test_a_small_terminal_gets_a_message_until_it_grows(tmp_path, size):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_a_small_terminal_gets_a_message_until_it_grows(tmp_path, size, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=size) as pilot:
         message = app.screen.query_one(TooSmall)
         assert message.display and app.screen.has_class("-too-small")
@@ -76,9 +76,9 @@ async def test_a_small_terminal_gets_a_message_until_it_grows(tmp_path, size):
         assert app.screen.has_class("-too-small")
 
 
-async def test_no_color_renders_in_greys_only(tmp_path, monkeypatch):
+async def test_no_color_renders_in_greys_only(tmp_path, monkeypatch, app_factory):
     monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.no_color
@@ -88,8 +88,8 @@ async def test_no_color_renders_in_greys_only(tmp_path, monkeypatch):
     assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), colours
 
 
-async def test_demo_starts_a_local_run_on_the_training_screen(tmp_path):
-    app = make_app(demo=True, runs_dir=tmp_path, testing=True)
+async def test_demo_starts_a_local_run_on_the_training_screen(tmp_path, app_factory):
+    app = app_factory(demo=True, runs_dir=tmp_path)
     assert app.config.backend == "local"
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -99,12 +99,12 @@ async def test_demo_starts_a_local_run_on_the_training_screen(tmp_path):
         assert app.bridge.view.status in ("stopped", "completed")
 
 
-async def test_attach_at_start_up_shows_the_run(tmp_path):
+async def test_attach_at_start_up_shows_the_run(tmp_path, app_factory):
     config = TrainingConfig(backend="local", n_qubits=4, circuit_depth=1, shots_per_circuit=0, epochs=1,
                             n_samples=20, batch_size=8, embeddings_to_store=False)
     session = EngineSession(config, runs_dir=tmp_path)
     await session.run()
-    app = make_app(attach=session.run_dir, runs_dir=tmp_path, testing=True)
+    app = app_factory(attach=session.run_dir, runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -10,7 +10,6 @@ from textual.widgets import Select
 from engine.config import TrainingConfig
 from engine.report import build_report
 from engine.runs import load_run_config, read_events
-from qstore_tui.app import make_app
 from qstore_tui.screens.report import ReportScreen
 
 
@@ -30,8 +29,8 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def test_export_the_report_and_read_it_back(tmp_path):
-    app = make_app(config=short_config(), runs_dir=tmp_path, testing=True)
+async def test_export_the_report_and_read_it_back(tmp_path, app_factory):
+    app = app_factory(config=short_config(), runs_dir=tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         app.action_start()
         await settle(pilot)
@@ -57,8 +56,8 @@ async def test_export_the_report_and_read_it_back(tmp_path):
         assert app.clipboard == expected.to_text()
 
 
-async def test_the_report_of_a_chosen_run(tmp_path):
-    app = make_app(config=short_config(), runs_dir=tmp_path, testing=True)
+async def test_the_report_of_a_chosen_run(tmp_path, app_factory):
+    app = app_factory(config=short_config(), runs_dir=tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         app.action_start()
         await settle(pilot)
@@ -77,8 +76,8 @@ async def test_the_report_of_a_chosen_run(tmp_path):
         assert screen.report is not None and screen.report.run.run_id == first.name
 
 
-async def test_nothing_to_export_without_a_run(tmp_path):
-    app = make_app(runs_dir=tmp_path, testing=True)
+async def test_nothing_to_export_without_a_run(tmp_path, app_factory):
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("4")
         await settle(pilot)

@@ -12,7 +12,6 @@ from engine.config import TrainingConfig
 from engine.events import RunStarted, StepMetrics
 from engine.runs import read_events
 from engine.session import EngineSession
-from qstore_tui.app import make_app
 from qstore_tui.screens.runs import RunsScreen
 
 
@@ -44,11 +43,11 @@ async def show_runs(pilot) -> RunsScreen:
     return screen
 
 
-async def test_the_runs_directory_lists_runs_and_opens_one(tmp_path):
+async def test_the_runs_directory_lists_runs_and_opens_one(tmp_path, app_factory):
     finished = await EngineSession(config(), runs_dir=tmp_path).run()
     assert finished.status == "completed"
     run_dir = next(tmp_path.iterdir())
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await show_runs(pilot)
         table = screen.query_one("#runs", DataTable)
@@ -64,10 +63,10 @@ async def test_the_runs_directory_lists_runs_and_opens_one(tmp_path):
         assert view.losses == [e.loss for e in read_events(run_dir) if isinstance(e, StepMetrics)]
 
 
-async def test_attach_follows_a_run_written_elsewhere(tmp_path):
+async def test_attach_follows_a_run_written_elsewhere(tmp_path, app_factory):
     writer = EngineSession(config(epochs=6), runs_dir=tmp_path)
     task = asyncio.create_task(writer.run())
-    app = make_app(runs_dir=tmp_path, testing=True)
+    app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: writer.status.value == "running" and writer.run_dir.exists())
         screen = await show_runs(pilot)
@@ -84,8 +83,8 @@ async def test_attach_follows_a_run_written_elsewhere(tmp_path):
         assert view.losses == [e.loss for e in read_events(writer.run_dir) if isinstance(e, StepMetrics)]
 
 
-async def test_resume_a_stopped_run_from_its_checkpoint(tmp_path):
-    app = make_app(config=config(epochs=50), runs_dir=tmp_path, testing=True)
+async def test_resume_a_stopped_run_from_its_checkpoint(tmp_path, app_factory):
+    app = app_factory(config=config(epochs=50), runs_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         app.action_start()
         await wait_for(pilot, lambda: app.bridge.view.step >= 3)

@@ -14,7 +14,6 @@ from engine.backends.base import BackendLimits
 from engine.config import TrainingConfig
 from engine.events import RunFinished, StepMetrics
 from engine.runs import read_events
-from qstore_tui.app import make_app
 from qstore_tui.screens.training import TrainingScreen
 from qstore_tui.widgets.line_chart import LineChart
 from qstore_tui.widgets.log_pane import LogPane
@@ -41,8 +40,8 @@ async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
         await pilot.pause(0.02)
 
 
-async def test_a_short_local_run_fills_the_training_screen(tmp_path):
-    app = make_app(config=short_config(), runs_dir=tmp_path, testing=True)
+async def test_a_short_local_run_fills_the_training_screen(tmp_path, app_factory):
+    app = app_factory(config=short_config(), runs_dir=tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         t0 = time.monotonic()
         await pilot.press("ctrl+r")  # Start, from the Config screen
@@ -72,8 +71,8 @@ async def test_a_short_local_run_fills_the_training_screen(tmp_path):
         assert app.bridge.publishes <= elapsed / 0.1 + 3
 
 
-async def test_keys_pause_resume_and_stop_while_training_runs(tmp_path):
-    app = make_app(config=short_config(epochs=500, n_qubits=6), runs_dir=tmp_path, testing=True)
+async def test_keys_pause_resume_and_stop_while_training_runs(tmp_path, app_factory):
+    app = app_factory(config=short_config(epochs=500, n_qubits=6), runs_dir=tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         app.action_start()
         await wait_for(pilot, lambda: app.bridge.view.step >= 1)
@@ -110,7 +109,7 @@ async def test_keys_pause_resume_and_stop_while_training_runs(tmp_path):
         assert final[-1].status == "stopped" and final[-1].steps < app.bridge.view.total_steps
 
 
-async def test_engine_crash_becomes_a_notification_not_a_traceback(tmp_path):
+async def test_engine_crash_becomes_a_notification_not_a_traceback(tmp_path, app_factory):
     class BrokenBackend:
         """A backend with a bug: the session re-raises programming errors after its events."""
 
@@ -125,7 +124,7 @@ async def test_engine_crash_becomes_a_notification_not_a_traceback(tmp_path):
 
     from engine.session import EngineSession
 
-    app = make_app(config=short_config(), runs_dir=tmp_path, testing=True)
+    app = app_factory(config=short_config(), runs_dir=tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         session = EngineSession(app.config, runs_dir=tmp_path, backend=BrokenBackend())
         app.bridge._go_live(session, app.config)
@@ -138,7 +137,7 @@ async def test_engine_crash_becomes_a_notification_not_a_traceback(tmp_path):
         assert any("bug in a backend" in line.message for line in app.bridge.view.logs)
 
 
-async def test_ionq_authentication_error_is_shown(tmp_path, monkeypatch):
+async def test_ionq_authentication_error_is_shown(tmp_path, monkeypatch, app_factory):
     """A real IonQ client against a loopback emulator that does not know the key."""
     from engine.backends.emulator import EmulatorServer, EmulatorSettings
 
@@ -147,7 +146,7 @@ async def test_ionq_authentication_error_is_shown(tmp_path, monkeypatch):
     try:
         monkeypatch.setenv("IONQ_API_KEY", "a-wrong-key-4242")
         config = short_config(backend="ionq", ionq_api_url=url, shots_per_circuit=100)
-        app = make_app(config=config, runs_dir=tmp_path, testing=True)
+        app = app_factory(config=config, runs_dir=tmp_path)
         async with app.run_test(size=(100, 40)) as pilot:
             app.action_start()
             await app.workers.wait_for_complete()

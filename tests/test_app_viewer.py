@@ -16,7 +16,6 @@ import pytest
 from engine.events import Checkpoint, Log, RunFinished, RunStarted, StepMetrics
 from engine.runs import read_events
 from engine.runs.control import CONTROL_FILE, ControlChannel, ControlRefused, read_request, send_command
-from qstore_tui.app import make_app
 
 SETTINGS = ["backend=local", "n_qubits=3", "circuit_depth=1", "shots_per_circuit=0", "epochs=2000",
             "n_samples=40", "batch_size=8", "embeddings_to_store=false"]
@@ -51,14 +50,14 @@ def the_run(runs: Path, timeout: float = 30.0) -> Path:
 
 
 async def test_the_viewer_pauses_resumes_and_stops_a_headless_run_and_follows_it_through_kill_and_resume(
-        tmp_path):
+        tmp_path, app_factory):
     runs = tmp_path / "runs"
     proc = headless(["--headless", "--runs-dir", str(runs), *(x for s in SETTINGS for x in ("--set", s))],
                     tmp_path)
     resumed = None
     try:
         run_dir = the_run(runs)
-        app = make_app(attach=run_dir, runs_dir=runs, testing=True)
+        app = app_factory(attach=run_dir, runs_dir=runs)
         async with app.run_test(size=(100, 30)) as pilot:
             view = lambda: app.bridge.view  # noqa: E731 - the bridge replaces its view on a re-follow
             await until(pilot, lambda: view().status == "running")

@@ -109,13 +109,11 @@ def test_the_emulator_command_is_the_emulator_entry(capsys):
     assert main(["emulator", "--port", "70000"]) == 2
 
 
-async def test_attaching_to_a_finished_run_shows_its_final_metrics(finished_run):
-    from qstore_tui.app import make_app
-
+async def test_attaching_to_a_finished_run_shows_its_final_metrics(finished_run, app_factory):
     runs_dir, run_dir, _ = finished_run
     events = read_events(run_dir)
     last_step = [e for e in events if isinstance(e, StepMetrics)][-1]
-    app = make_app(runs_dir=runs_dir, attach=run_dir, testing=True)
+    app = app_factory(runs_dir=runs_dir, attach=run_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         for _ in range(100):
             if app.bridge.view.finished is not None:

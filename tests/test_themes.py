@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from qstore_tui.app import make_app
 from qstore_tui.themes import ThemeFileError, default_theme_dirs, load_theme_file, load_themes
 
 SHIPPED = default_theme_dirs()[0]
@@ -80,9 +79,9 @@ def test_good_files_load_next_to_a_bad_one(tmp_path):
     assert [p.path.name for p in problems] == ["bad.toml"]
 
 
-async def test_the_app_notifies_a_bad_theme_and_keeps_the_default(tmp_path):
+async def test_the_app_notifies_a_bad_theme_and_keeps_the_default(tmp_path, app_factory):
     (tmp_path / "bad.toml").write_text('name = "bad"\n[colors]\nprimary = "nope"\n')
-    app = make_app(runs_dir=tmp_path / "runs", theme="bad", theme_dirs=[SHIPPED, tmp_path], testing=True)
+    app = app_factory(runs_dir=tmp_path / "runs", theme="bad", theme_dirs=[SHIPPED, tmp_path])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.theme == "qstore-dark"
@@ -91,9 +90,9 @@ async def test_the_app_notifies_a_bad_theme_and_keeps_the_default(tmp_path):
         assert any("unknown theme 'bad'" in m for m in messages)
 
 
-async def test_a_user_theme_can_be_chosen(tmp_path):
+async def test_a_user_theme_can_be_chosen(tmp_path, app_factory):
     (tmp_path / "mine.toml").write_text('name = "mine"\ndark = false\n[colors]\nprimary = "#005f87"\n')
-    app = make_app(runs_dir=tmp_path / "runs", theme="mine", theme_dirs=[SHIPPED, tmp_path], testing=True)
+    app = app_factory(runs_dir=tmp_path / "runs", theme="mine", theme_dirs=[SHIPPED, tmp_path])
     async with app.run_test(size=(80, 24)):
         assert app.theme == "mine" and not app.current_theme.dark
 

@@ -26,8 +26,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
-import numpy as np
-
 from .backends.base import Backend
 from .backends.ionq_errors import IonQAuthError
 from .checkpoint import ResumePoint, find_resume_point
@@ -43,6 +41,7 @@ from .eventsinks import BusLogHandler, SecretScrubber
 from .failures import FailureKind, classify_error, error_source
 from .lag import LagProbe
 from .parts import BackendParts, adopt_backend, build_backend, build_manager, open_store
+from .nativecheck import crosscheck_native_compile
 from .pricing import RunPricing
 from .qpu import SessionQpu, spent_before
 from .report import PerformanceReport, build_report
@@ -353,7 +352,7 @@ class EngineSession:
             await self.qpu.dry_run(model, len(train), len(val))
             return DryRunResult(status="completed", steps=0, first_step=0)
         if cfg.use_native_gates:
-            await self._crosscheck_native_compile(model)
+            await crosscheck_native_compile(self.config, model, self.emit)
         if cfg.preflight_initializations and resume_from is None:  # gradient variance: a barren-plateau warning
             from .preflight import preflight_event, preflight_text
 
@@ -367,35 +366,6 @@ class EngineSession:
             raise asyncio.CancelledError
         self._training = True  # from here a stop waits (up to its grace) for the step boundary's checkpoint
         return await trainer.train(model, train, val, resume_from=resume_from)
-
-    async def _crosscheck_native_compile(self, model: QuantumModel) -> None:
-        """Check the model's native compile with the SDK named by `quantum_sdk` before any circuit runs.
-
-        Our own verification uses our simulator; this second opinion uses cirq's or qiskit's gate
-        definitions. A compile that fails it stops the run: a wrong circuit must never reach hardware.
-        """
-        from .compiler import NativeGateCompiler
-        from .compiler.crosscheck import MAX_QUBITS, crosscheck
-        from .compiler.errors import CompilationError
-
-        cfg = self.config
-        if model.n_qubits > MAX_QUBITS:
-            self.emit(Log(level="info", message=f"{cfg.quantum_sdk} cross-check skipped: dense check stops at "
-                                                f"{MAX_QUBITS} qubits, the model has {model.n_qubits}"))
-            return
-
-        def check() -> float:
-            theta = model.split()[0]
-            (source,) = model.template.bind(theta[None, :], np.full((1, model.template.n_inputs), 0.5))
-            res = NativeGateCompiler(cfg.native_target, optimize=cfg.enable_circuit_compression).compile(source)
-            return crosscheck(source, res.circuit, sdk=cfg.quantum_sdk, permutation=res.permutation, frames=res.frames)
-
-        fidelity = await asyncio.to_thread(check)
-        if fidelity < 1 - 1e-9:
-            raise CompilationError(f"the {cfg.native_target} native compile of the model failed the "
-                                   f"{cfg.quantum_sdk} cross-check: fidelity {fidelity:.12f}")
-        self.emit(Log(level="info", message=f"native compile ({cfg.native_target}) of the model checked with "
-                                            f"{cfg.quantum_sdk}: fidelity {fidelity:.12f}"))
 
     async def _resume_point(self) -> ResumePoint | None:
         """The newest valid checkpoint (damaged newer ones set aside, each named in a warning), checked

@@ -67,7 +67,7 @@ async def test_a_short_local_run_fills_the_training_screen(tmp_path, app_factory
         assert "run completed after 8 steps" in log_text
         assert [e for e in events if isinstance(e, RunFinished)][-1].status == "completed"
         # UI updates are coalesced: one when starting, then at most one per 0.1 s, plus the last.
-        assert len(events) > 30
+        assert app.bridge.publishes < len(events)
         assert app.bridge.publishes <= elapsed / 0.1 + 3
 
 

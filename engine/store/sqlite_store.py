@@ -7,6 +7,12 @@ upsert and delete, so a query is one matrix-vector product and an argpartition: 
 approximate. Metadata filters select rows in Python before ranking; the mask is cached per filter
 until the namespace changes, because kNN evaluation asks the same filter many times.
 
+Queries run on in-memory *views*: the rows of one namespace that pass one filter (None: all of them),
+loaded on first use (equality filters are pushed into SQL) and kept in step by upsert and delete; at
+most `_MAX_VIEWS` are kept. A training run queries each epoch's training split, so memory holds the
+last few epochs' rows, not every embedding ever stored (that unbounded mirror grew the RSS by about
+half a kilobyte per step and slowed every query as the run went on).
+
 A file that is not a healthy store (not SQLite, failing SQLite's quick check, or without our
 `store_info`) is renamed aside to `<name>.damaged` and a warning names both paths; a fresh store
 takes its place. SQLite failures while writing (a full disk) become `StoreError`s naming the file.
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -52,6 +59,8 @@ _UPSERT = (
     " ON CONFLICT (namespace, id) DO UPDATE SET vec = excluded.vec, metadata = excluded.metadata"
 )
 _MASK_CACHE_SIZE = 16
+_MAX_VIEWS = 8  # filtered in-memory views kept at once (least recently used dropped): memory stays bounded
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 DAMAGED_SUFFIX = ".damaged"
 log = logging.getLogger("engine.store")
@@ -115,6 +124,23 @@ def _sqlite_reason(exc: sqlite3.Error) -> str:
     if "readonly" in text or "read-only" in text:
         return "the file or its folder is read-only"
     return text
+
+
+def _pushdown(filter: MetadataFilter | None) -> list[tuple[str, list[str | int]]]:
+    """SQL clauses for the filter's top-level equalities on strings and integers.
+
+    Each selects a superset of what the filter matches (SQL's 1 also equals true and 1.0); the
+    filter's own predicate then decides, so the clauses only spare loading rows that cannot match.
+    """
+    clauses: list[tuple[str, list[str | int]]] = []
+    for key, value in (filter or {}).items():
+        if not _KEY.fullmatch(key):
+            continue
+        if isinstance(value, dict) and set(value) == {"$eq"}:
+            value = value["$eq"]
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            clauses.append(("json_extract(metadata, ?) = ?", [f"$.{key}", value]))
+    return clauses
 
 
 def _unit_rows(values: np.ndarray) -> np.ndarray:
@@ -214,7 +240,7 @@ class SQLiteVectorStore:
         if self.path != ":memory:" and not Path(self.path).parent.is_dir():
             raise StoreError(f"store path {self.path}: directory {Path(self.path).parent} does not exist")
         self._lock = threading.RLock()
-        self._mirrors: dict[str, _Mirror] = {}
+        self._views: OrderedDict[tuple[str, str], tuple[_Mirror, Predicate | None]] = OrderedDict()
         self.set_aside: Path | None = None  # where a damaged file found at `path` was moved
         if self.path != ":memory:":
             problem = _health_problem(Path(self.path))
@@ -268,19 +294,35 @@ class SQLiteVectorStore:
             raise StoreError(f"store {self.path} is closed")
         return self._conn
 
-    def _mirror(self, namespace: str) -> _Mirror:
-        mirror = self._mirrors.get(namespace)
-        if mirror is None:
-            rows = self._db().execute(
-                "SELECT id, vec, metadata FROM vectors WHERE namespace = ? ORDER BY rowid", (namespace,)
-            ).fetchall()
-            raw = b"".join(r[1] for r in rows)
-            if len(raw) != 4 * self.dimension * len(rows):
-                raise StoreError(f"store {self.path}: namespace {namespace!r} holds vectors of the wrong size")
-            values = np.frombuffer(raw, dtype="<f4").reshape(len(rows), self.dimension).astype(np.float32)
-            mirror = _Mirror(self.metric, [r[0] for r in rows], values, [json.loads(r[2]) for r in rows])
-            self._mirrors[namespace] = mirror
-        return mirror
+    def _view(self, namespace: str, filter: MetadataFilter | None, predicate: Predicate | None) -> _Mirror:
+        """The rows of `namespace` passing `filter`, in memory (loaded once, kept in step by writes)."""
+        key = (namespace, json.dumps(filter, sort_keys=True) if predicate is not None else "")
+        cached = self._views.get(key)
+        if cached is not None:
+            self._views.move_to_end(key)
+            return cached[0]
+        sql = "SELECT id, vec, metadata FROM vectors WHERE namespace = ?"
+        params: list[str | int] = [namespace]
+        for clause, args in _pushdown(filter) if predicate is not None else []:
+            sql += f" AND {clause}"
+            params += args
+        rows = self._db().execute(sql + " ORDER BY rowid", params).fetchall()
+        metadata = [json.loads(r[2]) for r in rows]
+        if predicate is not None:
+            keep = [i for i, m in enumerate(metadata) if predicate(m)]
+            rows, metadata = [rows[i] for i in keep], [metadata[i] for i in keep]
+        raw = b"".join(r[1] for r in rows)
+        if len(raw) != 4 * self.dimension * len(rows):
+            raise StoreError(f"store {self.path}: namespace {namespace!r} holds vectors of the wrong size")
+        values = np.frombuffer(raw, dtype="<f4").reshape(len(rows), self.dimension).astype(np.float32)
+        view = _Mirror(self.metric, [r[0] for r in rows], values, metadata)
+        self._views[key] = (view, predicate)
+        while len(self._views) > _MAX_VIEWS:
+            self._views.popitem(last=False)
+        return view
+
+    def _views_of(self, namespace: str) -> list[tuple[tuple[str, str], _Mirror, Predicate | None]]:
+        return [(key, view, pred) for key, (view, pred) in self._views.items() if key[0] == namespace]
 
     def upsert(self, namespace: str, records: list[VectorRecord]) -> int:
         check_namespace(namespace)
@@ -293,10 +335,14 @@ class SQLiteVectorStore:
             db = self._db()
             with db:
                 db.executemany(_UPSERT, rows)
-            mirror = self._mirrors.get(namespace)
-            if mirror is not None:
+            for _, view, predicate in self._views_of(namespace):
+                leaving = []
                 for r in records:
-                    mirror.put(r)
+                    if predicate is None or predicate(r.metadata):
+                        view.put(r)
+                    elif r.id in view.row:
+                        leaving.append(r.id)  # its new metadata no longer passes this view's filter
+                view.remove(leaving)
         return len(records)
 
     def query(
@@ -312,14 +358,11 @@ class SQLiteVectorStore:
         check_top_k(top_k)
         predicate = compile_filter(filter)
         with self._lock, self._sqlite("query"):
-            mirror = self._mirror(namespace)
+            mirror = self._view(namespace, filter, predicate)
             if mirror.n == 0:
                 return []
             scores = mirror.scores(q)
             rows = None
-            if predicate is not None:
-                rows = np.flatnonzero(mirror.mask(json.dumps(filter, sort_keys=True), predicate))
-                scores = scores[rows]
             # rank by key ascending, ties by row (insertion order) so results are deterministic
             key = scores if self.metric == "euclidean" else -scores
             k = min(top_k, key.size)
@@ -342,13 +385,16 @@ class SQLiteVectorStore:
         check_namespace(namespace)
         ids = check_ids(ids, "fetch")
         with self._lock, self._sqlite("fetch"):
-            mirror = self._mirror(namespace)
-            found = {}
-            for record_id in ids:
-                row = mirror.row.get(record_id)
-                if row is not None:
-                    found[record_id] = VectorRecord(record_id, mirror.values(row), dict(mirror.metadata[row]))
-            return found
+            by_id: dict[str, VectorRecord] = {}
+            for start in range(0, len(ids), 500):  # SQLite's limit on parameters, with room to spare
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for record_id, vec, meta in self._db().execute(
+                        f"SELECT id, vec, metadata FROM vectors WHERE namespace = ? AND id IN ({marks})",
+                        [namespace, *chunk]):
+                    values = np.frombuffer(vec, dtype="<f4").astype(np.float32)
+                    by_id[record_id] = VectorRecord(record_id, values, json.loads(meta))
+            return {record_id: by_id[record_id] for record_id in ids if record_id in by_id}
 
     def delete(self, namespace: str, ids: list[str] | None = None, delete_all: bool = False) -> None:
         check_namespace(namespace)
@@ -364,10 +410,11 @@ class SQLiteVectorStore:
                     db.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,))
                 else:
                     db.executemany("DELETE FROM vectors WHERE namespace = ? AND id = ?", [(namespace, i) for i in ids])
-            if ids is None:
-                self._mirrors.pop(namespace, None)
-            elif namespace in self._mirrors:
-                self._mirrors[namespace].remove(ids)
+            for key, view, _ in self._views_of(namespace):
+                if ids is None:
+                    del self._views[key]
+                else:
+                    view.remove(ids)
 
     def describe(self) -> StoreStats:
         with self._lock, self._sqlite("describe"):
@@ -381,4 +428,4 @@ class SQLiteVectorStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-                self._mirrors.clear()
+                self._views.clear()

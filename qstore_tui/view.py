@@ -67,6 +67,8 @@ class SessionView:
     throughput: deque[float] = field(default_factory=lambda: deque(maxlen=THROUGHPUT_POINTS))
     circuits_done: int = 0
     batches_done: int = 0
+    shots_spent: int = 0  # by the training steps (StepMetrics.shots), resynced at each ShotsSpent
+    shots_per_loss: float | None = None  # from the last ShotsSpent (epoch end)
     cache: CacheStats | None = None
     compiler: CompilerStats | None = None
     cost: CostEstimate | None = None
@@ -112,6 +114,9 @@ class SessionView:
             self.spsa_a = event.spsa_a if event.spsa_a is not None else self.spsa_a
             self.spsa_c = event.spsa_c if event.spsa_c is not None else self.spsa_c
             self.learning_rate = event.learning_rate if event.learning_rate is not None else self.learning_rate
+            self.shots_spent += getattr(event, "shots", None) or 0
+        elif kind == "shots_spent":
+            self.shots_spent, self.shots_per_loss = event.step_shots, event.shots_per_loss
         elif kind == "epoch_finished":
             if event.val_accuracy is not None:
                 self.val_accuracies.append(event.val_accuracy)

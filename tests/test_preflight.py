@@ -69,3 +69,16 @@ def test_a_session_reports_the_preflight_and_the_shots_per_unit_of_loss(tmp_path
     assert report["shots"]["step_shots"] == shots[1].step_shots
     text = (run_dir / "report.md").read_text()
     assert "Gradient Preflight" in text and "Per unit of loss" in text
+
+
+def test_the_config_screen_command_and_the_training_view_show_the_figures():
+    from qstore_tui.screens.config import _preflight_text
+    from qstore_tui.view import SessionView
+    from qstore_tui.widgets.stats_panel import _details
+
+    text = _preflight_text(TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=20, preflight_initializations=4))
+    assert text.startswith("gradient variance over 4 initializations: mean ") and "trainable" in text
+    view = SessionView()
+    view.apply(ShotsSpent(epoch=0, step_shots=12_000, total_shots=15_000, first_loss=0.7, train_loss=0.4,
+                          shots_per_loss=40_000.0))
+    assert "shots 12,000 (40,000 per unit of loss)" in _details(view)

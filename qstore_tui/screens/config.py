@@ -82,6 +82,8 @@ class ConfigScreen(AppScreen):
     PALETTE = (
         ("Config: load TOML", "Load the config file named in the file box", "load"),
         ("Config: save TOML", "Save the config (never its API keys) to the file box's path", "save"),
+        ("Config: gradient preflight", "Gradient variance over random initializations (barren-plateau check)",
+         "preflight"),
         *((f"Config: preset {name}", f"Apply the {name} preset", f"preset('{name}')") for name in PRESETS),
         *((f"Config: {group} fields", f"Show the {group} fields", f"show_group('{group}')") for group in FIELD_GROUPS),
     )
@@ -314,6 +316,22 @@ class ConfigScreen(AppScreen):
         self._file_message(None)
         self.notify(f"saved {path}", timeout=3, markup=False)
 
+    async def action_preflight(self) -> None:
+        """The gradient-variance preflight of the current config (preflight_initializations, else 20), as a note."""
+        if self.qapp.config_problems:
+            self._file_message("no preflight: fix the fields marked in red first")
+            return
+        cfg = self.qapp.config
+        if not cfg.preflight_initializations:
+            cfg = cfg.model_copy(update={"preflight_initializations": 20})
+        try:
+            text = await asyncio.to_thread(_preflight_text, cfg)
+        except (OSError, ValueError) as exc:  # the data set (a CSV) or the model refused
+            self._file_message(f"preflight: {exc}")
+            return
+        self._file_message(None)
+        self.notify(text, timeout=8, markup=False)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "load":
             self.action_load()
@@ -328,3 +346,14 @@ class ConfigScreen(AppScreen):
             node = node.parent  # type: ignore[assignment]
         text = f"{node.field_name}: {node.description}" if isinstance(node, ConfigField) else HELP
         self.query_one("#help", Static).update(text)
+
+
+def _preflight_text(cfg: TrainingConfig) -> str:
+    """Load the data, build the model and run engine.preflight (a worker thread: simulator work)."""
+    from engine.data import load_dataset, train_val_split
+    from engine.model import QuantumModel
+    from engine.preflight import preflight_event, preflight_text
+
+    train, _ = train_val_split(load_dataset(cfg), cfg.validation_split, cfg.seed)
+    model = QuantumModel.from_config(cfg, train.n_features, train.n_classes or 1)
+    return preflight_text(preflight_event(cfg, model, train.x))

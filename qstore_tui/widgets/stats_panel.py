@@ -48,6 +48,9 @@ def _details(view: SessionView) -> str:
         parts.append(_spend(view.spend))
     if view.mitigation is not None:
         parts.append(_mitigation(view.mitigation))
+    if view.shots_spent:
+        per = "" if view.shots_per_loss is None else f" ({view.shots_per_loss:,.0f} per unit of loss)"
+        parts.append(f"shots {view.shots_spent:,}{per}")
     return "   ".join(parts)
 
 

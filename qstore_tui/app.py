@@ -330,6 +330,8 @@ class QStoreApp(App[None]):
         # One help screen per mode, built once and kept (installed): composing and styling a new one
         # each time cost twice a screen switch. A new keymap rebuilds them (set_keymap).
         name = f"help-{self.current_mode}"
+        if self.is_screen_installed(name) and getattr(self.get_screen(name), "closing", False):
+            return  # `?` again before the last one finished closing (two keys within one refresh)
         if not self.is_screen_installed(name):
             screen = self.screen
             title = dict(SCREENS).get(self.current_mode, self.current_mode)

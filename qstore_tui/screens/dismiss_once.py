@@ -12,6 +12,7 @@ from typing import Any
 from textual import work
 from textual.await_complete import AwaitComplete
 from textual.command import CommandList, CommandPalette
+from textual.events import Mount
 from textual.screen import Screen
 
 
@@ -33,6 +34,23 @@ class QCommandPalette(DismissOnce, CommandPalette):
     the app. Here the search runs with `exit_on_error=False` (a search that failed shows nothing),
     and the watcher that touches the list does nothing once the list is gone (textual is pinned).
     """
+
+    def _on_mount(self, event: Mount) -> None:
+        """Textual's, but the calling screen is the one below the palette on the stack that holds it:
+        when a screen switch lands between the palette's push and its mount, the palette is on another
+        mode's stack and `screen_stack[-2]` (Textual's choice) raised IndexError, ending the app."""
+        event.prevent_default()  # Textual's own handler (base class) must not run as well
+        holder = next((stack for stack in self.app._screen_stacks.values() if self in stack), [])
+        index = holder.index(self) if self in holder else 0
+        if index == 0:  # already popped: nothing to search for
+            return
+        self.app.post_message(CommandPalette.Opened())
+        self._calling_screen = holder[index - 1]
+        match_style = self.get_visual_style("command-palette--highlight", partial=True)
+        self._providers = [provider(self._calling_screen, match_style) for provider in self._provider_classes]
+        for provider in self._providers:
+            provider._post_init()
+        self._gather_commands("")
 
     @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP, exit_on_error=False)
     async def _gather_commands(self, search_value: str) -> None:

@@ -84,8 +84,15 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
             yield Static("Escape or ? closes this · in a field, Escape gives the keys back to the screen",
                          classes="hint", markup=False)
 
+    closing = False  # dismissed, its pop not finished: pushing it again now would leave it suspended on top
+
     def action_close(self) -> None:
+        if self.app.screen is self:
+            self.closing = True
         self.dismiss(None)
+
+    def on_screen_suspend(self) -> None:
+        self.closing = False
 
 
 def _shared_actions(screen: Screen[object]) -> set[str]:

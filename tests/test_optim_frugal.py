@@ -177,8 +177,9 @@ def test_trainer_shot_adaptive_stops_at_the_shot_budget():
     assert any(isinstance(e, Log) and "shot budget exhausted" in e.message for e in events)
 
 
-def test_trainer_resumes_shot_adaptive_state_exactly(tmp_path):
-    kw = dict(gradient_method="shot_adaptive", shots_per_circuit=20, learning_rate=0.3, checkpoint_interval=3)
+@pytest.mark.parametrize("method", ["shot_adaptive", "qnspsa"])
+def test_trainer_resumes_the_frugal_state_exactly(tmp_path, method):
+    kw = dict(gradient_method=method, shots_per_circuit=20, learning_rate=0.3, checkpoint_interval=3)
     _, whole, _ = _run(checkpoint_directory=str(tmp_path / "a"), **kw)
     trainer, part, _ = _run(checkpoint_directory=str(tmp_path / "b"), **kw)
     from engine.checkpoint import checkpoints_in
@@ -207,3 +208,28 @@ def test_trainer_resumes_shot_adaptive_state_exactly(tmp_path):
 def test_frugal_config_fields_are_validated_naming_the_field(kw, message):
     with pytest.raises(ConfigError, match=message):
         TrainingConfig(**kw)
+
+
+def test_qnspsa_blocking_refuses_a_worse_step_with_one_more_batch():
+    metric = QNSPSAMetric(2, 1e-3)
+    metric.update(np.zeros((2, 2)))
+    assert metric.accept(1.0, 1.0 + 1e-9) is False  # first step: tolerance 0
+    metric.update(np.zeros((2, 2)))
+    assert metric.accept(0.5, 0.7) is True  # std of [1.0, 0.5] is 0.25: 0.5 + 0.5 >= 0.7
+    trainer, result, _ = _run(gradient_method="qnspsa", shots_per_circuit=100, learning_rate=0.2, qnspsa_blocking=True)
+    assert trainer.get_performance_stats().batches == 2 * result.steps + 2
+
+
+def test_a_list_of_batches_is_one_call_with_rows_in_order_native_gates_too():
+    cfg = TrainingConfig(n_qubits=2, shots_per_circuit=0, use_native_gates=True)
+    manager = build_manager(cfg, LocalSimulatorBackend())
+    m = QuantumModel(2, 2, 2, circuit_depth=1, seed=8)
+    rng = np.random.default_rng(3)
+    theta, x = m.split()[0], rng.uniform(size=(3, 2))
+    a = m.batch(x)
+    orows, ox = overlap_rows(theta, x, rng.normal(scale=0.2, size=(2, theta.size)))
+    b = CircuitBatch(overlap_template(m.template), orows, ox)
+    both = asyncio.run(manager.execute_batch([a, b], shots=0))
+    alone = [asyncio.run(manager.execute_batch(batch, shots=0)).probabilities for batch in (a, b)]
+    assert both.n_circuits == 9
+    np.testing.assert_allclose(both.probabilities, np.concatenate(alone), atol=1e-9)

@@ -52,8 +52,7 @@ async def test_the_runs_directory_lists_runs_and_opens_one(tmp_path, app_factory
         screen = await show_runs(pilot)
         table = screen.query_one("#runs", DataTable)
         assert table.row_count == 1
-        assert table.get_row_at(0)[:2] == [run_dir.name, "completed"]
-        assert table.get_row_at(0)[3] == "8/8"
+        assert table.get_row_at(0)[1:3] == [run_dir.name, "completed"]
 
         await pilot.press("o")
         await pilot.pause()
@@ -70,7 +69,7 @@ async def test_attach_follows_a_run_written_elsewhere(tmp_path, app_factory):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: writer.status.value == "running" and writer.run_dir.exists())
         screen = await show_runs(pilot)
-        assert screen.query_one("#runs", DataTable).get_row_at(0)[1] == "running"
+        assert screen.query_one("#runs", DataTable).get_row_at(0)[2] == "running"
         await pilot.press("a")
         await wait_for(pilot, lambda: app.bridge.view.step >= 1)
         assert app.bridge.view.source == "attach" and app.bridge.session is None
@@ -95,10 +94,119 @@ async def test_resume_a_stopped_run_from_its_checkpoint(tmp_path, app_factory):
         assert app.bridge.view.status == "stopped"
 
         screen = await show_runs(pilot)
-        assert screen.query_one("#runs", DataTable).get_row_at(0)[1] == "stopped"
+        assert screen.query_one("#runs", DataTable).get_row_at(0)[2] == "stopped"
         await pilot.press("r")
         await wait_for(pilot, lambda: app.bridge.view.source == "live" and app.bridge.view.step > stopped_at)
         app.action_stop()
         await app.workers.wait_for_complete()
         starts = [e for e in read_events(run_dir) if isinstance(e, RunStarted)]
         assert len(starts) == 2 and starts[1].resumed_from_step == stopped_at
+
+
+# ----- the table on fixed run directories (tests/runs_fixtures.py) -----
+
+from engine.runs import RunLock  # noqa: E402
+from engine.runs.tags import read_tags  # noqa: E402
+from qstore_tui.screens.runs import STATUS_FILTERS  # noqa: E402
+from qstore_tui.screens.run_dialogs import DeleteRunScreen, TagRunScreen  # noqa: E402
+from runs_fixtures import fake_run  # noqa: E402
+
+
+def fixed_runs(runs_dir):
+    """Three finished runs and one running (its lock held by the test): what the table must tell apart."""
+    fake_run(runs_dir, "alpha", losses=[1.0, 0.8, 0.6, 0.5], val_accuracy=[0.55, 0.70], start=1_000.0,
+             learning_rate=0.1, seed=1, tags=["baseline"])
+    fake_run(runs_dir, "bravo", losses=[1.1, 0.9, 0.7, 0.4], val_accuracy=[0.50, 0.80], start=2_000.0,
+             learning_rate=0.1, seed=2)
+    fake_run(runs_dir, "charlie", losses=[1.2, 1.1], val_accuracy=[0.40], start=3_000.0, status="stopped",
+             learning_rate=0.05, seed=1)
+    live = fake_run(runs_dir, "delta", losses=[1.3], val_accuracy=[], start=4_000.0, status=None,
+                    learning_rate=0.05, seed=3)
+    lock = RunLock(live)
+    lock.acquire()
+    return lock
+
+
+@pytest.fixture
+def runs(tmp_path):
+    runs_dir = tmp_path / "runs"
+    lock = fixed_runs(runs_dir)
+    yield runs_dir
+    lock.release()
+
+
+def ids(screen: RunsScreen) -> list[str]:
+    table = screen.query_one("#runs", DataTable)
+    return [table.get_row_at(i)[1] for i in range(table.row_count)]
+
+
+async def test_table_sorts_filters_and_selects(runs, app_factory):
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await show_runs(pilot)
+        assert ids(screen) == ["delta", "charlie", "bravo", "alpha"]  # newest first
+        row = dict(zip([c.key for c in screen._columns()], screen.query_one("#runs", DataTable).get_row_at(3)[1:]))
+        assert row["status"] == "completed" and row["learning_rate"] == "0.1" and row["best_val_accuracy"] == "70.0%"
+        assert row["final_loss"] == "0.5000" and row["tags"] == "baseline" and row["n_qubits"] == "2×1"
+
+        await pilot.press("s")  # next column after run_id? the sort starts on started_at: first column
+        assert screen.sort_key == "run_id" and ids(screen) == ["alpha", "bravo", "charlie", "delta"]
+        await pilot.press("S")
+        assert ids(screen) == ["delta", "charlie", "bravo", "alpha"]
+        while screen.sort_key != "best_val_accuracy":
+            await pilot.press("s")
+        assert ids(screen) == ["charlie", "alpha", "bravo", "delta"]  # no val accuracy: last
+
+        await pilot.press("f")  # status: running only
+        assert screen.status_filter == "running" and ids(screen) == ["delta"]
+        for _ in range(len(STATUS_FILTERS) - 1):
+            await pilot.press("f")
+        assert screen.status_filter is None and len(ids(screen)) == 4
+
+        await pilot.press("slash")
+        await pilot.press(*"brav")
+        assert ids(screen) == ["bravo"]
+        await pilot.press("enter")  # back to the table
+        assert isinstance(app.focused, DataTable)
+        await pilot.press("space")
+        assert screen.selected == {"bravo"}
+        await pilot.press("slash", "ctrl+u", "escape")
+        assert len(ids(screen)) == 4 and screen.selected == {"bravo"}
+        await pilot.press("down", "space")
+        assert len(screen.selected) == 2
+        assert "2 selected" in str(screen.query_one("#where").render())
+
+
+async def test_tag_and_delete_with_confirmation(runs, app_factory):
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await show_runs(pilot)
+        await pilot.press("down", "down")  # bravo
+        await pilot.press("t")
+        assert isinstance(app.screen, TagRunScreen)
+        await pilot.press(*"good lr", "enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert read_tags(runs / "bravo") == ["good", "lr"]
+        await pilot.press("t")
+        await pilot.press(*"bad tag!", "enter")  # refused with the tag named, nothing written
+        await pilot.pause()
+        assert read_tags(runs / "bravo") == ["good", "lr"]
+
+        await pilot.press("d")
+        assert isinstance(app.screen, DeleteRunScreen)
+        await pilot.press("enter")  # focus is on Cancel: a stray Enter keeps the run
+        await pilot.pause()
+        assert app.screen is screen and (runs / "bravo").is_dir()
+        await pilot.press("d", "escape")
+        await pilot.pause()
+        assert (runs / "bravo").is_dir()
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert not (runs / "bravo").exists() and "bravo" not in ids(screen)
+
+        await pilot.press("home")
+        assert ids(screen)[0] == "delta"
+        await pilot.press("d")  # running: refused, no dialog
+        await pilot.pause()
+        assert app.screen is screen and (runs / "delta").is_dir()

@@ -1,95 +1,364 @@
-"""Runs: the runs directory; open a run (its events as they stand), attach (follow it live), resume it."""
+"""Runs: the runs directory as a table of what tells runs apart; sort, filter, select, tag, delete, compare.
+
+Rows come from engine.runs.index (RunRecord, sort_runs, filter_runs, tag_run, delete_run): the screen only
+shows what the engine reads and asks the engine to change it.
+"""
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
 
-from ..messages import RunsListed
 from .base import AppScreen
-from .listing import notify_listing_error, runs_listed
+from .run_dialogs import DeleteRunScreen, TagRunScreen
 
-COLUMNS = ("run", "status", "started (UTC)", "steps", "loss", "val acc", "backend")
+if TYPE_CHECKING:
+    from engine.runs.index import RunRecord
+
+STATUS_FILTERS: tuple[str | None, ...] = (None, "running", "completed", "stopped", "pruned", "failed",
+                                          "interrupted", "incomplete")
 
 
-def _started(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+@dataclass(frozen=True)
+class Column:
+    key: str  # the SORT_KEYS key it sorts by
+    label: str
+    wide_only: bool = False  # shown only from 120 columns
+
+
+COLUMNS = (
+    Column("run_id", "run"), Column("status", "status"), Column("target", "target"),
+    Column("gradient_method", "grad"), Column("optimizer", "opt"), Column("learning_rate", "lr"),
+    Column("epochs", "ep"), Column("seed", "seed", True), Column("n_qubits", "q×d"),
+    Column("best_val_accuracy", "best"), Column("final_val_accuracy", "val", True), Column("final_loss", "loss"),
+    Column("circuits", "circuits", True), Column("duration_s", "time"), Column("cost_actual_usd", "cost"),
+    Column("tags", "tags"),
+)
+WIDE = 120
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def _duration(s: float) -> str:
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{s / 60:.0f}m{s % 60:02.0f}s"
+    return f"{s / 3600:.0f}h{s % 3600 / 60:02.0f}m"
+
+
+def _cost(r: RunRecord) -> str:
+    """Billed spend when known, the estimate (~) otherwise; '-' off-QPU."""
+    if r.cost_actual_usd is not None:
+        est = "" if r.cost_estimated_usd is None else f" (~{r.cost_estimated_usd:.2f})"
+        return f"${r.cost_actual_usd:.2f}{est}"
+    return "-" if r.cost_estimated_usd is None else f"~${r.cost_estimated_usd:.2f}"
+
+
+def cell(r: RunRecord, key: str) -> str:
+    """One column of one run as text."""
+    if key == "target":
+        return r.target if r.backend in r.target or not r.backend else f"{r.backend}:{r.target}"
+    if key == "learning_rate":
+        return f"{r.learning_rate:g}"
+    if key == "n_qubits":
+        return f"{r.n_qubits}×{r.circuit_depth}"
+    if key in ("best_val_accuracy", "final_val_accuracy"):
+        return _pct(getattr(r, key))
+    if key == "final_loss":
+        return "-" if r.final_loss is None else f"{r.final_loss:.4f}"
+    if key == "duration_s":
+        return _duration(r.duration_s)
+    if key == "cost_actual_usd":
+        return _cost(r)
+    if key == "tags":
+        return ",".join(r.tags)
+    return str(getattr(r, key))
+
+
+class RecordsListed(Message):
+    """The runs directory as RunRecords (read in a worker thread), or why it could not be read."""
+
+    def __init__(self, records: list[RunRecord], error: str | None = None) -> None:
+        super().__init__()
+        self.records = records
+        self.error = error
 
 
 class RunsScreen(AppScreen):
     MODE = "runs"
-    PURPOSE = "The runs directory: open a finished run, follow (attach to) a running one, or resume one."
+    PURPOSE = ("The runs directory: sort, filter, select, tag, delete; compare selected runs; open, attach, "
+               "resume a run; follow a sweep.")
     AUTO_FOCUS = "#runs"
     PALETTE = (
         ("Runs: open", "Show the selected run's curves, queue, log and report", "open('open')"),
         ("Runs: attach", "Follow the selected run live (e.g. a headless run)", "open('attach')"),
         ("Runs: resume", "Continue the selected run from its last checkpoint", "open('resume')"),
         ("Runs: refresh", "Read the runs directory again", "refresh_runs"),
+        ("Runs: compare", "Overlay the curves of the selected runs", "compare"),
+        ("Runs: sweep", "The sweep (Optuna study) of the run under the cursor", "sweep"),
     )
     BINDINGS = [
-        Binding("o", "open('open')", "Open"),
-        Binding("a", "open('attach')", "Attach"),
-        Binding("r", "open('resume')", "Resume"),
-        Binding("g", "refresh_runs", "Refresh"),
+        Binding("o", "open('open')", "Open", id="runs.open"),
+        Binding("a", "open('attach')", "Attach", id="runs.attach"),
+        Binding("r", "open('resume')", "Resume", id="runs.resume"),
+        Binding("g", "refresh_runs", "Refresh", show=False, id="runs.refresh"),
+        Binding("space", "toggle_select", "Select", id="runs.select"),
+        Binding("c", "compare", "Compare", id="runs.compare"),
+        Binding("s", "sort_next", "Sort", id="runs.sort"),
+        Binding("S", "sort_reverse", "Reverse sort", show=False, id="runs.sort_reverse"),
+        Binding("slash", "focus_filter", "Filter", show=False, id="runs.filter"),
+        Binding("f", "status_next", "Status filter", show=False, id="runs.status"),
+        Binding("t", "tag", "Tag", show=False, id="runs.tag"),
+        Binding("d", "delete", "Delete", show=False, id="runs.delete"),
+        Binding("w", "sweep", "Sweep", show=False, id="runs.sweep"),
     ]
     DEFAULT_CSS = """
     RunsScreen {
-        #where { height: 1; padding: 0 1; color: $foreground-muted; }
+        #bar { height: 1; }
+        #where { width: 1fr; height: 1; padding: 0 1; color: $foreground-muted; }
+        #filter { width: 24; height: 1; border: none; padding: 0 1; }
         #runs { height: 1fr; }
     }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[RunRecord] = []
+        self.shown: list[RunRecord] = []
+        self.selected: set[str] = set()  # run ids
+        self.sort_key = "started_at"
+        self.descending = True
+        self.status_filter: str | None = None
+        self.text_filter = ""
+        self._wide: bool | None = None
+
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="where", markup=False)
+        with Horizontal(id="bar"):
+            yield Static("", id="where", markup=False)
+            yield Input(placeholder="/ filter", id="filter", compact=True)
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
+        self._build_columns()
         self.action_refresh_runs()
+
+    def on_resize(self) -> None:
+        if self._wide != (self.app.size.width >= WIDE):
+            self._build_columns()
+            self._fill()
+
+    def _columns(self) -> list[Column]:
+        return [c for c in COLUMNS if self._wide or not c.wide_only]
+
+    def _build_columns(self) -> None:
+        self._wide = self.app.size.width >= WIDE
+        table = self.query_one("#runs", DataTable)
+        table.clear(columns=True)
+        table.add_column(" ", key="mark")
+        for c in self._columns():
+            arrow = (" ▼" if self.descending else " ▲") if c.key == self.sort_key else ""
+            table.add_column(c.label + arrow, key=c.key)
 
     def on_screen_resume(self) -> None:
         if self.ready:  # after the switch is on screen: the listing competes with the UI for the GIL
             self.call_after_refresh(self.action_refresh_runs)
 
     def action_refresh_runs(self) -> None:
-        """List the runs directory, newest first (in a thread: it reads every run's events)."""
+        """List the runs directory (in a thread: it reads every run's events)."""
         self._list_runs()
 
     @work(thread=True, group="runs", exclusive=True, exit_on_error=False)
     def _list_runs(self) -> None:
-        self.post_message(runs_listed(self.qapp.runs_dir))
+        from engine.runs.index import list_records
 
-    def on_runs_listed(self, message: RunsListed) -> None:
-        notify_listing_error(self, message)
-        runs = message.runs
+        try:
+            self.post_message(RecordsListed(list_records(self.qapp.runs_dir)))
+        except (ValueError, OSError) as exc:
+            self.post_message(RecordsListed([], str(exc)))
+
+    def on_records_listed(self, message: RecordsListed) -> None:
+        if message.error:
+            self.notify(message.error, title="Runs", severity="error", markup=False)
+        self.records = message.records
+        ids = {r.run_id for r in self.records}
+        self.selected &= ids
+        self._fill()
+
+    def _fill(self) -> None:
+        """Apply the filters and the sort (the engine's), redraw, keep the cursor on the same run."""
+        from engine.runs.index import filter_runs, sort_runs
+
+        self.shown = sort_runs(filter_runs(self.records, text=self.text_filter, status=self.status_filter),
+                               self.sort_key, descending=self.descending)
         table = self.query_one("#runs", DataTable)
-        self.query_one("#where", Static).update(f"{len(runs)} run(s) in {self.qapp.runs_dir}")
-        selected = self._selected()
+        current = self._cursor_path()
         table.clear()
-        for r in runs:
-            loss = "-" if r.final_loss is None else f"{r.final_loss:.4f}"
-            acc = "-" if r.val_accuracy is None else f"{r.val_accuracy:.1%}"
-            steps = f"{r.steps}/{r.total_steps}" if r.total_steps else str(r.steps)
-            table.add_row(r.run_id, r.status, _started(r.started_at), steps, loss, acc, r.backend, key=str(r.path))
-        if selected is not None and selected in {str(r.path) for r in runs}:
-            table.move_cursor(row=table.get_row_index(selected))
+        columns = self._columns()
+        for r in self.shown:
+            mark = "●" if r.run_id in self.selected else " "
+            table.add_row(mark, *(cell(r, c.key) for c in columns), key=str(r.path))
+        if current is not None and current in {str(r.path) for r in self.shown}:
+            table.move_cursor(row=table.get_row_index(current))
+        self._show_where()
 
-    def _selected(self) -> str | None:
+    def _show_where(self) -> None:
+        status = f" · status {self.status_filter}" if self.status_filter else ""
+        text = f" · “{self.text_filter}”" if self.text_filter else ""
+        chosen = f" · {len(self.selected)} selected" if self.selected else ""
+        self.query_one("#where", Static).update(
+            f"{len(self.shown)}/{len(self.records)} run(s){status}{text}{chosen} · sort {self.sort_key} "
+            f"· {self.qapp.runs_dir}")
+
+    def _cursor_path(self) -> str | None:
         table = self.query_one("#runs", DataTable)
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
+    def _cursor_record(self) -> RunRecord | None:
+        path = self._cursor_path()
+        return next((r for r in self.shown if str(r.path) == path), None)
+
+    # ----- sort and filter -----
+
+    def _sort_by(self, key: str, descending: bool) -> None:
+        self.sort_key, self.descending = key, descending
+        self._build_columns()
+        self._fill()
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column (cycles through the columns shown)."""
+        keys = [c.key for c in self._columns()]
+        nxt = keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys else keys[0]
+        self._sort_by(nxt, False)
+
+    def action_sort_reverse(self) -> None:
+        self._sort_by(self.sort_key, not self.descending)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if key and key != "mark":
+            self._sort_by(key, not self.descending if key == self.sort_key else False)
+
+    def action_status_next(self) -> None:
+        """Show only runs of one status; cycles through the statuses, then all."""
+        i = STATUS_FILTERS.index(self.status_filter)
+        self.status_filter = STATUS_FILTERS[(i + 1) % len(STATUS_FILTERS)]
+        self._fill()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.text_filter = event.value
+            self._fill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one("#runs", DataTable).focus()
+
+    # ----- selection, tags, deletion -----
+
+    def action_toggle_select(self) -> None:
+        r = self._cursor_record()
+        if r is None:
+            return
+        self.selected.symmetric_difference_update({r.run_id})
+        table = self.query_one("#runs", DataTable)
+        table.update_cell(str(r.path), "mark", "●" if r.run_id in self.selected else " ")
+        self._show_where()
+
+    def action_tag(self) -> None:
+        r = self._cursor_record()
+        if r is None:
+            self.notify("no run selected", severity="warning")
+            return
+        self.app.push_screen(TagRunScreen(r.run_id, r.tags), lambda tags: self._tagged(r, tags))
+
+    def _tagged(self, r: RunRecord, tags: list[str] | None) -> None:
+        from engine.runs.tags import tag_run
+
+        if not tags:
+            return
+        try:
+            r.tags = tag_run(r.path, *tags)
+        except (ValueError, OSError) as exc:
+            self.notify(str(exc), title="Tag", severity="error", markup=False)
+            return
+        self._fill()
+
+    def action_delete(self) -> None:
+        r = self._cursor_record()
+        if r is None:
+            self.notify("no run selected", severity="warning")
+            return
+        if r.status == "running":
+            self.notify(f"run {r.run_id} is running: stop it before deleting it", title="Delete",
+                        severity="error", markup=False)
+            return
+        self.app.push_screen(DeleteRunScreen(r.run_id), lambda yes: self._delete(r) if yes else None)
+
+    def _delete(self, r: RunRecord) -> None:
+        from engine.runs.index import delete_run
+
+        try:
+            delete_run(self.qapp.runs_dir, r.path)
+        except (ValueError, OSError) as exc:  # RunError is a ValueError: e.g. it started running meanwhile
+            self.notify(str(exc), title="Delete", severity="error", markup=False)
+            return
+        self.notify(f"deleted {r.run_id}", title="Delete", markup=False)
+        self.records = [x for x in self.records if x.run_id != r.run_id]
+        self.selected.discard(r.run_id)
+        self._fill()
+
+    # ----- compare, sweep, open -----
+
+    def chosen(self) -> list[RunRecord]:
+        """The selected runs in table order, or the run under the cursor when none is selected."""
+        if self.selected:
+            return [r for r in self.shown if r.run_id in self.selected] + \
+                [r for r in self.records if r.run_id in self.selected and r not in self.shown]
+        r = self._cursor_record()
+        return [] if r is None else [r]
+
+    def action_compare(self) -> None:
+        from .compare import CompareScreen
+
+        runs = self.chosen()
+        if not runs:
+            self.notify("no run selected", severity="warning")
+            return
+        self.app.push_screen(CompareScreen([r.path for r in runs]))
+
+    def action_sweep(self) -> None:
+        """The Sweep view of the cursor run's study, or of the newest sweep in the runs directory."""
+        from engine.sweep.summary import summary_path
+
+        from .sweep import SweepScreen, newest_sweep
+
+        r = self._cursor_record()
+        path = summary_path(self.qapp.runs_dir, r.study) if r is not None and r.study else \
+            newest_sweep(self.qapp.runs_dir)
+        if path is None or not path.is_file():
+            self.notify("no sweep in this runs directory", severity="warning")
+            return
+        self.app.push_screen(SweepScreen(path))
+
     def action_open(self, how: str) -> None:
-        """Open, attach to or resume the selected run (then the Training screen shows it)."""
-        selected = self._selected()
+        """Open, attach to or resume the run under the cursor (then the Training screen shows it)."""
+        selected = self._cursor_path()
         if selected is None:
             self.notify("no run selected", severity="warning")
             return

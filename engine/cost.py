@@ -25,6 +25,12 @@ def planned_circuits(*, epochs: int, batch_size: int, n_train: int, n_val: int, 
         blocks = 2 * spsa_samples + 1
     elif gradient_method == "adjoint":
         blocks = 1  # the rows at the current parameters; the backward pass runs no circuit
+    elif gradient_method == "qnspsa":
+        blocks = 6 * spsa_samples + 2  # current, +-c D and 4 overlaps per resampling; +1: qnspsa_blocking's batch
+    elif gradient_method == "shot_adaptive":  # an upper bound: every parameter at its most replicas
+        from .optimizers.shot_adaptive import MAX_REPLICAS
+
+        blocks = 2 * MAX_REPLICAS * n_circuit_params + 1
     else:
         blocks = 2 * n_circuit_params + 1
     return total_steps * batch_size * blocks + epochs * (n_train + n_val)

@@ -233,3 +233,11 @@ def test_a_list_of_batches_is_one_call_with_rows_in_order_native_gates_too():
     alone = [asyncio.run(manager.execute_batch(batch, shots=0)).probabilities for batch in (a, b)]
     assert both.n_circuits == 9
     np.testing.assert_allclose(both.probabilities, np.concatenate(alone), atol=1e-9)
+
+
+def test_planned_circuits_count_the_frugal_methods_rows():
+    from engine.cost import planned_circuits
+
+    kw = dict(epochs=1, batch_size=10, n_train=10, n_val=0, spsa_samples=1, n_circuit_params=4)
+    assert planned_circuits(gradient_method="qnspsa", **kw) == 10 * 8 + 10  # 7 M rows, +M for blocking
+    assert planned_circuits(gradient_method="shot_adaptive", **kw) == 10 * (2 * 16 * 4 + 1) + 10  # upper bound

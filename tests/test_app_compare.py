@@ -1,0 +1,124 @@
+"""The Compare view: the selected runs' curves overlaid, EMA smoothing, log loss, groups with a band, and the
+config fields that differ, on fixed run directories; keys pressed as a user does."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable
+
+from engine.runs.compare import ema_smooth
+from qstore_tui.screens.compare import WEIGHTS, CompareScreen
+from qstore_tui.screens.runs import RunsScreen
+from qstore_tui.widgets.overlay_chart import OverlayChart
+from runs_fixtures import fake_run
+
+
+def three_runs(runs_dir):
+    fake_run(runs_dir, "alpha", losses=[1.0, 0.8, 0.6, 0.5], val_accuracy=[0.55, 0.70], start=1_000.0,
+             learning_rate=0.1, seed=1)
+    fake_run(runs_dir, "bravo", losses=[1.1, 0.9, 0.7, 0.4], val_accuracy=[0.50, 0.80], start=2_000.0,
+             learning_rate=0.1, seed=2)
+    fake_run(runs_dir, "charlie", losses=[1.2, 1.1, 1.0, 0.9], val_accuracy=[0.40, 0.45], start=3_000.0,
+             learning_rate=0.05, seed=1)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    three_runs(tmp_path / "runs")
+    return tmp_path / "runs"
+
+
+async def open_compare(pilot) -> CompareScreen:
+    """Runs screen (5), select every run (space on each row), compare (c)."""
+    await pilot.press("5")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, RunsScreen)
+    for _ in range(3):
+        await pilot.press("space", "down")
+    await pilot.press("c")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, CompareScreen)
+    return screen
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def labels(chart: OverlayChart) -> list[str]:
+    return [s.label for s in chart.series if not s.dim]
+
+
+async def test_compare_overlays_smooths_groups_and_diffs(runs, app_factory):
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        loss = screen.query_one("#loss", OverlayChart)
+        assert sorted(labels(loss)) == ["alpha", "bravo", "charlie"]
+        alpha = next(s for s in loss.series if s.label == "alpha")
+        assert list(alpha.y) == [1.0, 0.8, 0.6, 0.5]  # raw: EMA 0
+        diffs = screen.query_one("#diffs", DataTable)
+        fields = [diffs.get_row_at(i)[0] for i in range(diffs.row_count)]
+        assert fields == ["learning_rate", "seed"]
+
+        await pilot.press("plus", "plus")
+        await settle(pilot)
+        assert screen.smoothing == WEIGHTS[2]
+        alpha = next(s for s in screen.query_one("#loss", OverlayChart).series if s.label == "alpha")
+        assert list(alpha.y) == pytest.approx(ema_smooth([1.0, 0.8, 0.6, 0.5], WEIGHTS[2]))
+        await pilot.press("minus", "minus", "minus")  # clamps at 0
+        await settle(pilot)
+        assert screen.smoothing == 0.0
+
+        await pilot.press("l")
+        assert loss.log_y and "(log)" in str(loss.border_title)
+
+        await pilot.press("g")  # group by learning_rate: two groups, mean with a min-max band
+        await settle(pilot)
+        assert screen.group_by == "learning_rate"
+        series = screen.query_one("#loss", OverlayChart).series
+        assert labels(screen.query_one("#loss", OverlayChart)) == ["learning_rate=0.05 (n=1)",
+                                                                    "learning_rate=0.1 (n=2)"]  # table order
+        mean, lo, hi = series[3], series[4], series[5]
+        assert list(mean.y) == pytest.approx([1.05, 0.85, 0.65, 0.45])
+        assert list(lo.y) == [1.0, 0.8, 0.6, 0.4] and list(hi.y) == [1.1, 0.9, 0.7, 0.5]
+        await pilot.press("b")  # ±1 std
+        await settle(pilot)
+        mean, lo = screen.query_one("#loss", OverlayChart).series[3:5]
+        assert list(lo.y) == pytest.approx([m - 0.05 for m in mean.y])
+
+        await pilot.press("x")  # epoch axis: one point per epoch
+        await settle(pilot)
+        assert screen.axis == "epoch"
+        assert len(screen.query_one("#val", OverlayChart).series[0].x) == 2
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_compare_one_run_and_random_keys(runs, app_factory):
+    """Without a selection the run under the cursor is compared; stray keys never leave the view broken."""
+    import random
+
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen) and screen.run_dirs == [runs / "charlie"]
+        await pilot.press("g")  # nothing differs: says so
+        rng = random.Random(7)
+        await pilot.press(*(rng.choice("+-lxgb123 ") for _ in range(30)))
+        await settle(pilot)
+        assert app.screen is screen  # 1-5 do not switch screens under the view
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)

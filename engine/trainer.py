@@ -1,4 +1,9 @@
-"""QuantumTrainer: minibatch training of a QuantumModel with SPSA, parameter shift, finite differences or adjoint.
+"""QuantumTrainer: minibatch training of a QuantumModel with SPSA, QN-SPSA, parameter shift (fixed or adaptive
+shots), finite differences or adjoint.
+
+QN-SPSA and shot-adaptive parameter shift live in engine/optimizers/ (their estimates and state); here they are
+two branches of `train_batch`. A QN-SPSA step's loss and overlap rows are two structures sent in ONE executor
+call. `shot_budget` stops the run (early_stopped) once the training steps have measured that many shots.
 
 Each optimizer step is one CircuitBatch (`spsa` alone runs its evaluations as separate batches, one
 after another): the rows at the current parameters give the reported loss (the mean of the per-sample

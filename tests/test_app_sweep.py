@@ -1,0 +1,99 @@
+"""The Sweep view: trials (state, parameters, objective, duration), the best trial, objective per trial and
+parameter importances, from a fixed study.json; a rewrite of the file shows up live."""
+
+from __future__ import annotations
+
+import time
+
+from textual.widgets import DataTable
+
+from engine.runs.tags import SweepTag
+from engine.sweep.summary import SweepSummary, TrialRow, write_summary
+from qstore_tui.screens.runs import RunsScreen
+from qstore_tui.screens.sweep import SweepScreen
+from qstore_tui.widgets.line_chart import LineChart
+from runs_fixtures import fake_run
+
+
+def trial(n, state, lr, value, run_id=None):
+    return TrialRow(number=n, state=state, params={"learning_rate": lr, "optimizer": "adam"}, value=value,
+                    duration_s=None if value is None else 2.0 + n, run_id=run_id, host="h")
+
+
+def summary(trials, importances=None):
+    done = [t for t in trials if t.value is not None]
+    best = max(done, key=lambda t: t.value) if done else None
+    counts = {}
+    for t in trials:
+        counts[t.state] = counts.get(t.state, 0) + 1
+    return SweepSummary(study="lr-scan", storage="sqlite:///x", direction="maximize", objective="val_accuracy",
+                        planned=4, counts=counts, trials=trials, best=best, spent_usd=0.0, max_cost_usd=None,
+                        stopped=None, finished=not counts.get("running"), importances=importances or {})
+
+
+def a_sweep(runs_dir):
+    fake_run(runs_dir, "lr-scan-t0", losses=[1.0, 0.7], val_accuracy=[0.6], start=1_000.0,
+             sweep=SweepTag(study="lr-scan", trial=0, state="complete", objective=0.6))
+    fake_run(runs_dir, "lr-scan-t1", losses=[1.0, 0.5], val_accuracy=[0.8], start=2_000.0,
+             sweep=SweepTag(study="lr-scan", trial=1, state="complete", objective=0.8))
+    return write_summary(runs_dir, summary([trial(0, "complete", 0.01, 0.6, "lr-scan-t0"),
+                                            trial(1, "complete", 0.1, 0.8, "lr-scan-t1"),
+                                            trial(2, "running", 0.05, None, "lr-scan-t2"),
+                                            trial(3, "waiting", 0.2, None)]))
+
+
+async def test_sweep_view_live_from_the_runs_screen(tmp_path, app_factory):
+    runs = tmp_path / "runs"
+    path = a_sweep(runs)
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("w")  # the cursor run is a trial of lr-scan
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SweepScreen) and screen.path == path
+        table = screen.query_one("#trials", DataTable)
+        assert [table.get_row_at(i)[:3] for i in range(4)] == [
+            ["0", "complete", "0.6"], ["1", "complete", "0.8"], ["2", "running", "-"], ["3", "waiting", "-"]]
+        assert table.get_row_at(1)[4] == "learning_rate=0.1 optimizer=adam"
+        head = str(screen.query_one("#head").render())
+        assert "best: trial 1 val_accuracy=0.8" in head and "2/4" not in head and "4/4 trials" in head
+        assert screen.query_one("#objective", LineChart).values == [0.6, 0.8]
+        assert "after enough completed trials" in str(screen.query_one("#importances").render())
+
+        time.sleep(0.01)  # a new mtime
+        write_summary(runs, summary([trial(0, "complete", 0.01, 0.6, "lr-scan-t0"),
+                                     trial(1, "complete", 0.1, 0.8, "lr-scan-t1"),
+                                     trial(2, "complete", 0.05, 0.9, "lr-scan-t2"),
+                                     trial(3, "running", 0.2, None)],
+                                    importances={"learning_rate": 0.9, "optimizer": 0.1}))
+        screen.reload()  # what the 1 s timer does
+        await pilot.pause()
+        assert table.get_row_at(2)[:3] == ["2", "complete", "0.9"]
+        assert "best: trial 2" in str(screen.query_one("#head").render())
+        imp = str(screen.query_one("#importances").render()).splitlines()
+        assert imp[0].split()[0] == "learning_rate" and imp[0].endswith("0.90")
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("w", "down", "o")  # open trial 1's run
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.current_mode == "training" and app.bridge.view.run_id == "lr-scan-t1"
+
+
+async def test_no_sweep_says_so(tmp_path, app_factory):
+    runs = tmp_path / "runs"
+    fake_run(runs, "plain", losses=[1.0, 0.5], val_accuracy=[0.5])
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("w", "enter", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, SweepScreen)

@@ -24,7 +24,7 @@ from engine.config import ConfigError, TrainingConfig, load_config
 from engine.data import DataError, Dataset, load_csv, train_val_split
 from qstore_tui.themes import ThemeFileError, load_theme_file
 
-FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=2), max_examples=150,
+FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=2), max_examples=100,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 FIELDS = sorted(TrainingConfig.model_fields)
 GROUPS = ("backend", "model", "optimization", "execution", "features", "database", "monitoring")
@@ -232,7 +232,6 @@ def test_the_cli_on_hostile_files_and_values_exits_2_naming_the_culprit(tmp_path
     cases = {
         "deep.toml": (["run", "--headless", "--config", "deep.toml"], "deep.toml, line 1: nested more than"),
         "typed.toml": (["run", "--headless", "--config", "typed.toml"], "typed.toml: epochs:"),
-        "--set": (["run", "--headless", "--set", "learning_rate=1e400", "--set", "epochs=x"], "learning_rate:"),
         "few.csv": (["run", "--headless", "--runs-dir", "runs", "--set", "dataset=csv", "--set",
                      "dataset_path=few.csv", "--set", "label_column=label", "--set", "n_qubits=2", "--set",
                      "epochs=1", "--set", "shots_per_circuit=0"], "few.csv: 2 data rows (class '0': 1, class '1': 1)"),

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,12 +16,6 @@ from qstore_tui.cli.boundary import EXIT_BACKEND, EXIT_CONFIG, classify
 from qstore_tui.crash import EXIT_INTERNAL
 
 NOBODY = 65534
-
-
-def _cli(*args, env=None, timeout=60):
-    base = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
-    return subprocess.run([sys.executable, "-m", "qstore_tui", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**base, **(env or {})})
 
 
 def test_an_unexpected_error_is_one_line_naming_the_command_and_its_crash_log(tmp_path, monkeypatch, capsys):
@@ -45,12 +38,12 @@ def test_an_unexpected_error_is_one_line_naming_the_command_and_its_crash_log(tm
     assert "canary-key-in-a-crash-77" not in text + err
 
 
-def test_a_runs_dir_that_is_a_file_exits_2_naming_the_path(tmp_path):
+def test_a_runs_dir_that_is_a_file_exits_2_naming_the_path(tmp_path, capsys):
     afile = tmp_path / "not-a-dir"
     afile.write_text("x")
-    r = _cli("run", "--headless", "--runs-dir", str(afile), "--set", "epochs=1")
-    assert r.returncode == EXIT_CONFIG, r.stderr
-    assert f"runs directory {afile}: not a directory" in r.stderr and "Traceback" not in r.stderr
+    assert main(["run", "--headless", "--runs-dir", str(afile), "--set", "epochs=1"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"runs directory {afile}: not a directory" in err and "Traceback" not in err
 
 
 def _as_nobody(argv, home):

@@ -61,8 +61,11 @@ class CompareScreen(Screen[None]):
     CompareScreen {
         #settings { height: 1; padding: 0 1; color: $foreground-muted; }
         #charts { height: 1fr; }
+        #charts OverlayChart { width: 1fr; }
+        #diff-box { height: auto; }
         #diffs { height: auto; max-height: 8; }
         &.-narrow #charts { layout: vertical; }
+        &.-narrow #diffs { max-height: 4; }
     }
     """
 

@@ -100,25 +100,3 @@ async def test_compare_overlays_smooths_groups_and_diffs(runs, app_factory):
         await pilot.pause()
         assert isinstance(app.screen, RunsScreen)
 
-
-async def test_compare_one_run_and_random_keys(runs, app_factory):
-    """Without a selection the run under the cursor is compared; stray keys never leave the view broken."""
-    import random
-
-    app = app_factory(runs_dir=runs)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("5")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("c")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, CompareScreen) and screen.run_dirs == [runs / "charlie"]
-        await pilot.press("g")  # nothing differs: says so
-        rng = random.Random(7)
-        await pilot.press(*(rng.choice("+-lxgb123 ") for _ in range(30)))
-        await settle(pilot)
-        assert app.screen is screen  # 1-5 do not switch screens under the view
-        await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, RunsScreen)

@@ -105,7 +105,10 @@ async def test_resume_a_stopped_run_from_its_checkpoint(tmp_path, app_factory):
 
 # ----- the table on fixed run directories (tests/runs_fixtures.py) -----
 
+import random  # noqa: E402
+
 from engine.runs import RunLock  # noqa: E402
+from qstore_tui.screens.compare import CompareScreen  # noqa: E402
 from engine.runs.tags import read_tags  # noqa: E402
 from qstore_tui.screens.runs import STATUS_FILTERS  # noqa: E402
 from qstore_tui.screens.run_dialogs import DeleteRunScreen, TagRunScreen  # noqa: E402
@@ -210,3 +213,23 @@ async def test_tag_and_delete_with_confirmation(runs, app_factory):
         await pilot.press("d")  # running: refused, no dialog
         await pilot.pause()
         assert app.screen is screen and (runs / "delta").is_dir()
+
+        await pilot.press("w")  # no sweep here: a warning, no view
+        await pilot.pause()
+        assert app.screen is screen
+
+        # Compare without a selection: the cursor run; stray keys never break the view, 1-5 do not switch
+        await pilot.press("c")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        compare = app.screen
+        assert isinstance(compare, CompareScreen) and compare.run_dirs == [runs / "delta"]
+        rng = random.Random(7)
+        await pilot.press(*(rng.choice("+-lxgb123 ") for _ in range(30)))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is compare
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen

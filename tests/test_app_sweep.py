@@ -85,15 +85,3 @@ async def test_sweep_view_live_from_the_runs_screen(tmp_path, app_factory):
         await pilot.pause()
         assert app.current_mode == "training" and app.bridge.view.run_id == "lr-scan-t1"
 
-
-async def test_no_sweep_says_so(tmp_path, app_factory):
-    runs = tmp_path / "runs"
-    fake_run(runs, "plain", losses=[1.0, 0.5], val_accuracy=[0.5])
-    app = app_factory(runs_dir=runs)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("5")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("w", "enter", "escape")
-        await pilot.pause()
-        assert not isinstance(app.screen, SweepScreen)

@@ -65,3 +65,18 @@ def test_bad_rows_are_refused_by_index():
         sample_counts(np.zeros((1, 4)), 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="shots must be at least 1"):
         sample_counts(p[:1], 0, np.random.default_rng(0))
+
+
+def test_crowded_tiny_and_zero_probabilities_pass_chi_square_through_the_exact_path():
+    # 64 outcomes, the first 40 crowded into 1% of the mass, every other one zero: many share one
+    # guide bucket, so most of their shots are decided by the 63-bit scan rather than the fast path
+    p = np.zeros((2, 64))
+    p[:, 0:40:2] = 0.01 / 20
+    p[:, 40:] = 0.99 / 24
+    p[1, 50] = 1e-300  # positive but far below any shot's resolution
+    counts = sample_counts(p, 400_000, np.random.default_rng(4))
+    assert counts.sum(axis=1).tolist() == [400_000, 400_000]
+    assert not counts[:, 1:40:2].any()
+    crowded = counts[:, :40]
+    assert all(_chi_square_p(crowded[r], p[r, :40] / p[r, :40].sum()) > 1e-4 for r in range(2))
+    assert all(_chi_square_p(counts[r], p[r]) > 1e-4 for r in range(2))

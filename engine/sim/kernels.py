@@ -533,48 +533,6 @@ def abs2_transposed(psi: np.ndarray, out: np.ndarray) -> None:  # pragma: no cov
 
 
 @kernel
-def _alias_table(p: np.ndarray, total: float, last: int, q: np.ndarray, alias: np.ndarray, small: np.ndarray,
-        large: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Vose's alias table for one row: outcome j, or alias[j] when the uniform fraction >= q[j].
-
-    Written without data-dependent branches (each index goes to both stacks, and the stack heights
-    move by the comparison's 0 or 1): on random distributions those branches mispredicted half the time.
-    """
-    size = p.shape[0]
-    scale = size / total
-    ns = nl = 0
-    for i in range(size):
-        v = max(p[i], 0.0) * scale
-        q[i] = v
-        alias[i] = i
-        small[ns] = i
-        large[nl] = i
-        lt = 1 if v < 1.0 else 0
-        ns += lt
-        nl += 1 - lt
-    while ns > 0 and nl > 0:
-        ns -= 1
-        lo = small[ns]
-        hi = large[nl - 1]
-        alias[lo] = hi
-        v = (q[hi] + q[lo]) - 1.0
-        q[hi] = v
-        small[ns] = hi
-        lt = 1 if v < 1.0 else 0
-        ns += lt
-        nl -= lt
-    for k in range(nl):
-        q[large[k]] = 1.0
-    for k in range(ns):  # left over by round-off: keep only outcomes that can occur
-        i = small[k]
-        if p[i] > 0.0:
-            q[i] = 1.0
-        else:
-            q[i] = 0.0
-            alias[i] = last
-
-
-@kernel
 def _xoshiro(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tuple[np.uint64,
         np.uint64, np.uint64, np.uint64, np.uint64]:  # pragma: no cover
     """One xoshiro256+ step: (output, new state)."""
@@ -590,35 +548,81 @@ def _xoshiro(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tupl
 
 
 @kernel
-def _alias_pick(x: np.uint64, top: np.uint64, nb: np.uint64, q: np.ndarray,
-        alias: np.ndarray) -> np.int64:  # pragma: no cover
-    """The outcome for one 64-bit draw: its top n bits pick j, the 53 bits below a fraction f.
+def _cdf_and_guide(p: np.ndarray, total: float, last: int, gbits: int, cdf: np.ndarray, hi: np.ndarray,
+        guide: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Cumulative thresholds of one row at 2**63 scale and a 2**gbits-entry guide, without branches.
 
-    `alias` here is the pair table [j, alias[j]] per j: the comparison indexes it instead of choosing
-    by a branch, which compiled to a jump mispredicted on a large share of shots (4x slower).
+    cdf[i] = round(2**63 (p_0 + ... + p_i) / total), forced to 2**63 from the last positive outcome
+    on; hi[i] = cdf[i] >> 31, the 32-bit threshold the fast path compares. guide[k] = the first i
+    with cdf[i] > k 2**(63 - gbits), the first outcome a uniform in bucket k can land on, counted as
+    #{i: ceil(cdf[i] / w) <= k} by a histogram and a prefix sum (no data-dependent loop).
     """
-    j = np.int64(x >> top)
-    f = float((x << nb) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-    return alias[2 * j + np.int64(f >= q[j])]
+    size = p.shape[0]
+    one63 = 9223372036854775808.0
+    top = np.uint64(9223372036854775808)
+    scale = one63 / total
+    wshift = np.uint64(63 - gbits)
+    wm1 = (np.uint64(1) << wshift) - np.uint64(1)
+    acc = 0.0
+    for i in range(size):
+        acc += max(p[i], 0.0)
+        cdf[i] = np.uint64(min(acc * scale, one63))
+    for i in range(last, size):
+        cdf[i] = top
+    n_guide = 1 << gbits
+    for k in range(n_guide + 1):
+        guide[k] = 0
+    for i in range(size):
+        c = cdf[i]
+        hi[i] = c >> np.uint64(31)
+        guide[np.int64((c + wm1) >> wshift)] += 1
+    s = np.int64(0)
+    for k in range(n_guide):
+        s += guide[k]
+        guide[k] = s
+
+
+@kernel
+def _guide_pick(h: np.uint64, gshift: np.uint64, hi: np.ndarray, guide: np.ndarray) -> np.int64:  # pragma: no cover
+    """The outcome of a 32-bit uniform h by the fast path: the guide, then two branch-free steps.
+
+    Returns -1 when h ties a 32-bit threshold or needs a third step: the caller decides it at 63 bits.
+    """
+    g = guide[np.int64(h >> gshift)]
+    g += np.int64(h > hi[g])
+    g += np.int64(h > hi[g])
+    return g if h < hi[g] else np.int64(-1)
+
+
+@kernel
+def _exact_pick(h: np.uint64, x: np.uint64, gshift: np.uint64, cdf: np.ndarray,
+        guide: np.ndarray) -> np.int64:  # pragma: no cover
+    """The outcome at 63 bits: h's 32 bits, then 31 fresh bits of x (given h, uniform: still exact)."""
+    u = (h << np.uint64(31)) | (x >> np.uint64(33))
+    g = guide[np.int64(h >> gshift)]
+    while u >= cdf[g]:
+        g += 1
+    return g
 
 
 @kernel
 def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray, counts: np.ndarray,
-        q: np.ndarray, alias: np.ndarray, small: np.ndarray, large: np.ndarray,
-        pair: np.ndarray) -> int:  # pragma: no cover - compiled
-    """counts[r] += a multinomial(shots, probs[r]) draw: one 64-bit random number per shot.
+        cdf: np.ndarray, hi: np.ndarray, guide: np.ndarray) -> int:  # pragma: no cover - compiled
+    """counts[r] += a multinomial(shots, probs[r]) draw, by inverse CDF with a guide table.
 
-    Walker's alias method (Vose's construction): the top n bits of a xoshiro256+ draw pick an
-    outcome j uniformly, the next bits a uniform fraction f, and the shot is j if f < q[j], else
-    alias[j] (looked up in `pair` (2S,), [j, alias[j]] per j); no search and no branch to mispredict.
-    Scratch: q, alias, small, large (S,), pair (2S,). Four independent streams per row (states
-    (B, 16) uint64) interleave so the generator's dependency chains overlap. A zero-probability
-    outcome is never drawn. Returns the first row whose probabilities are not finite or do not
-    sum to a positive number, or -1.
+    Each xoshiro256+ draw gives two shots (its 32-bit halves h). A shot is the first i with
+    U < cdf[i], U uniform on [0, 2**63): the guide (2**gbits buckets, 4 per outcome up to 2**20)
+    gives a start within a step or two, compared at 32 bits against hi; when h equals a threshold's
+    32 bits (a tie, chance about 2**-30 per shot) or needs a third step, the shot is decided at 63
+    bits with 31 fresh bits for U below h, so the distribution is exact to 2**-63 per outcome (finer
+    than the probabilities' float64). Zero-probability outcomes have cdf[i] == cdf[i-1] and are never
+    drawn. Scratch: cdf, hi (S,) uint64, guide (2**gbits + 1,) int64 with gbits = min(n + 2, 20).
+    Returns the first row whose probabilities are not finite or do not sum to a positive number, or -1.
     """
     b, size = probs.shape
-    top = np.uint64(64 - n_qubits)
-    nb = np.uint64(n_qubits)
+    gbits = min(n_qubits + 2, 20)
+    gshift = np.uint64(32 - gbits)
+    low = np.uint64(0xFFFFFFFF)
     for r in range(b):
         total = 0.0
         last = -1
@@ -634,25 +638,23 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
         if size == 1:
             counts[r, 0] += shots
             continue
-        _alias_table(probs[r], total, last, q, alias, small, large)
-        for j in range(size):
-            pair[2 * j] = j
-            pair[2 * j + 1] = alias[j]
+        _cdf_and_guide(probs[r], total, last, gbits, cdf, hi, guide)
         st = states[r]
         a0, a1, a2, a3 = st[0], st[1], st[2], st[3]
         b0, b1, b2, b3 = st[4], st[5], st[6], st[7]
-        c0, c1, c2, c3 = st[8], st[9], st[10], st[11]
-        d0, d1, d2, d3 = st[12], st[13], st[14], st[15]
-        for _ in range(shots // 4):
+        for k in range((shots + 1) // 2):
             xa, a0, a1, a2, a3 = _xoshiro(a0, a1, a2, a3)
-            xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
-            xc, c0, c1, c2, c3 = _xoshiro(c0, c1, c2, c3)
-            xd, d0, d1, d2, d3 = _xoshiro(d0, d1, d2, d3)
-            counts[r, _alias_pick(xa, top, nb, q, pair)] += 1
-            counts[r, _alias_pick(xb, top, nb, q, pair)] += 1
-            counts[r, _alias_pick(xc, top, nb, q, pair)] += 1
-            counts[r, _alias_pick(xd, top, nb, q, pair)] += 1
-        for _ in range(shots % 4):
-            xa, a0, a1, a2, a3 = _xoshiro(a0, a1, a2, a3)
-            counts[r, _alias_pick(xa, top, nb, q, pair)] += 1
+            h1 = xa >> np.uint64(32)
+            h2 = xa & low
+            g1 = _guide_pick(h1, gshift, hi, guide)
+            g2 = _guide_pick(h2, gshift, hi, guide)
+            if g1 < 0:
+                xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
+                g1 = _exact_pick(h1, xb, gshift, cdf, guide)
+            counts[r, g1] += 1
+            if 2 * k + 1 < shots:
+                if g2 < 0:
+                    xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
+                    g2 = _exact_pick(h2, xb, gshift, cdf, guide)
+                counts[r, g2] += 1
     return -1

@@ -584,12 +584,12 @@ def _cdf_and_guide(p: np.ndarray, total: float, last: int, gbits: int, cdf: np.n
 
 @kernel
 def _guide_pick(h: np.uint64, gshift: np.uint64, hi: np.ndarray, guide: np.ndarray) -> np.int64:  # pragma: no cover
-    """The outcome of a 32-bit uniform h by the fast path: the guide, then two branch-free steps.
+    """The outcome of a 32-bit uniform h by the fast path: the guide, then one branch-free step.
 
-    Returns -1 when h ties a 32-bit threshold or needs a third step: the caller decides it at 63 bits.
+    Returns -1 when h ties a 32-bit threshold or needs a second step: the caller decides it at 63 bits.
+    (With 8 buckets per outcome a second step is rare; a second fixed step cost more than it saved.)
     """
     g = guide[np.int64(h >> gshift)]
-    g += np.int64(h > hi[g])
     g += np.int64(h > hi[g])
     return g if h < hi[g] else np.int64(-1)
 
@@ -611,16 +611,16 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
     """counts[r] += a multinomial(shots, probs[r]) draw, by inverse CDF with a guide table.
 
     Each xoshiro256+ draw gives two shots (its 32-bit halves h). A shot is the first i with
-    U < cdf[i], U uniform on [0, 2**63): the guide (2**gbits buckets, 4 per outcome up to 2**20)
-    gives a start within a step or two, compared at 32 bits against hi; when h equals a threshold's
-    32 bits (a tie, chance about 2**-30 per shot) or needs a third step, the shot is decided at 63
+    U < cdf[i], U uniform on [0, 2**63): the guide (2**gbits buckets, 8 per outcome up to 2**20)
+    gives a start within a step, compared at 32 bits against hi; when h equals a threshold's 32 bits
+    (a tie, chance about 2**-32 per shot) or needs a second step, the shot is decided at 63
     bits with 31 fresh bits for U below h, so the distribution is exact to 2**-63 per outcome (finer
     than the probabilities' float64). Zero-probability outcomes have cdf[i] == cdf[i-1] and are never
-    drawn. Scratch: cdf, hi (S,) uint64, guide (2**gbits + 1,) int64 with gbits = min(n + 2, 20).
+    drawn. Scratch: cdf, hi (S,) uint64, guide (2**gbits + 1,) int64 with gbits = min(n + 3, 20).
     Returns the first row whose probabilities are not finite or do not sum to a positive number, or -1.
     """
     b, size = probs.shape
-    gbits = min(n_qubits + 2, 20)
+    gbits = min(n_qubits + 3, 20)
     gshift = np.uint64(32 - gbits)
     low = np.uint64(0xFFFFFFFF)
     for r in range(b):
@@ -640,6 +640,7 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             continue
         _cdf_and_guide(probs[r], total, last, gbits, cdf, hi, guide)
         st = states[r]
+        row = counts[r]
         a0, a1, a2, a3 = st[0], st[1], st[2], st[3]
         b0, b1, b2, b3 = st[4], st[5], st[6], st[7]
         for k in range((shots + 1) // 2):
@@ -651,10 +652,10 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             if g1 < 0:
                 xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
                 g1 = _exact_pick(h1, xb, gshift, cdf, guide)
-            counts[r, g1] += 1
+            row[g1] += 1
             if 2 * k + 1 < shots:
                 if g2 < 0:
                     xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
                     g2 = _exact_pick(h2, xb, gshift, cdf, guide)
-                counts[r, g2] += 1
+                row[g2] += 1
     return -1

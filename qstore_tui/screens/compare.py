@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -97,7 +97,7 @@ class CompareScreen(Screen[None]):
         self.set_class(self.app.size.width < 100, "-narrow")
         self.recompute()
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self.set_class(self.app.size.width < 100, "-narrow")
 
     def recompute(self) -> None:

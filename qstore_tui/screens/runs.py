@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -153,7 +153,8 @@ class RunsScreen(AppScreen):
         self._build_columns()
         self.action_refresh_runs()
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        """From 120 columns the table gets its wide-only columns (AppScreen's on_resize runs too)."""
         if self._wide != (self.app.size.width >= WIDE):
             self._build_columns()
             self._fill()

@@ -105,9 +105,9 @@ class OverlayChart(Widget):
             label = y_label(hi) if i == 0 else y_label(lo) if i == height - 1 else ""
             out.append(f"{label:>{_AXIS - 1}} ", style="dim")
             for j in range(width):
-                s = owner[i][j]
+                top = owner[i][j]
                 ch = chr(_BRAILLE_BASE + bits[i][j]) if bits[i][j] else " "
-                out.append(ch, style=None if s is None else (f"dim {s.color}" if s.dim else s.color))
+                out.append(ch, style="" if top is None else (f"dim {top.color}" if top.dim else top.color))
             out.append("\n")
         out.append(f"{_label(x0):>{_AXIS - 1}} ", style="dim")
         for s, _ in drawn:

@@ -21,7 +21,7 @@ import io
 import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..events import BatchExecuted, EpochFinished, Event, RunFinished, RunStarted, StepMetrics, _Event
 from .directory import load_run_config
@@ -104,6 +104,11 @@ class MetricsBuilder:
     def rows(self) -> list[MetricRow]:
         return [self._rows[s] for s in sorted(self._rows)]
 
+    def take_until(self, step: int) -> list[MetricRow]:
+        """Remove and return the rows up to `step`: they are final once their epoch has ended."""
+        done = sorted(s for s in self._rows if s <= step)
+        return [self._rows.pop(s) for s in done]
+
 
 def metric_rows(events: Iterable[_Event | Event], epochs: int | None = None) -> list[MetricRow]:
     """Rows from events; `epochs` (the config's) places each epoch's validation on its last step."""
@@ -130,13 +135,18 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def metrics_csv(rows: Iterable[MetricRow]) -> str:
+def _csv_lines(rows: Iterable[MetricRow], *, header: bool) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
+    if header:
+        writer.writerow(METRIC_COLUMNS)
     for row in rows:
         writer.writerow([_cell(v) for v in asdict(row).values()])
     return out.getvalue()
+
+
+def metrics_csv(rows: Iterable[MetricRow]) -> str:
+    return _csv_lines(rows, header=True)
 
 
 def metrics_json(rows: Iterable[MetricRow]) -> list[dict[str, float | int | None]]:
@@ -155,9 +165,12 @@ def write_metrics_csv(run_dir: Path) -> Path:
 
 
 class MetricsWriter:
-    """A bus sink that keeps metrics.csv current: rebuilt at each epoch end and at the run's end.
+    """A bus sink that keeps metrics.csv current: the rows of each finished epoch are appended at its end.
 
-    Built with the run's earlier events (a resumed run) so the file covers every segment.
+    Rows leave memory once written, so a long run holds one epoch's rows at most, and each epoch end writes
+    only its own rows (rewriting the whole file every epoch grew with the run). Built with the run's earlier
+    events (a resumed run): the file is first written from them, then cut back to the steps before the
+    resume point when the new segment starts.
     """
 
     def __init__(self, run_dir: Path, epochs: int, previous: Iterable[_Event | Event] = ()):
@@ -166,17 +179,45 @@ class MetricsWriter:
         self._builder = MetricsBuilder(epochs)
         for event in previous:
             self._builder.feed(event)
+        self._guard(lambda: _replace_file(self.path, metrics_csv(self._builder.take_until(2**62))))
 
     def __call__(self, event: _Event) -> None:
         self._builder.feed(event)
-        if isinstance(event, (EpochFinished, RunFinished)):
-            try:
-                _replace_file(self.path, metrics_csv(self._builder.rows()))
-            except OSError as exc:  # the run goes on: metrics.csv can be rebuilt from events (`export`)
-                if not self._warned:
-                    self._warned = True
-                    _log.warning("cannot write %s: %s (rebuild it with `qstore-tui export`)", self.path,
-                                 exc.strerror or exc)
+        if isinstance(event, RunStarted) and event.resumed_from_step > 0:
+            self._guard(lambda: self._cut_back(event.resumed_from_step))
+        elif isinstance(event, EpochFinished):
+            last = max((r.step for r in self._builder.rows()), default=None)
+            if last is not None:
+                rows = self._builder.take_until(last)
+                self._guard(lambda: self._append(rows))
+        elif isinstance(event, RunFinished):
+            rows = self._builder.take_until(2**62)
+            self._guard(lambda: self._append(rows))
+
+    def _append(self, rows: list[MetricRow]) -> None:
+        if not rows:
+            return
+        header = not self.path.exists() or self.path.stat().st_size == 0
+        with open(self.path, "a", encoding="utf-8", newline="") as f:
+            f.write(_csv_lines(rows, header=header))
+
+    def _cut_back(self, resumed_from: int) -> None:
+        """Keep the rows of steps before `resumed_from`: the new segment computes the later ones again."""
+        if not self.path.exists():
+            return
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < resumed_from]
+        if len(kept) != len(lines):
+            _replace_file(self.path, "".join(kept))
+
+    def _guard(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except OSError as exc:  # the run goes on: metrics.csv can be rebuilt from events (`export`)
+            if not self._warned:
+                self._warned = True
+                _log.warning("cannot write %s: %s (rebuild it with `qstore-tui export`)", self.path,
+                             exc.strerror or exc)
 
 
 __all__ = ["METRICS_FILE", "METRIC_COLUMNS", "MetricRow", "MetricsBuilder", "MetricsWriter",

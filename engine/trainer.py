@@ -1,14 +1,17 @@
 """QuantumTrainer: minibatch training of a QuantumModel with SPSA, QN-SPSA, parameter shift (fixed or adaptive
 shots), finite differences or adjoint.
 
-QN-SPSA and shot-adaptive parameter shift live in engine/optimizers/ (their estimates and state); here they are
-two branches of `train_batch`. A QN-SPSA step's loss and overlap rows are two structures sent in ONE executor
-call. `shot_budget` stops the run (early_stopped) once the training steps have measured that many shots.
+Layout: this module is the loop (`train` in named steps, `train_batch` choosing the method and stepping the
+optimizer); each method's circuit gradient is a function in engine/gradient_steps.py (row layouts in
+engine/gradients.py, QN-SPSA's metric and the shot allocator in engine/optimizers/); engine/batch_runner.py runs
+and counts the batches; engine/resume.py holds the checkpoint's contents and the resume checks. A QN-SPSA
+step's loss and overlap rows are two structures sent in ONE executor call. `shot_budget` stops the run
+(early_stopped) once the training steps have measured that many shots.
 
 Each optimizer step is one CircuitBatch (`spsa` alone runs its evaluations as separate batches, one
 after another): the rows at the current parameters give the reported loss (the mean of the per-sample
 losses, divided once) and dL/dz, from which the head's gradient is exact. The circuit's gradient
-comes from the method's extra rows (see engine/gradients.py), or for `adjoint` (exact local runs,
+comes from the method's extra rows (engine/gradient_steps.py), or for `adjoint` (exact local runs,
 the default there through gradient_method "auto") from one backward pass on the simulator.
 
 For the SPSA methods the circuit parameters step with SPSA's gain a_k in place of the learning
@@ -26,94 +29,49 @@ Epochs and steps are 0-based in events and results, like StepMetrics.step.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checkpoint import CheckpointError, checkpoint_path, checkpoints_in, load_checkpoint, save_checkpoint
-from .config import SECRET_FIELDS, TrainingConfig
+from .batch_runner import BatchRunner, Executor
+from .circuits.template import CircuitBatch
+from .checkpoint import load_checkpoint
+from .config import TrainingConfig
 from .data import Dataset
 from .embeddings import store_embeddings
 from .events import Checkpoint, EpochFinished, EventBus, Log, ShotsSpent, StepMetrics, emit_to
-from .gradients import (
-    FINITE_DIFF_STEP,
-    PARAMETER_SHIFT,
-    LossResult,
-    chain_rule,
-    loss_and_grads,
-    mean_loss,
-    rademacher,
-    shift_jacobian,
-    shift_rows,
-    spsa_gains,
-    spsa_gradient,
-    spsa_rows,
+from .gradient_steps import (
+    CircuitGradient, adjoint_step, qnspsa_block, qnspsa_step, shift_step, shot_adaptive_step, spsa_step,
 )
+from .gradients import LossResult, loss_and_grads, spsa_gains
 from .model import QuantumModel
 from .optim import Adam, SGD, clip_by_norm, make_optimizer
-from .sim.measure import expectations_z
+from .optimizers.qnspsa import QNSPSAMetric
+from .optimizers.shot_adaptive import ShotAllocator
+from .resume import (
+    KEEP_CHECKPOINTS, RESUME_MUST_MATCH, Position, changed_fields, data_fingerprint, restore_model, save_and_prune,
+    snapshot,
+)
 from .training_results import (
     EpochRecord, EvalResult, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
 )
 
-from .circuits.template import CircuitBatch
-from .optimizers.qnspsa import QNSPSAMetric, metric_sample, overlap_offsets, overlap_rows, overlap_template
-from .optimizers.shot_adaptive import ShotAllocator, replica_estimates, replica_rows
-
 if TYPE_CHECKING:
-    from .batch import BatchResult, PerformanceStats
     from .store.base import VectorStore
 
+# KEEP_CHECKPOINTS, RESUME_MUST_MATCH, data_fingerprint (engine/resume.py), Executor (engine/batch_runner.py) and
+# the result types (engine/training_results.py) are re-exported: importers of engine.trainer keep working.
 __all__ = ["KEEP_CHECKPOINTS", "RESUME_MUST_MATCH", "EpochRecord", "EvalResult", "Executor", "QuantumTrainer",
            "StepResult", "TrainResult", "TrainerState", "TrainerStats", "TrainingError", "data_fingerprint"]
-
-KEEP_CHECKPOINTS = 3  # older step-*.json files in the checkpoint folder are removed
-# Fields that fix the shape of the state a checkpoint holds; resuming with others changed is allowed.
-RESUME_MUST_MATCH = ("n_qubits", "circuit_depth", "entanglement", "batch_size", "optimizer")
 
 _STEP, _EPOCH_EVAL, _VALIDATE = 0, 1, 2  # streams of derived shot seeds
 
 
 def _derived_seed(*words: int) -> int:
     return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def data_fingerprint(ds: Dataset) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(ds.x).tobytes())
-    h.update(np.ascontiguousarray(ds.y).tobytes())
-    return h.hexdigest()
-
-
-class Executor(Protocol):
-    """What the trainer runs batches through: a CircuitBatchManager (see engine.parts.build_manager), or a
-    wrapper around one."""
-
-    async def execute_batch(self, batch: CircuitBatch | Sequence[CircuitBatch], *, shots: int, seed: int,
-                            purpose: str) -> BatchResult: ...
-
-    def get_performance_stats(self) -> PerformanceStats: ...
-
-
-@dataclass
-class _Position:
-    """Where a run is: epoch, steps done in it, the epoch's sample order, early-stopping state. A checkpoint
-    holds it; `train` moves it forward."""
-
-    steps_per_epoch: int
-    fingerprint: str  # of the training data, so a checkpoint is never resumed on other data
-    order: np.ndarray
-    epoch: int = 0
-    position: int = 0  # steps done in this epoch
-    order_epoch: int = -1  # the epoch `order` was drawn for
-    best_val: float = float("inf")
-    stale: int = 0  # epochs without a better validation loss
 
 
 class QuantumTrainer:
@@ -145,16 +103,13 @@ class QuantumTrainer:
         self._rng = np.random.default_rng(config.seed)
         self._optimizer: Adam | SGD | None = None
         self._executor = executor
+        self._runner = BatchRunner(executor, lambda: self.config.shots_per_circuit, lambda: self.state.step)
         self._resume = asyncio.Event()
         self._resume.set()
         self._stop = False
         self._unreported: tuple[StepResult, int] | None = None  # (step, its epoch) not yet in a StepMetrics
-        self._circuits = 0
-        self._batches = 0
-        self._batch_s = 0.0
         self._steps_s = 0.0
         self._steps_timed = 0
-        self._shots_spent = 0  # by every batch, validation included
         self._step_shots = 0  # by training steps: what shot_budget caps
         self._budget_hit = False
         self._first_loss: float | None = None  # the run's first minibatch loss (shots per unit of loss)
@@ -179,36 +134,7 @@ class QuantumTrainer:
 
     async def _execute(self, batch: CircuitBatch, purpose: str, seed: int) -> np.ndarray:
         """<Z> (B, n) for every row; failed circuits are an error, never silently skipped."""
-        return expectations_z(await self._probabilities(batch, purpose, seed))
-
-    async def _probabilities(self, batch: CircuitBatch | Sequence[CircuitBatch], purpose: str, seed: int) -> np.ndarray:
-        """Outcome probabilities (B, 2^n) of every row; several batches (structures) run as one call, rows in
-        list order. Failed circuits are an error, never silently skipped."""
-        t0 = time.perf_counter()
-        result = await self._executor.execute_batch(
-            batch, shots=self.config.shots_per_circuit, seed=seed, purpose=purpose
-        )
-        n_rows = len(batch) if isinstance(batch, CircuitBatch) else sum(len(b) for b in batch)
-        self._batch_s += time.perf_counter() - t0
-        self._batches += 1
-        self._circuits += n_rows
-        self._shots_spent += n_rows * self.config.shots_per_circuit
-        if result.probabilities is None:  # a CircuitBatch is one structure: always dense
-            raise TrainingError(f"step {self.state.step}: the {purpose} batch has no dense result")
-        probs = np.asarray(result.probabilities)
-        failures = result.failures
-        bad = ~np.isfinite(probs).all(axis=1)
-        if failures or bad.any():
-            if failures:
-                f = failures[0]
-                detail = f"circuit {f.index}: {f.error_type}: {f.message}"
-            else:
-                detail = f"circuit {int(np.argmax(bad))}: no result"
-            n_bad = len(failures) if failures else int(bad.sum())
-            raise TrainingError(
-                f"step {self.state.step}: {n_bad} of {n_rows} {purpose} circuits failed (first: {detail})"
-            )
-        return probs
+        return await self._runner.expectations(batch, purpose, seed)
 
     def _optimizer_for(self, model: QuantumModel) -> Adam | SGD:
         if self._optimizer is None:
@@ -223,51 +149,41 @@ class QuantumTrainer:
         k = self.state.step
         n_classes = model.output_dim if np.issubdtype(np.asarray(y).dtype, np.integer) else 0
         params = model.get_params()
-        theta, weight, bias = model.split(params)
+        theta = model.split(params)[0]
         inputs = model.encode(x)
-        m, p = inputs.shape[0], model.n_circuit_params
+        p = model.n_circuit_params
         seed = _derived_seed(cfg.seed, _STEP, k)
         spsa_a = spsa_c = None
         method = cfg.gradient_estimator
-        circuits = m
-        shots_before = self._shots_spent
+        shots_before = self._runner.shots_spent
+        run = self._runner
+        lr: float | np.ndarray = cfg.learning_rate
+        estimate: CircuitGradient
         if method == "adjoint":
-            current, g_circuit = await self._adjoint(model, theta, inputs, y, n_classes)
-            lr: float | np.ndarray = cfg.learning_rate
-        elif method == "qnspsa":
+            estimate = await adjoint_step(run, model, theta, inputs, y, n_classes, k)
+        elif method in ("qnspsa", "spsa", "spsa_parallel"):
             spsa_a, spsa_c = spsa_gains(
                 k, cfg.spsa_a_initial, cfg.spsa_c_initial, cfg.spsa_alpha, cfg.spsa_gamma,
                 cfg.spsa_stability(self.state.total_steps),
             )
-            current, g_circuit, circuits = await self._qnspsa_step(model, theta, inputs, y, n_classes, seed, spsa_c)
+            if method == "qnspsa":
+                if self._qnspsa is None:
+                    self._qnspsa = QNSPSAMetric(p, cfg.qnspsa_regularization)
+                estimate = await qnspsa_step(run, model, self._qnspsa, self._rng, cfg.spsa_samples, theta, inputs, y,
+                                         n_classes, seed, spsa_c)
+            else:
+                estimate = await spsa_step(run, model, self._rng, cfg.spsa_samples, theta, inputs, y, n_classes, seed,
+                                       spsa_c, split=method == "spsa")
             lr = np.concatenate([np.full(p, spsa_a), np.full(model.n_head_params, cfg.learning_rate)])
         elif method == "shot_adaptive":
-            current, g_circuit, circuits = await self._shot_adaptive_step(model, theta, inputs, y, n_classes, seed)
-            lr = cfg.learning_rate
-        elif method in ("spsa", "spsa_parallel"):
-            spsa_a, spsa_c = spsa_gains(
-                k, cfg.spsa_a_initial, cfg.spsa_c_initial, cfg.spsa_alpha, cfg.spsa_gamma,
-                cfg.spsa_stability(self.state.total_steps),
-            )
-            deltas = rademacher(self._rng, cfg.spsa_samples, p)
-            rows, row_inputs = spsa_rows(theta, inputs, deltas, spsa_c)
-            blocks = await self._blocks(model, rows, row_inputs, m, "spsa", seed, split=method == "spsa")
-            current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
-            loss_plus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[1::2]]
-            loss_minus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[2::2]]
-            g_circuit = spsa_gradient(np.array(loss_plus), np.array(loss_minus), deltas, spsa_c)
-            lr = np.concatenate([np.full(p, spsa_a), np.full(model.n_head_params, cfg.learning_rate)])
-            circuits = rows.shape[0]
+            if self._allocator is None:
+                self._allocator = ShotAllocator(p, cfg.shots_per_circuit, cfg.shot_lipschitz, cfg.learning_rate)
+            estimate = await shot_adaptive_step(run, model, self._allocator, cfg.shots_per_circuit, theta, inputs, y,
+                                            n_classes, seed)
         else:
-            exact = method == "parameter_shift"
-            shift = PARAMETER_SHIFT if exact else FINITE_DIFF_STEP
-            rows, row_inputs = shift_rows(theta, inputs, shift)
-            blocks = await self._blocks(model, rows, row_inputs, m, method, seed, split=False)
-            current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
-            g_circuit = chain_rule(shift_jacobian(blocks, shift, exact), current.d_z)
-            lr = cfg.learning_rate
-            circuits = rows.shape[0]
-        grad = np.concatenate([g_circuit, current.d_weight.ravel(), current.d_bias])
+            estimate = await shift_step(run, model, theta, inputs, y, n_classes, seed, method)
+        current = estimate.current
+        grad = np.concatenate([estimate.g_circuit, current.d_weight.ravel(), current.d_bias])
         if cfg.weight_decay:
             grad = grad + cfg.weight_decay * params
         grad_norm = float(np.linalg.norm(grad))
@@ -275,75 +191,18 @@ class QuantumTrainer:
             grad = clip_by_norm(grad, cfg.gradient_clip_value)
         proposed = self._optimizer_for(model).step(params, grad, lr)
         if method == "qnspsa" and cfg.qnspsa_blocking:
-            proposed = await self._qnspsa_block(model, params, proposed, inputs, y, n_classes, current.loss, seed)
+            assert self._qnspsa is not None
+            proposed = await qnspsa_block(run, model, self._qnspsa, params, proposed, inputs, y, n_classes,
+                                          current.loss, seed)
         model.set_params(proposed)
         self.state.step = k + 1
-        shots = self._shots_spent - shots_before
+        shots = self._runner.shots_spent - shots_before
         self._step_shots += shots
         if self._first_loss is None:
             self._first_loss = current.loss
-        return StepResult(k, current.loss, current.accuracy, grad_norm, circuits, spsa_a, spsa_c, shots)
+        return StepResult(k, current.loss, current.accuracy, grad_norm, estimate.circuits, spsa_a, spsa_c, shots)
 
-    # ----- shot-frugal methods (engine/optimizers/) -----
-
-    async def _qnspsa_step(
-        self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
-        c: float,
-    ) -> tuple[LossResult, np.ndarray, int]:
-        """QN-SPSA: loss rows [current | +c D | -c D] and 4 M overlap rows in one call; g^+ times the SPSA gradient.
-
-        Resamplings (`spsa_samples`) average gradient and metric over that many direction draws, as PennyLane's
-        `resamplings`."""
-        cfg = self.config
-        m, p = inputs.shape[0], theta.shape[0]
-        if self._qnspsa is None:
-            self._qnspsa = QNSPSAMetric(p, cfg.qnspsa_regularization)
-        deltas = rademacher(self._rng, cfg.spsa_samples, p)
-        pairs = [(rademacher(self._rng, 1, p)[0], rademacher(self._rng, 1, p)[0]) for _ in range(cfg.spsa_samples)]
-        rows, row_inputs = spsa_rows(theta, inputs, deltas, c)
-        over = [overlap_rows(theta, inputs, overlap_offsets(d1, d2, c)) for d1, d2 in pairs]
-        fid_t = overlap_template(model.template)
-        batches = [model.batch(row_inputs, rows)] + [CircuitBatch(fid_t, r, x) for r, x in over]
-        probs = await self._probabilities(batches, "qnspsa", seed)
-        n_loss = rows.shape[0]
-        blocks = expectations_z(probs[:n_loss]).reshape(-1, m, model.n_qubits)
-        _, weight, bias = model.split()
-        current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
-        loss_plus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[1::2]]
-        loss_minus = [mean_loss(b, y, weight, bias, n_classes) for b in blocks[2::2]]
-        g_spsa = spsa_gradient(np.array(loss_plus), np.array(loss_minus), deltas, c)
-        zero = probs[n_loss:, 0].reshape(cfg.spsa_samples, 4, m).mean(axis=2)  # mean overlap per offset
-        sample = np.mean([metric_sample(f, d1, d2, c) for f, (d1, d2) in zip(zero, pairs)], axis=0)
-        self._qnspsa.update(sample)
-        return current, self._qnspsa.natural_gradient(g_spsa), probs.shape[0]
-
-    async def _qnspsa_block(
-        self, model: QuantumModel, params: np.ndarray, proposed: np.ndarray, inputs: np.ndarray, y: np.ndarray,
-        n_classes: int, loss_now: float, seed: int,
-    ) -> np.ndarray:
-        """Blocking: the proposed parameters' loss on the same minibatch (one M-row batch); the old ones when worse."""
-        assert self._qnspsa is not None
-        theta_next, weight, bias = model.split(proposed)
-        z = await self._execute(model.batch(inputs, np.broadcast_to(theta_next, (inputs.shape[0], theta_next.size))),
-                                "qnspsa_blocking", seed + 1)
-        return proposed if self._qnspsa.accept(loss_now, mean_loss(z, y, weight, bias, n_classes)) else params
-
-    async def _shot_adaptive_step(
-        self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
-    ) -> tuple[LossResult, np.ndarray, int]:
-        """Parameter shift with per-parameter shot counts (iCANS / Rosalin, engine/optimizers/shot_adaptive.py)."""
-        cfg = self.config
-        m = inputs.shape[0]
-        if self._allocator is None:
-            self._allocator = ShotAllocator(theta.shape[0], cfg.shots_per_circuit, cfg.shot_lipschitz, cfg.learning_rate)
-        replicas = self._allocator.replicas()
-        rows, row_inputs = replica_rows(theta, inputs, replicas, PARAMETER_SHIFT)
-        blocks = await self._blocks(model, rows, row_inputs, m, "shot_adaptive", seed, split=False)
-        _, weight, bias = model.split()
-        current = loss_and_grads(blocks[0], y, weight, bias, n_classes)
-        g_circuit, var = replica_estimates(blocks, current.d_z, replicas, PARAMETER_SHIFT)
-        self._allocator.update(g_circuit, var * cfg.shots_per_circuit)
-        return current, g_circuit, rows.shape[0]
+    # ----- the shot budget -----
 
     def _budget_exhausted(self) -> bool:
         """shot_budget: the training steps have measured that many shots (checked before each step)."""
@@ -354,49 +213,6 @@ class QuantumTrainer:
         emit_to(self.bus, Log(message=f"shot budget exhausted: the training steps measured {self._step_shots} "
                                       f"shots (shot_budget {budget})"))
         return True
-
-    async def _adjoint(
-        self, model: QuantumModel, theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, n_classes: int
-    ) -> tuple[LossResult, np.ndarray]:
-        """The loss at theta and its exact circuit gradient: one forward and one backward pass (engine/sim/adjoint.py).
-
-        The embedded simulator runs it directly (config validation admits adjoint only for exact local
-        runs), on a worker thread; dL/dz from the loss is the backward pass's cotangent, so the chain
-        rule through head and loss costs one pass, not one per qubit. Counted as M circuits in the stats.
-        """
-        from .sim.adjoint import value_and_grad
-
-        _, weight, bias = model.split()
-        losses: list[LossResult] = []
-
-        def cotangent(z: np.ndarray) -> np.ndarray:
-            losses.append(loss_and_grads(z, y, weight, bias, n_classes))
-            return losses[-1].d_z
-
-        m = inputs.shape[0]
-        t0 = time.perf_counter()
-        res = await asyncio.to_thread(value_and_grad, model.template, np.tile(theta, (m, 1)), inputs, cotangent)
-        self._batch_s += time.perf_counter() - t0
-        self._batches += 1
-        self._circuits += m
-        g_circuit = res.grad.sum(axis=0)
-        if not (np.isfinite(res.z).all() and np.isfinite(g_circuit).all()):
-            raise TrainingError(f"step {self.state.step}: the adjoint pass gave non-finite values")
-        return losses[-1], g_circuit
-
-    async def _blocks(
-        self, model: QuantumModel, rows: np.ndarray, inputs: np.ndarray, m: int, purpose: str, seed: int, *, split: bool
-    ) -> np.ndarray:
-        """<Z> of every row as (blocks, M, n): one batch, or (split) one batch per block in turn."""
-        if not split:
-            z = await self._execute(model.batch(inputs, rows), purpose, seed)
-        else:
-            parts = []
-            for i in range(rows.shape[0] // m):
-                sl = slice(i * m, (i + 1) * m)
-                parts.append(await self._execute(model.batch(inputs[sl], rows[sl]), purpose, seed + i))
-            z = np.concatenate(parts)
-        return z.reshape(-1, m, model.n_qubits)
 
     # ----- evaluation -----
 
@@ -450,7 +266,7 @@ class QuantumTrainer:
         at = self._start(model, train_data, val_data, resume_from)
         result = TrainResult(status="completed", steps=self.state.step, first_step=self.state.step)
         t_start = time.perf_counter()
-        circuits_before = self._circuits
+        circuits_before = self._runner.circuits
         try:
             while at.epoch < self.config.epochs:
                 if self._patience_exhausted(at):
@@ -470,10 +286,10 @@ class QuantumTrainer:
             if self.state.status != "failed":
                 self.state.status = result.status
             result.wall_s = time.perf_counter() - t_start
-            result.circuits = self._circuits - circuits_before
+            result.circuits = self._runner.circuits - circuits_before
 
     def _start(self, model: QuantumModel, train_data: Dataset, val_data: Dataset | None,
-               resume_from: str | Path | None) -> _Position:
+               resume_from: str | Path | None) -> Position:
         """Check the data, reset the trainer, and restore a checkpoint (or fit the scaler): where the run starts."""
         cfg = self.config
         self._check_data(model, train_data, "train_data")
@@ -490,18 +306,14 @@ class QuantumTrainer:
         self._rng = np.random.default_rng(cfg.seed)
         self._stop = False
         self._unreported = None
-        at = _Position(steps_per_epoch, data_fingerprint(train_data), np.arange(n))
+        at = Position(steps_per_epoch, data_fingerprint(train_data), np.arange(n))
         if resume_from is not None:
-            ck = self._restore(model, resume_from, at.fingerprint)
-            at.epoch, at.position = ck["epoch"], ck["position"]
-            at.order, at.order_epoch = np.asarray(ck["order"], dtype=np.int64), ck["order_epoch"]
-            at.best_val = float("inf") if ck["best_val_loss"] is None else ck["best_val_loss"]
-            at.stale = ck["stale_epochs"]
+            at.restore(self._restore(model, resume_from, at.fingerprint))
         elif model.scaler is None:
             model.fit_scaler(train_data.x)
         return at
 
-    def _patience_exhausted(self, at: _Position) -> bool:
+    def _patience_exhausted(self, at: Position) -> bool:
         """Early stopping: `early_stopping_patience` epochs without a better validation loss (said in a Log)."""
         patience = self.config.early_stopping_patience
         if not patience or at.stale < patience:
@@ -511,7 +323,7 @@ class QuantumTrainer:
                                       f"not improved for {at.stale} epochs (best {at.best_val:.6g})"))
         return True
 
-    async def _train_epoch(self, model: QuantumModel, data: Dataset, at: _Position, result: TrainResult) -> bool:
+    async def _train_epoch(self, model: QuantumModel, data: Dataset, at: Position, result: TrainResult) -> bool:
         """The remaining steps of epoch `at.epoch`; False when a stop request ended it (after a checkpoint)."""
         self.state.epoch = at.epoch
         if at.order_epoch != at.epoch:
@@ -528,7 +340,7 @@ class QuantumTrainer:
             await self._train_step(model, data, at, result)
         return True
 
-    async def _train_step(self, model: QuantumModel, data: Dataset, at: _Position, result: TrainResult) -> None:
+    async def _train_step(self, model: QuantumModel, data: Dataset, at: Position, result: TrainResult) -> None:
         """The next minibatch of the epoch's order: one optimizer step, its StepMetrics, a checkpoint when due."""
         cfg = self.config
         idx = at.order[at.position * cfg.batch_size:(at.position + 1) * cfg.batch_size]
@@ -543,7 +355,7 @@ class QuantumTrainer:
         if self.state.step % cfg.checkpoint_interval == 0:
             result.checkpoint = await self._write_checkpoint(self._snapshot(model, at))
 
-    async def _finish_epoch(self, model: QuantumModel, train: Dataset, val: Dataset | None, at: _Position,
+    async def _finish_epoch(self, model: QuantumModel, train: Dataset, val: Dataset | None, at: Position,
                             result: TrainResult) -> None:
         """Evaluate the epoch, keep the early-stopping count, and move to the next epoch."""
         record = await self._end_epoch(model, train, val, at.epoch)
@@ -554,20 +366,14 @@ class QuantumTrainer:
             at.stale += 1
         at.epoch, at.position = at.epoch + 1, 0
 
-    def _snapshot(self, model: QuantumModel, at: _Position) -> dict[str, Any]:
-        """The state a checkpoint holds (see engine/checkpoint.py), at the run's current position."""
-        return {
-            "step": self.state.step, "epoch": at.epoch, "position": at.position, "order": at.order,
-            "order_epoch": at.order_epoch,
-            "rng": self._rng.bit_generator.state, "model": model.to_dict(),
-            "optimizer": self._optimizer_for(model).state_dict(),
-            "frugal": {"qnspsa": None if self._qnspsa is None else self._qnspsa.state_dict(),
-                       "shot_adaptive": None if self._allocator is None else self._allocator.state_dict(),
-                       "step_shots": self._step_shots, "first_loss": self._first_loss},
-            "best_val_loss": at.best_val if np.isfinite(at.best_val) else None,
-            "stale_epochs": at.stale, "data_fingerprint": at.fingerprint, "run_id": self.run_id,
-            "config": self.config.model_dump(mode="json", exclude=set(SECRET_FIELDS)),
-        }
+    def _snapshot(self, model: QuantumModel, at: Position) -> dict[str, Any]:
+        """The state a checkpoint holds (engine/resume.py), at the run's current position."""
+        frugal = {"qnspsa": None if self._qnspsa is None else self._qnspsa.state_dict(),
+                  "shot_adaptive": None if self._allocator is None else self._allocator.state_dict(),
+                  "step_shots": self._step_shots, "first_loss": self._first_loss}
+        return snapshot(step=self.state.step, at=at, rng=self._rng, model=model,
+                        optimizer=self._optimizer_for(model).state_dict(), frugal=frugal, run_id=self.run_id,
+                        config=self.config)
 
     def _emit_step(self, step: StepResult, epoch: int, *, force: bool = False) -> None:
         """StepMetrics every `log_interval` steps and for the run's last step; others wait in `_unreported`."""
@@ -602,8 +408,9 @@ class QuantumTrainer:
         if self.config.shots_per_circuit and self._first_loss is not None:
             drop = self._first_loss - tr.loss
             emit_to(self.bus, ShotsSpent(
-                epoch=epoch, step_shots=self._step_shots, total_shots=self._shots_spent, first_loss=self._first_loss,
-                train_loss=tr.loss, shots_per_loss=self._step_shots / drop if drop > 0 else None,
+                epoch=epoch, step_shots=self._step_shots, total_shots=self._runner.shots_spent,
+                first_loss=self._first_loss, train_loss=tr.loss,
+                shots_per_loss=self._step_shots / drop if drop > 0 else None,
             ))
         return record
 
@@ -616,41 +423,19 @@ class QuantumTrainer:
         """
         if self.checkpoint_dir is None:
             return None
-        path = await asyncio.to_thread(self._save_and_prune, self.checkpoint_dir, state)
+        path = await asyncio.to_thread(save_and_prune, self.checkpoint_dir, state)
         emit_to(self.bus, Checkpoint(step=state["step"], epoch=state["epoch"], path=str(path)))
-        return path
-
-    @staticmethod
-    def _save_and_prune(directory: Path, state: dict[str, Any]) -> Path:
-        path = save_checkpoint(checkpoint_path(directory, state["step"]), state)
-        for old in checkpoints_in(directory)[:-KEEP_CHECKPOINTS]:
-            old.unlink(missing_ok=True)
         return path
 
     def _restore(self, model: QuantumModel, path: str | Path, fingerprint: str) -> dict[str, Any]:
         """Load a checkpoint into the model, optimizer, generator and state; refuse one that does not fit."""
         ck = load_checkpoint(path)
-        saved = ck["config"]
-        for name in RESUME_MUST_MATCH:
-            if saved.get(name) != getattr(self.config, name):
-                raise CheckpointError(
-                    f"{path}: {name}: checkpoint has {saved.get(name)!r}, this run has {getattr(self.config, name)!r}"
-                )
-        if ck["data_fingerprint"] != fingerprint:
-            raise CheckpointError(f"{path}: data_fingerprint: the training data differs from the checkpoint's")
-        saved_model = QuantumModel.from_dict(ck["model"])
-        if saved_model.architecture() != model.architecture():
-            raise CheckpointError(f"{path}: model: checkpoint has {saved_model.architecture()}, "
-                                  f"this model is {model.architecture()}")
-        if saved_model.scaler is None:
-            raise CheckpointError(f"{path}: model.scaler: the checkpoint has no fitted scaler")
-        model.set_params(saved_model.get_params())
-        model.scaler = saved_model.scaler
+        restore_model(ck, path, self.config, model, fingerprint)
         self._optimizer_for(model).load_state_dict(ck["optimizer"])
         self._rng.bit_generator.state = ck["rng"]
         self._restore_frugal(model, ck.get("frugal") or {})
         self.state.step = int(ck["step"])
-        changed = [k for k, v in saved.items() if k in TrainingConfig.model_fields and v != _jsonable(self.config, k)]
+        changed = changed_fields(ck["config"], self.config)
         msg = f"resumed from {path} at step {self.state.step}"
         emit_to(self.bus, Log(message=msg + (f"; config changed: {', '.join(changed)}" if changed else "")))
         return ck
@@ -659,7 +444,7 @@ class QuantumTrainer:
         """QN-SPSA's metric, the shot allocator and the budget's count, from a checkpoint that has them."""
         cfg, p = self.config, model.n_circuit_params
         self._step_shots = int(saved.get("step_shots", 0))
-        self._shots_spent += self._step_shots
+        self._runner.shots_spent += self._step_shots
         self._first_loss = saved.get("first_loss")
         if saved.get("qnspsa") is not None and cfg.gradient_estimator == "qnspsa":
             self._qnspsa = QNSPSAMetric(p, cfg.qnspsa_regularization)
@@ -672,14 +457,12 @@ class QuantumTrainer:
 
     def get_performance_stats(self) -> TrainerStats:
         """Circuits, batches, average batch and step time, throughput, and the batch manager's figures."""
+        run = self._runner
         return TrainerStats(
-            circuits=self._circuits, batches=self._batches, steps=self.state.step,
-            avg_batch_ms=1e3 * self._batch_s / self._batches if self._batches else 0.0,
+            circuits=run.circuits, batches=run.batches, steps=self.state.step,
+            avg_batch_ms=1e3 * run.batch_s / run.batches if run.batches else 0.0,
             avg_step_ms=1e3 * self._steps_s / self._steps_timed if self._steps_timed else 0.0,
-            throughput_cps=self._circuits / self._batch_s if self._batch_s else 0.0,
+            throughput_cps=run.circuits / run.batch_s if run.batch_s else 0.0,
             manager=self._executor.get_performance_stats(),
         )
 
-
-def _jsonable(config: TrainingConfig, name: str) -> Any:
-    return config.model_dump(mode="json", include={name})[name]

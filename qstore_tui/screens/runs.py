@@ -107,6 +107,13 @@ class RunsScreen(AppScreen):
         ("Runs: refresh", "Read the runs directory again", "refresh_runs"),
         ("Runs: compare", "Overlay the curves of the selected runs", "compare"),
         ("Runs: sweep", "The sweep (Optuna study) of the run under the cursor", "sweep"),
+        ("Runs: select", "Add the run under the cursor to the selection, or take it out (space)", "toggle_select"),
+        ("Runs: sort", "Sort by the next column (s)", "sort_next"),
+        ("Runs: reverse sort", "Reverse the sort order (S)", "sort_reverse"),
+        ("Runs: filter", "Filter the runs by text (/)", "focus_filter"),
+        ("Runs: status filter", "Show only runs of the next status (f)", "status_next"),
+        ("Runs: tag", "Tag the run under the cursor (t)", "tag"),
+        ("Runs: delete", "Delete the run under the cursor, after a confirmation (d)", "delete"),
     )
     BINDINGS = [
         Binding("o", "open('open')", "Open", id="runs.open"),

@@ -29,10 +29,12 @@ _SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgresql+psycopg",
 @dataclass(frozen=True)
 class Heartbeat:
     """Optuna's heartbeat: a running trial beats every `interval_s`; one silent for `grace_s` is stale
-    (its worker died): it becomes FAIL and is retried once."""
+    (its worker died): it becomes FAIL and is retried once. The grace covers a worker's cold start: the
+    first trial compiles the simulator's numba kernels (~25 s of CPU, holding the GIL, so no beat), and a
+    shorter grace failed healthy trials on a loaded machine."""
 
     interval_s: int = 5
-    grace_s: int = 20
+    grace_s: int = 60
 
 
 def sweeps_dir(runs_dir: Path) -> Path:

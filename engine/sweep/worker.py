@@ -29,7 +29,7 @@ class WorkerJob:
     storage_url: str
     runs_dir: str
     heartbeat_interval_s: int = 5
-    heartbeat_grace_s: int = 20
+    heartbeat_grace_s: int = 60
     poll_s: float = 0.5
 
     def to_json(self) -> str:

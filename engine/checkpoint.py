@@ -25,7 +25,7 @@ from pydantic import (
     BaseModel, ConfigDict, Discriminator, Field, JsonValue, StrictFloat, StrictInt, Tag, ValidationError, model_validator,
 )
 
-from .fileio import atomic_write_bytes
+from .fileio import DAMAGED_SUFFIX, atomic_write_bytes, damaged_name
 
 FORMAT = "qstore-checkpoint/1"
 _NAME = re.compile(r"^step-(\d+)\.json$")
@@ -331,16 +331,11 @@ class ResumePoint:
         return self.checkpoint.step
 
 
-DAMAGED_SUFFIX = ".damaged"
 
 
 def set_aside(path: Path, reason: str) -> SetAside:
     """Rename a damaged checkpoint to `<name>.damaged` (`.damaged-2`, ... if taken); kept for inspection."""
-    target = path.with_name(path.name + DAMAGED_SUFFIX)
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}{DAMAGED_SUFFIX}-{n}")
+    target = damaged_name(path)
     try:
         os.replace(path, target)
     except OSError as exc:

@@ -138,3 +138,16 @@ class LineAppender:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+
+DAMAGED_SUFFIX = ".damaged"
+
+
+def damaged_name(path: Path) -> Path:
+    """Where a damaged file is kept for inspection: `<name>.damaged`, or `.damaged-2`, ... if that is taken."""
+    target = path.with_name(path.name + DAMAGED_SUFFIX)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{DAMAGED_SUFFIX}-{n}")
+    return target

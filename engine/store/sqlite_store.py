@@ -37,6 +37,7 @@ import numpy as np
 from .base import (
     DimensionMismatchError, MetadataFilter, NotFoundError, QueryMatch, StoreError, StoreStats, VectorRecord,
 )
+from ..fileio import damaged_name
 from .filters import Predicate, compile_filter
 from .validate import (
     check_delete_selector,
@@ -62,7 +63,6 @@ _MASK_CACHE_SIZE = 16
 _MAX_VIEWS = 8  # filtered in-memory views kept at once (least recently used dropped): memory stays bounded
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SQLITE_HEADER = b"SQLite format 3\x00"
-DAMAGED_SUFFIX = ".damaged"
 log = logging.getLogger("engine.store")
 
 
@@ -101,11 +101,7 @@ def _health_problem(path: Path) -> str | None:
 
 def _set_aside(path: Path) -> Path:
     """Rename a damaged store (and its WAL / shared-memory files) to `<name>.damaged[-N]`."""
-    target = path.with_name(path.name + DAMAGED_SUFFIX)
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}{DAMAGED_SUFFIX}-{n}")
+    target = damaged_name(path)
     try:
         os.replace(path, target)
         for extra in ("-wal", "-shm"):

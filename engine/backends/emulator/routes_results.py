@@ -45,14 +45,22 @@ class ResultRoutes(EmulatorBase):
         """A debiased result's aggregation; a job without debiasing has one distribution (IonQ ignores sharpen)."""
         return r.voting if method == "voting" and r.voting is not None else r.probabilities
 
-    async def probabilities(self, request: web.Request) -> web.Response:
+    def _completed_with_method(
+            self, request: web.Request) -> tuple[EmuJob, list[CircuitResult], str] | web.Response:
+        """A completed job's results and the aggregation asked for, or the error response to send."""
         done = self._completed(request)
         if isinstance(done, web.Response):
             return done
-        job, results = done
         method = self._aggregation(request)
         if isinstance(method, web.Response):
             return method
+        return (*done, method)
+
+    async def probabilities(self, request: web.Request) -> web.Response:
+        asked = self._completed_with_method(request)
+        if isinstance(asked, web.Response):
+            return asked
+        job, results, method = asked
         if job.child_ids:
             return _error(400, "this is a multi-circuit job: fetch /results/probabilities/aggregated")
         return web.json_response(self._distribution(results[0], method))
@@ -64,13 +72,10 @@ class ResultRoutes(EmulatorBase):
         return dict(pairs)
 
     async def aggregated(self, request: web.Request) -> web.Response:
-        done = self._completed(request)
-        if isinstance(done, web.Response):
-            return done
-        job, results = done
-        method = self._aggregation(request)
-        if isinstance(method, web.Response):
-            return method
+        asked = self._completed_with_method(request)
+        if isinstance(asked, web.Response):
+            return asked
+        job, results, method = asked
         if not job.child_ids:
             return _error(400, "this is not a multi-circuit job: fetch /results/probabilities")
         return web.json_response(self._aggregate(job, results, method))

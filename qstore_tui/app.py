@@ -462,11 +462,15 @@ class QStoreApp(App[None]):
     # ----- command palette -----
 
     def action_command_palette(self) -> None:
-        """Textual's palette, in a subclass that a second fast Enter cannot dismiss twice."""
+        """Textual's palette, in a subclass that a second fast Enter cannot dismiss twice.
+
+        Without Textual's fixed id: a palette opened just before a switch of screen (a run started, a
+        refused config) stays on that screen's stack, where the user finds it on return, and a second one
+        opened on the new screen raised DuplicateIds, ending the app."""
         from .screens.dismiss_once import QCommandPalette
 
         if self.use_command_palette and not QCommandPalette.is_open(self):
-            self.push_screen(QCommandPalette(id="--command-palette"))
+            self.push_screen(QCommandPalette())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

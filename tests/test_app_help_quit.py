@@ -69,6 +69,24 @@ async def test_the_palette_finds_help(tmp_path, app_factory):
         assert "Set up a run" in help_text(app)
 
 
+async def test_a_palette_left_behind_by_a_screen_switch_does_not_block_the_next_one(tmp_path, app_factory):
+    """A palette opened just before a switch of screen (monkey seed 2: DuplicateIds ended the app)."""
+    from qstore_tui.screens.dismiss_once import QCommandPalette
+
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_command_palette()
+        await app.switch_mode("training")  # as starting a run does, before the palette took the keys
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, QCommandPalette), 5)
+        await pilot.press("escape")
+        await pilot.press("1")
+        assert app.current_mode == "config" and isinstance(app.screen, QCommandPalette)  # where it was left
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigScreen) and app.is_running
+
+
 async def test_enter_on_the_group_list_opens_its_fields(tmp_path, app_factory):
     app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

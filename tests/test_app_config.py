@@ -200,3 +200,35 @@ async def test_an_ionq_api_url_without_its_version_is_refused_with_a_message(tmp
         await type_into(pilot, screen, "ionq_api_url", "https://api.ionq.co")
         assert error_text(screen, "ionq_api_url").startswith("must end with the API version /v0.4")
         assert "ionq_api_url" in app.config_problems
+
+
+async def test_a_yes_no_field_shows_its_state_in_text_and_the_keyboard_flips_it(tmp_path, app_factory):
+    """dry_run drew an empty dark bar (a Switch squeezed to one row); now `[ ] off` / `[x] on`, focus marked."""
+    from qstore_tui.widgets.toggle import Toggle
+
+    app = app_factory(config=TrainingConfig(backend="emulator"), runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("backend")
+        editor = field(screen, "dry_run").editor
+        assert isinstance(editor, Toggle)
+
+        def row() -> dict:
+            strip = screen._compositor.render_strips()[editor.region.y]
+            return {seg.text.strip(): seg.style for seg in strip if seg.text.strip().startswith("[")}
+
+        editor.focus()  # at 80x24 the field is below the fold: focus scrolls to it
+        await pilot.pause()
+        assert list(row()) == ["[ ] off"]
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.config.dry_run is True and not app.config_problems
+        focused = row()["[x] on"]
+        screen.set_focus(None)
+        await pilot.pause()
+        unfocused = row()["[x] on"]
+        assert focused.reverse and not unfocused.reverse  # more than a shade: survives 16 colours and NO_COLOR
+        editor.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.config.dry_run is False and list(row()) == ["[ ] off"]

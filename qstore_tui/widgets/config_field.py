@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Switch
+from textual.widgets import Input, Label
 
 from .choice import Choice
+from .toggle import Toggle
 
 EditorKind = Literal["text", "choice", "bool", "secret"]
 
@@ -41,8 +42,6 @@ class ConfigField(HorizontalGroup):
         height: 1;
         .name { width: 27; padding: 0 1 0 0; color: $foreground; }
         .editor { width: 1fr; max-width: 44; }
-        Switch { height: 1; border: none; padding: 0; width: 8; }
-        Switch:focus { border: none; background-tint: $foreground 10%; }
         .desc { width: 1fr; padding: 0 0 0 2; color: $foreground-muted; text-wrap: nowrap; text-overflow: ellipsis; }
         &.-invalid .name { color: $error; text-style: bold; }
     }
@@ -81,7 +80,7 @@ class ConfigField(HorizontalGroup):
         if self.kind == "choice":
             return Choice(self._choices, self.value, classes="editor")
         if self.kind == "bool":
-            return Switch(self.value == "true", classes="editor")
+            return Toggle(self.value == "true", classes="editor")
         if self.kind == "secret":
             return Input(self.value, password=True, placeholder=self._placeholder, compact=True, classes="editor")
         return Input(self.value, placeholder=self._placeholder, compact=True, classes="editor")
@@ -140,6 +139,6 @@ class ConfigField(HorizontalGroup):
         event.stop()
         self._edited(event.value)
 
-    def on_switch_changed(self, event: Switch.Changed) -> None:
+    def on_toggle_changed(self, event: Toggle.Changed) -> None:
         event.stop()
         self._edited("true" if event.value else "false")

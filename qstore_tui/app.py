@@ -27,6 +27,7 @@ from .bridge import BridgeBusy, EngineBridge
 from .messages import EngineProblem, RunEnded, SessionUpdated
 from .screens.base import AppScreen
 from .screens.config import ConfigScreen
+from .screens.cost_confirm import CostDecision
 from .themes import DEFAULT_THEME, FALLBACK_THEME, SHIPPED_THEMES, default_theme_dirs, load_themes
 from .widgets.mode_bar import SCREENS
 
@@ -374,11 +375,15 @@ class QStoreApp(App[None]):
             return
         self._start(config)
 
-    def _cost_confirmed(self, cap: float | None) -> None:
-        if cap is None:
+    def _cost_confirmed(self, decision: CostDecision | None) -> None:
+        if decision is None:
             self.notify("QPU run not started", severity="information")
             return
-        self.config = self.config.with_overrides({"max_cost_usd": repr(cap)})
+        # The cap is kept in the config; a dry run chosen in the dialog is for this start only.
+        self.config = self.config.with_overrides({"max_cost_usd": repr(decision.cap_usd)})
+        if decision.dry_run and not self.config.dry_run:
+            self._start(self.config.with_overrides({"dry_run": "true"}))
+            return
         self._start(self.config)
 
     def _start(self, config: TrainingConfig) -> None:

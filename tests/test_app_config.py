@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.widgets import Input, Select, Static
 
@@ -232,3 +234,36 @@ async def test_a_yes_no_field_shows_its_state_in_text_and_the_keyboard_flips_it(
         await pilot.press("enter")
         await pilot.pause()
         assert app.config.dry_run is False and list(row()) == ["[ ] off"]
+
+
+async def test_the_cost_dialog_offers_a_dry_run_that_prices_the_run_and_runs_nothing(tmp_path, app_factory):
+    """Issue 15: a dry run before a QPU run, from the cost dialog (ctrl+t), against IonQ's API on loopback."""
+    from engine.backends.emulator import EmulatorServer, EmulatorSettings
+    from engine.events import DryRunReport, RunFinished, StepMetrics
+    from engine.runs import read_events
+
+    with EmulatorServer(EmulatorSettings(api_keys=(CANARY,), seed=0)) as server:
+        config = TrainingConfig(backend="ionq", quantum_target="qpu.aria-1", ionq_api_url=server.base_url,
+                                n_qubits=2, circuit_depth=1, n_samples=12, epochs=1, batch_size=3,
+                                shots_per_circuit=100, embeddings_to_store=False)
+        app = app_factory(config=config, runs_dir=tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.action_start()
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, CostConfirmScreen) and dialog.query("#dry-run")
+            await pilot.press("ctrl+t")  # no cap typed yet: refused, naming the field
+            assert app.screen is dialog and "max_cost_usd" in str(dialog.query_one("#cap-error").render())
+            await pilot.press(*"5000", "ctrl+t", "ctrl+t")  # twice within a refresh: dismissed once
+            deadline = asyncio.get_running_loop().time() + 30
+            while app.bridge.view.finished is None:
+                assert asyncio.get_running_loop().time() < deadline, "the dry run did not end"
+                await pilot.pause(0.05)
+            assert app.is_running and app.current_mode == "training"
+            assert app.config.max_cost_usd == 5000.0 and app.config.dry_run is False  # for this start only
+            events = read_events(app.bridge.run_dir)
+        counters = server.counters()
+    (report,) = [e for e in events if isinstance(e, DryRunReport)]
+    assert report.executed == 0 and report.planned_usd > 0 and counters.jobs_executed == 0
+    assert not [e for e in events if isinstance(e, StepMetrics)]
+    assert [e.status for e in events if isinstance(e, RunFinished)] == ["completed"]

@@ -1,5 +1,8 @@
 """The QPU cost: an estimate before the run, and the confirmation (with a cost cap) before any QPU run.
 
+The confirmation also offers a dry run (issue 15): IonQ validates and prices every payload of a step
+against the same cap, and nothing runs.
+
 The estimate uses the same published prices and circuit count as the engine session (which, against
 the real IonQ API, re-prices with IonQ's /jobs/estimate endpoint and refuses a run over the cap).
 """
@@ -64,10 +67,24 @@ def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
     return RunCost(config.quantum_target, circuits, shots, per, per * circuits, basis)
 
 
-class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
-    """Shows the estimate and asks for a cost cap; returns the cap, or None when cancelled."""
+@dataclass(frozen=True)
+class CostDecision:
+    """What the cost dialog settled: the cap, and whether to start a dry run instead of the paid run."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cost.cancel")]
+    cap_usd: float
+    dry_run: bool
+
+
+class CostConfirmScreen(DismissOnce, ModalScreen[CostDecision | None]):
+    """Shows the estimate and asks for a cost cap; returns the decision, or None when cancelled.
+
+    A config with `dry_run` set offers only the dry run: the paid run is turned on in the Config screen."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cost.cancel"),
+        # Not a letter: the cap box has the focus and takes printable keys (ctrl+d is its delete-right).
+        Binding("ctrl+t", "dry_run", "Dry run", id="cost.dry_run"),
+    ]
     DEFAULT_CSS = """
     CostConfirmScreen {
         align: center middle;
@@ -83,6 +100,7 @@ class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
         #cap-row Label { width: 18; }
         #cap { width: 1fr; }
         #cap-error { color: $error; text-style: bold; height: auto; }
+        #dry-hint { color: $foreground-muted; margin-top: 1; }
         #buttons { height: 1; margin-top: 1; align-horizontal: right; }
         #buttons Button { margin-left: 2; }
     }
@@ -97,8 +115,10 @@ class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
         cost = self.cost
         assert cost is not None
         cap = "" if self.config.max_cost_usd is None else repr(self.config.max_cost_usd)
+        dry_only = self.config.dry_run
         with Vertical(id="dialog"):
-            yield Label(f"This run uses {cost.target} and costs money", id="title")
+            yield Label(f"A dry run on {cost.target}: nothing runs" if dry_only
+                        else f"This run uses {cost.target} and costs money", id="title")
             yield Static(f"{cost.line()}\n(${cost.per_circuit_usd:,.2f} per circuit; {cost.basis}).\n"
                          "The engine re-prices with IonQ before the first job and refuses a run over the cap.",
                          markup=False)
@@ -106,9 +126,13 @@ class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
                 yield Label("Cost cap (USD):")
                 yield Input(cap, placeholder=f"at least {cost.usd:,.2f}", compact=True, id="cap")
             yield Label("", id="cap-error", markup=False)
+            yield Static("Dry run (ctrl+t): IonQ prices and checks the jobs, runs nothing.", id="dry-hint",
+                         markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Run on the QPU", id="confirm", variant="warning", compact=True)
+                yield Button("Dry run", id="dry-run", variant="primary", compact=True)
+                if not dry_only:
+                    yield Button("Run on the QPU", id="confirm", variant="warning", compact=True)
 
     def on_mount(self) -> None:
         if getattr(self.app, "testing", False):
@@ -118,6 +142,8 @@ class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm":
             self.action_confirm()
+        elif event.button.id == "dry-run":
+            self.action_dry_run()
         else:
             self.action_cancel()
 
@@ -125,7 +151,14 @@ class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
         self.action_confirm()
 
     def action_confirm(self) -> None:
-        """Accept only a valid cap at or above the estimate."""
+        """The paid run (a dry run when the config asks for one), with a valid cap at or above the estimate."""
+        self._decide(dry_run=self.config.dry_run)
+
+    def action_dry_run(self) -> None:
+        """A dry run: the same cap check, since IonQ's price is checked against it; nothing runs."""
+        self._decide(dry_run=True)
+
+    def _decide(self, *, dry_run: bool) -> None:
         assert self.cost is not None
         error = self.query_one("#cap-error", Label)
         try:
@@ -139,7 +172,7 @@ class CostConfirmScreen(DismissOnce, ModalScreen[float | None]):
         if cap < self.cost.usd:
             error.update(f"max_cost_usd: the estimate is ${self.cost.usd:,.2f}, over the cap of ${cap:,.2f}")
             return
-        self.dismiss(cap)
+        self.dismiss(CostDecision(cap, dry_run))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

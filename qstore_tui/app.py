@@ -324,10 +324,18 @@ class QStoreApp(App[None]):
 
     def action_help(self) -> None:
         """The help screen of the screen shown: what it is for, its keys and the global ones."""
-        if len(self.screen_stack) > 1:
+        top = self.screen
+        pushed = _pushed_view(top)
+        if len(self.screen_stack) > 1 and not pushed:
             return  # a dialog has the keys; its own footer shows them
         from .screens.help import HelpScreen
 
+        if pushed:  # Compare or Sweep over the Runs screen: its own keys and purpose, built each time
+            title = f"{dict(SCREENS).get(self.current_mode, self.current_mode)} › " \
+                    f"{type(top).__name__.removesuffix('Screen')}"
+            self.push_screen(HelpScreen(top, title=title, purpose=str(getattr(top, "PURPOSE", "")),
+                                        screen_keys=False))
+            return
         # One help screen per mode, built once and kept (installed): composing and styling a new one
         # each time cost twice a screen switch. A new keymap rebuilds them (set_keymap).
         name = f"help-{self.current_mode}"
@@ -508,6 +516,14 @@ class QStoreApp(App[None]):
         """The base screen of a mode if it was ever shown."""
         stack = self._screen_stacks.get(mode)
         return stack[0] if stack else None
+
+
+def _pushed_view(screen: Screen) -> bool:
+    """A full screen pushed over a mode's base screen (Compare, Sweep): not a dialog (a ModalScreen),
+    and it says what it is for (PURPOSE), so `?` shows its help rather than nothing."""
+    from textual.screen import ModalScreen
+
+    return not isinstance(screen, (ModalScreen, AppScreen)) and bool(getattr(screen, "PURPOSE", ""))
 
 
 def make_app(

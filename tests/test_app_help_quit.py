@@ -4,6 +4,7 @@ while a run trains (it asks first)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -171,3 +172,46 @@ def test_the_keymap_lives_in_the_user_config_dir(monkeypatch, tmp_path):
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert keymap_path() == tmp_path / "qstore" / "keymap.toml"
+
+
+RUNS_COMPARE_KEY = re.compile(r"^c +Compare$", re.MULTILINE)  # a key of the Runs screen's own
+
+
+async def test_help_on_compare_and_sweep_shows_their_own_keys_and_a_dialog_still_keeps_its_keys(tmp_path,
+                                                                                                 app_factory):
+    """Compare and Sweep are pushed over the Runs screen: `?` there explains them, not the Runs screen."""
+    from runs_fixtures import fake_run
+
+    from qstore_tui.screens.compare import CompareScreen
+    from qstore_tui.screens.run_dialogs import DeleteRunScreen
+    from qstore_tui.screens.sweep import SweepScreen
+
+    a = fake_run(tmp_path, "alpha", losses=[1.0, 0.8])
+    b = fake_run(tmp_path, "bravo", losses=[1.1, 0.7])
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        for view, keys in ((CompareScreen([a, b]), ("Smooth +", "Log loss", "Back")),
+                           (SweepScreen(tmp_path / "sweeps" / "none" / "study.json"), ("Open trial run", "Back"))):
+            await app.push_screen(view)
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), 5)
+            text = help_text(app)
+            assert text.startswith(view.PURPOSE), text
+            for line in (*keys, "Quit", "Help"):
+                assert line in text, line
+            assert not RUNS_COMPARE_KEY.search(text)  # not the Runs screen's keys
+            assert "5/f5 Runs" not in text  # the screen keys do nothing until the view is left
+            await pilot.press("question_mark")  # closes it: the view is back, with its keys
+            await until(pilot, lambda: app.screen is view, 5)
+            await pilot.press("escape")
+            await until(pilot, lambda: len(app.screen_stack) == 1, 5)
+        await pilot.press("question_mark")  # the Runs screen's own help (the one kept per mode)
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), 5)
+        assert RUNS_COMPARE_KEY.search(help_text(app)) and app.is_screen_installed("help-runs")
+        await pilot.press("escape")
+        dialog = DeleteRunScreen("alpha")
+        await app.push_screen(dialog)
+        await pilot.press("question_mark")  # a real dialog keeps the keys: no help over it
+        await pilot.pause()
+        assert app.screen is dialog

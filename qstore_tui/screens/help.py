@@ -61,11 +61,14 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
     }
     """
 
-    def __init__(self, below: Screen[object], *, title: str, purpose: str) -> None:
+    def __init__(self, below: Screen[object], *, title: str, purpose: str, screen_keys: bool = True) -> None:
+        """`screen_keys=False` for a screen pushed over a mode's base screen (Compare, Sweep): there the
+        1-5 keys do nothing until it is left, so its help does not offer them."""
         super().__init__()
         self.below = below
         self.title_text = title
         self.purpose = purpose
+        self.screen_keys = screen_keys
 
     def compose(self) -> ComposeResult:
         keymap = dict(self.app._keymap)
@@ -79,7 +82,10 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
             yield Static(_table([line for line in own if line.action not in shared])
                          or "(no keys of its own)", classes="keys", markup=False)
             yield Static("Everywhere", classes="heading")
-            yield Static(_table(_screen_keys_in_one(key_lines(self.app, keymap))
+            app_lines = key_lines(self.app, keymap)
+            if not self.screen_keys:
+                app_lines = [line for line in app_lines if not line.action.startswith("show(")]
+            yield Static(_table(_screen_keys_in_one(app_lines)
                                 + [line for line in own if line.action in shared]), classes="keys", markup=False)
             yield Static("Escape or ? closes this · in a field, Escape gives the keys back to the screen",
                          classes="hint", markup=False)

@@ -53,6 +53,10 @@ class SessionView:
     status: str = "idle"
     started_at: float | None = None
     last_time: float | None = None
+    # The timer is training time: a resumed run sums its segments (RunStarted to RunFinished, or to its
+    # last event when it was killed), never the downtime between a kill and the resume.
+    active_before_s: float = 0.0  # the segments that ended
+    segment_start: float | None = None  # the running segment's RunStarted time
     epoch: int = 0
     total_epochs: int | None = None
     step: int = 0  # optimizer steps done
@@ -85,19 +89,22 @@ class SessionView:
 
     @property
     def elapsed_s(self) -> float | None:
-        if self.finished is not None and self.finished.wall_s:
-            return self.finished.wall_s
-        if self.started_at is None or self.last_time is None:
+        if self.started_at is None:
             return None
-        return max(0.0, self.last_time - self.started_at)
+        if self.segment_start is None or self.last_time is None:
+            return self.active_before_s
+        return self.active_before_s + max(0.0, self.last_time - self.segment_start)
 
     def apply(self, event: _Event) -> None:
         """Fold one event in. Unknown kinds are ignored: the view shows what it knows."""
         # Dispatch on the event's kind: no engine import on the app's start-up path.
         kind = getattr(event, "kind", "")
         self.version += 1
-        self.last_time = event.time or self.last_time
+        before, self.last_time = self.last_time, event.time or self.last_time
         if kind == "run_started":
+            if self.segment_start is not None and before is not None:  # the last segment was killed
+                self.active_before_s += max(0.0, before - self.segment_start)
+            self.segment_start = self.last_time
             self.run_id, self.backend, self.target = event.run_id, event.backend, event.target
             self.n_qubits, self.n_params, self.total_steps = event.n_qubits, event.n_params, event.total_steps
             self.status, self.finished = "running", None
@@ -160,6 +167,9 @@ class SessionView:
             self._log(event.time, "error", f"{event.source}: {event.message}")
         elif kind == "run_finished":
             self.finished, self.status = event, event.status
+            if self.segment_start is not None:
+                self.active_before_s += event.wall_s or max(0.0, (self.last_time or 0.0) - self.segment_start)
+                self.segment_start = None
             text = f"run {event.status} after {event.steps} steps"
             self._log(event.time, "error" if event.status == "failed" else "info",
                       text + (f": {event.message}" if event.message else ""))

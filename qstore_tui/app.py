@@ -451,7 +451,8 @@ class QStoreApp(App[None]):
         if not self._screen_stacks.get(self._current_mode):
             return  # shutting down
         screen = self.screen
-        if isinstance(screen, AppScreen) and screen.ready:
+        if isinstance(screen, AppScreen) and screen.ready and screen.is_attached \
+                and not (screen._pruning or screen._closing):  # a screen being removed has lost its widgets
             screen.show_view(message.view)
 
     def on_engine_problem(self, message: EngineProblem) -> None:

@@ -37,7 +37,8 @@ KEYS = PRINTABLE + [k for k in SPECIAL if k != "ctrl+p" and not k.startswith("f"
 SEEDS = {
     0: "a palette dismissed twice by two fast Enters (ScreenStackError); a key reaching the app bindings before "
        "the palette took the focus; the palette's search outliving it (NoMatches); a help screen pushed again "
-       "while closing",
+       "while closing; "
+       "a session update drawn on the Report screen while the app's shutdown was removing its widgets (NoMatches)",
     1: "a palette mounted after a screen switch (IndexError in Textual's CommandPalette._on_mount)",
     2: "keys and session updates arriving while the app shut down (ScreenStackError: no screens); a palette "
        "opened on a screen just left, then one on the new screen (DuplicateIds, found by CI)",

@@ -31,12 +31,15 @@ from .gradients import (
 )
 from .model import QuantumModel
 from .optimizers.qnspsa import QNSPSAMetric, metric_sample, overlap_offsets, overlap_rows, overlap_template
-from .optimizers.shot_adaptive import ShotAllocator, replica_estimates, replica_rows
+from .optimizers.shot_adaptive import ShotAllocator, sample_terms
 from .sim.measure import expectations_z
 from .training_results import TrainingError
 
 __all__ = ["CircuitGradient", "adjoint_step", "qnspsa_block", "qnspsa_step", "shift_step", "shot_adaptive_step",
            "spsa_step"]
+
+
+_WRS_STREAM = 0x5A5  # Rosalin's row draws: a stream apart from the shot noise seeded by the same step seed
 
 
 @dataclass
@@ -144,14 +147,18 @@ async def shot_adaptive_step(
     run: BatchRunner, model: QuantumModel, allocator: ShotAllocator, shots: int, theta: np.ndarray,
     inputs: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
 ) -> CircuitGradient:
-    """Parameter shift with per-parameter shot counts (iCANS / Rosalin, engine/optimizers/shot_adaptive.py)."""
-    replicas = allocator.replicas()
-    rows, row_inputs = replica_rows(theta, inputs, replicas, PARAMETER_SHIFT)
-    blocks = await _blocks(run, model, rows, row_inputs, inputs.shape[0], "shot_adaptive", seed, split=False)
-    current = _current(blocks, y, model, n_classes)
-    g_circuit, var = replica_estimates(blocks, current.d_z, replicas, PARAMETER_SHIFT)
+    """Rosalin: parameter shift with iCANS' per-parameter shot counts, spent by weighted random sampling of the
+    minibatch rows (engine/optimizers/shot_adaptive.py). Two batches: the current rows, whose dL/dz weight the
+    rows, then every parameter's sampled row pairs; the draw is seeded by the step, so a resume repeats it."""
+    m = inputs.shape[0]
+    z_now = await run.expectations(model.batch(inputs, np.broadcast_to(theta, (m, theta.size))), "shot_adaptive", seed)
+    current = _current(z_now[None], y, model, n_classes)
+    terms = sample_terms(allocator.units(m), current.d_z, np.random.default_rng([seed, _WRS_STREAM]))
+    rows, row_inputs = terms.rows(theta, inputs, PARAMETER_SHIFT)
+    z = await run.expectations(model.batch(row_inputs, rows), "shot_adaptive", seed + 1)
+    g_circuit, var = terms.estimates(z, current.d_z, PARAMETER_SHIFT)
     allocator.update(g_circuit, var * shots)
-    return CircuitGradient(current, g_circuit, rows.shape[0])
+    return CircuitGradient(current, g_circuit, m + rows.shape[0])
 
 
 async def adjoint_step(

@@ -12,8 +12,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
+from ..widgets.footer import KeyFooter
 from ..widgets.overlay_chart import OverlayChart, Series, colour
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class CompareScreen(Screen[None]):
             yield OverlayChart("val accuracy", id="val")
         with Vertical(id="diff-box"):
             yield DataTable(id="diffs", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < 100, "-narrow")

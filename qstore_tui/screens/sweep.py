@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
+from ..widgets.footer import KeyFooter
 from ..widgets.line_chart import LineChart
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class SweepScreen(Screen[None]):
         with Horizontal(id="lower"):
             yield LineChart("objective per trial", id="objective")
             yield Static("", id="importances", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#trials", DataTable)

@@ -89,11 +89,11 @@ class SessionView:
 
     @property
     def elapsed_s(self) -> float | None:
-        if self.started_at is None:
+        if self.segment_start is not None and self.last_time is not None:
+            return self.active_before_s + max(0.0, self.last_time - self.segment_start)
+        if self.started_at is None and self.finished is None:
             return None
-        if self.segment_start is None or self.last_time is None:
-            return self.active_before_s
-        return self.active_before_s + max(0.0, self.last_time - self.segment_start)
+        return self.active_before_s
 
     def apply(self, event: _Event) -> None:
         """Fold one event in. Unknown kinds are ignored: the view shows what it knows."""
@@ -170,6 +170,8 @@ class SessionView:
             if self.segment_start is not None:
                 self.active_before_s += event.wall_s or max(0.0, (self.last_time or 0.0) - self.segment_start)
                 self.segment_start = None
+            else:  # it ended before its RunStarted (a refused key): the session's own time
+                self.active_before_s += event.wall_s
             text = f"run {event.status} after {event.steps} steps"
             self._log(event.time, "error" if event.status == "failed" else "info",
                       text + (f": {event.message}" if event.message else ""))

@@ -547,26 +547,30 @@ def _xoshiro(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tupl
     return x, s0, s1, s2, s3
 
 
+GUIDE_BITS_PER_OUTCOME = 2  # 4 guide buckets per outcome
+
+
 @kernel
 def _cdf_and_guide(p: np.ndarray, total: float, last: int, gbits: int, cdf: np.ndarray, hi: np.ndarray,
         guide: np.ndarray) -> None:  # pragma: no cover - compiled
     """Cumulative thresholds of one row at 2**63 scale and a 2**gbits-entry guide, without branches.
 
-    cdf[i] = round(2**63 (p_0 + ... + p_i) / total), forced to 2**63 from the last positive outcome
-    on; hi[i] = cdf[i] >> 31, the 32-bit threshold the fast path compares. guide[k] = the first i
+    cdf[i] = 2 floor(2**62 (p_0 + ... + p_i) / total) (a signed conversion: one instruction, where an
+    unsigned one is a branchy sequence), forced to 2**63 from the last positive outcome on; hi[i] =
+    cdf[i] >> 31, the 32-bit threshold the fast path compares. guide[k] = the first i
     with cdf[i] > k 2**(63 - gbits), the first outcome a uniform in bucket k can land on, counted as
     #{i: ceil(cdf[i] / w) <= k} by a histogram and a prefix sum (no data-dependent loop).
     """
     size = p.shape[0]
-    one63 = 9223372036854775808.0
+    one62 = 4611686018427387904.0
     top = np.uint64(9223372036854775808)
-    scale = one63 / total
+    scale = one62 / total
     wshift = np.uint64(63 - gbits)
     wm1 = (np.uint64(1) << wshift) - np.uint64(1)
     acc = 0.0
     for i in range(size):
         acc += max(p[i], 0.0)
-        cdf[i] = np.uint64(min(acc * scale, one63))
+        cdf[i] = np.uint64(np.int64(min(acc * scale, one62))) << np.uint64(1)
     for i in range(last, size):
         cdf[i] = top
     n_guide = 1 << gbits
@@ -587,7 +591,7 @@ def _guide_pick(h: np.uint64, gshift: np.uint64, hi: np.ndarray, guide: np.ndarr
     """The outcome of a 32-bit uniform h by the fast path: the guide, then one branch-free step.
 
     Returns -1 when h ties a 32-bit threshold or needs a second step: the caller decides it at 63 bits.
-    (With 8 buckets per outcome a second step is rare; a second fixed step cost more than it saved.)
+    (With 4 buckets per outcome a second step is rare; a second fixed step cost more than it saved.)
     """
     g = guide[np.int64(h >> gshift)]
     g += np.int64(h > hi[g])
@@ -611,16 +615,17 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
     """counts[r] += a multinomial(shots, probs[r]) draw, by inverse CDF with a guide table.
 
     Each xoshiro256+ draw gives two shots (its 32-bit halves h). A shot is the first i with
-    U < cdf[i], U uniform on [0, 2**63): the guide (2**gbits buckets, 8 per outcome up to 2**20)
+    U < cdf[i], U uniform on [0, 2**63): the guide (2**gbits buckets, 4 per outcome up to 2**20)
     gives a start within a step, compared at 32 bits against hi; when h equals a threshold's 32 bits
     (a tie, chance about 2**-32 per shot) or needs a second step, the shot is decided at 63
-    bits with 31 fresh bits for U below h, so the distribution is exact to 2**-63 per outcome (finer
+    bits with 31 fresh bits for U below h, so the distribution is exact to 2**-62 per outcome (finer
     than the probabilities' float64). Zero-probability outcomes have cdf[i] == cdf[i-1] and are never
-    drawn. Scratch: cdf, hi (S,) uint64, guide (2**gbits + 1,) int64 with gbits = min(n + 3, 20).
+    drawn. Scratch: cdf, hi (S,) uint64, guide (2**gbits + 1,) int64 with gbits = min(n + 2, 20)
+    (GUIDE_BITS_PER_OUTCOME): 8 per outcome cost more to build than its rarer second steps saved.
     Returns the first row whose probabilities are not finite or do not sum to a positive number, or -1.
     """
     b, size = probs.shape
-    gbits = min(n_qubits + 3, 20)
+    gbits = min(n_qubits + GUIDE_BITS_PER_OUTCOME, 20)
     gshift = np.uint64(32 - gbits)
     low = np.uint64(0xFFFFFFFF)
     for r in range(b):
@@ -643,7 +648,7 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
         row = counts[r]
         a0, a1, a2, a3 = st[0], st[1], st[2], st[3]
         b0, b1, b2, b3 = st[4], st[5], st[6], st[7]
-        for k in range((shots + 1) // 2):
+        for k in range(shots >> 1):
             xa, a0, a1, a2, a3 = _xoshiro(a0, a1, a2, a3)
             h1 = xa >> np.uint64(32)
             h2 = xa & low
@@ -652,10 +657,13 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             if g1 < 0:
                 xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
                 g1 = _exact_pick(h1, xb, gshift, cdf, guide)
+            if g2 < 0:
+                xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
+                g2 = _exact_pick(h2, xb, gshift, cdf, guide)
             row[g1] += 1
-            if 2 * k + 1 < shots:
-                if g2 < 0:
-                    xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
-                    g2 = _exact_pick(h2, xb, gshift, cdf, guide)
-                row[g2] += 1
+            row[g2] += 1
+        if shots & 1:  # the odd shot outside the loop: a per-pair test in it cost ~5% of the loop
+            xa, a0, a1, a2, a3 = _xoshiro(a0, a1, a2, a3)
+            xb, b0, b1, b2, b3 = _xoshiro(b0, b1, b2, b3)
+            row[_exact_pick(xa >> np.uint64(32), xb, gshift, cdf, guide)] += 1
     return -1

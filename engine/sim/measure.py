@@ -36,7 +36,7 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
     """Multinomial counts (B, 2**n) int64, one row per circuit; rows sum to `shots`.
 
     Inverse CDF over cumulative probabilities in compiled code (kernels.sample_rows): a guide table
-    (8 buckets per outcome) and two shots per 64-bit random number, ties at 32 bits decided at 63
+    (4 buckets per outcome) and two shots per 64-bit random number, ties at 32 bits decided at 63
     bits, so the distribution is exact; seeded from `rng` (two xoshiro256+ streams per row). No
     per-row table beyond one cumulative pass: Walker's alias table cost more to build than 1,000
     shots, and numpy's multinomial as much as the simulation. Negative entries count as zero; each
@@ -47,7 +47,7 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
     p = np.ascontiguousarray(probs, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probabilities must be (circuits, outcomes), got shape {p.shape}")
-    from .kernels import sample_rows
+    from .kernels import GUIDE_BITS_PER_OUTCOME, sample_rows
     from .statevector import _pool_for, _workers
 
     b, size = p.shape
@@ -58,7 +58,7 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
 
     def run(rows: slice) -> int:
         scratch = [np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.uint64),
-                   np.empty((1 << min(n + 3, 20)) + 1, dtype=np.int64)]
+                   np.empty((1 << min(n + GUIDE_BITS_PER_OUTCOME, 20)) + 1, dtype=np.int64)]
         bad = int(sample_rows(p[rows], int(shots), n, states[rows], counts[rows], *scratch))
         return bad if bad < 0 else bad + (rows.start or 0)
 

@@ -1,7 +1,7 @@
-"""`python -m engine.sweep`: one sweep worker process (its job as JSON on stdin); see engine/sweep/worker.py."""
+"""`python -m engine.sweep`: the sweep's worker host (warm once, fork the workers); see engine/sweep/host.py."""
 
 import sys
 
-from .worker import main
+from .host import main
 
 sys.exit(main())

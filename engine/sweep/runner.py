@@ -3,23 +3,22 @@
 `start_sweep` is `qstore-tui sweep --config --space --trials`: it checks the space and, on a QPU target,
 the whole study's cost (one confirmation), creates or resumes the study, and runs the workers.
 `join_sweep` is `qstore-tui sweep --join NAME --storage URL`: workers for a study made elsewhere.
-Both keep `<runs_dir>/sweeps/<study>/study.json` current and return the final summary.
+Both keep `<runs_dir>/sweeps/<study>/study.json` current and return the final summary. With K > 1 local
+workers, one host process warms up once and forks them (host.py): no worker pays a cold start of its own.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..config import ConfigError
+from ..config import ConfigError, TrainingConfig
 from .budget import StudyCost, check_study_cap, study_cost
 from .storage import Heartbeat, default_storage_url, open_storage
-from .study import SweepSpec, create_study, load_study
+from .host import WorkerHost
+from .study import SweepSpec, create_study, load_spec, load_study
 from .summary import SweepSummary, importances, summarize, write_summary
 from .worker import WorkerJob, work
 
@@ -37,7 +36,8 @@ class SweepOptions:
     storage_url: str | None = None  # None: SQLite in the runs directory
     workers: int = 0  # 0: one per core
     heartbeat: Heartbeat = Heartbeat()
-    poll_s: float = 0.5
+    poll_s: float = 0.5  # a worker's wait for another worker's trial
+    report_s: float = 1.0  # study.json rewritten this often while workers run (each costs a read of every trial)
 
     @property
     def url(self) -> str:
@@ -61,43 +61,63 @@ def start_sweep(spec: SweepSpec, options: SweepOptions, *, confirm: Callable[[St
     check_study_cap(spec, cost)
     if cost is not None and not confirm(cost):
         raise SweepCancelled(f"the study's estimated cost of ${cost.total_usd:,.2f} was not confirmed")
-    storage = open_storage(options.url, options.heartbeat)
-    create_study(spec, storage)
-    return run_workers(spec.study, options, on_progress=on_progress)
+    # The workers' host warms up (imports, kernels) while this process opens the storage and creates the study.
+    host = WorkerHost.start(options.n_workers, warm_sdk(spec.base)) if options.n_workers > 1 else None
+    try:
+        storage = open_storage(options.url, options.heartbeat)
+        create_study(spec, storage)
+    except BaseException:
+        if host is not None:
+            host.cancel()
+        raise
+    return run_workers(spec.study, options, on_progress=on_progress, host=host)
 
 
 def join_sweep(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
     """Workers on this machine for a study created elsewhere (same storage)."""
     if options.storage_url is None:
         raise ConfigError("storage", "--join needs --storage URL (the study's shared storage)")
-    load_study(study, open_storage(options.url, options.heartbeat))  # refuses an unknown study up front
-    return run_workers(study, options, on_progress=on_progress)
+    handle = load_study(study, open_storage(options.url, options.heartbeat))  # refuses an unknown study up front
+    return run_workers(study, options, on_progress=on_progress, sdk=warm_sdk(load_spec(handle).base))
 
 
-def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
+def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | None = None,
+                host: WorkerHost | None = None, sdk: str | None = None) -> SweepSummary:
     """K workers until the study has nothing waiting or running; study.json kept current.
 
-    One worker runs in this process (no second interpreter to start); more are processes of their own."""
+    One worker runs in this process (no second interpreter to start, every core for its trial); more are
+    forked by one warm host process (host.py), started here unless the caller started it earlier (`host`)."""
     job = WorkerJob(study=study, storage_url=options.url, runs_dir=str(Path(options.runs_dir).resolve()),
                     heartbeat_interval_s=options.heartbeat.interval_s, heartbeat_grace_s=options.heartbeat.grace_s,
-                    poll_s=options.poll_s)
-    storage = open_storage(options.url, options.heartbeat)
-    handle = load_study(study, storage)
+                    poll_s=options.poll_s, workers=options.n_workers)
+    if options.n_workers > 1 and host is None:
+        host = WorkerHost.start(options.n_workers, sdk)
+    try:
+        storage = open_storage(options.url, options.heartbeat)
+        handle = load_study(study, storage)
+    except BaseException:
+        if host is not None:
+            host.cancel()
+        raise
     reporter = _Reporter(handle, options, on_progress)
-    if options.n_workers == 1:
+    if host is None:
         reporter()
         work(job, on_trial=lambda _: reporter())
-        return _final(handle, options, on_progress, [])
-    procs = [spawn_worker(job) for _ in range(options.n_workers)]
+        return _final(handle, options, on_progress, None)
+    host.send(job)
     try:
-        while any(p.poll() is None for p in procs):
+        while host.poll() is None:
             reporter()
-            time.sleep(options.poll_s)
-    except KeyboardInterrupt:
-        for p in procs:  # they got the same SIGINT from the terminal; wait for their runs to checkpoint
-            p.wait()
+            host.wait(timeout=options.report_s)  # returns as soon as the workers are done
+    except KeyboardInterrupt:  # the workers got the same SIGINT from the terminal; wait for their runs to checkpoint
+        host.wait()
         raise
-    return _final(handle, options, on_progress, [p.returncode for p in procs if p.returncode not in (0, None)])
+    return _final(handle, options, on_progress, host.returncode or None)
+
+
+def warm_sdk(base: TrainingConfig) -> str | None:
+    """The SDK a trial's native-compile cross-check imports (the host imports it before forking)."""
+    return base.quantum_sdk if base.use_native_gates else None
 
 
 class _Reporter:
@@ -120,20 +140,19 @@ class _Reporter:
             self.on_progress(summary)
 
 
-def _final(handle: optuna.Study, options: SweepOptions, on_progress: Progress | None, bad: list[int]) -> SweepSummary:
+def _final(handle: optuna.Study, options: SweepOptions, on_progress: Progress | None,
+           bad: int | None) -> SweepSummary:
     summary = summarize(handle, options.url, with_importances=True)
     write_summary(options.runs_dir, summary)
     if on_progress is not None:
         on_progress(summary)
-    if bad and not summary.finished:
-        raise RuntimeError(f"{len(bad)} sweep worker(s) exited with {bad}; resume with --study {handle.study_name}")
+    if bad is not None and not summary.finished:
+        raise RuntimeError(f"the sweep's workers exited with {bad}; resume with --study {handle.study_name}")
     return summary
 
 
-def spawn_worker(job: WorkerJob) -> subprocess.Popen[bytes]:
-    """One worker process; its job goes on stdin (no password on a command line)."""
-    proc = subprocess.Popen([sys.executable, "-m", "engine.sweep"], stdin=subprocess.PIPE)
-    assert proc.stdin is not None
-    proc.stdin.write(job.to_json().encode())
-    proc.stdin.close()
-    return proc
+def spawn_worker(job: WorkerJob, sdk: str | None = None) -> WorkerHost:
+    """A worker host with its job sent (`job.workers` workers; with one, the host process is the worker)."""
+    host = WorkerHost.start(job.workers, sdk)
+    host.send(job)
+    return host

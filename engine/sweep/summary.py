@@ -84,14 +84,15 @@ def importances(study: optuna.Study) -> dict[str, float]:
 
 
 def summarize(study: optuna.Study, storage_url: str, *, with_importances: bool = False) -> SweepSummary:
-    trials = [_row(t) for t in study.get_trials(deepcopy=False)]
+    frozen = study.get_trials(deepcopy=False)  # one read of the storage: a live sweep is summarized every second
+    trials = [_row(t) for t in frozen]
     counts: dict[str, int] = {}
     for row in trials:
         counts[row.state] = counts.get(row.state, 0) + 1
     complete = [r for r in trials if r.state == "complete" and r.value is not None and math.isfinite(r.value)]
     best = max(complete, key=lambda r: (cast(float, r.value), -r.number)) if complete else None
     attrs = study.user_attrs
-    spent = sum(float(t.user_attrs.get("spent_usd", 0.0)) for t in study.get_trials(deepcopy=False))
+    spent = sum(float(t.user_attrs.get("spent_usd", 0.0)) for t in frozen)
     cap = attrs.get("qstore.max_cost_usd")
     return SweepSummary(
         study=study.study_name, storage=mask_url(storage_url), direction=study.direction.name.lower(),

@@ -1,13 +1,14 @@
 """A sweep worker: takes the study's WAITING trials one at a time until none is waiting or running.
 
-Each local worker is its own process (`python -m engine.sweep`, its job as JSON on stdin, so a
-storage password never appears on a command line). When the queue is empty but another worker's trial is
+Each local worker is its own process, forked warm by the worker host (host.py; its job as JSON on stdin, so a
+storage password never appears on a command line), or the sweep's own process when there is one worker. When the queue is empty but another worker's trial is
 still running, the worker waits: if that worker died, Optuna's heartbeat turns its trial into FAIL after
 the grace period and the retry callback enqueues a copy, which this worker then runs.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -31,6 +32,7 @@ class WorkerJob:
     heartbeat_interval_s: int = 5
     heartbeat_grace_s: int = 60
     poll_s: float = 0.5
+    workers: int = 1  # how many the host forks (host.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -70,17 +72,16 @@ def work(job: WorkerJob, on_trial: Callable[[optuna.Study], None] | None = None)
         study.optimize(lambda trial: run_trial(trial, ctx), n_trials=1, gc_after_trial=False,
                        catch=(TrialFailed, SurplusTrial, BudgetReached))
         ran += 1
+        if ran == 1:  # what the first trial imported lives as long as the process: no full collection walks it
+            gc.collect()
+            gc.freeze()
         if on_trial is not None:
             on_trial(study)
     return ran
 
 
-def main() -> int:
-    try:
-        job = WorkerJob.from_json(sys.stdin.read())
-    except (ValueError, TypeError) as exc:
-        print(f"error: sweep worker: bad job on stdin: {exc}", file=sys.stderr)
-        return 2
+def run_worker(job: WorkerJob) -> int:
+    """One worker process's trials; its exit code (2: the study or storage refused, with the reason on stderr)."""
     try:
         work(job)
     except ConfigError as exc:

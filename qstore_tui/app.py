@@ -120,11 +120,13 @@ class QStoreApp(App[None]):
         testing: bool,
         theme_dirs: Sequence[Path],
         keymap_file: Path | None = None,
+        sweep: Path | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.runs_dir = runs_dir or config.resolved_runs_dir
         self.attach_to = attach
+        self.sweep_to = sweep  # a sweep's study.json: `attach SWEEP` opens its Sweep view over Runs
         self.demo = demo
         self.no_mouse = no_mouse
         self.clock = clock
@@ -190,6 +192,11 @@ class QStoreApp(App[None]):
         if self.attach_to is not None:
             self.switch_mode("training")
             self._guard(partial(self.bridge.attach, self.attach_to))
+        elif self.sweep_to is not None:
+            from .screens.sweep import SweepScreen
+
+            self.switch_mode("runs")  # Escape from the Sweep view lands on the runs, its trials among them
+            self.push_screen(SweepScreen(self.sweep_to))
         elif self.demo:
             self.switch_mode("training")
             self._guard(partial(self.bridge.start, self.config))
@@ -539,10 +546,12 @@ def make_app(
     testing: bool = False,
     theme_dirs: Sequence[Path] | None = None,
     keymap_file: Path | None = None,
+    sweep: Path | None = None,
 ) -> QStoreApp:
     """The app for the CLI (`qstore-tui`, `--demo`, `attach RUN`) and for tests.
 
-    `demo` starts a small run on the local simulator at once; `attach` follows a run directory;
+    `demo` starts a small run on the local simulator at once; `attach` follows a run directory; `sweep` opens
+    the Sweep view on a study.json (`attach SWEEP`);
     `testing` turns off cursor blink and animations so snapshots are stable; `theme_dirs` replaces
     the theme search path (shipped themes, then the user's config dir); `keymap_file` the user's
     keymap (default: ~/.config/qstore/keymap.toml).
@@ -560,6 +569,7 @@ def make_app(
         testing=testing,
         theme_dirs=default_theme_dirs() if theme_dirs is None else theme_dirs,
         keymap_file=keymap_file,
+        sweep=sweep,
     )
 
 

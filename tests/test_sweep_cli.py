@@ -27,7 +27,7 @@ def test_a_sweep_runs_resumes_with_more_trials_and_reports_its_status(tmp_path, 
     assert "trial   2 complete" in out and "sweep cli: 3 complete" in out
     assert main(["sweep", "--status", "cli", "--runs-dir", str(tmp_path / "runs")]) == 0
     assert "sweep cli: 3 complete" in capsys.readouterr().out
-    assert main(["attach", "cli", "--runs-dir", str(tmp_path / "runs")]) == 0  # attach follows a sweep too
+    assert main(["attach", "cli", "--runs-dir", str(tmp_path / "runs")]) == 0  # no terminal: attach follows the sweep
     out = capsys.readouterr().out
     assert "trial   2 complete" in out and "best: trial" in out
 

@@ -1,8 +1,13 @@
-"""`qstore-tui attach RUN`: open the TUI on a running or finished headless run (it follows its events.jsonl)."""
+"""`qstore-tui attach RUN`: open the TUI on a running or finished headless run (it follows its events.jsonl).
+
+`attach SWEEP` (a sweep's study name) opens the app's Sweep view on it; with `--headless`, or when there is no
+terminal (a pipe, a script), it prints the sweep's trials as they finish instead, until the sweep ends.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .command import Command
 from .options import no_mouse_option, open_app, runs_dir, runs_dir_option
@@ -10,8 +15,15 @@ from .options import no_mouse_option, open_app, runs_dir, runs_dir_option
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run id (or path to the run directory), or a sweep's study name")
+    p.add_argument("--headless", action="store_true",
+                   help="a sweep: print its trials as they finish instead of opening the app")
     no_mouse_option(p)
     runs_dir_option(p)
+
+
+def _terminal() -> bool:
+    """Is there a terminal for the app to draw on (not a pipe, a script, CI)?"""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,13 +35,16 @@ def run(args: argparse.Namespace) -> int:
     except RunError:
         from engine.sweep.summary import summary_path
 
-        if not summary_path(root, args.run).is_file():
+        summary = summary_path(root, args.run)
+        if not summary.is_file():
             raise
-        from .sweep import follow_sweep  # RUN names a sweep: follow its trials until it finishes
+        if args.headless or not _terminal():
+            from .sweep import follow_sweep
 
-        return follow_sweep(root, args.run, follow=True)
+            return follow_sweep(root, args.run, follow=True)
+        return open_app(runs_dir=root, sweep=summary, no_mouse=args.no_mouse)
     return open_app(runs_dir=root, attach=run_dir, no_mouse=args.no_mouse)
 
 
-COMMAND = Command(name="attach", help="open the TUI on a running or finished headless run", run=run,
-                  configure=configure)
+COMMAND = Command(name="attach", help="open the TUI on a running or finished headless run, or on a sweep",
+                  run=run, configure=configure)

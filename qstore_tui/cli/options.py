@@ -68,10 +68,13 @@ def build_config(args: argparse.Namespace) -> TrainingConfig | None:
 
 
 def open_app(*, runs_dir: Path, no_mouse: bool, config: TrainingConfig | None = None,
-             attach: Path | None = None, demo: bool = False) -> int:
-    """Build the app (looked up at call time, so tests can replace `qstore_tui.app.make_app`) and run it."""
+             attach: Path | None = None, demo: bool = False, sweep: Path | None = None) -> int:
+    """Build the app (looked up at call time, so tests can replace `qstore_tui.app.make_app`) and run it.
+    `sweep` (a study.json) opens the app on that sweep's Sweep view."""
     from qstore_tui import app
 
-    tui: QStoreApp = app.make_app(config=config, runs_dir=runs_dir, attach=attach, demo=demo, no_mouse=no_mouse)
+    extra = {} if sweep is None else {"sweep": sweep}
+    tui: QStoreApp = app.make_app(config=config, runs_dir=runs_dir, attach=attach, demo=demo, no_mouse=no_mouse,
+                                  **extra)
     tui.run(mouse=not no_mouse)
     return tui.return_code or 0  # 1 after a crash (the app printed its one line and wrote the crash log)

@@ -612,7 +612,7 @@ def _exact_pick(h: np.uint64, x: np.uint64, gshift: np.uint64, cdf: np.ndarray,
 @kernel
 def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray, counts: np.ndarray,
         cdf: np.ndarray, hi: np.ndarray, guide: np.ndarray) -> int:  # pragma: no cover - compiled
-    """counts[r] += a multinomial(shots, probs[r]) draw, by inverse CDF with a guide table.
+    """counts[r] = a multinomial(shots, probs[r]) draw, by inverse CDF with a guide table.
 
     Each xoshiro256+ draw gives two shots (its 32-bit halves h). A shot is the first i with
     U < cdf[i], U uniform on [0, 2**63): the guide (2**gbits buckets, 4 per outcome up to 2**20)
@@ -641,11 +641,13 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
         if not (total > 0.0 and total < math.inf):
             return r
         if size == 1:
-            counts[r, 0] += shots
+            counts[r, 0] = shots
             continue
         _cdf_and_guide(probs[r], total, last, gbits, cdf, hi, guide)
         st = states[r]
         row = counts[r]
+        for i in range(size):  # zeroed here, row by row, while it is in cache: not as a separate pass
+            row[i] = 0
         a0, a1, a2, a3 = st[0], st[1], st[2], st[3]
         b0, b1, b2, b3 = st[4], st[5], st[6], st[7]
         for k in range(shots >> 1):

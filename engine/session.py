@@ -21,7 +21,7 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
@@ -34,7 +34,7 @@ from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
 from .data import Dataset, load_dataset, train_val_split
 from .events import (
     BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, Event, EventBus, JobUpdate, Log, RunFinished,
-    RunStarted, _Event,
+    RunStarted, SpendUpdate, _Event,
 )
 from .fileio import FileWriteError, atomic_write_bytes
 from .eventsinks import BusLogHandler, SecretScrubber
@@ -48,8 +48,9 @@ from .report import PerformanceReport, build_report
 from .runs.control import ControlChannel
 from .runs import (
     CHECKPOINT_DIR, EVENTS_FILE, REPORT_JSON, REPORT_MD, STORE_FILE, EventLog, RunError, RunLock, create_run_dir,
-    load_run_config, new_run_id, read_events, run_info,
+    load_run_config, new_run_id, run_info,
 )
+from .runs.eventlog import iter_events
 from .runs.metrics import MetricsWriter
 
 if TYPE_CHECKING:
@@ -291,21 +292,25 @@ class EngineSession:
             create_run_dir(self.runs_dir, self.run_id, self.config)
         lock = RunLock(self.run_dir)
         lock.acquire()
-        previous: list[Event] = []
         try:
-            if self._resume:
-                previous = read_events(self.run_dir)
-                self._checkpoint_events = {e.step for e in previous if isinstance(e, Checkpoint)}
-                if previous:
-                    self.bus.continue_from(previous[-1].seq)
             self._log = EventLog(self.run_dir / EVENTS_FILE, on_failure=self._on_log_failure)
+            # A resumed run's earlier events are read once, one at a time (never all held): metrics.csv is
+            # rebuilt from them, and they give the steps already checkpointed and the last seq number.
+            previous = _PreviousEvents()
+            metrics = MetricsWriter(self.run_dir, self.config.epochs,
+                                    previous.scan(iter_events(self.run_dir)) if self._resume else ())
+            self._checkpoint_events = previous.checkpoint_steps
+            self.bus.continue_from(previous.last_seq)
         except BaseException:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
             lock.release()
             raise
         self._lock = lock
         self.bus.add_sink(self._log)
         self.bus.add_sink(self._observe)
-        self.bus.add_sink(MetricsWriter(self.run_dir, self.config.epochs, previous))  # metrics.csv, every epoch end
+        self.bus.add_sink(metrics)  # metrics.csv, every epoch end
 
     async def _build_and_train(self) -> TrainResult:
         """Build the parts, hand them to the trainer, announce the run (RunStarted) and train."""
@@ -345,7 +350,7 @@ class EngineSession:
         price = self.pricing.price.usd if self.pricing.price is not None else 0.0
         await self.qpu.start(backend, price_per_circuit_usd=price, planned_circuits=self.pricing.planned,
                              n_train=len(train), n_val=len(val), n_circuit_params=model.n_circuit_params,
-                             spent_before_usd=spent_before(read_events(self.run_dir)) if self._resume else 0.0)
+                             spent_before_usd=spent_before(self._previous_spends()) if self._resume else 0.0)
         if cfg.dry_run:  # validated and priced by IonQ, nothing run, no training
             from .training_results import TrainResult as DryRunResult
 
@@ -562,8 +567,30 @@ class EngineSession:
     # ------------------------------------------------------------------------------------- report
 
     def performance_report(self) -> PerformanceReport:
-        """The report of the whole run (every segment) from its events.jsonl."""
-        return build_report(read_events(self.run_dir), self.config)
+        """The report of the whole run (every segment) from its events.jsonl, folded one event at a time.
+
+        Never the whole list: a 20,000-step run's ~85,000 events as models took ~150 MB at the end of the run.
+        """
+        return build_report(iter_events(self.run_dir), self.config)
+
+    def _previous_spends(self) -> list[SpendUpdate]:
+        """The SpendUpdates of a resumed run's earlier segments (streamed: the other events are not kept)."""
+        return [e for e in iter_events(self.run_dir) if isinstance(e, SpendUpdate)]
+
+
+class _PreviousEvents:
+    """What a resumed session needs from its run's earlier events, gathered as they stream past."""
+
+    def __init__(self) -> None:
+        self.checkpoint_steps: set[int] = set()
+        self.last_seq = 0
+
+    def scan(self, events: Iterable[Event]) -> Iterator[Event]:
+        for event in events:
+            if isinstance(event, Checkpoint):
+                self.checkpoint_steps.add(event.step)
+            self.last_seq = event.seq
+            yield event
 
 
 def exit_code(session: EngineSession) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic.dataclasses import dataclass
 
 from ..events import (
     CacheCounters, ClientCounters, CompilerCounters, CostFigures, EpochSummary, GradientVarianceFigures, ShotFigures,
@@ -69,7 +70,11 @@ class ClientSection(ClientCounters):
     job_statuses: dict[str, int] = Field(default_factory=dict)  # final status of each job
 
 
-class CurvePoint(BaseModel):
+@dataclass(slots=True, frozen=True)
+class CurvePoint:
+    """One step of the training curve. A slotted pydantic dataclass, not a model: the report holds one per step,
+    and at ~160 B instead of ~1.1 KB a 20,000-step run's curve is 3 MB, not 22 MB (same JSON either way)."""
+
     step: int
     epoch: int
     loss: float

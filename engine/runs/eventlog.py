@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 from pathlib import Path
-from typing import AsyncIterator, Callable, cast
+from typing import AsyncIterator, Callable, Iterator, cast
 
 from pydantic import ValidationError
 
@@ -109,13 +109,28 @@ def _parse_line(path: Path, number: int, line: bytes) -> Event:
 
 def read_events(run_dir: Path) -> list[Event]:
     """Every complete event of the run, in order (a torn last line of a killed run is ignored)."""
+    return list(iter_events(run_dir))
+
+
+def iter_events(run_dir: Path) -> Iterator[Event]:
+    """The run's complete events one at a time, parsed as they are read: memory stays one line, not the run.
+
+    What a caller that folds the events (the report, metrics.csv) should use: a 20,000-step run has ~85,000
+    events, about 150 MB as a list of models. Same lines, order and errors as `read_events`; a line that does
+    not end in a newline (torn by a killed process, or still being written) is not an event yet.
+    """
     path = Path(run_dir) / EVENTS_FILE
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    lines.pop()  # after the last newline: empty, or a line still being written
-    return [_parse_line(path, i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):
+                return
+            line = line[:-1]
+            if line.strip():
+                yield _parse_line(path, number, line)
 
 
 async def follow_events(run_dir: Path, *, poll_s: float = 0.2, stop_at_finish: bool = True) -> AsyncIterator[Event]:

@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 
 from ..events import BatchExecuted, EpochFinished, Event, RunFinished, RunStarted, StepMetrics, _Event
 from .directory import load_run_config
-from .eventlog import read_events
+from .eventlog import iter_events
 from .replace import replace_bytes
 
 METRICS_FILE = "metrics.csv"
@@ -124,7 +124,7 @@ def run_metrics(run_dir: Path) -> list[MetricRow]:
         epochs: int | None = load_run_config(Path(run_dir)).epochs
     except ValueError:
         epochs = None
-    return metric_rows(read_events(Path(run_dir)), epochs)
+    return metric_rows(iter_events(Path(run_dir)), epochs)  # streamed: only the rows are held
 
 
 def _cell(value: object) -> str:

@@ -204,43 +204,16 @@ async def test_an_ionq_api_url_without_its_version_is_refused_with_a_message(tmp
         assert "ionq_api_url" in app.config_problems
 
 
-async def test_a_yes_no_field_shows_its_state_in_text_and_the_keyboard_flips_it(tmp_path, app_factory):
-    """dry_run drew an empty dark bar (a Switch squeezed to one row); now `[ ] off` / `[x] on`, focus marked."""
-    from qstore_tui.widgets.toggle import Toggle
-
-    app = app_factory(config=TrainingConfig(backend="emulator"), runs_dir=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        await screen.action_show_group("backend")
-        editor = field(screen, "dry_run").editor
-        assert isinstance(editor, Toggle)
-
-        def row() -> dict:
-            strip = screen._compositor.render_strips()[editor.region.y]
-            return {seg.text.strip(): seg.style for seg in strip if seg.text.strip().startswith("[")}
-
-        editor.focus()  # at 80x24 the field is below the fold: focus scrolls to it
-        await pilot.pause()
-        assert list(row()) == ["[ ] off"]
-        await pilot.press("space")
-        await pilot.pause()
-        assert app.config.dry_run is True and not app.config_problems
-        focused = row()["[x] on"]
-        screen.set_focus(None)
-        await pilot.pause()
-        unfocused = row()["[x] on"]
-        assert focused.reverse and not unfocused.reverse  # more than a shade: survives 16 colours and NO_COLOR
-        editor.focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.config.dry_run is False and list(row()) == ["[ ] off"]
-
-
-async def test_the_cost_dialog_offers_a_dry_run_that_prices_the_run_and_runs_nothing(tmp_path, app_factory):
-    """Issue 15: a dry run before a QPU run, from the cost dialog (ctrl+t), against IonQ's API on loopback."""
+async def test_dry_run_is_a_visible_toggle_and_the_cost_dialog_offers_a_dry_run_that_runs_nothing(tmp_path,
+                                                                                             app_factory):
+    """dry_run drew an empty dark bar (a Switch squeezed to one row): now `[ ] off` / `[x] on`, flipped by the
+    keyboard, focus marked by more than a shade. Issue 15: the cost dialog offers a dry run before a QPU run
+    (ctrl+t); it runs against IonQ's API (the emulator) on loopback: priced, nothing executed. One app for both
+    (an app start is the dear part of a pilot test)."""
     from engine.backends.emulator import EmulatorServer, EmulatorSettings
     from engine.events import DryRunReport, RunFinished, StepMetrics
     from engine.runs import read_events
+    from qstore_tui.widgets.toggle import Toggle
 
     with EmulatorServer(EmulatorSettings(api_keys=(CANARY,), seed=0)) as server:
         config = TrainingConfig(backend="ionq", quantum_target="qpu.aria-1", ionq_api_url=server.base_url,
@@ -248,10 +221,35 @@ async def test_the_cost_dialog_offers_a_dry_run_that_prices_the_run_and_runs_not
                                 shots_per_circuit=100, embeddings_to_store=False)
         app = app_factory(config=config, runs_dir=tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await screen.action_show_group("backend")
+            editor = field(screen, "dry_run").editor
+            assert isinstance(editor, Toggle)
+
+            def row() -> dict:
+                strip = screen._compositor.render_strips()[editor.region.y]
+                return {seg.text.strip(): seg.style for seg in strip if seg.text.strip().startswith("[")}
+
+            editor.focus()  # at 80x24 the field is below the fold: focus scrolls to it
+            await pilot.pause()
+            assert list(row()) == ["[ ] off"]
+            await pilot.press("space")
+            await pilot.pause()
+            assert app.config.dry_run is True and not app.config_problems
+            focused = row()["[x] on"]
+            screen.set_focus(None)
+            await pilot.pause()
+            unfocused = row()["[x] on"]
+            assert focused.reverse and not unfocused.reverse  # more than a shade: survives 16 colours, NO_COLOR
+            editor.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.config.dry_run is False and list(row()) == ["[ ] off"]
+
             app.action_start()
             await pilot.pause()
             dialog = app.screen
-            assert isinstance(dialog, CostConfirmScreen) and dialog.query("#dry-run")
+            assert isinstance(dialog, CostConfirmScreen) and dialog.query("#dry-run") and dialog.query("#confirm")
             await pilot.press("ctrl+t")  # no cap typed yet: refused, naming the field
             assert app.screen is dialog and "max_cost_usd" in str(dialog.query_one("#cap-error").render())
             await pilot.press(*"5000", "ctrl+t", "ctrl+t")  # twice within a refresh: dismissed once

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
+from ..widgets.footer import KeyFooter
 from ..widgets.mode_bar import ModeBar
 from ..widgets.too_small import TooSmall, too_small
 
@@ -40,6 +41,7 @@ class AppScreen(Screen[None]):
     BINDINGS = [Binding("escape", "leave_field", "Leave the field", show=False, id="screen.leave_field")]
     PURPOSE = ""  # one line on what the screen is for (the help screen's first line)
     ready = False  # composed and mounted: show_view may run
+    _styled_for: tuple[int, frozenset[str], frozenset[str]] | None = None  # _style_inputs when last hidden
 
     def action_leave_field(self) -> None:
         """Escape in a text input: the keys go back to the screen (1-5 switch screens again)."""
@@ -61,7 +63,7 @@ class AppScreen(Screen[None]):
         with Container(id="body"):
             yield from self.compose_body()
         yield TooSmall()
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -79,8 +81,18 @@ class AppScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self._check_size()
 
-    def on_screen_resume(self) -> None:
-        """Hidden screens skip updates; catch up with the engine when shown again."""
+    def on_screen_suspend(self) -> None:
+        self._styled_for = _style_inputs(self.app)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Hidden screens skip updates; catch up with the engine when shown again.
+
+        Textual restyles the whole screen on every mode switch (a third of a switch's CPU). That is
+        skipped when nothing outside the screen that its styles depend on (the CSS, the app's classes
+        and pseudo-classes: theme, focus) changed while it was hidden; its own widgets restyle
+        themselves whenever their classes or pseudo-classes change, hidden or not."""
+        if self._styled_for is not None and self._styled_for == _style_inputs(self.app):
+            event.refresh_styles = False
         self._check_size()
         if self.ready:
             self.show_view(self.qapp.bridge.view)
@@ -96,6 +108,12 @@ class AppScreen(Screen[None]):
     def show_view(self, view: SessionView) -> None:
         """Draw the session view; called at most ~10 times a second, only on the visible screen."""
         self.query_one(ModeBar).set_status(_status_line(view))
+
+
+def _style_inputs(app: App[object]) -> tuple[int, frozenset[str], frozenset[str]]:
+    """What a screen's styles depend on beyond its own widgets: the CSS generation (a theme or
+    stylesheet change bumps it) and the app's classes and pseudo-classes."""
+    return app._css_update_count, frozenset(app.classes), frozenset(app.get_pseudo_classes())
 
 
 def _status_line(view: SessionView) -> str:

@@ -35,8 +35,10 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
                "QSTORE_SIM_THREADS")
 # What a trial imports (the engine's run, the storage, the sampler's maths); the SDK of the cross-check is added
 # by name. A module that fails to import here is left to the trial, which reports it as a failed run.
-WARM_MODULES = ("engine.session", "engine.sweep.objective", "engine.backends.local", "engine.nativecheck",
-                "engine.compiler.crosscheck", "optuna.samplers", "optuna.pruners", "sqlalchemy.dialects.sqlite")
+WARM_MODULES = ("engine.session", "engine.sweep.objective", "engine.backends.local", "engine.backends.ionq",
+                "engine.nativecheck", "engine.compiler.crosscheck", "engine.trainer", "engine.batch_runner",
+                "engine.model", "engine.store", "engine.embeddings", "engine.mitigation", "engine.cache",
+                "optuna.samplers", "optuna.pruners", "sqlalchemy.dialects.sqlite")
 SDK_MODULES = {"cirq": ("cirq", "cirq_ionq"), "qiskit": ("qiskit", "qiskit.quantum_info")}
 
 
@@ -113,8 +115,7 @@ def warm_up(sdk: str | None) -> None:
     from ..sim import statevector
 
     statevector._warm_up()  # numba's cache: ~0.5 s per process; a public warm-up is asked of engine/sim
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # no collect first: imports leave little garbage, and a full pass over them costs ~0.3 s
 
 
 def _exit_code(status: int) -> int:

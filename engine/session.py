@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -546,7 +545,7 @@ class EngineSession:
     def _write_report(self) -> None:
         report = self.report = self.performance_report()
         atomic_write_bytes(self.run_dir / REPORT_MD, report.to_markdown().encode())
-        atomic_write_bytes(self.run_dir / REPORT_JSON, json.dumps(report.to_json(), indent=2).encode())
+        atomic_write_bytes(self.run_dir / REPORT_JSON, report.to_json_bytes())
 
     async def _close(self) -> None:
         if self._syncs:

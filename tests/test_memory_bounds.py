@@ -1,12 +1,14 @@
 """What a long run holds in memory does not grow with its steps (issue 13's leak; bench/long_run.py measures it).
 
 The causes pinned here: the end-of-run report was built from every event of events.jsonl loaded at once
-(~150 MB for a 20,000-step run), its curve points were pydantic models of ~1.1 KB each, and the vector
+(~150 MB for a 20,000-step run), its curve points were pydantic models of ~1.1 KB each, report.json was
+rendered through a list of every JSON token (+21 MB for 20,000 steps), and the vector
 store's SQLite page cache filled with the growing file (2 MiB) over the first ~140 epochs.
 """
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from pathlib import Path
 
@@ -57,6 +59,15 @@ def test_the_session_report_folds_events_one_at_a_time_into_a_compact_curve(tmp_
     # Loaded as a list, 12,000 events are ~20 MB; curve points as pydantic models ~1.1 KB each (6.6 MB).
     assert held < 300 * STEPS, f"the report holds {held / STEPS:.0f} B per step"
     assert peak < held + 2 * 2**20, f"building it peaked {(peak - held) / 2**20:.1f} MB above what it keeps"
+
+    tracemalloc.start()
+    try:
+        data = report.to_json_bytes()  # report.json; json.dumps(indent=2) first lists every token: ~1.4 KB/step
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 700 * STEPS, f"rendering report.json peaked at {peak / STEPS:.0f} B per step"
+    assert data == json.dumps(report.to_json(), indent=2).encode()
 
 
 def test_iter_events_reads_like_read_events_without_holding_the_file(tmp_path: Path) -> None:

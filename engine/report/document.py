@@ -14,6 +14,10 @@ class PerformanceReport(ReportData):
     def to_json(self) -> dict[str, Any]:
         return render.to_json(self)
 
+    def to_json_bytes(self) -> bytes:
+        """report.json: `json.dumps(to_json(), indent=2)` as bytes, without its list of every token."""
+        return render.to_json_bytes(self)
+
     def to_text(self) -> str:
         return render.to_text(self)
 

@@ -5,6 +5,8 @@ Text and Markdown share one list of (title, [(label, value)]) sections, so they 
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -259,3 +261,15 @@ def to_markdown(r: ReportData) -> str:
 
 def to_json(r: ReportData) -> dict[str, Any]:
     return r.model_dump(mode="json")
+
+
+def to_json_bytes(r: ReportData) -> bytes:
+    """report.json's bytes: exactly `json.dumps(to_json(r), indent=2).encode()`, encoded piece by piece.
+
+    `json.dumps` with an indent joins a list of every token (~15 per curve point: +21 MB for a 20,000-step
+    run, at the end of the run); the same encoder's pieces go into one buffer instead.
+    """
+    out = io.BytesIO()
+    for piece in json.JSONEncoder(indent=2).iterencode(to_json(r)):
+        out.write(piece.encode())
+    return out.getvalue()

@@ -41,7 +41,7 @@ class AppScreen(Screen[None]):
     BINDINGS = [Binding("escape", "leave_field", "Leave the field", show=False, id="screen.leave_field")]
     PURPOSE = ""  # one line on what the screen is for (the help screen's first line)
     ready = False  # composed and mounted: show_view may run
-    _styled_for: tuple[int, frozenset[str], frozenset[str]] | None = None  # _style_inputs when last hidden
+    _styled_for: tuple[int, frozenset[str], frozenset[str]] | None = None  # style_inputs when last hidden
 
     def action_leave_field(self) -> None:
         """Escape in a text input: the keys go back to the screen (1-5 switch screens again)."""
@@ -82,7 +82,7 @@ class AppScreen(Screen[None]):
         self._check_size()
 
     def on_screen_suspend(self) -> None:
-        self._styled_for = _style_inputs(self.app)
+        self._styled_for = style_inputs(self.app)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Hidden screens skip updates; catch up with the engine when shown again.
@@ -91,7 +91,7 @@ class AppScreen(Screen[None]):
         skipped when nothing outside the screen that its styles depend on (the CSS, the app's classes
         and pseudo-classes: theme, focus) changed while it was hidden; its own widgets restyle
         themselves whenever their classes or pseudo-classes change, hidden or not."""
-        if self._styled_for is not None and self._styled_for == _style_inputs(self.app):
+        if self._styled_for is not None and self._styled_for == style_inputs(self.app):
             event.refresh_styles = False
         self._check_size()
         if self.ready:
@@ -110,7 +110,7 @@ class AppScreen(Screen[None]):
         self.query_one(ModeBar).set_status(_status_line(view))
 
 
-def _style_inputs(app: App[object]) -> tuple[int, frozenset[str], frozenset[str]]:
+def style_inputs(app: App[object]) -> tuple[int, frozenset[str], frozenset[str]]:
     """What a screen's styles depend on beyond its own widgets: the CSS generation (a theme or
     stylesheet change bumps it) and the app's classes and pseudo-classes."""
     return app._css_update_count, frozenset(app.classes), frozenset(app.get_pseudo_classes())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingsMap
 from textual.containers import VerticalScroll
@@ -15,6 +16,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from .base import style_inputs
 from .dismiss_once import DismissOnce
 
 
@@ -97,8 +99,17 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
             self.closing = True
         self.dismiss(None)
 
+    _styled_for: tuple[int, frozenset[str], frozenset[str]] | None = None  # style_inputs when last closed
+
     def on_screen_suspend(self) -> None:
         self.closing = False
+        self._styled_for = style_inputs(self.app)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Opened again (it is kept): Textual's restyle of the whole screen is skipped when nothing it
+        depends on outside itself changed since it was closed (as for the mode screens, base.py)."""
+        if self._styled_for is not None and self._styled_for == style_inputs(self.app):
+            event.refresh_styles = False
 
 
 def _shared_actions(screen: Screen[object]) -> set[str]:

@@ -32,8 +32,8 @@ from .circuits.template import CircuitBatch
 from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
 from .data import Dataset, load_dataset, train_val_split
 from .events import (
-    BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, Event, EventBus, JobUpdate, Log, RunFinished,
-    RunStarted, SpendUpdate, _Event,
+    BatchExecuted, Checkpoint, ClientStats, EngineStats, EpochFinished, Error, Event, EventBus, JobUpdate, Log,
+    RunFinished, RunStarted, SpendUpdate, _Event,
 )
 from .fileio import FileWriteError, atomic_write_bytes
 from .eventsinks import BusLogHandler, SecretScrubber
@@ -449,20 +449,28 @@ class EngineSession:
     # ------------------------------------------------------------------------------------- events
 
     def _observe(self, event: _Event) -> None:
-        """Count this segment's circuits; at a checkpoint, fsync the log and record the engine's health."""
+        """Count this segment's circuits; at a checkpoint, fsync the log and record the engine's health; at an
+        epoch end, hand the heap's freed pages back to the OS."""
         if isinstance(event, BatchExecuted):
             self._segment_circuits += event.circuits
         elif isinstance(event, Checkpoint) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._after_checkpoint)
+        elif isinstance(event, EpochFinished) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._in_worker, release_free_memory)
+
+    def _in_worker(self, work: Callable[[], None]) -> None:
+        """Run `work` in a worker thread; the session waits for it before it closes."""
+        if self._loop is None:
+            return
+        future = self._loop.run_in_executor(None, work)
+        self._syncs.add(future)
+        future.add_done_callback(self._syncs.discard)  # done ones are dropped: the set stays small over a long run
 
     def _after_checkpoint(self) -> None:
         """Runs after the Checkpoint reached every subscriber (not in the middle of its delivery)."""
         if self._log is None or self._loop is None:
             return
-        # fsync in a thread: a disk flush can take tens of milliseconds.
-        sync = self._loop.run_in_executor(None, self._log.sync)
-        self._syncs.add(sync)
-        sync.add_done_callback(self._syncs.discard)  # done ones are dropped: the set stays small over a long run
+        self._in_worker(self._log.sync)  # fsync in a thread: a disk flush can take tens of milliseconds
         self._emit_stats()
 
     def _emit_stats(self) -> None:
@@ -546,6 +554,7 @@ class EngineSession:
         report = self.report = self.performance_report()
         atomic_write_bytes(self.run_dir / REPORT_MD, report.to_markdown().encode())
         atomic_write_bytes(self.run_dir / REPORT_JSON, report.to_json_bytes())
+        release_free_memory()  # what rendering it used is free again
 
     async def _close(self) -> None:
         if self._syncs:
@@ -590,6 +599,29 @@ class _PreviousEvents:
                 self.checkpoint_steps.add(event.step)
             self.last_seq = event.seq
             yield event
+
+
+_malloc_trim: Callable[[int], int] | None | Literal[False] = False  # False: not looked up yet
+
+
+def release_free_memory() -> None:
+    """glibc's `malloc_trim(0)`: give the pages of freed heap memory back to the OS (nothing elsewhere).
+
+    glibc keeps what is freed in its arenas (the loop's and each worker thread's: numpy temporaries, event
+    models, a report's rendering) for reuse, and unreturned free pages count in the RSS, which then only grows
+    over a long run. Called at each epoch end (in a worker thread: a trim takes a few ms; ctypes releases
+    the GIL) and after the report is written.
+    """
+    global _malloc_trim
+    if _malloc_trim is False:
+        import ctypes
+
+        try:
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (AttributeError, OSError):  # not glibc
+            _malloc_trim = None
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def exit_code(session: EngineSession) -> int:

@@ -13,7 +13,9 @@
 
 The peer of every number is the target: first frame <= 1.0 s, key latency p99 <= 100 ms, help open
 p99 <= 100 ms (and its first opening <= 1 s). `--json` makes the last line one JSON object:
-first_frame_s, key_latency_p50_ms, key_latency_p99_ms, help_first_open_ms, help_open_p50_ms, help_open_p99_ms.
+first_frame_s, key_latency_p50_ms, key_latency_p99_ms, help_first_open_ms, help_open_p50_ms, help_open_p99_ms,
+and (no target, for finding what blocks) loop_stall_p99_ms, loop_stall_max_ms: how late a 5 ms sleep woke up
+on the app's event loop during the key and help presses.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 FIRST_FRAME_TARGET_S = 1.0
 KEY_P99_TARGET_MS = 100.0
 HELP_P99_TARGET_MS = 100.0
+LAG_PROBE_S = 0.005
 
 _CHILD = r"""
 import sys, time
@@ -71,9 +74,11 @@ def first_frame(runs_dir: Path) -> tuple[float, bool]:
     return float(stamp) - t0, cirq == "True"
 
 
-async def key_latencies(runs_dir: Path, presses: int, seed: int, helps: int) -> tuple[list[float], int, list[float]]:
+async def key_latencies(runs_dir: Path, presses: int, seed: int,
+                        helps: int) -> tuple[list[float], int, list[float], list[float]]:
     """Milliseconds from a posted key to the refreshed new screen, while a local run trains flat out;
-    and from `?` to the refreshed help screen."""
+    from `?` to the refreshed help screen; and the event loop's stalls over the same time (how late
+    a 5 ms sleep wakes: whatever held the loop, keys or not)."""
     from textual import events
 
     from engine.config import TrainingConfig
@@ -88,6 +93,13 @@ async def key_latencies(runs_dir: Path, presses: int, seed: int, helps: int) -> 
     latencies: list[float] = []
     help_ms: list[float] = []
     steps: list[int] = []
+    stalls: list[float] = []
+
+    async def lag_probe() -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_S)
+            stalls.append(max(0.0, (time.perf_counter() - t0 - LAG_PROBE_S) * 1000.0))
 
     async def refreshed() -> None:
         shown = asyncio.Event()
@@ -101,6 +113,7 @@ async def key_latencies(runs_dir: Path, presses: int, seed: int, helps: int) -> 
         while app.bridge.view.step < 2:
             await asyncio.sleep(0.01)
         steps.append(app.bridge.view.step)
+        probe = asyncio.create_task(lag_probe())
         for _ in range(presses):
             key, mode = rng.choice([k for k in keys if k[1] != app.current_mode])
             switched = asyncio.Event()
@@ -130,12 +143,13 @@ async def key_latencies(runs_dir: Path, presses: int, seed: int, helps: int) -> 
                 await asyncio.sleep(0.001)
             await asyncio.sleep(rng.uniform(0.02, 0.08))
         steps.append(app.bridge.view.step)
+        probe.cancel()
         app.action_stop()
         await app.workers.wait_for_complete()
         app.exit()
 
     await app.run_async(headless=True, size=(100, 32), auto_pilot=auto_pilot)
-    return latencies, steps[-1] - steps[0], help_ms
+    return latencies, steps[-1] - steps[0], help_ms, stalls
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -157,7 +171,8 @@ def main() -> int:
         frames = [first_frame(Path(tmp)) for _ in range(args.launches)]
         first_s = min(f for f, _ in frames)
         cirq_imported = any(c for _, c in frames)
-        latencies, steps, help_ms = asyncio.run(key_latencies(Path(tmp), args.presses, args.seed, args.helps))
+        latencies, steps, help_ms, stalls = asyncio.run(key_latencies(Path(tmp), args.presses, args.seed,
+                                                                      args.helps))
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     help_first, help_ms = help_ms[0], help_ms[1:]
@@ -171,6 +186,8 @@ def main() -> int:
         ("help screen first open", f"{help_first:.1f} ms", "<= 1000 ms", help_first <= 1000),
         ("help screen open p50", f"{help50:.1f} ms", "", True),
         ("help screen open p99", f"{help99:.1f} ms", f"<= {HELP_P99_TARGET_MS:.0f} ms", help99 <= HELP_P99_TARGET_MS),
+        ("event-loop stall p99 (5 ms probe)", f"{percentile(stalls, 99):.1f} ms", "", True),
+        ("event-loop stall max", f"{max(stalls):.1f} ms", "", True),
         ("training steps during the presses", str(steps), "> 0", steps > 0),
     ]
     print(f"{'measure':<36} {'value':>12}  {'target':>10}  ok")
@@ -182,7 +199,9 @@ def main() -> int:
         print(json.dumps({"first_frame_s": round(first_s, 4), "key_latency_p50_ms": round(p50, 2),
                           "key_latency_p99_ms": round(p99, 2), "help_first_open_ms": round(help_first, 2),
                           "help_open_p50_ms": round(help50, 2),
-                          "help_open_p99_ms": round(help99, 2)}))
+                          "help_open_p99_ms": round(help99, 2),
+                          "loop_stall_p99_ms": round(percentile(stalls, 99), 2),
+                          "loop_stall_max_ms": round(max(stalls), 2)}))
     return 0
 
 

@@ -101,3 +101,13 @@ def test_sqlite_hands_each_waiting_trial_to_one_worker_only(tmp_path):
     for t in threads:
         t.join()
     assert sorted(won) == sorted(set(won)) and len(won) == 30
+
+
+def test_k_local_workers_share_the_cores_and_a_thread_count_the_user_set_wins():
+    from engine.sweep.host import THREAD_VARS, host_env, threads_per_worker
+
+    assert [threads_per_worker(k, cores=8) for k in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    env = host_env(2, base={"OMP_NUM_THREADS": "3", "PATH": "/bin"})
+    share = str(threads_per_worker(2))
+    assert env["OMP_NUM_THREADS"] == "3" and env["PATH"] == "/bin"
+    assert all(env[v] == share for v in THREAD_VARS if v != "OMP_NUM_THREADS")

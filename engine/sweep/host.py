@@ -14,7 +14,7 @@ without a job ends the host quietly (the parent gave up, e.g. a refused space).
 
 Threads: K workers share the cores, so each gets cores // K of them (at least 1) for BLAS / OpenMP / numba
 (environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the same
-share for the simulator's chunk pool, which engine/sim has yet to read (asked in /tmp/coord/notes.md). The
+share for the simulator's chunk pool, which engine/sim has yet to read (asked of its owner). The
 1-worker sweep runs in the parent's process with every core for its one trial.
 """
 

@@ -223,10 +223,11 @@ class QStoreApp(App[None]):
         screen._css_update_count = self._css_update_count
         self.set_timer(PREWARM_GAP_S, self._prewarm)
 
-    def _freeze_heap(self) -> None:
-        """Collect once, then move every live object out of the collector's reach (`gc.freeze`)."""
+    def _freeze_heap(self, collect: bool = True) -> None:
+        """Collect (when idle), then move every live object out of the collector's reach (`gc.freeze`)."""
         if self._collector is not None:
-            gc.collect()
+            if collect:
+                gc.collect()
             gc.freeze()
 
     def _install_keymap(self) -> None:
@@ -454,7 +455,7 @@ class QStoreApp(App[None]):
     def on_session_updated(self, message: SessionUpdated) -> None:
         if message.view.status == "running" and message.view is not self._frozen_for:
             self._frozen_for = message.view  # the engine is loaded now: its modules join the frozen heap
-            self._freeze_heap()
+            self._freeze_heap(collect=False)  # a full collection here stalled the first frames of a run ~150 ms
         if not self._screen_stacks.get(self._current_mode):
             return  # shutting down
         screen = self.screen

@@ -124,6 +124,19 @@ def _exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
 
 
+def _end_with_host() -> None:
+    """Linux: a worker gets SIGTERM if its host dies (killed), rather than run on unsupervised; its trial then stops
+    beating and is retried like any killed worker's. Elsewhere the worker finishes its trials on its own."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the host died before the call above
+        os._exit(128 + signal.SIGTERM)
+
+
 def run_forked(job: WorkerJob, workers: int) -> int:
     """Fork the workers and wait for them; the first failing worker's exit code, else 0."""
     from .worker import run_worker
@@ -138,6 +151,7 @@ def run_forked(job: WorkerJob, workers: int) -> int:
         if pid == 0:  # the worker: its own storage connections, opened after the fork
             code = 1
             try:
+                _end_with_host()
                 code = run_worker(job)
             except BaseException:  # a bug: its traceback, as an unforked process would print it
                 traceback.print_exc()
@@ -171,4 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         from .worker import run_worker
 
         return run_worker(job)
+    if not hasattr(os, "fork"):
+        print(f"error: workers: {job.workers} local workers need os.fork (Linux, macOS); use --workers 1 here "
+              "and more machines with --join", file=sys.stderr)
+        return 2
     return run_forked(job, job.workers)

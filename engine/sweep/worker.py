@@ -59,24 +59,28 @@ def work(job: WorkerJob, on_trial: Callable[[optuna.Study], None] | None = None)
     study = load_study(job.study, storage)
     ctx = TrialContext(load_spec(study), Path(job.runs_dir))
     ran = 0
-    while not study.user_attrs.get("qstore.stopped"):
-        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and a retry enqueued
+    try:
+        while not study.user_attrs.get("qstore.stopped"):
             if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                time.sleep(job.poll_s)
-                continue
-        study.optimize(lambda trial: run_trial(trial, ctx), n_trials=1, gc_after_trial=False,
-                       catch=(TrialFailed, SurplusTrial, BudgetReached))
-        ran += 1
-        if ran == 1:  # what the first trial imported lives as long as the process: no full collection walks it
-            gc.collect()
-            gc.freeze()
-        if on_trial is not None:
-            on_trial(study)
+                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    break
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and a retry enqueued
+                if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                    time.sleep(job.poll_s)
+                    continue
+            study.optimize(lambda trial: run_trial(trial, ctx), n_trials=1, gc_after_trial=False,
+                           catch=(TrialFailed, SurplusTrial, BudgetReached))
+            ran += 1
+            if ran == 1:  # what the first trial imported (cirq, ...) stays: no full collection walks it again
+                gc.collect()
+                gc.freeze()
+            if on_trial is not None:
+                on_trial(study)
+    finally:
+        if ran:
+            gc.unfreeze()  # an in-process caller (the CLI, a test) gets its collector back as it was
     return ran
 
 

@@ -153,6 +153,29 @@ def test_chunked_and_parallel_runs_equal_a_single_chunk():
     assert np.array_equal(whole, chunked) or np.max(np.abs(whole - chunked)) < 1e-15
 
 
+def test_the_thread_count_comes_from_qstore_sim_threads_and_a_bad_one_is_named(monkeypatch):
+    from engine.sim import statevector
+
+    for value, expected in (("1", 1), ("3", 3), ("", max(1, min(4, __import__("os").cpu_count() or 1)))):
+        monkeypatch.setenv(statevector.THREADS_ENV, value)
+        statevector._workers.cache_clear()
+        assert statevector._workers() == expected
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(statevector.THREADS_ENV, bad)
+        statevector._workers.cache_clear()
+        with pytest.raises(ValueError, match=f"QSTORE_SIM_THREADS={bad!r}"):
+            statevector._workers()
+    monkeypatch.delenv(statevector.THREADS_ENV)
+    statevector._workers.cache_clear()
+    t = model_template(6, 2)  # one thread or several: the same probabilities
+    a = t.bind_angles(np.random.default_rng(5).normal(size=(600, t.n_trainable)), np.full((600, 6), 0.3))
+    many = probabilities(t, a)
+    monkeypatch.setenv(statevector.THREADS_ENV, "1")
+    statevector._workers.cache_clear()
+    assert np.array_equal(probabilities(t, a), many)
+    statevector._workers.cache_clear()
+
+
 def test_probabilities_drop_only_gates_that_cannot_change_them():
     # trailing rz is dead; an rz followed by h is not
     c = Circuit(2).add("h", 0).add("rz", 0, params=(0.7,)).add("h", 0).add("rz", 1, params=(1.1,)).add("cnot", 1, controls=(0,))

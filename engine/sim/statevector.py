@@ -67,7 +67,8 @@ def program_for(t: Template, probabilities_only: bool = False) -> Program:
     return plan.program
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
+    """Load numba's compiled kernels (shots and adjoint included) now, on this thread (~0.5 s, once per process)."""
     from ..circuits.template import TemplateBuilder
 
     k = _kernels()
@@ -101,7 +102,7 @@ def warm_up_in_background() -> None:
     global _warm_started
     if not _warm_started:
         _warm_started = True
-        Thread(target=_warm_up, name="qstore-sim-warm-up", daemon=True).start()
+        Thread(target=warm_up, name="qstore-sim-warm-up", daemon=True).start()
 
 
 def _simulate_chunk(t: Template, plan: Plan, angles: np.ndarray, initial: np.ndarray | None) -> np.ndarray:
@@ -161,10 +162,19 @@ def states(t: Template, angles: np.ndarray, initial: np.ndarray | None = None,
     return out
 
 
+THREADS_ENV = "QSTORE_SIM_THREADS"
+
+
 @functools.cache
 def _workers() -> int:
-    """Simulation threads: one per core, at most 4 (os.cpu_count reads sysfs: ~15 us, so asked once)."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Simulation threads: one per core, at most 4 (os.cpu_count reads sysfs: ~15 us, so asked once), or
+    QSTORE_SIM_THREADS, which a sweep sets to cores // K for each of its K local workers."""
+    asked = os.environ.get(THREADS_ENV, "").strip()
+    if not asked:
+        return max(1, min(4, os.cpu_count() or 1))
+    if not asked.isdigit() or int(asked) < 1:
+        raise ValueError(f"{THREADS_ENV}={asked!r}: the simulator's thread count must be a whole number >= 1")
+    return int(asked)
 
 
 def _pool_for(workers: int) -> ThreadPoolExecutor:

@@ -14,7 +14,7 @@ without a job ends the host quietly (the parent gave up, e.g. a refused space).
 
 Threads: K workers share the cores, so each gets cores // K of them (at least 1) for BLAS / OpenMP / numba
 (environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the same
-share for the simulator's chunk pool, which engine/sim has yet to read (asked of its owner). The
+share for the simulator's chunk pool. The
 1-worker sweep runs in the parent's process with every core for its one trial.
 """
 
@@ -115,7 +115,7 @@ def warm_up(sdk: str | None) -> None:
             pass  # the trial that needs it fails with its own message
     from ..sim import statevector
 
-    statevector._warm_up()  # numba's cache: ~0.5 s per process; a public warm-up is asked of engine/sim
+    statevector.warm_up()  # numba's cache: ~0.5 s per process
     gc.freeze()  # no collect first: imports leave little garbage, and a full pass over them costs ~0.3 s
 
 

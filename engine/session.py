@@ -32,8 +32,8 @@ from .circuits.template import CircuitBatch
 from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
 from .data import Dataset, load_dataset, train_val_split
 from .events import (
-    BatchExecuted, Checkpoint, ClientStats, EngineStats, EpochFinished, Error, Event, EventBus, JobUpdate, Log,
-    RunFinished, RunStarted, SpendUpdate, _Event,
+    BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, Event, EventBus, JobUpdate, Log, RunFinished,
+    RunStarted, SpendUpdate, _Event,
 )
 from .fileio import FileWriteError, atomic_write_bytes
 from .eventsinks import BusLogHandler, SecretScrubber
@@ -449,14 +449,11 @@ class EngineSession:
     # ------------------------------------------------------------------------------------- events
 
     def _observe(self, event: _Event) -> None:
-        """Count this segment's circuits; at a checkpoint, fsync the log and record the engine's health; at an
-        epoch end, hand the heap's freed pages back to the OS."""
+        """Count this segment's circuits; at a checkpoint, fsync the log and record the engine's health."""
         if isinstance(event, BatchExecuted):
             self._segment_circuits += event.circuits
         elif isinstance(event, Checkpoint) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._after_checkpoint)
-        elif isinstance(event, EpochFinished) and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._in_worker, release_free_memory)
 
     def _in_worker(self, work: Callable[[], None]) -> None:
         """Run `work` in a worker thread; the session waits for it before it closes."""
@@ -607,10 +604,10 @@ _malloc_trim: Callable[[int], int] | None | Literal[False] = False  # False: not
 def release_free_memory() -> None:
     """glibc's `malloc_trim(0)`: give the pages of freed heap memory back to the OS (nothing elsewhere).
 
-    glibc keeps what is freed in its arenas (the loop's and each worker thread's: numpy temporaries, event
-    models, a report's rendering) for reuse, and unreturned free pages count in the RSS, which then only grows
-    over a long run. Called at each epoch end (in a worker thread: a trim takes a few ms; ctypes releases
-    the GIL) and after the report is written.
+    glibc keeps what is freed in its arenas (the loop's and each worker thread's) for reuse, and unreturned free
+    pages count in the RSS: after the report is built and rendered, the process would stay larger
+    by what the end of the run used. Called after the report is written (measured: trimming at every epoch end
+    as well did not lower the training's RSS slope in bench/long_run.py).
     """
     global _malloc_trim
     if _malloc_trim is False:

@@ -16,6 +16,7 @@ in a function listed in `FINISHERS`.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +46,8 @@ class ReportBuilder:
     config: TrainingConfig | None = None
     report: PerformanceReport = field(default_factory=PerformanceReport)
     segments: list[dict[type[_Event], _Event]] = field(default_factory=list)  # last cumulative event of each kind
-    curve: dict[int, CurvePoint] = field(default_factory=dict)
+    curve: list[CurvePoint] = field(default_factory=list)  # ascending steps, one point each (a list: a dict of
+    # 20,000 steps cost another ~1 MB at the end of a long run)
     epochs: dict[int, EpochSummary] = field(default_factory=dict)
     stage_ms: Counter[str] = field(default_factory=Counter)
     purposes: Counter[str] = field(default_factory=Counter)
@@ -110,8 +112,7 @@ def _run_started(b: ReportBuilder, ev: RunStarted) -> None:
     b.report.features = dict(ev.features)
     if run.segments > 1:  # a resume: steps from its checkpoint on are redone, the old ones were lost
         run.resumed_from_steps.append(ev.resumed_from_step)
-        for step in [s for s in b.curve if s >= ev.resumed_from_step]:
-            del b.curve[step]
+        del b.curve[bisect_left(b.curve, ev.resumed_from_step, key=_step_of):]
     b.final = None
 
 
@@ -131,9 +132,21 @@ def _batch_executed(b: ReportBuilder, ev: BatchExecuted) -> None:
 @on(StepMetrics)
 def _step_metrics(b: ReportBuilder, ev: StepMetrics) -> None:
     b.last_step = ev
-    b.curve[ev.step] = CurvePoint(step=ev.step, epoch=ev.epoch, loss=ev.loss, accuracy=ev.accuracy,
-                                  grad_norm=ev.grad_norm)
     b.report.run.total_steps = ev.total_steps
+    point = CurvePoint(step=ev.step, epoch=ev.epoch, loss=ev.loss, accuracy=ev.accuracy, grad_norm=ev.grad_norm)
+    curve = b.curve
+    if not curve or ev.step > curve[-1].step:  # the usual case: the next step
+        curve.append(point)
+        return
+    i = bisect_left(curve, ev.step, key=_step_of)
+    if curve[i].step == ev.step:  # a step reported again: the later report wins
+        curve[i] = point
+    else:
+        curve.insert(i, point)
+
+
+def _step_of(point: CurvePoint) -> int:
+    return point.step
 
 
 @on(EpochFinished)
@@ -302,7 +315,7 @@ def _finish_engine(b: ReportBuilder) -> None:
 
 def _finish_training(b: ReportBuilder) -> None:
     t, final = b.report.training, b.final
-    t.curve = [b.curve[s] for s in sorted(b.curve)]
+    t.curve = b.curve
     t.epochs = [b.epochs[e] for e in sorted(b.epochs)]
     if t.curve:
         t.first_loss, t.final_loss = t.curve[0].loss, t.curve[-1].loss

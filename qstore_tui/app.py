@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import sys
@@ -177,7 +178,11 @@ class QStoreApp(App[None]):
                 return  # shutting down (the stacks are closed): nobody left to take the key
             if self._collector is not None:
                 self._collector.key_pressed()
-        await super().on_event(event)
+        try:
+            await super().on_event(event)  # a key's action runs here, in the app's own task
+        except asyncio.CancelledError:
+            if _own_cancellation():
+                raise
 
     def on_unmount(self) -> None:
         if self._collector is not None:
@@ -517,9 +522,13 @@ class QStoreApp(App[None]):
 
     async def _on_screen(self, mode: str, action: str) -> None:
         """A screen's palette command: show the screen, then run its action (e.g. "preset('research')")."""
-        if mode != self.current_mode:
-            await self.switch_mode(mode)
-        await self.run_action(action, self.screen)
+        try:
+            if mode != self.current_mode:
+                await self.switch_mode(mode)
+            await self.run_action(action, self.screen)
+        except asyncio.CancelledError:
+            if _own_cancellation():
+                raise
 
     def _mode_screen(self, mode: str) -> Screen | None:
         """The base screen of a mode if it was ever shown."""
@@ -578,3 +587,12 @@ def demo_config() -> TrainingConfig:
     """A run that shows every panel within seconds on the local simulator."""
     return TrainingConfig(backend="local", dataset="moons", n_qubits=4, circuit_depth=2, n_samples=200,
                           batch_size=10, epochs=5, shots_per_circuit=1000, learning_rate=0.05)
+
+
+def _own_cancellation() -> bool:
+    """Is a CancelledError this task's own (the app being stopped)? Otherwise it came from something an action
+    awaited, such as a widget removal cancelled when its screen went away under it; Textual's message loop
+    takes any CancelledError for a shutdown, so letting that one through ended the app silently (no exit
+    code, no message: seen under load in the monkey test)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0

@@ -212,3 +212,24 @@ async def test_help_on_compare_and_sweep_shows_their_own_keys_and_a_dialog_still
         await pilot.press("question_mark")  # a real dialog keeps the keys: no help over it
         await pilot.pause()
         assert app.screen is dialog
+
+
+async def test_an_action_whose_awaited_work_was_cancelled_does_not_end_the_app(tmp_path, app_factory, monkeypatch):
+    """A palette command (run in the app's own task) awaiting something cancelled under it, such as a widget
+    removal when its screen went away: Textual's loop took the CancelledError for a shutdown and the app
+    ended silently, with no exit code (monkey seed 0 under load)."""
+    from functools import partial
+
+    async def cancelled_under_it(self, group: str) -> None:
+        doomed = asyncio.get_running_loop().create_future()
+        doomed.cancel()
+        await doomed
+
+    monkeypatch.setattr(ConfigScreen, "action_show_group", cancelled_under_it)
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.call_later(partial(app._on_screen, "config", "show_group('model')"))
+        await pilot.pause(0.2)
+        assert app.is_running
+        await pilot.press("2")
+        assert app.current_mode == "training"

@@ -39,7 +39,9 @@ SEEDS = {
        "the palette took the focus; the palette's search outliving it (NoMatches); a help screen pushed again "
        "while closing; "
        "a session update drawn on the Report screen while the app's shutdown was removing its widgets (NoMatches)",
-    1: "a palette mounted after a screen switch (IndexError in Textual's CommandPalette._on_mount)",
+    1: "a palette mounted after a screen switch (IndexError in Textual's CommandPalette._on_mount); an action "
+       "in the app's task awaiting work cancelled under it, which Textual's loop took for a shutdown (the app "
+       "ended silently; seen under load)",
     2: "keys and session updates arriving while the app shut down (ScreenStackError: no screens); a palette "
        "opened on a screen just left, then one on the new screen (DuplicateIds, found by CI)",
 }

@@ -265,3 +265,20 @@ async def test_dry_run_is_a_visible_toggle_and_the_cost_dialog_offers_a_dry_run_
     assert report.executed == 0 and report.planned_usd > 0 and counters.jobs_executed == 0
     assert not [e for e in events if isinstance(e, StepMetrics)]
     assert [e.status for e in events if isinstance(e, RunFinished)] == ["completed"]
+
+
+async def test_loads_in_quick_succession_swap_the_form_in_turn_and_cancel_nothing(tmp_path, app_factory):
+    """Two loads (a preset, a file) before the first form swap finished: an exclusive worker cancelled the first
+    swap midway, which cancelled the removed fields' own tasks; the app's teardown then met that CancelledError
+    (the monkey test saw the app stop silently)."""
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        for epochs in (3, 4, 5, 6):
+            screen._load_form(TrainingConfig(epochs=epochs))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        tasks = [w._task for w in screen.query("#fields *") if w._task is not None]
+        assert tasks and not any(t.cancelled() for t in tasks)
+        assert app.is_running

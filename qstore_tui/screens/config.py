@@ -164,7 +164,11 @@ class ConfigScreen(AppScreen):
             self._load_form(self.qapp.config)
 
     async def action_show_group(self, group: str) -> None:
-        """Show one group's fields (the form keeps every value typed so far)."""
+        """Show one group's fields (the form keeps every value typed so far).
+
+        Swaps queue on the lock, the last asked for shown last; none is cancelled midway (an exclusive worker
+        did that: cancelling a task that awaits a removal cancels the removed widgets' own tasks, and the
+        screen's teardown, or the app's loop, later met that CancelledError and stopped silently)."""
         async with self._swap_lock:
             self.group = group
             fields = self.query_one("#fields", VerticalScroll)
@@ -212,7 +216,7 @@ class ConfigScreen(AppScreen):
         """Make `config` the base that edits apply to, and show it."""
         self._set_origin(config)
         self._shown = config
-        self.run_worker(partial(self.action_show_group, self.group), group="config-form", exclusive=True)
+        self.run_worker(partial(self.action_show_group, self.group), group="config-form")
         self._accept(config)
 
     @on(ConfigField.Edited)
@@ -256,7 +260,7 @@ class ConfigScreen(AppScreen):
     def reveal(self, field: str | None) -> None:
         """Show the group holding `field` (a refused Start points at it)."""
         if field in GROUP_OF and GROUP_OF[field] != self.group:
-            self.run_worker(partial(self.action_show_group, GROUP_OF[field]), group="config-form", exclusive=True)
+            self.run_worker(partial(self.action_show_group, GROUP_OF[field]), group="config-form")
 
     def _file_message(self, text: str | None) -> None:
         message = self.query_one("#file-message", Static)

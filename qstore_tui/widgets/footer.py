@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.screen import Screen
 from textual.widgets import Footer
 
-Shown = tuple[tuple[str, str, str, bool, str], ...]
+Shown = tuple[tuple[str, str, str, bool, str, str], ...]  # key, display, description, enabled, tooltip, group
 
 
 class KeyFooter(Footer):
@@ -38,8 +38,8 @@ class KeyFooter(Footer):
         """What `Footer.compose` draws from: the shown bindings, their key display and state."""
         app = self.app
         return tuple(
-            (key, app.get_key_display(binding), binding.description, enabled,
-             f"{tooltip}|{binding.group.description if binding.group else ''}")
+            (key, app.get_key_display(binding), binding.description, enabled, tooltip or "",
+             binding.group.description if binding.group else "")
             for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
             if binding.show or key == app.COMMAND_PALETTE_BINDING
         )

@@ -5,7 +5,33 @@ import pytest
 from scipy import stats
 
 from engine.sim import probabilities, sample_counts
+from engine.sim.alias_kernels import alias_table
 from helpers import model_template
+
+NEAR_UNIFORM_32 = [float.fromhex(h) for h in (  # the remainder pulls the largest weight below one bucket
+    "0x1.0000000000001p-5 0x1.0000000000000p-5 0x1.ffffffffffffcp-6 0x1.ffffffffffffep-6 0x1.ffffffffffffap-6 "
+    "0x1.ffffffffffffap-6 0x1.ffffffffffffap-6 0x1.ffffffffffffcp-6 0x1.0000000000002p-5 0x1.0000000000001p-5 "
+    "0x1.0000000000003p-5 0x1.0000000000000p-5 0x1.0000000000001p-5 0x1.0000000000003p-5 0x1.0000000000002p-5 "
+    "0x1.0000000000001p-5 0x1.0000000000000p-5 0x1.0000000000000p-5 0x1.0000000000003p-5 0x1.ffffffffffffcp-6 "
+    "0x1.0000000000002p-5 0x1.0000000000001p-5 0x1.ffffffffffffap-6 0x1.ffffffffffffep-6 0x1.0000000000003p-5 "
+    "0x1.0000000000000p-5 0x1.ffffffffffffap-6 0x1.0000000000002p-5 0x1.0000000000002p-5 0x1.0000000000002p-5 "
+    "0x1.ffffffffffffcp-6 0x1.ffffffffffffap-6").split()]
+EQUAL_4 = [float.fromhex("0x1.2af3f6f582aebp-1")] * 4  # every weight rounds below a bucket; the remainder lifts one
+
+
+def _table_mass(p: np.ndarray) -> list[int]:
+    """Each outcome's mass in the alias table the kernel builds for row p, in units of 2**-63, exactly."""
+    size = p.size
+    n = size.bit_length() - 1
+    scratch = [np.zeros(size + 1, dtype=np.uint64) for _ in range(4)]
+    assert alias_table(np.ascontiguousarray(p, dtype=np.float64), n, *scratch)
+    cap, mass = 2 ** (63 - n), [0] * size
+    for i, entry in enumerate(int(e) for e in scratch[3][:size]):
+        own, alias = entry >> (n + 1), entry & (size - 1)
+        assert own <= cap and (own < cap or alias == i), f"bucket {i}: threshold {own}, alias {alias}"
+        mass[i] += own
+        mass[alias] += cap - own
+    return mass
 
 
 def _chi_square_p(counts: np.ndarray, p: np.ndarray) -> float:
@@ -68,8 +94,8 @@ def test_bad_rows_are_refused_by_index():
 
 
 def test_crowded_tiny_and_zero_probabilities_pass_chi_square_through_the_exact_path():
-    # 64 outcomes, the first 40 crowded into 1% of the mass, every other one zero: many share one
-    # guide bucket, so most of their shots are decided by the 63-bit scan rather than the fast path
+    # 64 outcomes, the first 40 crowded into 1% of the mass, every other one zero: their alias buckets
+    # are nearly all borrowed mass, so a wrong threshold or alias would show here
     p = np.zeros((2, 64))
     p[:, 0:40:2] = 0.01 / 20
     p[:, 40:] = 0.99 / 24
@@ -80,3 +106,44 @@ def test_crowded_tiny_and_zero_probabilities_pass_chi_square_through_the_exact_p
     crowded = counts[:, :40]
     assert all(_chi_square_p(crowded[r], p[r, :40] / p[r, :40].sum()) > 1e-4 for r in range(2))
     assert all(_chi_square_p(counts[r], p[r]) > 1e-4 for r in range(2))
+
+
+def _integer_weights(p: np.ndarray) -> list[int]:
+    """The weights the kernel should give row p, by the same float operations in the same order:
+    four partial sums, floor(p_i 2**63 / total), the remainder to the first largest."""
+    sums = [0.0] * 4
+    for i in range(0, p.size - 3, 4):
+        for k in range(4):
+            sums[k] += max(float(p[i + k]), 0.0)
+    for v in p[p.size - p.size % 4:]:
+        sums[0] += max(float(v), 0.0)
+    scale = 2.0**63 / ((sums[0] + sums[1]) + (sums[2] + sums[3]))
+    weights = [int(min(max(float(v), 0.0) * scale, 9.2e18)) for v in p]
+    weights[weights.index(max(weights))] += 2**63 - sum(weights)
+    return weights
+
+
+def _rows_for_the_table():
+    rng = np.random.default_rng(11)
+    rows = [rng.dirichlet(np.full(size, alpha)) for size in (2, 4, 256, 4096) for alpha in (0.01, 0.3, 1.0, 50.0)]
+    spiky = np.zeros(256)
+    spiky[[0, 17, 255]] = [1e-300, 0.5, 0.5]
+    return rows + [np.full(64, 1 / 64), np.eye(16)[9], spiky, np.array(NEAR_UNIFORM_32), np.array(EQUAL_4),
+                   np.array([1.0, 3.0, -1e-17, 4.0])]
+
+
+@pytest.mark.parametrize("row", _rows_for_the_table(), ids=lambda r: f"{r.size}")
+def test_the_alias_table_holds_each_rows_distribution_to_float_rounding(row):
+    mass = _table_mass(row)
+    assert mass == _integer_weights(row)  # the table holds the integer weights exactly; they sum to 2**63
+    target = np.maximum(row, 0) / np.maximum(row, 0).sum()
+    got = np.array(mass, dtype=np.float64) / 2**63
+    assert np.max(np.abs(got - target)) <= 2**-50  # the row's own float rounding, which the largest outcome absorbs
+    assert all(m == 0 for m, t in zip(mass, target) if t * 2**63 < 1)  # zero and sub-resolution stay zero
+
+
+def test_near_uniform_rows_whose_largest_weight_crosses_a_bucket_are_sampled_exactly():
+    counts = sample_counts(np.array([NEAR_UNIFORM_32, NEAR_UNIFORM_32]), 64_000, np.random.default_rng(5))
+    assert all(_chi_square_p(counts[r], np.full(32, 1 / 32)) > 1e-4 for r in range(2))
+    four = sample_counts(np.array([EQUAL_4]), 40_000, np.random.default_rng(6))[0]
+    assert _chi_square_p(four, np.full(4, 0.25)) > 1e-4

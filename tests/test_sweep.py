@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+import warnings
 
 import optuna
 from optuna.trial import TrialState
@@ -71,6 +72,32 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_and_the_stud
     runs = trial_runs(tmp_path)
     assert sorted(runs) == sorted([killed] + [t.number for t in summary.trials if t.state == "complete"])
     assert run_record(runs[killed][0]).status == "incomplete"  # the killed run stays as it was left
+
+
+def test_a_trial_whose_worker_died_before_its_first_beat_is_failed_and_retried_not_waited_for(tmp_path):
+    """A worker killed between taking a trial and Optuna's heartbeat thread's first beat (which numba's
+    compile, holding the GIL, can delay) left a RUNNING trial that Optuna never counts stale: the next
+    worker polled for it forever (seen in `make test`)."""
+    import threading
+
+    base = tiny_base()
+    spec = SweepSpec("nobeat", base, parse_space(SPACE, base), trials=1, prune="none")
+    options = SweepOptions(runs_dir=tmp_path, workers=1, heartbeat=Heartbeat(1, 2), poll_s=0.2)
+    study = create_study(spec, open_storage(options.url, options.heartbeat))
+    with warnings.catch_warnings():  # Optuna warns that ask() does not start its heartbeat thread: the point here
+        warnings.simplefilter("ignore", UserWarning)
+        taken = study.ask()  # the enqueued trial turns RUNNING, as in a worker just before its objective; then silence
+    assert taken.number == 0
+    job = WorkerJob(study="nobeat", storage_url=options.url, runs_dir=str(tmp_path), heartbeat_interval_s=1,
+                    heartbeat_grace_s=2, poll_s=0.2)
+    worker = threading.Thread(target=work, args=(job,), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the worker is still waiting for a trial that never beat"
+    summary = summarize(study, options.url)
+    states = {t.number: t for t in summary.trials}
+    assert states[0].state == "fail"
+    assert [t.state for t in summary.trials if t.retry_of == 0] == ["complete"]
 
 
 def test_sqlite_hands_each_waiting_trial_to_one_worker_only(tmp_path):

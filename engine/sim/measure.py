@@ -35,30 +35,28 @@ def expectations_z(probs: np.ndarray) -> np.ndarray:
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
     """Multinomial counts (B, 2**n) int64, one row per circuit; rows sum to `shots`.
 
-    Inverse CDF over cumulative probabilities in compiled code (kernels.sample_rows): a guide table
-    (4 buckets per outcome) and two shots per 64-bit random number, ties at 32 bits decided at 63
-    bits, so the distribution is exact; seeded from `rng` (two xoshiro256+ streams per row). No
-    per-row table beyond one cumulative pass: Walker's alias table cost more to build than 1,000
-    shots, and numpy's multinomial as much as the simulation. Negative entries count as zero; each
-    row is normalized.
+    Walker's alias method in compiled code (alias_kernels.sample_rows): per row an integer table of
+    2**n equal buckets that each hold at most two outcomes, built in O(2**n), then one 64-bit
+    xoshiro256+ number and one table load a shot, so the distribution is the row's to float64
+    rounding; seeded from `rng` (one stream per row). Negative entries count as zero; each row is
+    normalized.
     """
     if shots < 1:
         raise ValueError(f"shots must be at least 1, got {shots}")
     p = np.ascontiguousarray(probs, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probabilities must be (circuits, outcomes), got shape {p.shape}")
-    from .kernels import GUIDE_BITS_PER_OUTCOME, sample_rows
+    from .alias_kernels import sample_rows
     from .statevector import _pool_for, _workers
 
     b, size = p.shape
     n = n_qubits_of(p)
-    states = rng.integers(0, 2**64, size=(b, 8), dtype=np.uint64)
-    states[:, ::4] |= np.uint64(1)  # no stream starts from the all-zero state, xoshiro's fixed point
+    states = rng.integers(0, 2**64, size=(b, 4), dtype=np.uint64)
+    states[:, 0] |= np.uint64(1)  # no stream starts from the all-zero state, xoshiro's fixed point
     counts = np.empty((b, size), dtype=np.int64)  # every row written by the kernel
 
     def run(rows: slice) -> int:
-        scratch = [np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.uint64),
-                   np.empty((1 << min(n + GUIDE_BITS_PER_OUTCOME, 20)) + 1, dtype=np.int64)]
+        scratch = [np.empty(size + 1, dtype=np.uint64) for _ in range(4)]  # weights, light, heavy, table
         bad = int(sample_rows(p[rows], int(shots), n, states[rows], counts[rows], *scratch))
         return bad if bad < 0 else bad + (rows.start or 0)
 

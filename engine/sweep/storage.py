@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -74,10 +75,41 @@ def driver_url(url: str) -> str:
     return url
 
 
+@lru_cache(maxsize=1)
+def _beating_storage_class() -> type[RDBStorage]:
+    """RDBStorage whose trials beat from the moment they turn RUNNING, in the process that turned them.
+
+    Optuna's first beat comes from a thread the objective starts beside it, and a start that holds the GIL
+    (numba compiling the simulator) can delay it past a SIGKILL. Optuna never counts a RUNNING trial that
+    never beat as stale, so every other worker then waited for it forever (the study never finished).
+    """
+    from collections.abc import Sequence
+
+    from optuna.storages import RDBStorage
+    from optuna.trial import FrozenTrial, TrialState
+
+    class BeatingRDBStorage(RDBStorage):
+        def set_trial_state_values(self, trial_id: int, state: TrialState,
+                                   values: Sequence[float] | None = None) -> bool:
+            updated = super().set_trial_state_values(trial_id, state, values)
+            if updated and state == TrialState.RUNNING:
+                self.record_heartbeat(trial_id)
+            return updated
+
+        def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+            trial_id = super().create_new_trial(study_id, template_trial)
+            if template_trial is None or template_trial.state == TrialState.RUNNING:
+                self.record_heartbeat(trial_id)
+            return trial_id
+
+    return BeatingRDBStorage
+
+
 def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
-    """Optuna's RDB storage with heartbeat and retry-once of stale trials (imports optuna)."""
+    """Optuna's RDB storage with heartbeat (from a trial's first moment running) and retry-once of stale
+    trials (imports optuna)."""
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     check_url(url)
     given, url = url, driver_url(url)
@@ -90,7 +122,7 @@ def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            storage = RDBStorage(
+            storage = _beating_storage_class()(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat.interval_s,
                 grace_period=heartbeat.grace_s,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),

@@ -282,3 +282,21 @@ async def test_loads_in_quick_succession_swap_the_form_in_turn_and_cancel_nothin
         tasks = [w._task for w in screen.query("#fields *") if w._task is not None]
         assert tasks and not any(t.cancelled() for t in tasks)
         assert app.is_running
+
+
+async def test_a_message_for_a_field_being_swapped_out_is_not_mounted_beside_its_replacement(tmp_path, app_factory):
+    """Monkey seed 10: a problem shown while a group swap was removing the old fields mounted the old field's
+    message line after removal had begun, so it outlived the removal and the new field's line had the same id
+    (DuplicateIds ended the app)."""
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        await screen.action_show_group("monitoring")
+        swap = asyncio.create_task(screen.action_show_group("monitoring"))
+        await asyncio.sleep(0)  # the swap is inside its removal: the old fields are being pruned
+        screen.show_problems([("log_interval", "must be >= 1, got 0")])
+        await swap
+        await pilot.pause()
+        assert len(screen.query("#error-log_interval")) == 1
+        assert error_text(screen, "log_interval") == "must be >= 1, got 0"

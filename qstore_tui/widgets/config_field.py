@@ -101,7 +101,9 @@ class ConfigField(HorizontalGroup):
         if self._error is None:
             if message is None:
                 return
-            if self.parent is None:  # removed with its group already
+            # Removed with its group already, or being removed: a line mounted now is not in the removal
+            # under way, so it would outlive this field beside its replacement's line of the same id.
+            if self.parent is None or self._pruning or self._closing:
                 return
             self._error = FieldError(message, markup=False, id=f"error-{self.field_name}")
             self.parent.mount(self._error, after=self)

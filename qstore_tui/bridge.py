@@ -179,12 +179,12 @@ class EngineBridge:
     def report(self) -> PerformanceReport:
         """The performance report of what is shown: live session, run directory, or replayed events."""
         from engine.report import build_report
-        from engine.runs import read_events
+        from engine.runs import iter_events
 
         if self.session is not None:
             return self.session.performance_report()
         if self.run_dir is not None:
-            return build_report(read_events(self.run_dir), self.config)
+            return build_report(iter_events(self.run_dir), self.config)  # folded line by line, not loaded whole
         if self._replayed is not None:
             return build_report(self._replayed, self.config)
         raise LookupError("no run yet: start one on the Config screen or open one on the Runs screen")

@@ -7,13 +7,12 @@ matplotlib costs a second to import and the session should finish as soon as tra
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes
 from .directory import REPORT_JSON, REPORT_MD, load_run_config
-from .eventlog import read_events
+from .eventlog import iter_events
 from .plots import Plot, plots_markdown, run_plots
 
 REPORT_HTML = "report.html"
@@ -40,10 +39,10 @@ def write_report_files(run_dir: Path) -> ReportFiles:
     from ..report.html import to_html
 
     run_dir = Path(run_dir)
-    report = build_report(read_events(run_dir), load_run_config(run_dir))
+    report = build_report(iter_events(run_dir), load_run_config(run_dir))  # folded line by line
     plots = tuple(run_plots(run_dir))
     markdown = report.to_markdown() + "\n## Plots\n\n" + plots_markdown(plots, run_dir) + "\n"
     md = atomic_write_bytes(run_dir / REPORT_MD, markdown.encode())
     page = atomic_write_bytes(run_dir / REPORT_HTML, to_html(report, plots).encode())
-    js = atomic_write_bytes(run_dir / REPORT_JSON, json.dumps(report.to_json(), indent=2).encode())
+    js = atomic_write_bytes(run_dir / REPORT_JSON, report.to_json_bytes())  # the same bytes, encoded lazily
     return ReportFiles(md, page, js, plots)

@@ -17,10 +17,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    import sys
 
     from engine.report import build_report
-    from engine.runs import is_running, load_run_config, read_events, resolve_run
+    from engine.runs import is_running, iter_events, load_run_config, resolve_run
 
     run_dir = resolve_run(runs_dir(args), args.run)
     if args.write:
@@ -29,11 +29,11 @@ def run(args: argparse.Namespace) -> int:
         for path in write_report_files(run_dir).paths():
             print(f"wrote {path}")
         return EXIT_OK
-    report = build_report(read_events(run_dir), load_run_config(run_dir))
+    report = build_report(iter_events(run_dir), load_run_config(run_dir))  # folded line by line
     if report.run.status == "incomplete" and is_running(run_dir):
         report.run.status = "running"  # the report so far of a run another process is writing
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        sys.stdout.write(report.to_json_bytes().decode() + "\n")  # json.dumps(indent=2)'s text, lazily
     elif args.format == "md":
         print(report.to_markdown(), end="")
     else:

@@ -118,7 +118,7 @@ class ReportScreen(AppScreen):
     @work(thread=True, group="report", exclusive=True, exit_on_error=False)
     def _build(self, run_dir: Path | None) -> None:
         from engine.report import build_report
-        from engine.runs import load_run_config, read_events
+        from engine.runs import iter_events, load_run_config
 
         try:
             if run_dir is None:
@@ -128,7 +128,7 @@ class ReportScreen(AppScreen):
                     config = load_run_config(run_dir)
                 except ValueError:
                     config = None
-                report, where = build_report(read_events(run_dir), config), run_dir
+                report, where = build_report(iter_events(run_dir), config), run_dir
         except LookupError as exc:
             self.post_message(ReportReady(None, None, str(exc)))
         except (ValueError, OSError) as exc:

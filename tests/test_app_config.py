@@ -300,3 +300,23 @@ async def test_a_message_for_a_field_being_swapped_out_is_not_mounted_beside_its
         await pilot.pause()
         assert len(screen.query("#error-log_interval")) == 1
         assert error_text(screen, "log_interval") == "must be >= 1, got 0"
+
+
+async def test_an_editor_focused_as_its_form_is_swapped_out_does_not_keep_the_keys(tmp_path, app_factory):
+    """Monkey seeds 36, 37: a field's editor focused (Textual focuses later, in call_later) just as a group swap
+    removed it kept the screen's focus after removal. Keys then went to the detached editor, and 1-5 never
+    reached the app again, Escape included."""
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        await screen.action_show_group("monitoring")
+        old = field(screen, "log_interval").editor
+        swap = asyncio.create_task(screen.action_show_group("monitoring"))
+        await asyncio.sleep(0)  # the old fields are being pruned, still attached
+        screen.set_focus(old)  # what Widget.focus's deferred callback does when it lands in that window
+        await swap
+        await pilot.pause()
+        assert app.focused is None or app.focused.is_attached, f"focus stayed on a removed {app.focused!r}"
+        await pilot.press("2")
+        assert app.current_mode == "training"

@@ -9,6 +9,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 
 from ..widgets.footer import KeyFooter
@@ -23,7 +24,22 @@ if TYPE_CHECKING:
 TALL = 32  # rows from which screens show their second line of details
 
 
-class AppScreen(Screen[None]):
+class LiveFocus:
+    """A screen that refuses the focus for a widget being removed (or gone).
+
+    Textual's `Widget.focus()` sets the focus later (call_later), and its removal clears the focus only if
+    the widget had it when the removal began. A Config field's editor focused just as its group was swapped
+    out therefore kept the screen's focus after it was removed: keys went to the detached editor, and 1-5
+    and Escape never reached the app again (monkey seeds 36, 37).
+    """
+
+    def set_focus(self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False) -> None:
+        if widget is not None and (not widget.is_attached or widget._pruning or widget._closing):
+            return
+        super().set_focus(widget, scroll_visible, from_app_focus)  # type: ignore[misc]
+
+
+class AppScreen(LiveFocus, Screen[None]):
     """A mode's base screen. Subclasses yield their content from `compose_body` and draw from `show_view`."""
 
     MODE = ""

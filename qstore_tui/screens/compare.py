@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ..widgets.footer import KeyFooter
+from .base import LiveFocus
 from ..widgets.overlay_chart import OverlayChart, Series, colour
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def group_series(groups: list[GroupCurve]) -> list[Series]:
     return out
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(LiveFocus, Screen[None]):
     """Pushed from the Runs screen on the selected runs; Escape goes back."""
 
     PURPOSE = "Compare runs: curves overlaid (EMA smoothing, log loss, groups with a band) and differing config."

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ..widgets.footer import KeyFooter
+from .base import LiveFocus
 from ..widgets.line_chart import LineChart
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def importance_lines(importances: dict[str, float], width: int = 20) -> str:
     return "\n".join(f"{name:>16} {'█' * max(1, round(v * width)):<{width}} {v:.2f}" for name, v in rows)
 
 
-class SweepScreen(Screen[None]):
+class SweepScreen(LiveFocus, Screen[None]):
     """Pushed from the Runs screen (w) on a study.json; Escape goes back."""
 
     PURPOSE = "A sweep (Optuna study): trials live, best trial, objective per trial, parameter importances."

@@ -114,7 +114,9 @@ def test_each_template_compiles_once_per_compiler_target():
     assert (aria.totals.compiles, forte.totals.compiles) == (1, 1)
     s = cache.stats()
     assert (s.compile_hits, s.compile_misses) == (1, 2)
-    assert s.time_saved_ms == pytest.approx(aria.totals.compile_time_ms, rel=0.05)
+    # The hit saved the aria miss's compile, timed around the compiler's own timing (which it therefore covers;
+    # a 5% match of the two failed under load), and no more than both misses took.
+    assert aria.totals.compile_time_ms <= s.time_saved_ms <= s.miss_ms
 
 
 def test_native_bind_runs_the_compiled_template_and_matches_the_compiler():

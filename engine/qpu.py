@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import ConfigError, TrainingConfig
-from .events import DryRunReport, Log, MitigationInfo, SpendUpdate, _Event
+from .events import DryRunReport, Log, MitigationInfo, _Event
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -283,9 +283,3 @@ def planned_jobs(cfg: TrainingConfig, n_train: int, n_val: int, n_circuit_params
     steps = cfg.epochs * -(-n_train // cfg.batch_size)
     per_step = jobs(cfg.batch_size * blocks) + jobs(cfg.batch_size)
     return steps * per_step + cfg.epochs * (jobs(n_train) + jobs(max(n_val, 1))) + 1
-
-
-def spent_before(events: Sequence[_Event]) -> float:
-    """The spend of a resumed run's earlier segments (the last SpendUpdate's total)."""
-    spends = [e for e in events if isinstance(e, SpendUpdate)]
-    return spends[-1].spent_usd if spends else 0.0

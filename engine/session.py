@@ -42,7 +42,7 @@ from .lag import LagProbe
 from .parts import BackendParts, adopt_backend, build_backend, build_manager, open_store
 from .nativecheck import crosscheck_native_compile
 from .pricing import RunPricing
-from .qpu import SessionQpu, spent_before
+from .qpu import SessionQpu
 from .report import PerformanceReport, build_report
 from .runs.control import ControlChannel
 from .runs import (
@@ -149,6 +149,7 @@ class EngineSession:
         self.pricing = RunPricing(config)
         self._syncs: set[asyncio.Future[None]] = set()
         self._checkpoint_events: set[int] = set()  # steps whose Checkpoint event an earlier segment wrote
+        self._spent_before_usd = 0.0  # what an earlier segment spent on IonQ (a resume)
         self._training = False  # trainer.train() has begun: a stop can end at a step boundary with a checkpoint
         self.report: PerformanceReport | None = None  # the report _finish wrote (None until then)
         # The first sink: no other sink or subscriber ever sees an API key in an event's free text.
@@ -299,6 +300,7 @@ class EngineSession:
             metrics = MetricsWriter(self.run_dir, self.config.epochs,
                                     previous.scan(iter_events(self.run_dir)) if self._resume else ())
             self._checkpoint_events = previous.checkpoint_steps
+            self._spent_before_usd = previous.spent_usd
             self.bus.continue_from(previous.last_seq)
         except BaseException:
             if self._log is not None:
@@ -349,7 +351,7 @@ class EngineSession:
         price = self.pricing.price.usd if self.pricing.price is not None else 0.0
         await self.qpu.start(backend, price_per_circuit_usd=price, planned_circuits=self.pricing.planned,
                              n_train=len(train), n_val=len(val), n_circuit_params=model.n_circuit_params,
-                             spent_before_usd=spent_before(self._previous_spends()) if self._resume else 0.0)
+                             spent_before_usd=self._spent_before_usd)
         if cfg.dry_run:  # validated and priced by IonQ, nothing run, no training
             from .training_results import TrainResult as DryRunResult
 
@@ -455,19 +457,14 @@ class EngineSession:
         elif isinstance(event, Checkpoint) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._after_checkpoint)
 
-    def _in_worker(self, work: Callable[[], None]) -> None:
-        """Run `work` in a worker thread; the session waits for it before it closes."""
-        if self._loop is None:
-            return
-        future = self._loop.run_in_executor(None, work)
-        self._syncs.add(future)
-        future.add_done_callback(self._syncs.discard)  # done ones are dropped: the set stays small over a long run
-
     def _after_checkpoint(self) -> None:
         """Runs after the Checkpoint reached every subscriber (not in the middle of its delivery)."""
         if self._log is None or self._loop is None:
             return
-        self._in_worker(self._log.sync)  # fsync in a thread: a disk flush can take tens of milliseconds
+        # fsync in a thread: a disk flush can take tens of milliseconds.
+        sync = self._loop.run_in_executor(None, self._log.sync)
+        self._syncs.add(sync)
+        sync.add_done_callback(self._syncs.discard)  # done ones are dropped: the set stays small over a long run
         self._emit_stats()
 
     def _emit_stats(self) -> None:
@@ -578,22 +575,22 @@ class EngineSession:
         """
         return build_report(iter_events(self.run_dir), self.config)
 
-    def _previous_spends(self) -> list[SpendUpdate]:
-        """The SpendUpdates of a resumed run's earlier segments (streamed: the other events are not kept)."""
-        return [e for e in iter_events(self.run_dir) if isinstance(e, SpendUpdate)]
-
 
 class _PreviousEvents:
-    """What a resumed session needs from its run's earlier events, gathered as they stream past."""
+    """What a resumed session needs from its run's earlier events, gathered as they stream past: the steps
+    checkpointed, the last seq number, and the spend so far (the last SpendUpdate's total)."""
 
     def __init__(self) -> None:
         self.checkpoint_steps: set[int] = set()
         self.last_seq = 0
+        self.spent_usd = 0.0
 
     def scan(self, events: Iterable[Event]) -> Iterator[Event]:
         for event in events:
             if isinstance(event, Checkpoint):
                 self.checkpoint_steps.add(event.step)
+            elif isinstance(event, SpendUpdate):
+                self.spent_usd = event.spent_usd
             self.last_seq = event.seq
             yield event
 

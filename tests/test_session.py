@@ -320,3 +320,27 @@ async def test_a_run_keeps_its_embeddings_in_pinecone_when_a_key_is_set(tmp_path
     for path in session.run_dir.rglob("*"):
         if path.is_file():
             assert b"pc-canary-key-1234" not in path.read_bytes(), path
+
+
+async def test_a_resumed_qpu_run_counts_its_spend_on_from_what_the_earlier_segment_spent(tmp_path, monkeypatch):
+    """The spend so far comes from the earlier segment's last SpendUpdate, read while its events stream past
+    on resume; the resumed segment's own jobs add to it."""
+    from engine.events import SpendUpdate
+
+    monkeypatch.setenv("IONQ_API_KEY", "spend-resume-key")
+    config = tiny(backend="emulator", quantum_target="qpu.aria-1", shots_per_circuit=10, epochs=1)
+    session = EngineSession(config, runs_dir=tmp_path)
+    queue = session.bus.subscribe()
+    task = asyncio.create_task(session.run())
+    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 0):
+        pass
+    await session.stop()
+    assert (await task).status == "stopped"
+    earlier = _of(read_events(session.run_dir), SpendUpdate)
+    assert earlier and earlier[-1].spent_usd > 0
+    resumed = EngineSession.from_run_dir(session.run_dir)
+    assert (await resumed.run()).status == "completed"
+    later = [e for e in _of(read_events(session.run_dir), SpendUpdate) if e.seq > earlier[-1].seq]
+    assert later, "the resumed segment ran jobs"
+    assert later[0].spent_usd == pytest.approx(earlier[-1].spent_usd + later[0].job_usd)
+    assert later[-1].spent_usd == pytest.approx(earlier[-1].spent_usd + sum(e.job_usd for e in later))

@@ -13,9 +13,9 @@ stdin, so a storage password never appears on a command line) follows once the s
 without a job ends the host quietly (the parent gave up, e.g. a refused space).
 
 Threads: K workers share the cores, so each gets cores // K of them (at least 1) for BLAS / OpenMP / numba
-(environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the same
-share for the simulator's chunk pool. The
-1-worker sweep runs in the parent's process with every core for its one trial.
+(environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the
+same share for the simulator's chunk pool. The 1-worker sweep runs in the parent's process with every core for
+its one trial.
 """
 
 from __future__ import annotations

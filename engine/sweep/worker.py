@@ -1,9 +1,10 @@
 """A sweep worker: takes the study's WAITING trials one at a time until none is waiting or running.
 
 Each local worker is its own process, forked warm by the worker host (host.py; its job as JSON on stdin, so a
-storage password never appears on a command line), or the sweep's own process when there is one worker. When the queue is empty but another worker's trial is
-still running, the worker waits: if that worker died, Optuna's heartbeat turns its trial into FAIL after
-the grace period and the retry callback enqueues a copy, which this worker then runs.
+storage password never appears on a command line), or the sweep's own process when there is one worker.
+When the queue is empty but another worker's trial is still running, the worker waits: if that worker died,
+Optuna's heartbeat turns its trial into FAIL after the grace period and the retry callback enqueues a copy,
+which this worker then runs (a trial beats from the moment it turns RUNNING: storage.py).
 """
 
 from __future__ import annotations

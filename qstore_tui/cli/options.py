@@ -73,8 +73,7 @@ def open_app(*, runs_dir: Path, no_mouse: bool, config: TrainingConfig | None = 
     `sweep` (a study.json) opens the app on that sweep's Sweep view."""
     from qstore_tui import app
 
-    extra = {} if sweep is None else {"sweep": sweep}
     tui: QStoreApp = app.make_app(config=config, runs_dir=runs_dir, attach=attach, demo=demo, no_mouse=no_mouse,
-                                  **extra)
+                                  sweep=sweep)
     tui.run(mouse=not no_mouse)
     return tui.return_code or 0  # 1 after a crash (the app printed its one line and wrote the crash log)

@@ -12,7 +12,9 @@ one, 12 for the product-state prefix) over this machine's elementwise complex FL
 the same run (y = a * x + y over state-sized complex128 arrays, 8 FLOPs an element, one thread; the
 faster of a compiled loop and numpy).
 `shots_overhead_pct`: the time 1000 shots add to the exact path, same rows, wall clock, the two timed in
-turn; `shots_overhead_cpu_pct` the same from CPU time (every thread's), which load does not inflate.
+turn (the shots path is the local backend's: each chunk sampled by the job that simulated it, frequencies
+written by the sampler, <Z> from them); `shots_overhead_cpu_pct` the same from CPU time (every thread's),
+which load does not inflate.
 Prints a table; with --json the last line is one JSON object.
 """
 
@@ -30,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.circuits import CircuitBatch  # noqa: E402
-from engine.sim import expectations_z, probabilities, sample_counts  # noqa: E402
+from engine.sim import expectations_z, probabilities, shot_frequencies  # noqa: E402
 from engine.circuits.library import ry_rz_ladder  # noqa: E402
 from _timing import best_rate, best_rates_interleaved  # noqa: E402
 import _peers  # noqa: E402
@@ -55,8 +57,8 @@ def ours_shots(batch: CircuitBatch, shots: int = 1000):
     rng = np.random.default_rng(1)
 
     def run():
-        counts = sample_counts(probabilities(batch.template, batch.angles()), shots, rng)
-        return expectations_z(counts / shots)
+        frequencies, _ = shot_frequencies(batch.template, batch.angles(), shots, rng)  # the local backend's path
+        return expectations_z(frequencies)
 
     return run
 

@@ -41,3 +41,18 @@ async def test_too_many_qubits_is_refused_with_a_clear_error():
     backend = LocalSimulatorBackend(max_qubits=3)
     with pytest.raises(ValueError, match="4 qubits exceeds the local simulator's 3"):
         await backend.run(_batch())
+
+
+async def test_ideal_shots_are_sampled_as_the_probabilities_would_be_and_noisy_ones_after_the_noise():
+    from engine.sim import sample_frequencies
+    from engine.sim.noise import noise_model
+
+    b = _batch(rows=9)
+    want = sample_frequencies(probabilities(b.template, b.angles()), 500, np.random.default_rng(4))
+    for r in (await LocalSimulatorBackend().run(b, shots=500, seed=4),
+              LocalSimulatorBackend().run_sync(b, shots=500, seed=4)):
+        assert np.array_equal(r.counts, want[1]) and np.array_equal(r.probabilities, want[0])
+    noisy = LocalSimulatorBackend(noise=noise_model("aria-1"))
+    r = await noisy.run(b, shots=500, seed=4)
+    assert r.counts.sum(axis=1).tolist() == [500] * 9 and not np.array_equal(r.counts, want[1])
+    assert np.array_equal(r.probabilities, r.counts / 500.0)

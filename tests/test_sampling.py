@@ -1,10 +1,11 @@
-"""engine.sim.measure.sample_counts: exact multinomial draws (alias method), seeded, checked by chi-square."""
+"""engine.sim.measure.sample_counts and the simulator's fused shots: exact multinomial draws (alias method), seeded,
+checked by chi-square."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from engine.sim import probabilities, sample_counts
+from engine.sim import probabilities, sample_counts, sample_frequencies, shot_frequencies, shot_frequencies_async
 from engine.sim.alias_kernels import alias_table
 from helpers import model_template
 
@@ -147,3 +148,47 @@ def test_near_uniform_rows_whose_largest_weight_crosses_a_bucket_are_sampled_exa
     assert all(_chi_square_p(counts[r], np.full(32, 1 / 32)) > 1e-4 for r in range(2))
     four = sample_counts(np.array([EQUAL_4]), 40_000, np.random.default_rng(6))[0]
     assert _chi_square_p(four, np.full(4, 0.25)) > 1e-4
+
+
+def test_sample_frequencies_are_the_same_draws_over_shots_and_leave_the_input_alone():
+    p = np.random.default_rng(12).dirichlet(np.full(32, 0.5), size=7)
+    before = p.copy()
+    freqs, counts = sample_frequencies(p, 999, np.random.default_rng(13))
+    assert np.array_equal(counts, sample_counts(p, 999, np.random.default_rng(13)))
+    assert np.array_equal(freqs, counts / 999.0)  # bit for bit: the kernel divides as numpy does
+    assert np.array_equal(p, before)
+    freqs, counts = sample_frequencies(np.full((2, 1), 0.5), 3, np.random.default_rng(0))
+    assert freqs.tolist() == [[1.0], [1.0]] and counts.tolist() == [[3], [3]]
+
+
+def test_a_bad_row_is_named_by_its_index_in_the_batch_when_rows_are_split_across_threads():
+    p = np.full((400, 4), 0.25)  # 400 x (200 + 4) draws: above PARALLEL_MIN_DRAWS, so split when cores allow
+    p[371, 1] = np.inf
+    with pytest.raises(ValueError, match="probabilities row 371 is not finite"):
+        sample_counts(p, 200, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="probabilities row 371 is not finite"):
+        sample_frequencies(p, 200, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("n_qubits, rows, chunk_bytes", [(8, 200, 8 * 2**20), (5, 37, 16 * 32 * 4), (1, 3, 8 * 2**20),
+                                                         (10, 1, 8 * 2**20)])
+async def test_shots_sampled_by_the_simulating_jobs_equal_sampling_the_probabilities_bit_for_bit(n_qubits, rows,
+                                                                                                 chunk_bytes):
+    t = model_template(n_qubits, 2)
+    rng = np.random.default_rng(n_qubits)
+    a = t.bind_angles(rng.normal(size=(rows, t.n_trainable)), rng.random((rows, n_qubits)))
+    want = sample_frequencies(probabilities(t, a), 1000, np.random.default_rng(21))
+    for got in (shot_frequencies(t, a, 1000, np.random.default_rng(21), chunk_bytes),
+                await shot_frequencies_async(t, a, 1000, np.random.default_rng(21), chunk_bytes)):
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_fused_shots_refuse_bad_arguments_before_drawing_from_the_generator():
+    t = model_template(3, 1)
+    rng = np.random.default_rng(3)
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match="shots must be at least 1, got 0"):
+        shot_frequencies(t, np.zeros((2, t.n_angles)), 0, rng)
+    with pytest.raises(ValueError, match="angles has 2 columns"):
+        shot_frequencies(t, np.zeros((2, 2)), 10, rng)
+    assert rng.bit_generator.state == state

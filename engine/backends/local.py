@@ -14,7 +14,9 @@ import time
 import numpy as np
 
 from ..circuits.template import CircuitBatch
-from ..sim import MAX_QUBITS, probabilities, probabilities_async, sample_counts
+from ..sim import (
+    MAX_QUBITS, probabilities, probabilities_async, sample_frequencies, shot_frequencies, shot_frequencies_async,
+)
 from ..sim.noise import NoiseModel, noisy_distribution
 from ..sim.statevector import warm_up_in_background
 from .base import BackendLimits, ExecutionResult
@@ -47,20 +49,24 @@ class LocalSimulatorBackend:
         rows = probs.shape[0]
         return noisy_distribution(probs, self.noise, np.full(rows, n1), np.full(rows, n2))
 
+    def _rng_for(self, seed: int | None) -> np.random.Generator:
+        return np.random.default_rng(seed) if seed is not None else self._rng
+
     def _sample(self, probs: np.ndarray, shots: int, seed: int | None,
                 batch: CircuitBatch) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(seed) if seed is not None else self._rng
-        counts = sample_counts(self._noisy(probs, batch), shots, rng)
-        return counts / float(shots), counts
+        return sample_frequencies(self._noisy(probs, batch), shots, self._rng_for(seed))
 
     def run_sync(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
         """The same as `run`, for callers without an event loop."""
         self._check(batch, shots)
         t0 = time.perf_counter()
-        probs = probabilities(batch.template, batch.angles())
-        t1 = time.perf_counter()
         counts = None
-        if shots:
+        if shots and self.noise is None:  # sampled by the chunk jobs that simulate
+            probs, counts = shot_frequencies(batch.template, batch.angles(), shots, self._rng_for(seed))
+        else:
+            probs = probabilities(batch.template, batch.angles())
+        t1 = time.perf_counter()
+        if shots and counts is None:
             probs, counts = self._sample(probs, shots, seed, batch)
         return ExecutionResult(probs, counts, shots, {"execute": t1 - t0, "post_process": time.perf_counter() - t1})
 
@@ -68,10 +74,13 @@ class LocalSimulatorBackend:
         """Simulation and sampling run on worker threads; the event loop only awaits them."""
         self._check(batch, shots)
         t0 = time.perf_counter()
-        probs = await probabilities_async(batch.template, batch.angles())
-        t1 = time.perf_counter()
         counts = None
-        if shots:
+        if shots and self.noise is None:  # sampled by the chunk jobs that simulate
+            probs, counts = await shot_frequencies_async(batch.template, batch.angles(), shots, self._rng_for(seed))
+        else:
+            probs = await probabilities_async(batch.template, batch.angles())
+        t1 = time.perf_counter()
+        if shots and counts is None:
             probs, counts = await asyncio.to_thread(self._sample, probs, shots, seed, batch)
         return ExecutionResult(probs, counts, shots, {"execute": t1 - t0, "post_process": time.perf_counter() - t1})
 

@@ -136,10 +136,13 @@ def alias_table(p: np.ndarray, n: int, w: np.ndarray, light: np.ndarray, heavy: 
 
 @kernel
 def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray, counts: np.ndarray,
-        w: np.ndarray, light: np.ndarray, heavy: np.ndarray, tab: np.ndarray) -> int:  # pragma: no cover
+        w: np.ndarray, light: np.ndarray, heavy: np.ndarray, tab: np.ndarray,
+        frequencies: bool) -> int:  # pragma: no cover - compiled
     """counts[r] = a multinomial(shots, probs[r] / sum) draw, by the alias method, from the
-    xoshiro256+ state states[r] (4 uint64, not all zero). Returns the first row whose probabilities
-    are not finite or do not sum to a positive number, or -1. Scratch as for alias_table.
+    xoshiro256+ state states[r] (4 uint64, not all zero); with `frequencies`, probs[r] is then
+    overwritten by counts[r] / shots (while the row is in cache, not as a numpy pass over the batch).
+    Returns the first row whose probabilities are not finite or do not sum to a positive number,
+    or -1. Scratch as for alias_table.
     """
     b, size = probs.shape
     if size == 1:
@@ -147,6 +150,8 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             if not (probs[r, 0] > 0.0 and probs[r, 0] < math.inf):
                 return r
             counts[r, 0] = shots
+            if frequencies:
+                probs[r, 0] = 1.0
         return -1
     top = u64(64 - n_qubits)
     nb = u64(n_qubits)
@@ -166,4 +171,8 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             alias = e & ~thr_mask
             own = u64(0) - u64((x << nb) < (e & thr_mask))  # the low 64 - n bits, uniform, below the threshold
             row[alias ^ ((bucket ^ alias) & own)] += 1
+        if frequencies:  # the table holds the row now: its probabilities are no longer needed
+            out = probs[r]
+            for i in range(size):
+                out[i] = row[i] / shots
     return -1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import wait
 from functools import lru_cache
 
 import numpy as np
@@ -32,6 +33,32 @@ def expectations_z(probs: np.ndarray) -> np.ndarray:
     return probs @ z_signs(n_qubits_of(probs))
 
 
+def shot_states(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """One xoshiro256+ state (4 uint64) per row, drawn from `rng`: a row's shots depend on its state only."""
+    states = rng.integers(0, 2**64, size=(rows, 4), dtype=np.uint64)
+    states[:, 0] |= np.uint64(1)  # no stream starts from the all-zero state, xoshiro's fixed point
+    return states
+
+
+def sample_rows_into(p: np.ndarray, shots: int, states: np.ndarray, counts: np.ndarray, frequencies: bool,
+                     first_row: int = 0) -> None:
+    """counts[r] = a multinomial(shots, p[r] / sum) draw from states[r], on this thread; with `frequencies`,
+    p[r] is overwritten by counts[r] / shots. Raises ValueError naming row first_row + r for a row that
+    is not finite or does not sum to a positive number."""
+    from .alias_kernels import sample_rows
+
+    size = p.shape[1]
+    scratch = [np.empty(size + 1, dtype=np.uint64) for _ in range(4)]  # weights, light, heavy, table
+    bad = int(sample_rows(p, int(shots), n_qubits_of(p), states, counts, *scratch, frequencies))
+    if bad >= 0:
+        raise ValueError(f"probabilities row {first_row + bad} is not finite or does not sum to a positive number")
+
+
+def _check_shots(shots: int) -> None:
+    if shots < 1:
+        raise ValueError(f"shots must be at least 1, got {shots}")
+
+
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
     """Multinomial counts (B, 2**n) int64, one row per circuit; rows sum to `shots`.
 
@@ -41,36 +68,44 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
     rounding; seeded from `rng` (one stream per row). Negative entries count as zero; each row is
     normalized.
     """
-    if shots < 1:
-        raise ValueError(f"shots must be at least 1, got {shots}")
-    p = np.ascontiguousarray(probs, dtype=np.float64)
+    return _sample(probs, shots, rng, frequencies=False)[1]
+
+
+def sample_frequencies(probs: np.ndarray, shots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(counts / shots, counts) for `sample_counts(probs, shots, rng)`, the same draws; the frequencies
+    are written by the sampler row by row, not by a second pass over the batch."""
+    return _sample(probs, shots, rng, frequencies=True)
+
+
+def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator, frequencies: bool) -> tuple[np.ndarray, np.ndarray]:
+    _check_shots(shots)
+    if frequencies:
+        p = np.array(probs, dtype=np.float64, order="C")  # overwritten by the frequencies
+    else:
+        p = np.ascontiguousarray(probs, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probabilities must be (circuits, outcomes), got shape {p.shape}")
-    from .alias_kernels import sample_rows
     from .statevector import _pool_for, _workers
 
     b, size = p.shape
-    n = n_qubits_of(p)
-    states = rng.integers(0, 2**64, size=(b, 4), dtype=np.uint64)
-    states[:, 0] |= np.uint64(1)  # no stream starts from the all-zero state, xoshiro's fixed point
+    n_qubits_of(p)
+    states = shot_states(rng, b)
     counts = np.empty((b, size), dtype=np.int64)  # every row written by the kernel
 
-    def run(rows: slice) -> int:
-        scratch = [np.empty(size + 1, dtype=np.uint64) for _ in range(4)]  # weights, light, heavy, table
-        bad = int(sample_rows(p[rows], int(shots), n, states[rows], counts[rows], *scratch))
-        return bad if bad < 0 else bad + (rows.start or 0)
+    def run(rows: slice) -> None:
+        sample_rows_into(p[rows], shots, states[rows], counts[rows], frequencies, rows.start or 0)
 
     workers = _workers() if b > 1 and b * (shots + size) >= PARALLEL_MIN_DRAWS else 1
     step = -(-b // workers)
     parts = [slice(s, min(b, s + step)) for s in range(0, b, step)]
     if len(parts) == 1:
-        results = [run(parts[0])]
+        run(parts[0])
     else:  # rows are independent streams: splitting them changes nothing but the wall time
-        results = [f.result() for f in [_pool_for(workers).submit(run, part) for part in parts]]
-    bad = [r for r in results if r >= 0]
-    if bad:
-        raise ValueError(f"probabilities row {bad[0]} is not finite or does not sum to a positive number")
-    return counts
+        futures = [_pool_for(workers).submit(run, part) for part in parts]
+        wait(futures)  # every part done before the first error (lowest rows first) is raised
+        for f in futures:
+            f.result()
+    return p, counts
 
 
 def counts_to_histogram(counts_row: np.ndarray) -> dict[str, int]:

@@ -184,9 +184,13 @@ def _pool_for(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def _probability_job(t: Template, angles: np.ndarray,
-                     chunk_bytes: int) -> tuple[np.ndarray, Callable[[int], None], range]:
-    """The output array, the per-chunk function and the chunk starts of one probabilities call."""
+def _probability_job(t: Template, angles: np.ndarray, chunk_bytes: int,
+                     sampled: tuple[int, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, Callable[[int], None], range]:
+    """The output array, the per-chunk function and the chunk starts of one probabilities call.
+
+    With `sampled` = (shots, states, counts), each chunk's job also samples its rows (measure.sample_rows_into)
+    right after simulating them, while they are in cache, and the output holds counts / shots.
+    """
     angles = _check(t, angles)
     plan = plan_for(t, probabilities_only=True)
     b = angles.shape[0]
@@ -201,33 +205,28 @@ def _probability_job(t: Template, angles: np.ndarray,
     def run(s: int) -> None:
         psi = _simulate_chunk(t, plan, angles[s:s + rows], None)
         _kernels().abs2_transposed(psi, out[s:s + rows])
+        if sampled is not None:
+            from .measure import sample_rows_into
+
+            shots, states, counts = sampled
+            sample_rows_into(out[s:s + rows], shots, states[s:s + rows], counts[s:s + rows], True, s)
 
     return out, run, range(0, b, rows)
 
 
-def probabilities(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
-    """Exact probabilities (B, 2**n).
-
-    Rows are split into chunks (bounded memory) and the chunks run on a small thread pool: the
-    kernels release the GIL, so on 2 cores two chunks simulate at once.
-    """
-    out, run, starts = _probability_job(t, angles, chunk_bytes)
+def _run_jobs(run: Callable[[int], None], starts: range) -> None:
     if len(starts) == 1 or _workers() == 1:
         for s in starts:
             run(s)
-        return out
+        return
     for f in [_pool_for(_workers()).submit(run, s) for s in starts]:
         f.result()
-    return out
 
 
-async def probabilities_async(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
-    """`probabilities` for async callers: the chunks go straight to the simulator's pool.
-
-    The loop is woken once, when the last chunk is done: going through `asyncio.to_thread` and a
-    future per chunk cost ~0.2 ms of hand-offs, 10% of a 200-row batch. No simulation runs on the loop.
-    """
-    out, run, starts = _probability_job(t, angles, chunk_bytes)
+async def _run_jobs_async(run: Callable[[int], None], starts: range) -> None:
+    """The chunks go straight to the simulator's pool, and the loop is woken once, when the last is done:
+    going through `asyncio.to_thread` and a future per chunk cost ~0.2 ms of hand-offs, 10% of a
+    200-row batch. No simulation runs on the loop."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     remaining = [len(starts)]
@@ -253,7 +252,55 @@ async def probabilities_async(t: Template, angles: np.ndarray, chunk_bytes: int 
     for s in starts:
         pool.submit(job, s)
     await done
+
+
+def probabilities(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Exact probabilities (B, 2**n).
+
+    Rows are split into chunks (bounded memory) and the chunks run on a small thread pool: the
+    kernels release the GIL, so on 2 cores two chunks simulate at once.
+    """
+    out, run, starts = _probability_job(t, angles, chunk_bytes)
+    _run_jobs(run, starts)
     return out
+
+
+async def probabilities_async(t: Template, angles: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """`probabilities` for async callers (see _run_jobs_async)."""
+    out, run, starts = _probability_job(t, angles, chunk_bytes)
+    await _run_jobs_async(run, starts)
+    return out
+
+
+def _shots_job(t: Template, angles: np.ndarray, shots: int, rng: np.random.Generator,
+               chunk_bytes: int) -> tuple[np.ndarray, np.ndarray, Callable[[int], None], range]:
+    from .measure import shot_states
+
+    if shots < 1:
+        raise ValueError(f"shots must be at least 1, got {shots}")
+    angles = _check(t, angles)
+    states = shot_states(rng, angles.shape[0])
+    counts = np.empty((angles.shape[0], 2 ** t.n_qubits), dtype=np.int64)
+    out, run, starts = _probability_job(t, angles, chunk_bytes, (shots, states, counts))
+    return out, counts, run, starts
+
+
+def shot_frequencies(t: Template, angles: np.ndarray, shots: int, rng: np.random.Generator,
+                     chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    """(counts / shots, counts) of `shots` seeded shots of every row: the same draws, bit for bit, as
+    `sample_frequencies(probabilities(t, angles), shots, rng)`, but each chunk is sampled by the job that
+    simulated it, while its probabilities are in cache, so a batch is one round of chunk jobs, not two."""
+    out, counts, run, starts = _shots_job(t, angles, shots, rng, chunk_bytes)
+    _run_jobs(run, starts)
+    return out, counts
+
+
+async def shot_frequencies_async(t: Template, angles: np.ndarray, shots: int, rng: np.random.Generator,
+                                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    """`shot_frequencies` for async callers."""
+    out, counts, run, starts = _shots_job(t, angles, shots, rng, chunk_bytes)
+    await _run_jobs_async(run, starts)
+    return out, counts
 
 
 def circuit_state(c: Circuit) -> np.ndarray:

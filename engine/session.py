@@ -421,7 +421,8 @@ class EngineSession:
         if self.config.use_native_gates:
             names.append("engine.compiler")
         if self.backend is None and self.config.backend != "local":
-            names += ["engine.backends.ionq", "engine.backends.ionq_client"]
+            names += ["engine.backends.ionq", "engine.backends.ionq_client", "engine.backends.ionq_run", "engine.qpu",
+                      "engine.mitigation"]
         if self.backend is None and self.config.backend == "emulator":
             names.append("engine.backends.emulator")
         for name in names:

@@ -48,8 +48,8 @@ def sample_rows_into(p: np.ndarray, shots: int, states: np.ndarray, counts: np.n
     from .alias_kernels import sample_rows
 
     size = p.shape[1]
-    scratch = [np.empty(size + 1, dtype=np.uint64) for _ in range(4)]  # weights, light, heavy, table
-    bad = int(sample_rows(p, int(shots), n_qubits_of(p), states, counts, *scratch, frequencies))
+    w, light, heavy, table = (np.empty(size + 1, dtype=np.uint64) for _ in range(4))
+    bad = int(sample_rows(p, int(shots), n_qubits_of(p), states, counts, w, light, heavy, table, frequencies))
     if bad >= 0:
         raise ValueError(f"probabilities row {first_row + bad} is not finite or does not sum to a positive number")
 

@@ -40,7 +40,7 @@ from .eventsinks import BusLogHandler, SecretScrubber
 from .failures import FailureKind, classify_error, error_source
 from .lag import LagProbe
 from .parts import BackendParts, adopt_backend, build_backend, build_manager, open_store
-from .nativecheck import crosscheck_native_compile
+from .nativecheck import crosscheck_native_compile, prefetch_sdk
 from .pricing import RunPricing
 from .qpu import SessionQpu
 from .report import PerformanceReport, build_report
@@ -316,6 +316,8 @@ class EngineSession:
     async def _build_and_train(self) -> TrainResult:
         """Build the parts, hand them to the trainer, announce the run (RunStarted) and train."""
         cfg = self.config
+        if cfg.use_native_gates:
+            prefetch_sdk(cfg.quantum_sdk)  # overlaps the build below; the cross-check needs it
         await asyncio.to_thread(self._import_parts)
         # Before any part is built: a damaged checkpoint is set aside, a config.toml edited since is refused.
         point = await self._resume_point() if self._resume else None

@@ -1,4 +1,4 @@
-"""The native compile's cross-check never holds up an exit: it runs on a daemon thread, and its SDK is imported ahead."""
+"""The native compile's cross-check never holds up an exit: it runs on a daemon thread; its SDK is imported ahead."""
 
 import asyncio
 import subprocess

@@ -54,7 +54,7 @@ def sample_rows_into(p: np.ndarray, shots: int, states: np.ndarray, counts: np.n
         raise ValueError(f"probabilities row {first_row + bad} is not finite or does not sum to a positive number")
 
 
-def _check_shots(shots: int) -> None:
+def check_shots(shots: int) -> None:
     if shots < 1:
         raise ValueError(f"shots must be at least 1, got {shots}")
 
@@ -77,8 +77,9 @@ def sample_frequencies(probs: np.ndarray, shots: int, rng: np.random.Generator) 
     return _sample(probs, shots, rng, frequencies=True)
 
 
-def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator, frequencies: bool) -> tuple[np.ndarray, np.ndarray]:
-    _check_shots(shots)
+def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator,
+            frequencies: bool) -> tuple[np.ndarray, np.ndarray]:
+    check_shots(shots)
     if frequencies:
         p = np.array(probs, dtype=np.float64, order="C")  # overwritten by the frequencies
     else:
@@ -88,7 +89,7 @@ def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator, frequencies
     from .statevector import _pool_for, _workers
 
     b, size = p.shape
-    n_qubits_of(p)
+    n_qubits_of(p)  # a bad width is refused before anything is drawn from rng
     states = shot_states(rng, b)
     counts = np.empty((b, size), dtype=np.int64)  # every row written by the kernel
 

@@ -184,8 +184,11 @@ def _pool_for(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
+Sampled = tuple[int, np.ndarray, np.ndarray]  # shots, one generator state per row, the counts to fill
+
+
 def _probability_job(t: Template, angles: np.ndarray, chunk_bytes: int,
-                     sampled: tuple[int, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, Callable[[int], None], range]:
+                     sampled: Sampled | None = None) -> tuple[np.ndarray, Callable[[int], None], range]:
     """The output array, the per-chunk function and the chunk starts of one probabilities call.
 
     With `sampled` = (shots, states, counts), each chunk's job also samples its rows (measure.sample_rows_into)
@@ -274,10 +277,9 @@ async def probabilities_async(t: Template, angles: np.ndarray, chunk_bytes: int 
 
 def _shots_job(t: Template, angles: np.ndarray, shots: int, rng: np.random.Generator,
                chunk_bytes: int) -> tuple[np.ndarray, np.ndarray, Callable[[int], None], range]:
-    from .measure import shot_states
+    from .measure import check_shots, shot_states
 
-    if shots < 1:
-        raise ValueError(f"shots must be at least 1, got {shots}")
+    check_shots(shots)
     angles = _check(t, angles)
     states = shot_states(rng, angles.shape[0])
     counts = np.empty((angles.shape[0], 2 ** t.n_qubits), dtype=np.int64)

@@ -138,3 +138,24 @@ def test_k_local_workers_share_the_cores_and_a_thread_count_the_user_set_wins():
     share = str(threads_per_worker(2))
     assert env["OMP_NUM_THREADS"] == "3" and env["PATH"] == "/bin"
     assert all(env[v] == share for v in THREAD_VARS if v != "OMP_NUM_THREADS")
+
+
+def test_a_surplus_trial_is_counted_apart_and_never_as_a_failure(tmp_path):
+    """Two workers can both see the last WAITING trial; the one that loses asks Optuna for a new trial, which the
+    objective closes unrun (SurplusTrial, Optuna's FAIL). Counting it as `fail` told users a trial had failed."""
+    from engine.sweep.objective import TrialContext, run_trial
+    from engine.sweep.study import load_spec, load_study
+
+    base = tiny_base()
+    spec = SweepSpec("surplus", base, parse_space(SPACE, base), trials=1)
+    url = f"sqlite:///{tmp_path / 'surplus.sqlite3'}"
+    create_study(spec, open_storage(url))
+    study = load_study("surplus", open_storage(url))
+    work(WorkerJob("surplus", url, str(tmp_path)))  # the planned trial
+    ctx = TrialContext(load_spec(study), tmp_path)
+    from engine.sweep.objective import SurplusTrial
+
+    study.optimize(lambda trial: run_trial(trial, ctx), n_trials=1, catch=(SurplusTrial,))  # the race's loser
+    summary = summarize(study, url)
+    assert [(t.state, t.surplus) for t in summary.trials] == [("complete", False), ("fail", True)]
+    assert summary.counts == {"complete": 1, "surplus": 1} and summary.finished

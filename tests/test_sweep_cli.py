@@ -53,3 +53,17 @@ def test_bad_sweeps_are_refused_naming_the_field(tmp_path, capsys, monkeypatch):
                  "--trials", "3", "--runs-dir", runs]) == 2  # no terminal to confirm in, no --yes
     captured = capsys.readouterr()
     assert "estimated cost of the study: $" in captured.out and "pass --yes" in captured.err
+
+
+def test_the_heartbeat_grace_covers_a_cold_start_however_short_the_beat(tmp_path, monkeypatch):
+    """`--heartbeat 5` meant a 20 s grace, which a first trial's numba compile (holding the GIL) could outlast:
+    a healthy trial was then failed and run again. The grace is 4 beats, but never under 60 s."""
+    import argparse
+
+    from engine.sweep import Heartbeat
+    from qstore_tui.cli.sweep import _options
+
+    monkeypatch.delenv("QSTORE_SWEEP_STORAGE", raising=False)
+    grace = {beat: _options(argparse.Namespace(storage=None, workers=1, heartbeat=beat), tmp_path).heartbeat
+             for beat in (1, 5, 15, 30)}
+    assert grace == {1: Heartbeat(1, 60), 5: Heartbeat(5, 60), 15: Heartbeat(15, 60), 30: Heartbeat(30, 120)}

@@ -72,7 +72,8 @@ def test_two_join_processes_share_one_study_through_postgresql(tmp_path, postgre
     for p, (out, err) in zip(procs, outputs):
         assert p.returncode == 0, err.decode()[-2000:]
     summary = summarize(study, postgres_url)
-    assert summary.finished and summary.counts == {"complete": 6}, [t.error for t in summary.trials]
+    ran = {state: n for state, n in summary.counts.items() if state != "surplus"}  # a race's unrun extra: see summary
+    assert summary.finished and ran == {"complete": 6}, [(t.state, t.error) for t in summary.trials]
     runs = trial_runs(*machines)
     assert sorted(runs) == list(range(6))  # none lost
     assert all(len(dirs) == 1 and segments(dirs[0]) == 1 for dirs in runs.values())  # none run twice

@@ -37,6 +37,12 @@ class Heartbeat:
     interval_s: int = 5
     grace_s: int = 60
 
+    @classmethod
+    def every(cls, interval_s: int) -> Heartbeat:
+        """Beats every `interval_s`; stale after 4 silent beats, but never sooner than the default grace (60 s):
+        the CLI's `--heartbeat 5` once meant a 20 s grace, which a cold compile could outlast."""
+        return cls(interval_s, max(4 * interval_s, cls.grace_s))
+
 
 def sweeps_dir(runs_dir: Path) -> Path:
     return Path(runs_dir) / SWEEPS_DIR

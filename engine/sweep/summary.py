@@ -87,8 +87,9 @@ def summarize(study: optuna.Study, storage_url: str, *, with_importances: bool =
     frozen = study.get_trials(deepcopy=False)  # one read of the storage: a live sweep is summarized every second
     trials = [_row(t) for t in frozen]
     counts: dict[str, int] = {}
-    for row in trials:
-        counts[row.state] = counts.get(row.state, 0) + 1
+    for row in trials:  # a surplus trial is closed as FAIL without running: counted apart, not as a failure
+        state = "surplus" if row.surplus else row.state
+        counts[state] = counts.get(state, 0) + 1
     complete = [r for r in trials if r.state == "complete" and r.value is not None and math.isfinite(r.value)]
     best = max(complete, key=lambda r: (cast(float, r.value), -r.number)) if complete else None
     attrs = study.user_attrs

@@ -41,7 +41,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "postgresql://user@host/db with the password in PGPASSWORD or ~/.pgpass")
     p.add_argument("--yes", action="store_true", help="confirm a QPU study's estimated cost without asking")
     p.add_argument("--heartbeat", type=int, default=5, metavar="S",
-                   help="trial heartbeat in seconds; a trial silent for 4x this is failed and retried once")
+                   help="trial heartbeat in seconds; a trial silent for 4x this (at least 60 s, which covers a cold "
+                        "start's compile) is failed and retried once")
     runs_dir_option(p)
 
 
@@ -65,7 +66,7 @@ def _options(args: argparse.Namespace, root: Path) -> SweepOptions:
 
     storage = args.storage or os.environ.get(STORAGE_ENV) or None
     return SweepOptions(runs_dir=root, storage_url=storage, workers=args.workers,
-                        heartbeat=Heartbeat(args.heartbeat, 4 * args.heartbeat))
+                        heartbeat=Heartbeat.every(args.heartbeat))
 
 
 def _start(args: argparse.Namespace) -> int:

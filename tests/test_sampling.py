@@ -159,6 +159,10 @@ def test_sample_frequencies_are_the_same_draws_over_shots_and_leave_the_input_al
     assert np.array_equal(p, before)
     freqs, counts = sample_frequencies(np.full((2, 1), 0.5), 3, np.random.default_rng(0))
     assert freqs.tolist() == [[1.0], [1.0]] and counts.tolist() == [[3], [3]]
+    mine = before.copy()  # the caller's own array, no longer needed: it becomes the frequencies, not copied
+    freqs, counts = sample_frequencies(mine, 999, np.random.default_rng(13), overwrite=True)
+    assert freqs is mine and np.array_equal(counts, sample_counts(before, 999, np.random.default_rng(13)))
+    assert np.array_equal(mine, counts / 999.0)
 
 
 def test_a_bad_row_is_named_by_its_index_in_the_batch_when_rows_are_split_across_threads():

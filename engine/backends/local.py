@@ -54,7 +54,8 @@ class LocalSimulatorBackend:
 
     def _sample(self, probs: np.ndarray, shots: int, seed: int | None,
                 batch: CircuitBatch) -> tuple[np.ndarray, np.ndarray]:
-        return sample_frequencies(self._noisy(probs, batch), shots, self._rng_for(seed))
+        # the noisy distribution is this call's own array: it becomes the frequencies
+        return sample_frequencies(self._noisy(probs, batch), shots, self._rng_for(seed), overwrite=True)
 
     def run_sync(self, batch: CircuitBatch, *, shots: int = 0, seed: int | None = None) -> ExecutionResult:
         """The same as `run`, for callers without an event loop."""

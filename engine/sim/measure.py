@@ -71,16 +71,18 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
     return _sample(probs, shots, rng, frequencies=False)[1]
 
 
-def sample_frequencies(probs: np.ndarray, shots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_frequencies(probs: np.ndarray, shots: int, rng: np.random.Generator, *,
+                       overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(counts / shots, counts) for `sample_counts(probs, shots, rng)`, the same draws; the frequencies
-    are written by the sampler row by row, not by a second pass over the batch."""
-    return _sample(probs, shots, rng, frequencies=True)
+    are written by the sampler row by row, not by a second pass over the batch. With `overwrite`, a C-contiguous
+    float64 `probs` the caller no longer needs becomes the frequencies (no copy)."""
+    return _sample(probs, shots, rng, frequencies=True, overwrite=overwrite)
 
 
-def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator,
-            frequencies: bool) -> tuple[np.ndarray, np.ndarray]:
+def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator, frequencies: bool,
+            overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     check_shots(shots)
-    if frequencies:
+    if frequencies and not overwrite:
         p = np.array(probs, dtype=np.float64, order="C")  # overwritten by the frequencies
     else:
         p = np.ascontiguousarray(probs, dtype=np.float64)

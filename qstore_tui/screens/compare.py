@@ -15,8 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ..widgets.footer import KeyFooter
-from .base import LiveFocus
 from ..widgets.overlay_chart import OverlayChart, Series, colour
+from .base import LiveFocus
 
 if TYPE_CHECKING:
     from engine.runs.compare import Comparison, Curve, GroupCurve

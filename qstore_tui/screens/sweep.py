@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ..widgets.footer import KeyFooter
-from .base import LiveFocus
 from ..widgets.line_chart import LineChart
+from .base import LiveFocus
 
 if TYPE_CHECKING:
     from engine.sweep.summary import SweepSummary, TrialRow

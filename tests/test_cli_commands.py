@@ -60,6 +60,7 @@ def test_runs_lists_the_run_with_its_status_and_steps(finished_run, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["RUN", "STATUS", "BACKEND", "STEPS", "LOSS", "VAL", "ACC", "STARTED"]
     assert lines[1].split()[:4] == [run_dir.name, "completed", "local", "8/8"]
+    assert lines[-1] == f"(1 run in {runs_dir})"
 
 
 def test_resuming_a_completed_run_is_refused(finished_run, capsys):

@@ -42,6 +42,7 @@ def test_a_space_file_parses_into_typed_ranges_and_choices(tmp_path):
     ({"quantum_api_key": {"type": "categorical", "choices": ["x"]}}, "quantum_api_key", "cannot be swept"),
     ({"epochs": {"type": "int", "low": 1, "high": 3, "lo": 2}}, "epochs", "unknown key 'lo'"),
     ({"epochs": {"type": "range"}}, "epochs", "type must be"),
+    ({"epochs": {"low": 1, "high": 3}}, "epochs", "missing type"),
     ({"seed": {"type": "categorical", "choices": []}}, "seed", "non-empty"),
 ])
 def test_bad_spaces_are_refused_naming_the_field(table, field, message):

@@ -157,6 +157,8 @@ def _number(name: str, key: str, value: object, *, integer: bool) -> float:
 def _parse_param(name: str, table: object) -> Param:
     if not isinstance(table, dict):
         raise ConfigError(name, "expected a table: [name] with type = \"float\" | \"int\" | \"categorical\"")
+    if "type" not in table:
+        raise ConfigError(name, "missing type: one of \"float\", \"int\" or \"categorical\"")
     kind = table.get("type")
     allowed = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
                "categorical": {"type", "choices"}}

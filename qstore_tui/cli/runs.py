@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    print(f"({len(infos)} runs in {root})")
+    print(f"({len(infos)} run{'' if len(infos) == 1 else 's'} in {root})")
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.config import ConfigError, TrainingConfig
 
+from . import css_cache
 from .bridge import BridgeBusy, EngineBridge
 from .messages import EngineProblem, RunEnded, SessionUpdated
 from .screens.base import AppScreen
@@ -31,6 +32,8 @@ from .screens.config import ConfigScreen
 from .screens.cost_confirm import CostDecision
 from .themes import DEFAULT_THEME, FALLBACK_THEME, SHIPPED_THEMES, default_theme_dirs, load_themes
 from .widgets.mode_bar import SCREENS
+
+css_cache.install()
 
 # The first screen is imported with the app; the others (and their widgets) when first shown, so the
 # first frame comes sooner.

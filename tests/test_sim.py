@@ -236,3 +236,49 @@ async def test_async_probabilities_equal_the_sync_ones_and_propagate_errors(monk
     monkeypatch.setattr(sv, "_simulate_chunk", broken)
     with pytest.raises(FloatingPointError, match="chunk failed"):
         await probabilities_async(t, a)
+
+
+@pytest.mark.parametrize("n_amps,rows", [(2, 1), (4, 3), (8, 1), (12, 5), (16, 7), (256, 50), (4096, 9)])
+def test_abs2_transposed_is_every_amplitudes_square_modulus_in_row_order(n_amps, rows):
+    """The blocked transpose (eight amplitudes at a time, a remainder below eight) against numpy, bit for bit."""
+    from engine.sim.kernels import abs2_transposed
+
+    rng = np.random.default_rng(n_amps + rows)
+    psi = rng.normal(size=(n_amps, rows)) + 1j * rng.normal(size=(n_amps, rows))
+    out = np.full((rows, n_amps), np.nan)
+    abs2_transposed(psi, out)
+    assert np.array_equal(out, (psi.real * psi.real + psi.imag * psi.imag).T)
+
+
+def test_sync_chunks_run_once_each_on_the_caller_and_the_pool_and_errors_wait_for_every_chunk(monkeypatch):
+    import threading
+    import time
+
+    import engine.sim.statevector as sv
+
+    monkeypatch.setenv(sv.THREADS_ENV, "2")
+    sv._workers.cache_clear()
+    try:
+        ran: list[tuple[int, int]] = []
+
+        def run(s: int) -> None:
+            time.sleep(0.01)
+            ran.append((s, threading.get_ident()))
+
+        sv._run_jobs(run, range(0, 80, 10))
+        assert sorted(s for s, _ in ran) == list(range(0, 80, 10))
+        assert threading.get_ident() in {t for _, t in ran} and len({t for _, t in ran}) == 2
+
+        done: list[int] = []
+
+        def failing(s: int) -> None:
+            time.sleep(0.01)
+            if s in (30, 50):
+                raise FloatingPointError(f"chunk {s} failed")
+            done.append(s)
+
+        with pytest.raises(FloatingPointError, match="chunk 30 failed"):
+            sv._run_jobs(failing, range(0, 80, 10))
+        assert sorted(done) == [0, 10, 20, 40, 60, 70]
+    finally:
+        sv._workers.cache_clear()

@@ -522,11 +522,25 @@ def backward(n: int, ins: np.ndarray, gates: np.ndarray, prefix: np.ndarray, fix
                 _back_run(cur_p, cur_l, gates, first, count, q, 0, True, angles, fixed1, mats, r, us, dangle)
 
 
+ABS2_TILE = 8  # float64s in a 64-byte line; 4 and 16 measured slower at 8 and 14 qubits
+
+
 @kernel
 def abs2_transposed(psi: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """out[k, i] = |psi[i, k]|^2: probabilities in (B, 2**n) order."""
+    """out[k, i] = |psi[i, k]|^2: probabilities in (B, 2**n) order.
+
+    Eight amplitudes at a time, one output cache line per row: writing one column of `out` at a time put
+    each write in a different line, 2**n * 8 bytes apart, so a chunk's lines fought over a few L1 sets
+    (8 qubits x 50 rows: 45 us against 7-10 us here, 16% of the exact path).
+    """
     n, b = psi.shape
-    for i in range(n):
+    full = n - n % ABS2_TILE
+    for i0 in range(0, full, ABS2_TILE):
+        for k in range(b):
+            for di in range(ABS2_TILE):
+                v = psi[i0 + di, k]
+                out[k, i0 + di] = v.real * v.real + v.imag * v.imag
+    for i in range(full, n):
         for k in range(b):
             v = psi[i, k]
             out[k, i] = v.real * v.real + v.imag * v.imag

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import wait
 from functools import lru_cache
 
 import numpy as np
@@ -88,26 +87,21 @@ def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator, frequencies
         p = np.ascontiguousarray(probs, dtype=np.float64)
     if p.ndim != 2:
         raise ValueError(f"probabilities must be (circuits, outcomes), got shape {p.shape}")
-    from .statevector import _pool_for, _workers
+    from .statevector import _run_jobs, _workers
 
     b, size = p.shape
     n_qubits_of(p)  # a bad width is refused before anything is drawn from rng
     states = shot_states(rng, b)
     counts = np.empty((b, size), dtype=np.int64)  # every row written by the kernel
 
-    def run(rows: slice) -> None:
-        sample_rows_into(p[rows], shots, states[rows], counts[rows], frequencies, rows.start or 0)
-
     workers = _workers() if b > 1 and b * (shots + size) >= PARALLEL_MIN_DRAWS else 1
     step = -(-b // workers)
-    parts = [slice(s, min(b, s + step)) for s in range(0, b, step)]
-    if len(parts) == 1:
-        run(parts[0])
-    else:  # rows are independent streams: splitting them changes nothing but the wall time
-        futures = [_pool_for(workers).submit(run, part) for part in parts]
-        wait(futures)  # every part done before the first error (lowest rows first) is raised
-        for f in futures:
-            f.result()
+
+    def run(s: int) -> None:  # rows are independent streams: splitting them changes nothing but the wall time
+        rows = slice(s, min(b, s + step))
+        sample_rows_into(p[rows], shots, states[rows], counts[rows], frequencies, s)
+
+    _run_jobs(run, range(0, b, step))  # every part done before the first error (lowest rows first) is raised
     return p, counts
 
 

@@ -1,9 +1,9 @@
 """One parse of each CSS source per process, not one per refresh.
 
 Textual's `App.refresh_css` re-parses the whole stylesheet in a fresh `Stylesheet`, whose parse cache starts
-empty, and it runs whenever a mode's screen is first shown and whenever the theme changes. Here that was
-~0.16 s of a first screen switch's ~0.45 s, again for every theme change, and again for every app a
-process starts (each test). The parsed rules depend only on the source, where it was read from, its place
+empty (and holds 64 entries; the app has 40 sources), and it runs whenever a mode's screen is first shown
+and whenever the theme changes. Measured with this cache on and off in turn (medians): a first visit to a
+screen 350 against 497 ms, a theme change 319 against 404 ms, an app's start 753 against 997 ms. The parsed rules depend only on the source, where it was read from, its place
 in the cascade and the CSS variables (the theme), so `install` keys a process-wide cache on exactly those
 and hands the same rule sets back, as each `Stylesheet`'s own cache already does within its life. Invalid
 CSS is not cached: it raises, or its rules carry their errors for Textual to report, as before.
@@ -17,7 +17,7 @@ from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
 from textual.css.types import CSSLocation
 
-MAX_ENTRIES = 1024  # sources x themes; the app has ~150 sources and a user switches between a few themes
+MAX_ENTRIES = 1024  # sources x themes: the app has 40 sources, and a user switches between a few themes
 
 _cache: OrderedDict[tuple[object, ...], list[RuleSet]] = OrderedDict()
 _original = Stylesheet._parse_rules

@@ -1,12 +1,14 @@
 """One parse of each CSS source per process, not one per refresh.
 
-Textual's `App.refresh_css` re-parses the whole stylesheet in a fresh `Stylesheet`, whose parse cache starts
-empty, and it runs whenever a mode's screen is first shown and whenever the theme changes (the app has 40
-sources). Measured with this cache on and off in turn (medians): a first visit to a
-screen 350 against 497 ms, a theme change 319 against 404 ms, an app's start 753 against 997 ms. The parsed rules depend only on the source, where it was read from, its place
-in the cascade and the CSS variables (the theme), so `install` keys a process-wide cache on exactly those
-and hands the same rule sets back, as each `Stylesheet`'s own cache already does within its life. Invalid
-CSS is not cached: it raises, or its rules carry their errors for Textual to report, as before.
+Textual's `App.refresh_css` re-parses the whole stylesheet (the app's 40 sources) in a fresh `Stylesheet`,
+whose parse cache starts empty, whenever a mode's screen is first shown and whenever the theme changes. The
+parsed rules depend only on the source, where it was read from, its place in the cascade and the CSS
+variables (the theme), so `install` keys a process-wide cache on exactly those and hands the same rule sets
+back, as each `Stylesheet`'s own cache already does within its life. Invalid CSS is not cached: it raises,
+or its rules carry their errors for Textual to report, as before.
+
+Measured with the cache on and off in turn in one process (medians): a first visit to a screen 350 against
+497 ms, a theme change 319 against 404 ms, an app's start 753 against 997 ms.
 """
 
 from __future__ import annotations

@@ -81,6 +81,34 @@ def test_chunks_give_the_same_gradient_as_one_pass():
     assert np.max(np.abs(whole.grad - small.grad)) < 1e-13 and np.max(np.abs(whole.z - small.z)) < 1e-13
 
 
+@pytest.mark.parametrize("chunk_bytes", [adjoint.DEFAULT_CHUNK_BYTES, 3 * 256 * 16 * 2])
+def test_rows_split_between_threads_give_one_threads_numbers(monkeypatch, chunk_bytes):
+    """40 rows of 8 qubits (over PARALLEL_MIN_AMPLITUDES): states kept per part, or (3 rows a chunk) simulated
+    again before each backward pass; either way one thread's z and gradient (to rounding: the parts' row
+    counts differ, and with them the summation order of numpy's products)."""
+    from engine.sim import statevector
+
+    t = QuantumModel(8, 8, 2, circuit_depth=2, seed=3).template
+    rng = np.random.default_rng(8)
+    params, x, cot = rng.normal(size=(40, t.n_trainable)), rng.random((40, 8)), rng.normal(size=(40, 8))
+    assert 40 * 2 ** 8 >= adjoint.PARALLEL_MIN_AMPLITUDES
+    seen: list[np.ndarray] = []
+
+    def cotangent(z: np.ndarray) -> np.ndarray:
+        seen.append(z.copy())
+        return cot
+
+    results = []
+    for threads in ("2", "1"):
+        monkeypatch.setenv(statevector.THREADS_ENV, threads)
+        statevector._workers.cache_clear()
+        results.append(adjoint.value_and_grad(t, params, x, cotangent, chunk_bytes=chunk_bytes))
+    statevector._workers.cache_clear()
+    (two, one) = results
+    assert np.max(np.abs(two.z - one.z)) < 1e-13 and np.max(np.abs(two.grad - one.grad)) < 1e-12
+    assert np.array_equal(seen[0], two.z) and np.array_equal(seen[1], one.z)  # the cotangent saw every row
+
+
 def test_a_template_without_trainable_slots_has_a_zero_gradient():
     b = TemplateBuilder(2, n_inputs=1)
     t = b.gate("ry", 0, angles=(b.input(0),)).gate("cnot", 1, controls=(0,)).build()

@@ -282,3 +282,25 @@ def test_sync_chunks_run_once_each_on_the_caller_and_the_pool_and_errors_wait_fo
         assert sorted(done) == [0, 10, 20, 40, 60, 70]
     finally:
         sv._workers.cache_clear()
+
+
+def test_sync_chunks_called_from_a_pool_thread_run_there_instead_of_waiting_on_the_pool(monkeypatch):
+    """A fork-join nested in a pool job must not wait for pool threads that may all be busy waiting likewise."""
+    import threading
+
+    import engine.sim.statevector as sv
+
+    monkeypatch.setenv(sv.THREADS_ENV, "2")
+    sv._workers.cache_clear()
+    try:
+        pool = sv._pool_for(2)
+        names: list[str] = []
+
+        def outer() -> None:
+            sv._run_jobs(lambda s: names.append(threading.current_thread().name), range(4))
+
+        for f in [pool.submit(outer) for _ in range(4)]:  # more nested callers than pool threads
+            f.result(timeout=10)
+        assert len(names) == 16 and all(n.startswith(sv.POOL_PREFIX + "_") for n in names)
+    finally:
+        sv._workers.cache_clear()

@@ -11,7 +11,7 @@ import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from threading import Lock, Thread
+from threading import Lock, Thread, current_thread
 from types import ModuleType
 import os
 
@@ -28,6 +28,7 @@ DEFAULT_CHUNK_BYTES = 8 * 2**20
 _plans: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
 _plans_lock = Lock()
 _pool: ThreadPoolExecutor | None = None  # shared by all callers; chunks are independent
+POOL_PREFIX = "qstore-sim"
 PARALLEL_MIN_AMPLITUDES = 2 ** 15
 
 
@@ -180,7 +181,7 @@ def _workers() -> int:
 def _pool_for(workers: int) -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qstore-sim")
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=POOL_PREFIX)
     return _pool
 
 
@@ -225,7 +226,7 @@ def _run_jobs(run: Callable[[int], None], starts: range) -> None:
     Every chunk is done before the first error (lowest chunk first) is raised.
     """
     workers = min(_workers(), len(starts))
-    if workers == 1:
+    if workers == 1 or current_thread().name.startswith(POOL_PREFIX + "_"):  # nested: never wait on the pool
         for s in starts:
             run(s)
         return

@@ -65,9 +65,10 @@ def _compiled(t: Template) -> _Compiled:
     return c
 
 
-# Rows x amplitudes from which the rows are split between threads. One split costs ~0.1-0.3 ms here (a pool
-# thread's wake-up, two fork-joins): 8 qubits x 3 layers, 20 rows (5,120) took 1.02 against 1.40 ms, 64 rows
-# 2.85 against 5.20 ms; 6 qubits x 2 layers, 32 rows (2,048) 0.64 against 0.54 ms, so it stays on one thread.
+# Rows x amplitudes from which the rows are split between threads. A split costs ~0.1-0.3 ms here (a pool
+# thread's wake-up, two fork-joins). Two threads against one, interleaved, best / median: 8 qubits x 3 layers,
+# 64 rows, 3.10 / 3.59 against 4.42 / 5.95 ms; 20 rows (5,120), 1.11 / 1.45 against 1.11 / 1.61 ms. 6 qubits x
+# 2 layers, 32 rows (2,048), split by hand: 0.64 against 0.54 ms, so below this it stays on one thread.
 PARALLEL_MIN_AMPLITUDES = 4096
 
 

@@ -196,3 +196,25 @@ def test_fused_shots_refuse_bad_arguments_before_drawing_from_the_generator():
     with pytest.raises(ValueError, match="angles has 2 columns"):
         shot_frequencies(t, np.zeros((2, 2)), 10, rng)
     assert rng.bit_generator.state == state
+
+
+def test_a_small_circuits_batch_is_split_between_threads_for_its_shots_not_for_its_probabilities(monkeypatch):
+    """4 qubits x 500 rows: 8,000 amplitudes stay in one chunk, but 1,000 shots a row (508,000 draws, over
+    PARALLEL_MIN_SHOTS) are worth a chunk per thread; the draws are the same either way."""
+    from engine.sim import statevector
+
+    monkeypatch.setenv(statevector.THREADS_ENV, "2")
+    statevector._workers.cache_clear()
+    try:
+        t = model_template(4, 2)
+        rng = np.random.default_rng(9)
+        a = t.bind_angles(rng.normal(size=(500, t.n_trainable)), rng.random((500, 4)))
+        chunk_bytes = statevector.DEFAULT_CHUNK_BYTES
+        assert len(statevector._probability_job(t, a, chunk_bytes)[2]) == 1
+        sampled = (1000, np.zeros((500, 4), dtype=np.uint64), np.empty((500, 16), dtype=np.int64))
+        assert len(statevector._probability_job(t, a, chunk_bytes, sampled)[2]) == 2
+        freqs, counts = shot_frequencies(t, a, 1000, np.random.default_rng(3))
+        expected_freqs, expected_counts = sample_frequencies(probabilities(t, a), 1000, np.random.default_rng(3))
+        assert np.array_equal(counts, expected_counts) and np.array_equal(freqs, expected_freqs)
+    finally:
+        statevector._workers.cache_clear()

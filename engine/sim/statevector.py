@@ -32,7 +32,8 @@ POOL_PREFIX = "qstore-sim"
 PARALLEL_MIN_AMPLITUDES = 2 ** 15
 # With shots, rows x (shots + outcomes) from which a small circuit's batch is split too: its sampling outweighs
 # its simulation (6 qubits x 1 layer, 200 rows, 1,000 shots: 0.72 against 0.90 ms), but below this the split's
-# shorter chunks and wake-up cost more (8 qubits x 1 layer, 50 rows: 0.70 against 0.50 ms).
+# shorter chunks and wake-up cost more (8 qubits x 1 layer, 50 rows: 0.70 against 0.50 ms). Higher than
+# measure.PARALLEL_MIN_DRAWS, which splits sampling alone: here the simulation's chunks are split as well.
 PARALLEL_MIN_SHOTS = 200_000
 
 

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -142,6 +143,8 @@ class QStoreApp(App[None]):
         self._frozen_for: object | None = None
         self.crash: BaseException | None = None  # the exception that ended the app, if one did
         self._after_run: str | None = None  # the quit dialog's choice, carried out when the run has stopped
+        self._prewarming = False  # a background screen is being composed (see exit)
+        self._exit_after_prewarm: tuple[None, int, RenderableType | None] | None = None
         # Not in tests: there many apps come and go in one process, and the policy is process-wide.
         self._collector = None if testing else IdleCollector()
         self.bridge = EngineBridge(self, runs_dir=self.runs_dir, clock=clock)
@@ -225,11 +228,29 @@ class QStoreApp(App[None]):
         if not pending:
             self._freeze_heap()
             return
-        await self._init_mode(pending[0])
-        screen = self._screen_stacks[pending[0]][0]
-        self.stylesheet.update(screen, animate=False)
-        screen._css_update_count = self._css_update_count
+        self._prewarming = True
+        try:
+            await self._init_mode(pending[0])
+            screen = self._screen_stacks[pending[0]][0]
+            self.stylesheet.update(screen, animate=False)
+            screen._css_update_count = self._css_update_count
+        finally:
+            self._prewarming = False
+        if self._exit_after_prewarm is not None:
+            result, return_code, message = self._exit_after_prewarm
+            self._exit_after_prewarm = None
+            self.exit(result, return_code, message)
+            return
         self.set_timer(PREWARM_GAP_S, self._prewarm)
+
+    def exit(self, result: None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
+        """Exit, but not while a screen is being composed in the background: the timer runs `_prewarm` in
+        its own task, and an exit then closed the screen's widgets under its mount handlers (NoMatches,
+        a crash on quitting in the first second). Such an exit waits for that one screen (<= ~300 ms)."""
+        if self._prewarming:
+            self._exit_after_prewarm = (result, return_code, message)
+            return
+        super().exit(result, return_code, message)
 
     def _freeze_heap(self, collect: bool = True) -> None:
         """Collect (when idle), then move every live object out of the collector's reach (`gc.freeze`)."""

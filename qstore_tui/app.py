@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +21,7 @@ from rich.console import RenderableType
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -56,6 +58,8 @@ def _factory(mode: str) -> Callable[[], Screen]:
     return lambda: screen_class(mode)()
 
 
+SIGNAL_EXIT_CODE = 130  # as the headless run's after a signal: interrupted
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill or a service stop; the SSH session dropped
 PREWARM_GAP_S = 0.1  # between screens composed in the background after the first frame
 
 _MODE_KEYS = [
@@ -144,6 +148,10 @@ class QStoreApp(App[None]):
         self.crash: BaseException | None = None  # the exception that ended the app, if one did
         self._after_run: str | None = None  # the quit dialog's choice, carried out when the run has stopped
         self._prewarming = False  # a background screen is being composed (see exit)
+        self._signalled = False  # SIGTERM or SIGHUP came: the run in this app is stopping, then the app exits
+        self._hung_up = False  # SIGHUP or the terminal lost (terminal_driver): one hangup, however it is told
+        self._terminal_gone = False  # its writes fail: nothing more is printed to it
+        self._signal_handlers: list[signal.Signals] = []
         self._exit_after_prewarm: tuple[None, int, RenderableType | None] | None = None
         # Not in tests: there many apps come and go in one process, and the policy is process-wide.
         self._collector = None if testing else IdleCollector()
@@ -164,7 +172,8 @@ class QStoreApp(App[None]):
 
             path = write_crash_log(self.crash, what="the app", run_dir=self.bridge.run_dir,
                                    context=[f"screen: {self.current_mode}"])
-            print(crash_message("the app", self.crash, path), file=sys.stderr, flush=True)
+            if not self._terminal_gone:  # else the crash log is all there is
+                print(crash_message("the app", self.crash, path), file=sys.stderr, flush=True)
         return result
 
     def _handle_exception(self, error: Exception) -> None:
@@ -174,7 +183,7 @@ class QStoreApp(App[None]):
         super()._handle_exception(error)
 
     def _print_error_renderables(self) -> None:
-        if self.crash is not None and not self.testing:
+        if self._terminal_gone or (self.crash is not None and not self.testing):
             self._exit_renderables.clear()  # the one line and the crash log replace the traceback
         super()._print_error_renderables()
 
@@ -193,8 +202,59 @@ class QStoreApp(App[None]):
     def on_unmount(self) -> None:
         if self._collector is not None:
             self._collector.restore()
+        loop = asyncio.get_running_loop()
+        for sig in self._signal_handlers:
+            loop.remove_signal_handler(sig)
+        self._signal_handlers.clear()
+
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM and SIGHUP end the app as a quit does, not as a kill: without this a signal killed the
+        process with the terminal left raw and a run in the app lost since its last checkpoint."""
+        loop = asyncio.get_running_loop()
+        for sig in TERMINATING_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self._terminated, sig)
+            except (ValueError, RuntimeError):  # not the main thread's loop: the signal keeps its handler
+                return
+            self._signal_handlers.append(sig)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's Linux driver, made to survive the terminal hanging up (terminal_driver); any other driver
+        (the web driver of `serve`, the headless one of tests) as Textual picks it."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        driver = super().get_driver_class()
+        if driver is LinuxDriver:
+            from .terminal_driver import HangupSafeLinuxDriver
+
+            return HangupSafeLinuxDriver
+        return driver
+
+    def terminal_lost(self) -> None:
+        """From the driver's threads: the terminal hung up; handled as SIGHUP, on the app's loop."""
+        self._terminal_gone = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._terminated, signal.SIGHUP)
+
+    def _terminated(self, sig: signal.Signals) -> None:
+        """A run training in this app stops with a checkpoint (IonQ jobs in flight cancelled), then the app
+        exits with 130; with no run, or on a second signal, it exits at once (the run keeps its last
+        checkpoint). `qstore-tui run --resume RUN` continues it."""
+        if sig == signal.SIGHUP:
+            if self._hung_up:
+                return
+            self._hung_up = True
+        bridge = self.bridge
+        if self._signalled or not (bridge.session is not None and bridge.active):
+            self.exit(return_code=SIGNAL_EXIT_CODE, message=f"{sig.name}: the app closed")
+            return
+        self._signalled = True
+        self._after_run = "stop"
+        if not bridge.stop() and bridge.view.status != "stopping" and not bridge.active:
+            self._run_over(bridge.view.status)  # it ended meanwhile
 
     def on_mount(self) -> None:
+        self._install_signal_handlers()
         self._install_themes()
         self._install_keymap()
         if self._collector is not None:
@@ -355,7 +415,7 @@ class QStoreApp(App[None]):
                               f"follow it with: qstore-tui attach {run_id}")
             return
         self.exit(message=f"run {run_id} {status}; resume it with: qstore-tui run --resume {run_id}"
-                  if status == "stopped" else None)
+                  if status == "stopped" else None, return_code=SIGNAL_EXIT_CODE if self._signalled else 0)
 
     # ----- help -----
 

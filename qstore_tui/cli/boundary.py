@@ -152,8 +152,10 @@ def exit_now(code: int) -> None:
 def sigterm_as_interrupt(command: Command, args: argparse.Namespace) -> None:
     """SIGTERM ends a plain command like Ctrl-C (exit 130, files closed) instead of killing it mid-write.
 
-    Not for the TUI (the app and attach, or `run` without --headless): Textual restores the terminal
-    on its own signals, and a KeyboardInterrupt inside it would leave the screen in raw mode.
+    Not for the TUI (the app and attach, or `run` without --headless): a KeyboardInterrupt inside Textual
+    would leave the screen in raw mode. The app takes SIGTERM and SIGHUP itself once it runs (it stops its
+    run at a checkpoint, restores the terminal and exits 130: QStoreApp._terminated); until then the default
+    applies.
     """
     import signal
 

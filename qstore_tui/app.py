@@ -22,6 +22,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
+from textual.messages import ExitApp
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -148,7 +149,8 @@ class QStoreApp(App[None]):
         self.crash: BaseException | None = None  # the exception that ended the app, if one did
         self._after_run: str | None = None  # the quit dialog's choice, carried out when the run has stopped
         self._prewarming = False  # a background screen is being composed (see exit)
-        self._signalled = False  # SIGTERM or SIGHUP came: the run in this app is stopping, then the app exits
+        self._signalled = False  # asked to close from outside (a signal, serve's page gone): the run is stopping
+        self._outside_exit_code = 0  # the exit code the app then ends with
         self._hung_up = False  # SIGHUP or the terminal lost (terminal_driver): one hangup, however it is told
         self._terminal_gone = False  # its writes fail: nothing more is printed to it
         self._signal_handlers: list[signal.Signals] = []
@@ -237,18 +239,32 @@ class QStoreApp(App[None]):
             self._loop.call_soon_threadsafe(self._terminated, signal.SIGHUP)
 
     def _terminated(self, sig: signal.Signals) -> None:
-        """A run training in this app stops with a checkpoint (IonQ jobs in flight cancelled), then the app
-        exits with 130; with no run, or on a second signal, it exits at once (the run keeps its last
-        checkpoint). `qstore-tui run --resume RUN` continues it."""
+        """SIGTERM or SIGHUP (or the terminal lost): see _closed_from_outside; exit code 130."""
         if sig == signal.SIGHUP:
             if self._hung_up:
                 return
             self._hung_up = True
+        self._closed_from_outside(f"{sig.name}: the app closed", SIGNAL_EXIT_CODE)
+
+    def on_exit_app(self, message: ExitApp) -> None:
+        """Textual's ExitApp, before App's own handler (Textual calls each class's handler in turn). Ours follows
+        exit(); one that does not was posted by the web driver when `serve`'s browser page went away or its
+        server stopped: a quit from outside, handled as a signal is. Before, it shut the app down under its run
+        (lost since its last checkpoint) and under a screen being composed in the background (a crash)."""
+        if not self._exit:
+            message.prevent_default()  # App's handler runs on the ExitApp that our exit() posts later
+            self._closed_from_outside("closed by serve: the browser page went away or the server stopped", 0)
+
+    def _closed_from_outside(self, why: str, return_code: int) -> None:
+        """A run training in this app stops with a checkpoint (IonQ jobs in flight cancelled), then the app
+        exits; with no run, or when asked again, it exits at once (the run keeps its last checkpoint).
+        `qstore-tui run --resume RUN` continues it."""
         bridge = self.bridge
         if self._signalled or not (bridge.session is not None and bridge.active):
-            self.exit(return_code=SIGNAL_EXIT_CODE, message=f"{sig.name}: the app closed")
+            self.exit(return_code=return_code, message=why)
             return
         self._signalled = True
+        self._outside_exit_code = return_code
         self._after_run = "stop"
         if not bridge.stop() and bridge.view.status != "stopping" and not bridge.active:
             self._run_over(bridge.view.status)  # it ended meanwhile
@@ -415,7 +431,7 @@ class QStoreApp(App[None]):
                               f"follow it with: qstore-tui attach {run_id}")
             return
         self.exit(message=f"run {run_id} {status}; resume it with: qstore-tui run --resume {run_id}"
-                  if status == "stopped" else None, return_code=SIGNAL_EXIT_CODE if self._signalled else 0)
+                  if status == "stopped" else None, return_code=self._outside_exit_code)
 
     # ----- help -----
 

@@ -62,3 +62,43 @@ async def test_an_exit_while_a_screen_is_composed_in_the_background_ends_the_app
         await _until(lambda: not app.is_running)
     assert app.crash is None
     assert app.return_code == 3  # the exit's own code, not a crash's 1
+
+
+async def test_serves_exit_during_a_background_compose_ends_the_app_cleanly(tmp_path):
+    """The web driver of `serve` posts Textual's ExitApp itself (the page went away) without exit()."""
+    from textual.messages import ExitApp
+
+    app = _live_app(tmp_path / "runs")
+    init_mode = app._init_mode
+    composing: list[str] = []
+
+    def recording_init_mode(mode):
+        composing.append(mode)
+        return init_mode(mode)
+
+    app._init_mode = recording_init_mode
+    async with app.run_test(size=(80, 24)):
+        await _until(lambda: len(composing) >= 4)
+        app.post_message(ExitApp())
+        await _until(lambda: not app.is_running)
+    assert app.crash is None
+    assert app.return_code == 0
+
+
+async def test_serves_exit_while_a_run_trains_stops_it_at_a_checkpoint(tmp_path, app_factory):
+    from textual.messages import ExitApp
+
+    from engine.events import RunFinished
+    from engine.runs import read_events
+    from test_app_help_quit import long_run, until
+
+    app = app_factory(config=long_run(), runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_start()
+        await until(pilot, lambda: app.bridge.view.step >= 3)
+        app.post_message(ExitApp())
+        await until(pilot, lambda: not app.is_running)
+    finished = read_events(app.bridge.run_dir)[-1]
+    assert isinstance(finished, RunFinished) and finished.status == "stopped"
+    assert f"checkpoint written at step {finished.steps}" in finished.message
+    assert app.crash is None and app.return_code == 0

@@ -23,6 +23,19 @@ async def _until(predicate, timeout_s: float = 20.0) -> None:
         await asyncio.sleep(0.001)
 
 
+def _record_background_composes(app) -> list[str]:
+    """The modes whose screens the app starts composing (Textual's `_init_mode`), in order, as they start."""
+    init_mode = app._init_mode
+    composing: list[str] = []
+
+    def recording_init_mode(mode):
+        composing.append(mode)
+        return init_mode(mode)
+
+    app._init_mode = recording_init_mode
+    return composing
+
+
 @pytest.fixture(autouse=True)
 def _unfreeze():
     yield
@@ -44,14 +57,7 @@ async def test_an_exit_while_a_screen_is_composed_in_the_background_ends_the_app
     crash log and exit code 1 for an app quit in its first second. The exit comes from another task (as the timer's
     is), once the nth background screen has started mounting."""
     app = _live_app(tmp_path / "runs")
-    init_mode = app._init_mode
-    composing: list[str] = []
-
-    def recording_init_mode(mode):
-        composing.append(mode)
-        return init_mode(mode)
-
-    app._init_mode = recording_init_mode
+    composing = _record_background_composes(app)
     async with app.run_test(size=(80, 24)):
         await _until(lambda: len(composing) >= nth)
         await asyncio.sleep(after_s)  # the mount under way
@@ -69,14 +75,7 @@ async def test_serves_exit_during_a_background_compose_ends_the_app_cleanly(tmp_
     from textual.messages import ExitApp
 
     app = _live_app(tmp_path / "runs")
-    init_mode = app._init_mode
-    composing: list[str] = []
-
-    def recording_init_mode(mode):
-        composing.append(mode)
-        return init_mode(mode)
-
-    app._init_mode = recording_init_mode
+    composing = _record_background_composes(app)
     async with app.run_test(size=(80, 24)):
         await _until(lambda: len(composing) >= 4)
         app.post_message(ExitApp())

@@ -298,7 +298,7 @@ class QStoreApp(App[None]):
         100-300 ms). Textual has no public call to build a mode's screen without showing it:
         `_init_mode` is what `switch_mode` runs for a new mode, and styling the screen here spares the
         full CSS refresh `switch_mode` does for a screen it has not styled yet (textual is pinned)."""
-        if not self.is_running:  # shutting down: the stacks are being closed
+        if not self.is_running or self._exit:  # exiting or shutting down: the stacks are being closed
             return
         pending = [mode for mode in self.MODES if mode not in self._screen_stacks]
         if not pending:
@@ -306,10 +306,11 @@ class QStoreApp(App[None]):
             return
         self._prewarming = True
         try:
-            await self._init_mode(pending[0])
+            await self._init_mode(pending[0])  # returns at once: the screen composes and mounts in its own task
             screen = self._screen_stacks[pending[0]][0]
             self.stylesheet.update(screen, animate=False)
             screen._css_update_count = self._css_update_count
+            await screen._mounted_event.wait()  # set once its mount handlers ran (or raised)
         finally:
             self._prewarming = False
         if self._exit_after_prewarm is not None:

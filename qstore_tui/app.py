@@ -265,7 +265,8 @@ class QStoreApp(App[None]):
             return
         self._signalled = True
         self._outside_exit_code = return_code
-        self._after_run = "stop"
+        if self._after_run is None:  # a choice already made in the quit dialog (detach) is kept
+            self._after_run = "stop"
         if not bridge.stop() and bridge.view.status != "stopping" and not bridge.active:
             self._run_over(bridge.view.status)  # it ended meanwhile
 

@@ -235,3 +235,50 @@ async def test_an_action_whose_awaited_work_was_cancelled_does_not_end_the_app(t
         assert app.is_running
         await pilot.press("2")
         assert app.current_mode == "training"
+
+
+async def test_q_then_d_hands_the_run_to_a_headless_process_that_continues_it_bit_for_bit(tmp_path, app_factory):
+    """Detach: the run stops at a checkpoint, the app quits naming the new process, and `run --resume` in a session
+    of its own finishes it with the losses an uninterrupted run of the same config has, step for step."""
+    import csv
+    import subprocess
+    import sys
+
+    from engine.events import RunStarted
+
+    config = TrainingConfig(backend="local", n_qubits=3, circuit_depth=1, shots_per_circuit=0, epochs=8,
+                            n_samples=40, batch_size=8, embeddings_to_store=False, log_interval=1,
+                            use_native_gates=False)
+    app = app_factory(config=config, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_start()
+        await until(pilot, lambda: app.bridge.view.step >= 2)
+        assert app.bridge.pause()  # so that the run cannot finish before the keys reach the dialog
+        await until(pilot, lambda: app.bridge.view.status == "paused")
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitConfirmScreen)
+        await pilot.press("d")
+        await until(pilot, lambda: not app.is_running)
+    run_dir = app.bridge.run_dir
+    deadline = time.monotonic() + 60
+    while not (isinstance((events := read_events(run_dir))[-1], RunFinished) and events[-1].status == "completed"):
+        assert time.monotonic() < deadline, (run_dir / "headless.log").read_text()
+        await asyncio.sleep(0.1)
+    checkpoints = [e.step for e in events if isinstance(e, Checkpoint)]
+    resumed = [e for e in events if isinstance(e, RunStarted) and e.resumed_from_step]
+    assert len(resumed) == 1 and resumed[0].resumed_from_step in checkpoints  # from the checkpoint the stop wrote
+    total = next(e for e in events if isinstance(e, RunStarted)).total_steps
+    assert events[-1].steps == total > resumed[0].resumed_from_step
+    assert (run_dir / "headless.log").stat().st_size > 0
+
+    reference = tmp_path / "reference"
+    subprocess.run([sys.executable, "-m", "qstore_tui", "run", "--headless", "--config", str(run_dir / "config.toml"),
+                    "--runs-dir", str(reference)], check=True, capture_output=True, timeout=120)
+
+    def losses(directory):
+        with open(directory / "metrics.csv", newline="") as f:
+            return {int(row["step"]): row["loss"] for row in csv.DictReader(f)}
+
+    ours, theirs = losses(run_dir), losses(next(reference.glob("*/")))
+    assert sorted(ours) == sorted(theirs) == list(range(total))
+    assert ours == theirs  # the decimal text of every float, so bit for bit

@@ -37,12 +37,23 @@ def _scrub(text: str) -> str:
     return text
 
 
+def _masked_argv(argv: list[str]) -> list[str]:
+    """argv with the value of any secret field assignment (`quantum_api_key=...`, in `--set K=V` or `--set=K=V`)
+    masked: the CLI refuses them, but a crash log must not depend on that."""
+    import re
+
+    from engine.config.fieldtypes import MASK, SECRET_FIELDS
+
+    assignment = re.compile(rf"\b({'|'.join(map(re.escape, SECRET_FIELDS))})(\s*=).*", re.DOTALL)
+    return [assignment.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", arg) for arg in argv]
+
+
 def _report(exc: BaseException, what: str, context: list[str]) -> str:
     lines = [
         f"qstore-tui {__version__} crashed in {what}",
         f"time: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
         f"python: {sys.version.split()[0]} on {platform.platform()}",
-        f"argv: {' '.join(sys.argv)}",
+        f"argv: {' '.join(_masked_argv(sys.argv))}",
         *context,
         "",
         *traceback.format_exception(exc),

@@ -38,6 +38,27 @@ def test_an_unexpected_error_is_one_line_naming_the_command_and_its_crash_log(tm
     assert "canary-key-in-a-crash-77" not in text + err
 
 
+@pytest.mark.parametrize("field, env", [("quantum_api_key", "IONQ_API_KEY"), ("pinecone_api_key", "PINECONE_API_KEY")])
+def test_a_secret_on_the_command_line_is_refused_naming_its_environment_variable(tmp_path, capsys, field, env):
+    """As in config files: a command line shows in `ps` to every user, and in crash logs."""
+    assert main(["run", "--headless", "--runs-dir", str(tmp_path), "--set", f"{field}=canary-cli-secret-41"]) \
+        == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {field}: secrets are never read from the command line; set env {env}"
+    assert not list(tmp_path.iterdir())  # refused before any run directory
+
+
+def test_a_crash_log_masks_a_secret_given_on_the_command_line(tmp_path, monkeypatch):
+    from qstore_tui.crash import write_crash_log
+
+    monkeypatch.setattr(sys, "argv", ["qstore-tui", "run", "--set", "quantum_api_key=canary-argv-52",
+                                      "--set=pinecone_api_key=canary-argv-53", "--set", "epochs=3"])
+    log = write_crash_log(RuntimeError("boom"), what="a test", run_dir=tmp_path)
+    text = log.read_text()
+    assert "canary-argv-5" not in text
+    assert "quantum_api_key=*" in text and "--set=pinecone_api_key=*" in text and "epochs=3" in text
+
+
 def test_a_runs_dir_that_is_a_file_exits_2_naming_the_path(tmp_path, capsys):
     afile = tmp_path / "not-a-dir"
     afile.write_text("x")

@@ -46,7 +46,7 @@ def runs_dir(args: argparse.Namespace, config: TrainingConfig | None = None) -> 
 
 def build_config(args: argparse.Namespace) -> TrainingConfig | None:
     """The config from --config / --preset / --set, or None when none of them was given."""
-    from engine.config import ConfigError, TrainingConfig, load_config
+    from engine.config import SECRET_FIELDS, ConfigError, TrainingConfig, load_config
 
     if args.config is not None and args.preset is not None:
         raise ConfigError("preset", "give --config FILE or --preset NAME, not both")
@@ -55,6 +55,9 @@ def build_config(args: argparse.Namespace) -> TrainingConfig | None:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(None, f"--set takes KEY=VALUE, got {item!r}")
+        if key.strip() in SECRET_FIELDS:  # as config files: a command line shows in `ps` and in crash logs
+            raise ConfigError(key.strip(), f"secrets are never read from the command line; set env "
+                                           f"{SECRET_FIELDS[key.strip()]}")
         overrides[key.strip()] = value
     if args.config is None and args.preset is None and not overrides:
         return None

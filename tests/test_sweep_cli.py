@@ -53,6 +53,15 @@ def test_bad_sweeps_are_refused_naming_the_field(tmp_path, capsys, monkeypatch):
                  "--trials", "3", "--runs-dir", runs]) == 2  # no terminal to confirm in, no --yes
     captured = capsys.readouterr()
     assert "estimated cost of the study: $" in captured.out and "pass --yes" in captured.err
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")  # the user declines the cost
+    assert main(["sweep", "--config", str(base), *qpu, "--set", "max_cost_usd=100000", "--space", str(space),
+                 "--trials", "3", "--runs-dir", runs]) == 130
+    err = capsys.readouterr().err
+    assert "not started: the study's estimated cost of $" in err and "was not confirmed" in err
+    from qstore_tui.crash import crash_dir
+
+    assert "internal error" not in err and not (crash_dir().exists() and any(crash_dir().iterdir()))
 
 
 def test_the_heartbeat_grace_covers_a_cold_start_however_short_the_beat(tmp_path, monkeypatch):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 import types
 import typing
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Union
 
 from ..config import SECRET_FIELDS, ConfigError, TrainingConfig
+from ..tomlguard import TomlError
+from ..tomlguard import loads as toml_loads
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -235,10 +236,14 @@ def load_space(path: str | Path, base: TrainingConfig) -> SearchSpace:
     """Read and check a space file; errors name the file and the field."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(None, f"{path}: cannot read the space file: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(None, f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = toml_loads(text)  # depth- and size-limited, as every TOML file we read: not a RecursionError
+    except TomlError as exc:
         raise ConfigError(None, f"{path}: not valid TOML: {exc}") from None
     try:
         return parse_space(data, base)

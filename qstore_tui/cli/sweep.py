@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .command import EXIT_OK, Command
+from .command import EXIT_INTERRUPTED, EXIT_OK, Command
 from .options import build_config, config_options, runs_dir, runs_dir_option
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def _start(args: argparse.Namespace) -> int:
     from engine.config import ConfigError
     from engine.runs import new_run_id
     from engine.sweep import SweepSpec, load_space, start_sweep
+    from engine.sweep.runner import SweepCancelled
     from engine.sweep.study import check_study_name, check_trials
 
     if args.space is None or args.trials is None:
@@ -88,7 +89,11 @@ def _start(args: argparse.Namespace) -> int:
     options = _options(args, root)
     print(f"sweep {name}: {args.trials} trials over {', '.join(space.params)} ({args.sampler}, prune {args.prune}),"
           f" {options.n_workers} worker(s), storage {_masked(options.url)}")
-    summary = start_sweep(spec, options, confirm=lambda cost: _confirm(cost, args.yes), on_progress=_Printer())
+    try:
+        summary = start_sweep(spec, options, confirm=lambda cost: _confirm(cost, args.yes), on_progress=_Printer())
+    except SweepCancelled as exc:  # the user answered no: nothing started, nothing charged; not a bug
+        print(f"sweep {name} not started: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return _finish(summary)
 
 

@@ -63,6 +63,24 @@ def test_runs_lists_the_run_with_its_status_and_steps(finished_run, capsys):
     assert lines[-1] == f"(1 run in {runs_dir})"
 
 
+def test_runs_lists_every_run_when_one_has_a_damaged_event_line_and_names_it(finished_run, capsys):
+    """A bad line in the middle of one run's events made `runs` fail as a whole (exit 2, nothing listed)."""
+    import shutil
+
+    runs_dir, run_dir, _ = finished_run
+    damaged = runs_dir / "20200101-000000-dead"
+    shutil.copytree(run_dir, damaged)
+    events = (damaged / "events.jsonl").read_text().splitlines(keepends=True)
+    events[3] = '{"seq":4,"kind":"step_metrics","loss":"not a number"}\n'
+    (damaged / "events.jsonl").write_text("".join(events))
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    captured = capsys.readouterr()
+    listed = [line.split()[0] for line in captured.out.splitlines()[1:-1]]
+    assert sorted(listed) == sorted([run_dir.name, damaged.name]) and captured.out.splitlines()[-1] == \
+        f"(2 runs in {runs_dir})"
+    assert captured.err.startswith(f"warning: run {damaged.name}: {damaged / 'events.jsonl'}: line 4: bad event")
+
+
 def test_resuming_a_completed_run_is_refused(finished_run, capsys):
     runs_dir, run_dir, _ = finished_run
     assert main(["run", "--resume", run_dir.name, "--runs-dir", str(runs_dir)]) == 2

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..events import EpochFinished, RunFinished, RunStarted, StepMetrics
-from .directory import CONFIG_FILE, EVENTS_FILE, is_running, load_run_config
+from .directory import CONFIG_FILE, EVENTS_FILE, RunError, is_running, load_run_config
 from .eventlog import _parse_line
 
 
@@ -21,6 +21,7 @@ class RunInfo:
     final_loss: float | None
     val_accuracy: float | None
     backend: str
+    problem: str = ""  # a damaged event line: the summary holds what was read before it
 
 
 _SUMMARY_KINDS = tuple(f'"kind":"{k}"'.encode()
@@ -35,22 +36,29 @@ def run_info(run_dir: Path) -> RunInfo:
     last_step: StepMetrics | None = None
     last_epoch: EpochFinished | None = None
     finished: RunFinished | None = None
-    if path.exists():
-        lines = path.read_bytes().split(b"\n")
-        lines.pop()
-        for number, line in enumerate(lines, start=1):
-            if not any(k in line for k in _SUMMARY_KINDS):
-                continue
+    problem = ""
+    try:
+        lines = path.read_bytes().split(b"\n") if path.exists() else [b""]
+    except OSError as exc:
+        lines, problem = [b""], f"{path}: cannot read: {exc.strerror}"
+    lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if not any(k in line for k in _SUMMARY_KINDS):
+            continue
+        try:
             event = _parse_line(path, number, line)
-            if isinstance(event, RunStarted):
-                started = started or event
-                finished = None  # a resumed segment: the run is not finished until it says so again
-            elif isinstance(event, StepMetrics):
-                last_step = event
-            elif isinstance(event, EpochFinished):
-                last_epoch = event
-            elif isinstance(event, RunFinished):
-                finished = event
+        except RunError as exc:  # one damaged run must not hide the others from `runs`
+            problem = str(exc)
+            break
+        if isinstance(event, RunStarted):
+            started = started or event
+            finished = None  # a resumed segment: the run is not finished until it says so again
+        elif isinstance(event, StepMetrics):
+            last_step = event
+        elif isinstance(event, EpochFinished):
+            last_epoch = event
+        elif isinstance(event, RunFinished):
+            finished = event
     if is_running(run_dir):
         status = "running"
     elif finished is not None:
@@ -68,7 +76,7 @@ def run_info(run_dir: Path) -> RunInfo:
         run_id=run_dir.name, path=run_dir, status=status, started_at=started.time if started else None,
         steps=last_step.step + 1 if last_step else 0,
         total_steps=last_step.total_steps if last_step else (started.total_steps if started else 0),
-        final_loss=final_loss, val_accuracy=val_accuracy, backend=backend,
+        final_loss=final_loss, val_accuracy=val_accuracy, backend=backend, problem=problem,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .command import EXIT_OK, Command
 from .options import runs_dir, runs_dir_option
@@ -32,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     print(f"({len(infos)} run{'' if len(infos) == 1 else 's'} in {root})")
+    for r in infos:
+        if r.problem:  # listed from what could be read; said, not hidden
+            print(f"warning: run {r.run_id}: {r.problem}", file=sys.stderr)
     return EXIT_OK
 
 

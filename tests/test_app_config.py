@@ -8,8 +8,9 @@ import pytest
 from textual.widgets import Input, Select, Static
 
 from engine.config import PRESETS, TrainingConfig, load_config
+from engine.run_cost import estimate_run_cost, planned_circuits
 from qstore_tui.screens.config import ConfigScreen
-from qstore_tui.screens.cost_confirm import CostConfirmScreen, estimate_run_cost, planned_circuits
+from qstore_tui.screens.cost_confirm import CostConfirmScreen
 from qstore_tui.widgets.choice import Choice
 from qstore_tui.widgets.config_field import ConfigField, FieldError
 

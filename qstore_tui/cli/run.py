@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from .command import Command
+from .command import EXIT_INTERRUPTED, Command
 from .options import build_config, config_options, no_mouse_option, open_app, runs_dir, runs_dir_option
+
+if TYPE_CHECKING:
+    from engine.config import TrainingConfig
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -15,6 +19,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="IonQ validates and prices every payload of a step (dry_run jobs); nothing runs or is "
                         "charged; the report says what the run would cost")
+    p.add_argument("--yes", action="store_true",
+                   help="start a headless run on a QPU target without asking (its max_cost_usd still caps it)")
     no_mouse_option(p)
     config_options(p)
     runs_dir_option(p)
@@ -42,8 +48,34 @@ def run(args: argparse.Namespace) -> int:
             config = TrainingConfig()
         if not args.headless:
             return open_app(config=config, runs_dir=runs_dir(args, config), no_mouse=args.no_mouse)
+        if not _cost_confirmed(config, args.yes):
+            return EXIT_INTERRUPTED
         session = EngineSession(config, runs_dir=runs_dir(args, config))
     return run_headless(session)
+
+
+def _cost_confirmed(config: TrainingConfig, yes: bool) -> bool:
+    """A new headless run on a QPU target asks once, as the Config screen's dialog and `sweep` do: the estimate
+    and the cap, then y/N (without a terminal, --yes is needed). A resumed run was confirmed when it started, and a
+    dry run is not charged."""
+    import sys
+
+    from engine.config import ConfigError
+    from engine.run_cost import estimate_run_cost
+
+    cost = estimate_run_cost(config)
+    if cost is None or config.dry_run:
+        return True
+    cap = config.max_cost_usd
+    print(f"{cost.line()} ({cost.basis}); cap ${cap:,.2f}" if cap is not None else cost.line())
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("yes", "a run on a QPU target needs confirmation: run it in a terminal or pass --yes")
+    if input("start the run? [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print(f"run not started: its estimated cost of ${cost.usd:,.2f} was not confirmed", file=sys.stderr)
+    return False
 
 
 COMMAND = Command(

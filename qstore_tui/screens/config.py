@@ -34,7 +34,7 @@ from engine.config import (
 
 from ..widgets.config_field import ConfigField, EditorKind
 from .base import AppScreen
-from .cost_confirm import estimate_run_cost
+from engine.run_cost import estimate_run_cost
 
 DEFAULT_FILE = "qstore.toml"
 WIDE = 120  # columns from which every field shows its description

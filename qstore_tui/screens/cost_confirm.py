@@ -18,53 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from engine.config import ConfigError, TrainingConfig, parse_field
+from engine.run_cost import estimate_run_cost
 
 from .dismiss_once import DismissOnce
-
-
-@dataclass(frozen=True)
-class RunCost:
-    target: str
-    circuits: int
-    shots: int
-    per_circuit_usd: float
-    usd: float
-    basis: str
-
-    def line(self) -> str:
-        return (f"QPU cost estimate: ${self.usd:,.2f} for ~{self.circuits:,} circuits x {self.shots:,} shots "
-                f"on {self.target}")
-
-
-def _samples(config: TrainingConfig) -> int:
-    if config.dataset == "csv" and config.dataset_path is not None and config.dataset_path.is_file():
-        with open(config.dataset_path, "rb") as handle:
-            return max(0, sum(1 for line in handle if line.strip()) - 1)
-    return config.n_samples
-
-
-def planned_circuits(config: TrainingConfig) -> int:
-    """The session's own count (engine.cost), before a model exists: 2 trainable angles per qubit per layer."""
-    from engine.cost import planned_circuits as count
-
-    n = _samples(config)
-    n_val = max(1, round(n * config.validation_split))
-    return count(epochs=config.epochs, batch_size=config.batch_size, n_train=max(1, n - n_val), n_val=n_val,
-                 gradient_method=config.gradient_estimator, spsa_samples=config.spsa_samples,
-                 n_circuit_params=2 * config.n_qubits * config.circuit_depth)
-
-
-def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
-    """The estimated cost of a QPU-target run, or None when nothing is charged."""
-    if not config.requires_cost_confirmation:
-        return None
-    from engine.cost import published_price
-
-    shots = config.shots_per_circuit
-    per, source = published_price(config.quantum_target, shots)
-    circuits = planned_circuits(config)
-    basis = f"estimate from {source}"
-    return RunCost(config.quantum_target, circuits, shots, per, per * circuits, basis)
 
 
 @dataclass(frozen=True)

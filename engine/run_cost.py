@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import cost
 from .config import TrainingConfig
 
 
@@ -32,23 +33,20 @@ def _samples(config: TrainingConfig) -> int:
 
 def planned_circuits(config: TrainingConfig) -> int:
     """The session's own count (engine.cost), before a model exists: 2 trainable angles per qubit per layer."""
-    from .cost import planned_circuits as count
-
     n = _samples(config)
     n_val = max(1, round(n * config.validation_split))
-    return count(epochs=config.epochs, batch_size=config.batch_size, n_train=max(1, n - n_val), n_val=n_val,
-                 gradient_method=config.gradient_estimator, spsa_samples=config.spsa_samples,
-                 n_circuit_params=2 * config.n_qubits * config.circuit_depth)
+    return cost.planned_circuits(epochs=config.epochs, batch_size=config.batch_size, n_train=max(1, n - n_val),
+                                 n_val=n_val, gradient_method=config.gradient_estimator,
+                                 spsa_samples=config.spsa_samples,
+                                 n_circuit_params=2 * config.n_qubits * config.circuit_depth)
 
 
 def estimate_run_cost(config: TrainingConfig) -> RunCost | None:
     """The estimated cost of a QPU-target run, or None when nothing is charged."""
     if not config.requires_cost_confirmation:
         return None
-    from .cost import published_price
-
     shots = config.shots_per_circuit
-    per, source = published_price(config.quantum_target, shots)
+    per, source = cost.published_price(config.quantum_target, shots)
     circuits = planned_circuits(config)
     basis = f"estimate from {source}"
     return RunCost(config.quantum_target, circuits, shots, per, per * circuits, basis)

@@ -154,7 +154,7 @@ class QStoreApp(App[None]):
         self._hung_up = False  # SIGHUP or the terminal lost (terminal_driver): one hangup, however it is told
         self._terminal_gone = False  # its writes fail: nothing more is printed to it
         self._signal_handlers: list[signal.Signals] = []
-        self._exit_after_prewarm: tuple[None, int, RenderableType | None] | None = None
+        self._exit_after_prewarm: tuple[int, RenderableType | None] | None = None  # (return code, message)
         # Not in tests: there many apps come and go in one process, and the policy is process-wide.
         self._collector = None if testing else IdleCollector()
         self.bridge = EngineBridge(self, runs_dir=self.runs_dir, clock=clock)
@@ -259,16 +259,12 @@ class QStoreApp(App[None]):
         """A run training in this app stops with a checkpoint (IonQ jobs in flight cancelled), then the app
         exits; with no run, or when asked again, it exits at once (the run keeps its last checkpoint).
         `qstore-tui run --resume RUN` continues it."""
-        bridge = self.bridge
-        if self._signalled or not (bridge.session is not None and bridge.active):
+        if self._signalled or not self.bridge.training_here:
             self.exit(return_code=return_code, message=why)
             return
         self._signalled = True
         self._outside_exit_code = return_code
-        if self._after_run is None:  # a choice already made in the quit dialog (detach) is kept
-            self._after_run = "stop"
-        if not bridge.stop() and bridge.view.status != "stopping" and not bridge.active:
-            self._run_over(bridge.view.status)  # it ended meanwhile
+        self._stop_then(self._after_run or "stop")  # a choice already made in the quit dialog (detach) is kept
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -315,9 +311,9 @@ class QStoreApp(App[None]):
         finally:
             self._prewarming = False
         if self._exit_after_prewarm is not None:
-            result, return_code, message = self._exit_after_prewarm
+            return_code, message = self._exit_after_prewarm
             self._exit_after_prewarm = None
-            self.exit(result, return_code, message)
+            self.exit(return_code=return_code, message=message)
             return
         self.set_timer(PREWARM_GAP_S, self._prewarm)
 
@@ -326,7 +322,7 @@ class QStoreApp(App[None]):
         its own task, and an exit then closed the screen's widgets under its mount handlers (NoMatches,
         a crash on quitting in the first second). Such an exit waits for that one screen (<= ~300 ms)."""
         if self._prewarming:
-            self._exit_after_prewarm = (result, return_code, message)
+            self._exit_after_prewarm = (return_code, message)  # the app's result is always None
             return
         super().exit(result, return_code, message)
 
@@ -394,7 +390,7 @@ class QStoreApp(App[None]):
         """q / ctrl+q. With a run going in this app, ask first (stop with a checkpoint, detach, cancel):
         a stray key must not lose a run. A viewer (attach) quits at once: its run goes on regardless."""
         bridge = self.bridge
-        if not (bridge.session is not None and bridge.active):
+        if not bridge.training_here:
             self.exit()
             return
         from .screens.quit_confirm import QuitConfirmScreen
@@ -409,12 +405,19 @@ class QStoreApp(App[None]):
         if choice is None:
             self.notify("the run goes on", timeout=3)
             return
-        self._after_run = choice
-        if self.bridge.stop() or self.bridge.view.status == "stopping":
+        if self._stop_then(choice):
             what = "then the app closes" if choice == "stop" else "then it continues headless and the app closes"
             self.notify(f"checkpointing the run, {what}", timeout=10, markup=False)
-        elif not self.bridge.active:  # it ended meanwhile
+
+    def _stop_then(self, choice: str) -> bool:
+        """Stop the run with a checkpoint, then carry out `choice` (stop: quit; detach: hand it over) when it has
+        stopped (_run_over). True while it stops; a run that ended meanwhile is carried out at once."""
+        self._after_run = choice
+        if self.bridge.stop() or self.bridge.view.status == "stopping":
+            return True
+        if not self.bridge.active:
             self._run_over(self.bridge.view.status)
+        return False
 
     def _run_over(self, status: str) -> None:
         """The run stopped (asked for by the quit dialog): quit, or hand it over to a headless process."""

@@ -62,6 +62,11 @@ class EngineBridge:
             "failed", "stopped", "completed", "interrupted", "incomplete")
 
     @property
+    def training_here(self) -> bool:
+        """A run trains in this process (not one followed by attach): quitting must stop it first."""
+        return self.session is not None and self.active
+
+    @property
     def can_control(self) -> bool:
         """A live session, or a followed run steered through its run directory's control channel."""
         return (self.session is not None or (self.view.source == "attach" and self.run_dir is not None)) \

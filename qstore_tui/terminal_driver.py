@@ -2,10 +2,10 @@
 
 When the terminal hangs up, writes to it fail with EIO. Textual's writer thread then dies on the first one, its
 bounded queue fills, and the app's next write blocks forever: the app hung instead of stopping its run. Here the
-driver's output drops writes once the terminal is gone, and reports the loss once (to the app's `terminal_lost`, from
-whichever thread saw it) so that the app can stop as on SIGHUP, whether or not the signal reaches it (nohup ignores it). A
-read error on the input side is the same loss, not a panic. Textual is pinned; `_file` and `_run_input_thread`
-are its driver's own names.
+driver's output drops writes once the terminal is gone and reports the loss once, from whichever thread saw it, to
+the app's `terminal_lost`: the app then stops as on SIGHUP, whether or not the signal reaches it (nohup ignores
+it). A read error on the input side is the same loss, not a panic. Textual is pinned; `_file` and
+`_run_input_thread` are its driver's own names.
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ class _HangupSafeOutput:
         self._file = file
         self._on_lost = on_lost
         self._lost = threading.Event()
-
-    @property
-    def lost(self) -> bool:
-        return self._lost.is_set()
 
     def lose(self) -> None:
         if not self._lost.is_set():

@@ -3,17 +3,13 @@ restored. Run for real in a pseudo-terminal: the app's own driver, not the pilot
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import select
-import struct
-import subprocess
-import sys
 import termios
 import time
 from pathlib import Path
+
+from pty_app import app_in_pty
 
 FORCE_CRASH = """
 import sys
@@ -28,54 +24,23 @@ sys.exit(main(["--runs-dir", sys.argv[1]]))
 """
 
 
-def read_until(fd: int, out: bytearray, pattern: bytes, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while pattern not in out:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # the child closed the terminal
-                return pattern in out
-            if not chunk:
-                return pattern in out
-            out += chunk
-    return True
-
-
 def test_a_crash_exits_nonzero_prints_one_line_and_restores_the_terminal(tmp_path):
     script = tmp_path / "crash.py"
     script.write_text(FORCE_CRASH)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    before = termios.tcgetattr(slave)
-    env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "TEXTUAL_ANIMATIONS": "none"}
-    env.pop("IONQ_API_KEY", None)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs")], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, cwd=tmp_path, start_new_session=True)
-    out = bytearray()
-    try:
-        assert read_until(master, out, b"Config", 30), out[-2000:]
+    with app_in_pty(tmp_path, [str(script), str(tmp_path / "runs")]) as app:
+        before = termios.tcgetattr(app.slave)
+        assert app.read_until(b"Config", 30), app.out[-2000:]
         time.sleep(0.3)
-        os.write(master, b"5")  # the Runs screen
+        os.write(app.master, b"5")  # the Runs screen
         time.sleep(0.5)
-        os.write(master, b"o")  # the key with the bug behind it
-        read_until(master, out, b"forced crash for the test (crash log", 20)
-        code = proc.wait(timeout=20)
-        read_until(master, out, b"\x00never", 0.3)  # whatever is still buffered
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        after = termios.tcgetattr(slave)
-        os.close(master)
-        os.close(slave)
+        os.write(app.master, b"o")  # the key with the bug behind it
+        app.read_until(b"forced crash for the test (crash log", 20)
+        code = app.proc.wait(timeout=20)
+        app.drain()
+        after = termios.tcgetattr(app.slave)
 
     assert code == 1
-    text = out.decode("utf-8", "replace")
+    text = app.text()
     tail = text[text.rfind("\x1b[?1049l"):]  # what was printed after leaving the alternate screen
     assert "\x1b[?1049l" in text and "\x1b[?25h" in text[text.rfind("\x1b[?1049h"):]  # screen back, cursor shown
     lines = [line for line in re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", tail).splitlines() if line.strip()]

@@ -5,81 +5,51 @@ Run for real in a pseudo-terminal (the app's own driver, not the pilot's)."""
 from __future__ import annotations
 
 import json
-import os
-import pty
 import signal
-import struct
-import subprocess
-import sys
 import termios
 import time
 from pathlib import Path
 
-import fcntl
 import pytest
 
-from test_app_crash import read_until
+from pty_app import PtyApp, app_in_pty
 
-LONG_DEMO = ["--demo", "--set", "epochs=500", "--set", "use_native_gates=false"]
-
-
-def _spawn(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen[bytes], int, int]:
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "TEXTUAL_ANIMATIONS": "none"}
-    env.pop("IONQ_API_KEY", None)
-    env.pop("PINECONE_API_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "qstore_tui", "--runs-dir", str(tmp_path / "runs"), *args],
-                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path, start_new_session=True)
-    return proc, master, slave
+LONG_DEMO = ["-m", "qstore_tui", "--runs-dir", "runs", "--demo", "--set", "epochs=500", "--set",
+             "use_native_gates=false"]
 
 
-def _training(tmp_path: Path, out: bytearray, master: int, steps: int = 3, timeout: float = 60.0) -> Path:
+def _training(tmp_path: Path, app: PtyApp, steps: int = 3, timeout: float = 60.0) -> Path:
     """The run's directory once its metrics have `steps` rows (the terminal's output drained meanwhile)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        read_until(master, out, b"\x00never", 0.1)
+        app.drain(0.1)
         for metrics in (tmp_path / "runs").glob("*/metrics.csv"):
             if len(metrics.read_text().splitlines()) > steps:
                 return metrics.parent
-    raise AssertionError(f"no run trained within {timeout} s: {bytes(out[-1500:])!r}")
-
-
-def _finished(run_dir: Path) -> dict[str, object]:
-    last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
-    assert last["kind"] == "run_finished", last
-    return last
+    raise AssertionError(f"no run trained within {timeout} s: {bytes(app.out[-1500:])!r}")
 
 
 def _stopped_at_a_checkpoint(run_dir: Path) -> None:
-    finished = _finished(run_dir)
-    assert finished["status"] == "stopped"
-    step = int(finished["steps"])  # type: ignore[call-overload]
-    assert step > 0 and f"checkpoint written at step {step}" in str(finished["message"])
+    finished = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
+    assert finished["kind"] == "run_finished" and finished["status"] == "stopped", finished
+    step = int(finished["steps"])
+    assert step > 0 and f"checkpoint written at step {step}" in finished["message"]
     assert (run_dir / "checkpoints" / f"step-{step:06d}.json").exists()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_while_a_run_trains_stops_it_at_a_checkpoint_and_restores_the_terminal(tmp_path, sig):
-    proc, master, slave = _spawn(tmp_path, LONG_DEMO)
-    before = termios.tcgetattr(slave)
-    out = bytearray()
-    try:
-        run_dir = _training(tmp_path, out, master)
-        proc.send_signal(sig)
-        read_until(master, out, b"resume it with", 30)
-        code = proc.wait(timeout=30)
-        read_until(master, out, b"\x00never", 0.3)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        after = termios.tcgetattr(slave)
-        os.close(master)
-        os.close(slave)
+    with app_in_pty(tmp_path, LONG_DEMO) as app:
+        before = termios.tcgetattr(app.slave)
+        run_dir = _training(tmp_path, app)
+        app.proc.send_signal(sig)
+        app.read_until(b"resume it with", 30)
+        code = app.proc.wait(timeout=30)
+        app.drain()
+        after = termios.tcgetattr(app.slave)
     assert code == 130
     _stopped_at_a_checkpoint(run_dir)
-    text = out.decode("utf-8", "replace")
+    text = app.text()
     assert "\x1b[?1049l" in text  # the alternate screen left
     assert f"resume it with: qstore-tui run --resume {run_dir.name}" in " ".join(text.split())  # wrapped at 80
     assert after == before  # echo and line mode back: the shell after us is usable
@@ -89,36 +59,23 @@ def test_a_signal_while_a_run_trains_stops_it_at_a_checkpoint_and_restores_the_t
 def test_a_terminal_that_hangs_up_stops_the_run_at_a_checkpoint_and_the_app_exits(tmp_path):
     """The pty's master closed, and no SIGHUP (the app is not the terminal's controlling process, as under nohup):
     its writes fail with EIO. Before, Textual's writer thread died on the first one and the app hung on its next."""
-    proc, master, slave = _spawn(tmp_path, LONG_DEMO)
-    out = bytearray()
-    try:
-        run_dir = _training(tmp_path, out, master)
-        os.close(master)
-        code = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(slave)
+    with app_in_pty(tmp_path, LONG_DEMO) as app:
+        run_dir = _training(tmp_path, app)
+        app.hang_up()
+        code = app.proc.wait(timeout=30)
     assert code == 130
     _stopped_at_a_checkpoint(run_dir)
     assert not (tmp_path / "state" / "qstore" / "crash").exists()
 
 
 def test_sigterm_with_no_run_exits_at_once(tmp_path):
-    proc, master, slave = _spawn(tmp_path, [])
-    out = bytearray()
-    try:
-        assert read_until(master, out, b"Config", 30), out[-2000:]
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=10)
-        read_until(master, out, b"\x00never", 0.3)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-        os.close(slave)
+    with app_in_pty(tmp_path, ["-m", "qstore_tui", "--runs-dir", "runs"]) as app:
+        assert app.read_until(b"Config", 30), app.out[-2000:]
+        app.proc.send_signal(signal.SIGTERM)
+        code = app.proc.wait(timeout=10)
+        app.drain()
     assert code == 130
-    assert "SIGTERM: the app closed" in out.decode("utf-8", "replace")
+    assert "SIGTERM: the app closed" in app.text()
 
 
 def test_the_drivers_output_drops_writes_once_the_terminal_is_gone_and_says_so_once():
@@ -136,7 +93,7 @@ def test_the_drivers_output_drops_writes_once_the_terminal_is_gone_and_says_so_o
 
     lost: list[bool] = []
     out = _HangupSafeOutput(HungUp(), lambda: lost.append(True))  # type: ignore[arg-type]
-    assert out.write("frame 1") == 7 and out.lost and lost == [True]
+    assert out.write("frame 1") == 7 and lost == [True]
     out.write("frame 2")
     out.flush()
     assert HungUp.writes == 1 and lost == [True]  # dropped, not retried; told once

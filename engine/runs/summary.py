@@ -36,12 +36,13 @@ def run_info(run_dir: Path) -> RunInfo:
     last_step: StepMetrics | None = None
     last_epoch: EpochFinished | None = None
     finished: RunFinished | None = None
+    lines: list[bytes] = []
     problem = ""
-    try:
-        lines = path.read_bytes().split(b"\n") if path.exists() else [b""]
-    except OSError as exc:
-        lines, problem = [b""], f"{path}: cannot read: {exc.strerror}"
-    lines.pop()
+    if path.exists():
+        try:
+            lines = path.read_bytes().split(b"\n")[:-1]  # the last piece: empty, or a killed run's torn line
+        except OSError as exc:
+            problem = f"{path}: cannot read: {exc.strerror}"
     for number, line in enumerate(lines, start=1):
         if not any(k in line for k in _SUMMARY_KINDS):
             continue

@@ -80,3 +80,18 @@ def open_app(*, runs_dir: Path, no_mouse: bool, config: TrainingConfig | None = 
                                   sweep=sweep)
     tui.run(mouse=not no_mouse)
     return tui.return_code or 0  # 1 after a crash (the app printed its one line and wrote the crash log)
+
+
+def confirm_spend(estimate: str, what: str, yes: bool) -> bool:
+    """Print the estimate, then ask y/N once before `what` ("run", "sweep") spends on a QPU; --yes answers for
+    the user, and without a terminal it is needed (ConfigError naming it), as the Config screen's dialog asks."""
+    import sys
+
+    from engine.config import ConfigError
+
+    print(estimate)
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("yes", f"a {what} on a QPU target needs confirmation: run it in a terminal or pass --yes")
+    return input(f"start the {what}? [y/N] ").strip().lower() in ("y", "yes")

@@ -6,7 +6,8 @@ import argparse
 from typing import TYPE_CHECKING
 
 from .command import EXIT_INTERRUPTED, Command
-from .options import build_config, config_options, no_mouse_option, open_app, runs_dir, runs_dir_option
+from .options import (build_config, config_options, confirm_spend, no_mouse_option, open_app, runs_dir,
+                      runs_dir_option)
 
 if TYPE_CHECKING:
     from engine.config import TrainingConfig
@@ -56,23 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _cost_confirmed(config: TrainingConfig, yes: bool) -> bool:
     """A new headless run on a QPU target asks once, as the Config screen's dialog and `sweep` do: the estimate
-    and the cap, then y/N (without a terminal, --yes is needed). A resumed run was confirmed when it started, and a
-    dry run is not charged."""
+    and the cap, then y/N. A resumed run was confirmed when it started, and a dry run is not charged."""
     import sys
 
-    from engine.config import ConfigError
     from engine.run_cost import estimate_run_cost
 
     cost = estimate_run_cost(config)
     if cost is None or config.dry_run:
         return True
-    cap = config.max_cost_usd
-    print(f"{cost.line()} ({cost.basis}); cap ${cap:,.2f}" if cap is not None else cost.line())
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise ConfigError("yes", "a run on a QPU target needs confirmation: run it in a terminal or pass --yes")
-    if input("start the run? [y/N] ").strip().lower() in ("y", "yes"):
+    cap = "" if config.max_cost_usd is None else f"; cap ${config.max_cost_usd:,.2f}"
+    if confirm_spend(f"{cost.line()} ({cost.basis}){cap}", "run", yes):
         return True
     print(f"run not started: its estimated cost of ${cost.usd:,.2f} was not confirmed", file=sys.stderr)
     return False

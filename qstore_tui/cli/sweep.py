@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .command import EXIT_INTERRUPTED, EXIT_OK, Command
-from .options import build_config, config_options, runs_dir, runs_dir_option
+from .options import build_config, config_options, confirm_spend, runs_dir, runs_dir_option
 
 if TYPE_CHECKING:
     from engine.sweep import StudyCost, SweepOptions, SweepSummary
@@ -113,14 +113,7 @@ def _masked(url: str) -> str:
 
 
 def _confirm(cost: StudyCost, yes: bool) -> bool:
-    from engine.config import ConfigError
-
-    print(f"estimated cost of the study: ${cost.total_usd:,.2f} ({cost.basis})")
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise ConfigError("yes", "a sweep on a QPU target needs confirmation: run it in a terminal or pass --yes")
-    return input("start the sweep? [y/N] ").strip().lower() in ("y", "yes")
+    return confirm_spend(f"estimated cost of the study: ${cost.total_usd:,.2f} ({cost.basis})", "sweep", yes)
 
 
 class _Printer:

@@ -31,10 +31,10 @@ from engine.config import (
     load_config,
     save_config,
 )
+from engine.run_cost import estimate_run_cost
 
 from ..widgets.config_field import ConfigField, EditorKind
 from .base import AppScreen
-from engine.run_cost import estimate_run_cost
 
 DEFAULT_FILE = "qstore.toml"
 WIDE = 120  # columns from which every field shows its description

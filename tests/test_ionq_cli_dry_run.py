@@ -48,7 +48,7 @@ def test_a_headless_qpu_run_asks_once_and_needs_yes_without_a_terminal(tmp_path,
     key = "cli-confirm-key-0123456789"
     monkeypatch.setenv("IONQ_API_KEY", key)
     with EmulatorServer(EmulatorSettings(api_keys=(key,), seed=0)) as server:
-        qpu = {**SETTINGS, "backend": "ionq", "ionq_api_url": server.base_url}
+        qpu = {**SETTINGS, "backend": "ionq", "ionq_api_url": server.base_url, "use_native_gates": "false"}
         sets = [x for k, v in qpu.items() for x in ("--set", f"{k}={v}")]
         monkeypatch.setattr("sys.stdin.isatty", lambda: False)
         code, out, err = _run(["run", "--headless", "--runs-dir", str(tmp_path), *sets])

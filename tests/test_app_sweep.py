@@ -85,3 +85,31 @@ async def test_sweep_view_live_from_the_runs_screen(tmp_path, app_factory):
         await pilot.pause()
         assert app.current_mode == "training" and app.bridge.view.run_id == "lr-scan-t1"
 
+
+
+async def test_the_sweep_view_says_when_an_unfinished_sweeps_runner_is_gone(tmp_path, app_factory):
+    import socket
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    s = summary([trial(0, "running", 0.01, None)])
+    s.writer_host, s.writer_pid = socket.gethostname(), runner.pid
+    path = write_summary(runs, s)
+    app = app_factory(runs_dir=runs)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = SweepScreen(path)
+            await app.push_screen(screen)
+            await pilot.pause()
+            assert "· running ·" in str(screen.query_one("#head").render())
+            runner.kill()  # killed: its study.json never changes again
+            runner.wait()
+            screen.reload()  # what the 1 s timer does, on an unchanged file
+            await pilot.pause()
+            head = str(screen.query_one("#head").render())
+            assert "stopped: its runner exited (resume with sweep --study lr-scan)" in head
+    finally:
+        runner.kill()
+        runner.wait()

@@ -1,6 +1,11 @@
 """`qstore-tui sweep` from the command line: a tiny study in this process, resume, status, refusals."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 
 from qstore_tui.cli import main
 from sweep_helpers import SPACE, TINY_BASE
@@ -76,3 +81,32 @@ def test_the_heartbeat_grace_covers_a_cold_start_however_short_the_beat(tmp_path
     grace = {beat: _options(argparse.Namespace(storage=None, workers=1, heartbeat=beat), tmp_path).heartbeat
              for beat in (1, 5, 15, 30)}
     assert grace == {1: Heartbeat(1, 60), 5: Heartbeat(5, 60), 15: Heartbeat(15, 60), 30: Heartbeat(30, 120)}
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_following_a_sweep_whose_runner_was_killed_ends_saying_so(tmp_path, capsys):
+    from engine.sweep.summary import SweepSummary, TrialRow, write_summary
+
+    runs = tmp_path / "runs"
+    running = TrialRow(number=0, state="running", params={"seed": 1}, value=None, duration_s=None, run_id="r0",
+                       host=socket.gethostname())
+    summary = SweepSummary(study="dead", storage="sqlite:///x", direction="maximize", objective="val_accuracy",
+                           planned=2, counts={"running": 1, "waiting": 1}, trials=[running], best=None,
+                           spent_usd=0.0, max_cost_usd=None, stopped=None, finished=False,
+                           writer_host=socket.gethostname(), writer_pid=os.getpid())
+    write_summary(runs, summary)
+    assert main(["sweep", "--status", "dead", "--runs-dir", str(runs)]) == 4  # not finished: its own code
+    assert "sweep dead: 1 running, 1 waiting" in capsys.readouterr().out
+    summary.writer_pid = _dead_pid()  # the runner was killed: the file will never change again
+    write_summary(runs, summary)
+    started = time.monotonic()
+    assert main(["sweep", "--status", "dead", "--follow", "--runs-dir", str(runs)]) == 4
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert f"its runner (pid {summary.writer_pid}) exited before the sweep finished" in err
+    assert "qstore-tui sweep --study dead" in err

@@ -19,11 +19,11 @@ from .runner import SweepCancelled, SweepOptions, join_sweep, run_workers, start
 from .space import Categorical, FloatRange, IntRange, SearchSpace, load_space, parse_space
 from .storage import Heartbeat, default_storage_url, mask_url, open_storage
 from .study import SweepSpec, create_study, load_spec, load_study
-from .summary import SweepSummary, TrialRow, read_summary, summarize, summary_path, write_summary
+from .summary import SweepSummary, TrialRow, read_summary, runner_gone, summarize, summary_path, write_summary
 
 __all__ = [
     "Categorical", "FloatRange", "Heartbeat", "IntRange", "SearchSpace", "StudyCost", "SweepCancelled", "SweepOptions",
     "SweepSpec", "SweepSummary", "TrialRow", "check_study_cap", "create_study", "default_storage_url", "join_sweep",
     "load_space", "load_spec", "load_study", "mask_url", "open_storage", "parse_space", "read_summary", "run_workers",
-    "start_sweep", "study_cost", "summarize", "summary_path", "write_summary",
+    "runner_gone", "start_sweep", "study_cost", "summarize", "summary_path", "write_summary",
 ]

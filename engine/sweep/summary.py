@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -54,6 +56,8 @@ class SweepSummary:
     finished: bool  # no trial waiting or running
     updated_at: float = 0.0
     importances: dict[str, float] = field(default_factory=dict)
+    writer_host: str = ""  # the runner that keeps this file current: a follower can tell when it is gone
+    writer_pid: int = 0
 
 
 def _row(t: optuna.trial.FrozenTrial) -> TrialRow:
@@ -102,7 +106,23 @@ def summarize(study: optuna.Study, storage_url: str, *, with_importances: bool =
         max_cost_usd=None if cap is None else float(cap), stopped=attrs.get("qstore.stopped"),
         finished=not (counts.get("waiting", 0) or counts.get("running", 0)), updated_at=time.time(),
         importances=importances(study) if with_importances else {},
+        writer_host=socket.gethostname(), writer_pid=os.getpid(),
     )
+
+
+def runner_gone(summary: SweepSummary) -> bool:
+    """An unfinished sweep whose study.json was written by a process on this host that has exited: nothing
+    will update the file again (the runner was killed), so following it would wait forever. A runner on another
+    host (a shared runs directory) cannot be checked, and counts as alive."""
+    if summary.finished or summary.writer_pid <= 0 or summary.writer_host != socket.gethostname():
+        return False
+    try:
+        os.kill(summary.writer_pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def summary_path(runs_dir: Path, study: str) -> Path:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from engine.sweep import StudyCost, SweepOptions, SweepSummary
 
 STORAGE_ENV = "QSTORE_SWEEP_STORAGE"
-EXIT_INCOMPLETE = 3
+EXIT_INCOMPLETE = 4  # the sweep has trials waiting or running: not an error, but not done
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -154,9 +154,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def follow_sweep(root: Path, study: str, *, follow: bool) -> int:
-    """Print a sweep's trials from its study.json; with `follow`, as they finish, until the sweep ends."""
+    """Print a sweep's trials from its study.json; with `follow`, as they finish, until the sweep ends or its
+    runner is found gone (killed: nothing would update the file again)."""
     from engine.config import ConfigError
-    from engine.sweep import read_summary, summary_path
+    from engine.sweep import read_summary, runner_gone, summary_path
 
     path = summary_path(root, study)
     if not path.is_file():
@@ -169,6 +170,10 @@ def follow_sweep(root: Path, study: str, *, follow: bool) -> int:
             raise ConfigError("status", str(exc)) from None
         printer(summary)
         if summary.finished or not follow:
+            break
+        if runner_gone(summary):
+            print(f"sweep {study}: its runner (pid {summary.writer_pid}) exited before the sweep finished; "
+                  f"resume it with `qstore-tui sweep --study {study}`", file=sys.stderr)
             break
         time.sleep(0.5)
     return _finish(summary)

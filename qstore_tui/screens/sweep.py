@@ -1,6 +1,7 @@
 """Sweep: a study's trials live (state, parameters, objective, duration), the best trial, the objective per
-trial and which parameters matter. Reads <runs_dir>/sweeps/<study>/study.json, which the sweep's coordinator
-rewrites every 0.5 s (engine.sweep.summary: read_summary); this screen re-reads it every second."""
+trial and which parameters matter. Reads <runs_dir>/sweeps/<study>/study.json, which the sweep's runner keeps
+current (engine.sweep.summary: read_summary); this screen re-reads it every second when it changed, and says so when
+the runner of an unfinished sweep is gone (killed), since the file will not change again."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ class SweepScreen(LiveFocus, Screen[None]):
         self.path = Path(path)
         self.summary: SweepSummary | None = None
         self._stamp: tuple[float, int] | None = None
+        self._gone = False  # the unfinished sweep's runner has exited
 
     def compose(self) -> ComposeResult:
         yield Static("", id="head", markup=False)
@@ -87,24 +89,28 @@ class SweepScreen(LiveFocus, Screen[None]):
 
     def reload(self) -> None:
         """Re-read study.json when it changed (a small file, rewritten atomically by the coordinator)."""
-        from engine.sweep.summary import read_summary
+        from engine.sweep.summary import read_summary, runner_gone
 
         try:
             st = self.path.stat()
             stamp = (st.st_mtime, st.st_size)
             if stamp == self._stamp:
+                if self.summary is not None and not self._gone and runner_gone(self.summary):
+                    self._gone = True
+                    self._show(self.summary)
                 return
             summary = read_summary(self.path)
         except (OSError, ValueError) as exc:
             self.query_one("#head", Static).update(f"{self.path}: {exc}")
             return
-        self._stamp, self.summary = stamp, summary
+        self._stamp, self.summary, self._gone = stamp, summary, runner_gone(summary)
         self._show(summary)
 
     def _show(self, s: SweepSummary) -> None:
         counts = " ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
         cap = "" if s.max_cost_usd is None else f" of ${s.max_cost_usd:.2f}"
-        state = "finished" if s.finished else "running"
+        state = "finished" if s.finished else \
+            f"stopped: its runner exited (resume with sweep --study {s.study})" if self._gone else "running"
         stopped = f" · stopped: {s.stopped}" if s.stopped else ""
         best = "best: none yet" if s.best is None else \
             f"best: trial {s.best.number} {s.objective}={_value(s.best.value)} {_params(s.best)}"

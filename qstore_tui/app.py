@@ -260,7 +260,10 @@ class QStoreApp(App[None]):
         exits; with no run, or when asked again, it exits at once (the run keeps its last checkpoint).
         `qstore-tui run --resume RUN` continues it."""
         if self._signalled or not self.bridge.training_here:
-            self.exit(return_code=return_code, message=why)
+            run_id = self.bridge.view.run_id if self.bridge.training_here else None
+            self.exit(return_code=return_code, message=why if run_id is None else
+                      f"{why}; run {run_id} interrupted; resume it with: qstore-tui run --resume {run_id} "
+                      f"(from its last checkpoint)")
             return
         self._signalled = True
         self._outside_exit_code = return_code

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -105,7 +106,7 @@ class EngineBridge:
 
         self._check_idle()
         self._reset("attach", run_dir=run_dir, config=_config_or_none(load_run_config, run_dir))
-        self._app.run_worker(self._follow(run_dir), name="engine", group="engine", exclusive=True,
+        self._app.run_worker(partial(self._follow, run_dir), name="engine", group="engine", exclusive=True,
                              exit_on_error=False)
 
     def open(self, run_dir: Path) -> None:
@@ -160,7 +161,9 @@ class EngineBridge:
         self.view.status = "stopping"
         self.view.note(self.clock(), "info", "stopping: checkpointing and cancelling jobs in flight")
         self._publish()
-        self._app.run_worker(self.session.stop(), name="engine-stop", group="engine-control",
+        # The coroutine function, not a coroutine: a worker the app's exit cancels before it starts would leave
+        # its coroutine never awaited, and Python's RuntimeWarning about it on the restored terminal.
+        self._app.run_worker(self.session.stop, name="engine-stop", group="engine-control",
                              exit_on_error=False)
         return True
 
@@ -221,8 +224,8 @@ class EngineBridge:
                 self._stop_watching()
                 config = self.config
                 self._reset("attach", run_dir=run_dir, config=config)
-                self._app.run_worker(self._follow(run_dir), name="engine", group="engine", exclusive=True,
-                                     exit_on_error=False)
+                self._app.run_worker(partial(self._follow, run_dir), name="engine", group="engine",
+                                     exclusive=True, exit_on_error=False)
 
         self._stop_watching()
         self._rewatch = self._app.set_interval(1.0, check, name="attach-rewatch")
@@ -252,7 +255,7 @@ class EngineBridge:
         self.session = session
         self.view.run_id = session.run_id
         self._publish()
-        self._app.run_worker(self._run(session), name="engine", group="engine", exclusive=True,
+        self._app.run_worker(partial(self._run, session), name="engine", group="engine", exclusive=True,
                              exit_on_error=False)
 
     async def _run(self, session: EngineSession) -> None:

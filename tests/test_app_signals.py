@@ -97,3 +97,32 @@ def test_the_drivers_output_drops_writes_once_the_terminal_is_gone_and_says_so_o
     out.write("frame 2")
     out.flush()
     assert HungUp.writes == 1 and lost == [True]  # dropped, not retried; told once
+
+
+async def test_two_signals_at_once_exit_130_with_the_resume_line_and_leave_no_stop_unawaited(tmp_path, app_factory):
+    """The second signal exits at once, before the first one's stop worker has started: the app says how to resume,
+    and the stop it scheduled is not left as a coroutine never awaited (Python warned about it on the terminal)."""
+    import gc
+    import warnings
+
+    from test_app_help_quit import long_run, until
+
+    app = app_factory(config=long_run().model_copy(update={"use_native_gates": False}), runs_dir=tmp_path)
+    messages: list[object] = []
+    exit_app = app.exit
+    app.exit = lambda *a, **k: (messages.append(k.get("message")), exit_app(*a, **k))[1]  # type: ignore[method-assign]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.action_start()
+            await until(pilot, lambda: app.bridge.view.step >= 3)
+            app._terminated(signal.SIGTERM)
+            app._terminated(signal.SIGTERM)
+            await until(pilot, lambda: not app.is_running)
+        gc.collect()
+    run_id = app.bridge.view.run_id
+    assert app.return_code == 130 and app.crash is None
+    assert messages == [
+        f"SIGTERM: the app closed; run {run_id} interrupted; resume it with: qstore-tui run --resume {run_id} "
+        f"(from its last checkpoint)"]
+    assert not [w for w in caught if "never awaited" in str(w.message)]

@@ -121,3 +121,11 @@ def test_the_control_file_is_obeyed_once_and_only_from_its_owner(tmp_path):
     os.chmod(tmp_path / CONTROL_FILE, 0o600)
     with pytest.raises(ControlRefused, match="command"):
         read_request(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_control_file_owned_by_another_user_is_refused(tmp_path):
+    send_command(tmp_path, "stop")
+    os.chown(tmp_path / CONTROL_FILE, 65534, 65534)  # nobody's now, mode still 0600
+    with pytest.raises(ControlRefused, match="owned by uid 65534, not by this run's owner"):
+        read_request(tmp_path)

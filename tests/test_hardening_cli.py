@@ -38,6 +38,39 @@ def test_an_unexpected_error_is_one_line_naming_the_command_and_its_crash_log(tm
     assert "canary-key-in-a-crash-77" not in text + err
 
 
+def test_a_crash_in_a_run_logs_into_its_run_directory(tmp_path, monkeypatch, capsys):
+    import qstore_tui.cli.headless as headless
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    async def broken(session):
+        raise RuntimeError("the progress display exploded")
+
+    monkeypatch.setattr(headless, "_headless", broken)
+    runs = tmp_path / "runs"
+    assert main(["run", "--headless", "--runs-dir", str(runs), "--set", "epochs=1"]) == EXIT_INTERNAL
+    [line] = capsys.readouterr().err.strip().splitlines()
+    [run] = [d for d in runs.iterdir() if d.is_dir()]
+    [crash] = list(run.glob("crash-*.log"))
+    assert line.endswith(f"(crash log: {crash})") and "the progress display exploded" in line
+    assert "in broken" in crash.read_text() and not (tmp_path / "state").exists()
+
+
+def test_a_crash_log_falls_back_to_the_temporary_directory_when_the_state_directory_cannot_take_it(
+        tmp_path, monkeypatch, capsys):
+    (tmp_path / "state").write_text("a file where the state directory would be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+    def broken(runs_dir):
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(engine.runs, "list_runs", broken)
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == EXIT_INTERNAL
+    [crash] = list((tmp_path / "tmp" / "qstore-crash").iterdir())
+    assert f"(crash log: {crash})" in capsys.readouterr().err and "in broken" in crash.read_text()
+
+
 @pytest.mark.parametrize("field, env", [("quantum_api_key", "IONQ_API_KEY"), ("pinecone_api_key", "PINECONE_API_KEY")])
 def test_a_secret_on_the_command_line_is_refused_naming_its_environment_variable(tmp_path, capsys, field, env):
     """As in config files: a command line shows in `ps` to every user, and in crash logs."""
@@ -135,3 +168,19 @@ def test_os_errors_anywhere_get_a_code_and_a_line_naming_the_path(exc, code):
     assert got == code and line.startswith("error: ") and "Errno" not in line
     if exc.filename:
         assert exc.filename in line
+
+
+def test_a_closed_output_pipe_exits_141_quietly(tmp_path):
+    """`qstore-tui runs | head -1`: the reader is gone before the listing is written."""
+    import subprocess
+
+    from runs_fixtures import fake_run
+
+    for i in range(3):
+        fake_run(tmp_path, f"run-{i}", losses=[1.0, 0.5], val_accuracy=[0.7], start=1_000.0 + i)
+    child = subprocess.Popen([sys.executable, "-m", "qstore_tui", "runs", "--runs-dir", str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # before the child has written anything: its first write finds no reader
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141, err
+    assert err == ""  # no traceback, no "Exception ignored" from the interpreter's last flush

@@ -126,3 +126,18 @@ async def test_two_signals_at_once_exit_130_with_the_resume_line_and_leave_no_st
         f"SIGTERM: the app closed; run {run_id} interrupted; resume it with: qstore-tui run --resume {run_id} "
         f"(from its last checkpoint)"]
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+async def test_a_viewer_exits_on_a_signal_and_leaves_the_run_it_follows_alone(tmp_path, app_factory):
+    from engine.runs.control import CONTROL_FILE
+    from runs_fixtures import fake_run
+    from test_app_help_quit import until
+
+    run_dir = fake_run(tmp_path, "followed", losses=[1.0, 0.8, 0.6], status=None)  # another process's run
+    app = app_factory(attach=run_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.bridge.view.source == "attach" and app.bridge.view.step == 3)
+        app._terminated(signal.SIGTERM)
+        await until(pilot, lambda: not app.is_running, 5)
+    assert app.return_code == 130 and app.crash is None
+    assert not (run_dir / CONTROL_FILE).exists()  # no stop was asked of the run

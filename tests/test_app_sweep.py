@@ -113,3 +113,31 @@ async def test_the_sweep_view_says_when_an_unfinished_sweeps_runner_is_gone(tmp_
     finally:
         runner.kill()
         runner.wait()
+
+
+async def test_the_sweep_view_refreshes_itself_and_opens_a_running_trial_live(tmp_path, app_factory):
+    from textual.widgets import DataTable
+
+    runs = tmp_path / "runs"
+    fake_run(runs, "lr-scan-t0", losses=[1.0, 0.9, 0.8], status=None,  # trial 0's run, still being written
+             sweep=SweepTag(study="lr-scan", trial=0, state="running", objective=None))
+    path = write_summary(runs, summary([trial(0, "running", 0.01, None, "lr-scan-t0"), trial(1, "waiting", 0.1, None)]))
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = SweepScreen(path)
+        await app.push_screen(screen)
+        await pilot.pause()
+        table = screen.query_one("#trials", DataTable)
+        assert table.get_row_at(1)[:2] == ["1", "waiting"]
+        time.sleep(0.01)
+        write_summary(runs, summary([trial(0, "running", 0.01, None, "lr-scan-t0"), trial(1, "running", 0.1, None)]))
+        deadline = time.monotonic() + 3  # the screen's own 1 s timer, no reload() from the test
+        while table.get_row_at(1)[1] != "running" and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        assert table.get_row_at(1)[:2] == ["1", "running"]
+        table.move_cursor(row=0)
+        await pilot.press("o")  # the running trial: followed live, not opened as it stands
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.current_mode == "training"
+        assert app.bridge.view.source == "attach" and app.bridge.view.run_id == "lr-scan-t0"

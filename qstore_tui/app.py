@@ -115,7 +115,9 @@ class QStoreApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     MODES = {"config": ConfigScreen, **{mode: _factory(mode) for mode in _SCREEN_CLASSES if mode != "config"}}
     BINDINGS = [*_MODE_KEYS, Binding("q", "quit", "Quit", id="app.quit"),
-                Binding("question_mark", "help", "Help", id="app.help")]
+                Binding("question_mark", "help", "Help", id="app.help"),
+                # as in a shell: to the background (a run in the app waits, stopped with the process), `fg` back
+                Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend")]
 
     def __init__(
         self,
@@ -245,6 +247,11 @@ class QStoreApp(App[None]):
                 return
             self._hung_up = True
         self._closed_from_outside(f"{sig.name}: the app closed", SIGNAL_EXIT_CODE)
+
+    def on_driver_signal_resume(self, message: Driver.SignalResume) -> None:
+        """Back from Ctrl+Z (`fg`): the driver has re-entered the alternate screen, blank, and Textual repaints
+        nothing until something changes (a blank terminal until the next key, checked in tmux)."""
+        self.refresh(layout=True)
 
     def on_exit_app(self, message: ExitApp) -> None:
         """Textual's ExitApp, before App's own handler (Textual calls each class's handler in turn). Ours follows

@@ -5,6 +5,7 @@ Run for real in a pseudo-terminal (the app's own driver, not the pilot's)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import termios
 import time
@@ -141,3 +142,24 @@ async def test_a_viewer_exits_on_a_signal_and_leaves_the_run_it_follows_alone(tm
         await until(pilot, lambda: not app.is_running, 5)
     assert app.return_code == 130 and app.crash is None
     assert not (run_dir / CONTROL_FILE).exists()  # no stop was asked of the run
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_ctrl_z_suspends_the_app_and_it_repaints_when_continued(tmp_path):
+    with app_in_pty(tmp_path, ["-m", "qstore_tui", "--runs-dir", "runs"]) as app:
+        assert app.read_until(b"Config", 30), app.out[-2000:]
+        app.drain()
+        os.write(app.master, b"\x1a")  # Ctrl+Z
+        deadline = time.monotonic() + 10
+        while _state(app.proc.pid) != "T" and time.monotonic() < deadline:
+            app.drain(0.05)
+        assert _state(app.proc.pid) == "T"  # stopped, as a shell's job is
+        app.drain()
+        app.out.clear()
+        app.proc.send_signal(signal.SIGCONT)  # what `fg` sends
+        assert app.read_until(b"Config", 10), app.out[-2000:]  # painted again, without a key
+        os.write(app.master, b"q")
+        assert app.proc.wait(timeout=20) == 0

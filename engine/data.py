@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .quoting import quoted
+
 if TYPE_CHECKING:
     from engine.config import TrainingConfig
 
@@ -200,11 +202,11 @@ def _parse_number(text: str, *, path: Path, row: int, column: str, index: int) -
     try:
         value = float(text)
     except ValueError:
-        raise DataError(f"{text!r} is not a number", path=path, row=row, column=column, column_index=index) from None
+        raise DataError(f"{quoted(text)} is not a number", path=path, row=row, column=column, column_index=index) from None
     if math.isnan(value):
-        raise DataError(f"{text!r} (NaN) is not allowed", path=path, row=row, column=column, column_index=index)
+        raise DataError(f"{quoted(text)} (NaN) is not allowed", path=path, row=row, column=column, column_index=index)
     if math.isinf(value):
-        raise DataError(f"{text!r} (infinite) is not allowed", path=path, row=row, column=column, column_index=index)
+        raise DataError(f"{quoted(text)} (infinite) is not allowed", path=path, row=row, column=column, column_index=index)
     return value
 
 
@@ -291,7 +293,7 @@ def _labels(
     if numeric_rows and text_rows:
         row, text = text_rows[0]
         raise DataError(
-            f"label {text!r} is text but row {numeric_rows[0]} has a number; labels must be all numbers or all text",
+            f"label {quoted(text)} is text but row {numeric_rows[0]} has a number; labels must be all numbers or all text",
             path=path, row=row, column=column, column_index=index,
         )
     if text_rows:
@@ -303,7 +305,7 @@ def _labels(
     bad = ~np.isfinite(values)
     if bad.any():
         row, text = labels[int(np.argmax(bad))]
-        raise DataError(f"label {text!r} is not finite", path=path, row=row, column=column, column_index=index)
+        raise DataError(f"label {quoted(text)} is not finite", path=path, row=row, column=column, column_index=index)
     if np.all(values == np.round(values)):
         classes = np.unique(values)
         y = np.searchsorted(classes, values).astype(np.int64)

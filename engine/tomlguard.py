@@ -10,6 +10,8 @@ of levels; `MAX_DEPTH` leaves ample room.
 
 from __future__ import annotations
 
+import re
+import sys
 import tomllib
 from typing import Any
 
@@ -111,6 +113,13 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS) 
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlError(f"invalid TOML: {exc}") from None
+    except ValueError as exc:  # tomllib's int() of a literal longer than Python reads (it crashed the CLI: exit 1)
+        limit = sys.get_int_max_str_digits()
+        long_run = re.compile(r"[0-9_]{%d,}" % (limit + 1))
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if long_run.search(row)), None)
+        if line is None:
+            raise TomlError(f"invalid TOML: {exc}") from None
+        raise TomlError(f"an integer of more than {limit:,} digits, more than Python reads", line=line) from None
     except RecursionError:  # the scan above should make this unreachable; never let it escape
         raise TomlError(f"nested more than {max_depth} levels deep") from None
     if _document_depth(document) > max_depth:

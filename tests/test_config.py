@@ -446,6 +446,12 @@ PARSE_ERRORS = [
     ("ionq_api_url", "api.ionq.co", "ionq_api_url: must be an http(s) URL, got 'api.ionq.co'"),
     ("quantum_api_key", "**********", "quantum_api_key: is the masked placeholder, not a key"),
     ("batchsize", "3", "batchsize: unknown field (did you mean 'batch_size'?)"),
+    # a paste gone wrong: one readable line, not the whole paste; Python's integer digit limit named, not "not an
+    # integer"
+    ("batch_size", "7" * 200_000, "batch_size: must be an integer of at most 4,300 digits, got one of 200,000"),
+    ("batch_size", "9" * 4000, f"batch_size: must be <= 10000, got {'9' * 40}... (4,000 characters)"),
+    ("entanglement", "x" * 5000, f"entanglement: must be one of 'linear', 'full' or 'circular', got {'x' * 40!r}... "
+                                 f"(5,000 characters)"),
 ]
 
 

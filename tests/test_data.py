@@ -154,6 +154,8 @@ def test_csv_with_real_valued_labels_is_regression(tmp_path):
 
 CSV_ERRORS = [
     ("a,b,label\n1,2,0\n3,x,1\n", "row 3, column 'b' (B): 'x' is not a number"),
+    ("a,b,label\n1,2,0\n3," + "x" * 5000 + ",1\n",  # a long cell is quoted cut, with its length
+     f"row 3, column 'b' (B): {'x' * 40!r}... (5,000 characters) is not a number"),
     ("a,b,label\n1,nan,0\n3,4,1\n", "row 2, column 'b' (B): 'nan' (NaN) is not allowed"),
     ("a,b,label\n1,2,0\n3,4,1\n5,-inf,1\n", "row 4, column 'b' (B): '-inf' (infinite) is not allowed"),
     ("a,b,label\n1,,0\n", "row 2, column 'b' (B): empty value"),

@@ -229,7 +229,10 @@ def test_the_cli_on_hostile_files_and_values_exits_2_naming_the_culprit(tmp_path
     (tmp_path / "deep.toml").write_text("a = " + "[" * 5000 + "]" * 5000)
     (tmp_path / "typed.toml").write_text('[optimization]\nepochs = "5"\n')
     (tmp_path / "few.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+    (tmp_path / "huge.toml").write_text("[optimization]\nepochs = " + "7" * 5000 + "\n")  # tomllib's int() raised
     cases = {
+        "huge.toml": (["run", "--headless", "--config", "huge.toml"],
+                      "huge.toml, line 2: an integer of more than 4,300 digits, more than Python reads"),
         "deep.toml": (["run", "--headless", "--config", "deep.toml"], "deep.toml, line 1: nested more than"),
         "typed.toml": (["run", "--headless", "--config", "typed.toml"], "typed.toml: epochs:"),
         "few.csv": (["run", "--headless", "--runs-dir", "runs", "--set", "dataset=csv", "--set",

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from ..quoting import quoted
 from .fieldtypes import MASK, SECRET_FIELDS
 
 
@@ -54,9 +55,9 @@ class ConfigError(ValueError):
 
 
 def show_value(value: Any) -> str:
-    """A value as a message quotes it: text in quotes, secrets masked."""
+    """A value as a message quotes it: text in quotes (a long one cut, with its length), secrets masked."""
     if isinstance(value, str):
-        return repr(value)
+        return quoted(value)
     if isinstance(value, SecretStr):
         return MASK
     return str(value)

@@ -8,6 +8,7 @@ field_choices.
 from __future__ import annotations
 
 import functools
+import sys
 import types
 import typing
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from ..quoting import unquoted
 from .errors import ConfigError, config_error, did_you_mean, show_value
 from .fieldtypes import MASK
 
@@ -76,14 +78,18 @@ def parse_text(model: type[BaseModel], name: str, raw: str) -> Any:
         try:
             value = int(text)
         except ValueError:
+            digits = text.lstrip("+-").replace("_", "")
+            if digits.isdigit():  # Python reads at most sys.get_int_max_str_digits() digits of an integer
+                raise ConfigError(name, f"must be an integer of at most {sys.get_int_max_str_digits():,} digits, "
+                                        f"got one of {len(digits):,}") from None
             raise ConfigError(name, f"must be an integer, got {shown}") from None
-        shown = text
+        shown = unquoted(text)
     elif base is float:
         try:
             value = float(text)
         except ValueError:
             raise ConfigError(name, f"must be a number, got {shown}") from None
-        shown = text
+        shown = unquoted(text)
     elif typing.get_origin(base) is Literal:
         value = text.lower()
         choices = typing.get_args(base)

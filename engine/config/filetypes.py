@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
+from .errors import show_value
 from .fieldtext import _split_optional
 
 
@@ -59,7 +60,7 @@ def file_type_problem(model: type[BaseModel], name: str, value: Any) -> str | No
         if _reads_as(base, value):  # the right value in quotes: say how to write it
             return (f"must be {wanted}, got the string {value!r} (types in a TOML file are strict: "
                     f"write {value.strip().lower() if base is bool else value.strip()} without quotes)")
-        return f"must be {wanted}, got {value!r}"
+        return f"must be {wanted}, got {show_value(value)}"
     return f"must be {wanted}, got {_what(value)}"
 
 

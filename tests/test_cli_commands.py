@@ -78,7 +78,7 @@ def test_runs_lists_every_run_when_one_has_a_damaged_event_line_and_names_it(fin
     listed = [line.split()[0] for line in captured.out.splitlines()[1:-1]]
     assert sorted(listed) == sorted([run_dir.name, damaged.name]) and captured.out.splitlines()[-1] == \
         f"(2 runs in {runs_dir})"
-    assert captured.err.startswith(f"warning: run {damaged.name}: {damaged / 'events.jsonl'}: line 4: bad event")
+    assert captured.err.startswith(f"warning: run {damaged.name}: {damaged / 'events.jsonl'}: line 4: not a valid event")
 
 
 def test_resuming_a_completed_run_is_refused(finished_run, capsys):

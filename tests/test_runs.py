@@ -66,7 +66,7 @@ def test_a_corrupt_line_names_the_file_and_line(run_dir):
     _write(run_dir, [_started()])
     with open(run_dir / EVENTS_FILE, "ab") as f:
         f.write(b'{"kind":"step_metrics","epoch":0}\n')
-    with pytest.raises(RunError, match=r"events.jsonl: line 2: bad event"):
+    with pytest.raises(RunError, match=r"events.jsonl: line 2: not a valid event"):
         read_events(run_dir)
 
 

@@ -103,8 +103,9 @@ def _parse_line(path: Path, number: int, line: bytes) -> Event:
         return cast(Event, parse_event(line))  # parse_event validates against the Event union
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "line"
-        raise RunError(f"{path}: line {number}: bad event at {where}: {first.get('msg')}") from None
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        field = f" (field {where})" if where else ""  # a line that is not JSON at all has no field to name
+        raise RunError(f"{path}: line {number}: not a valid event{field}: {first.get('msg')}") from None
 
 
 def read_events(run_dir: Path) -> list[Event]:

@@ -28,6 +28,16 @@ class TomlError(ValueError):
         super().__init__(f"line {line}: {message}" if line is not None else message)
 
 
+def _cannot_nest_deeper(text: str, limit: int) -> bool:
+    """A quick bound: without inline tables, nesting is at most the '[' in the text plus a table header's and a
+    key's dotted parts, each at most one more than the dots on its line. Most files (every config.toml a run
+    writes) pass, and skip the lexer below, which costs ~1 ms a file in Python (2 s of listing 2,000 runs)."""
+    if "{" in text:
+        return False
+    dots = max((line.count(".") for line in text.splitlines()), default=0)
+    return text.count("[") + 2 * (dots + 1) <= limit
+
+
 def _nesting_problem(text: str, limit: int) -> tuple[int, str] | None:
     """(line, what) where nesting first exceeds `limit`, or None.
 
@@ -106,7 +116,7 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS) 
     """`tomllib.loads` that refuses nesting deeper than `max_depth` and text longer than `max_chars`."""
     if len(text) > max_chars:
         raise TomlError(f"{len(text):,} characters is more than the {max_chars:,} a TOML file here may have")
-    problem = _nesting_problem(text, max_depth)
+    problem = None if _cannot_nest_deeper(text, max_depth) else _nesting_problem(text, max_depth)
     if problem is not None:
         raise TomlError(problem[1], line=problem[0])
     try:

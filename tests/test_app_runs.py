@@ -110,7 +110,7 @@ import random  # noqa: E402
 from engine.runs import RunLock  # noqa: E402
 from qstore_tui.screens.compare import CompareScreen  # noqa: E402
 from engine.runs.tags import read_tags  # noqa: E402
-from qstore_tui.screens.runs import STATUS_FILTERS  # noqa: E402
+from qstore_tui.screens.runs import FILTER_PAUSE_S, STATUS_FILTERS  # noqa: E402
 from qstore_tui.screens.run_dialogs import DeleteRunScreen, TagRunScreen  # noqa: E402
 from runs_fixtures import fake_run  # noqa: E402
 
@@ -167,13 +167,17 @@ async def test_table_sorts_filters_and_selects(runs, app_factory):
         assert screen.status_filter is None and len(ids(screen)) == 4
 
         await pilot.press("slash")
-        await pilot.press(*"brav")
-        assert ids(screen) == ["bravo"]
+        fills = []
+        fill = screen._fill
+        screen._fill = lambda: (fills.append(screen.text_filter), fill())[1]
+        await pilot.press(*"brav")  # typed fast: one filtering once typing pauses, not one a key
+        await pilot.pause(FILTER_PAUSE_S + 0.2)
+        assert ids(screen) == ["bravo"] and fills == ["brav"]
         await pilot.press("enter")  # back to the table
         assert isinstance(app.focused, DataTable)
         await pilot.press("space")
         assert screen.selected == {"bravo"}
-        await pilot.press("slash", "ctrl+u", "escape")
+        await pilot.press("slash", "ctrl+u", "enter")  # Enter filters at once
         assert len(ids(screen)) == 4 and screen.selected == {"bravo"}
         await pilot.press("down", "space")
         assert len(screen.selected) == 2
@@ -233,3 +237,29 @@ async def test_tag_and_delete_with_confirmation(runs, app_factory):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_the_runs_tables_plain_cells_are_sized_as_textual_sizes_them():
+    """PlainTable skips Textual's per-cell console measure; the columns and the scrollable size must not change."""
+    from textual.app import App
+
+    from qstore_tui.widgets.plain_table import PlainTable
+
+    rows = [["●", "20261201-101010-abcd", "completed", "1.0e-02", "85.0%", "1:02:03", "a,b", "×8 q"],
+            [" ", "x", "", "—", "", "é", "日本", ""]]
+
+    class Tables(App[None]):
+        def compose(self):
+            yield DataTable(id="textual")
+            yield PlainTable(id="plain")
+
+    app = Tables()
+    async with app.run_test() as pilot:
+        tables = [app.query_one("#textual", DataTable), app.query_one("#plain", PlainTable)]
+        for table in tables:
+            for i in range(len(rows[0])):
+                table.add_column(f"c{i}", key=f"c{i}")
+            table.add_rows(rows)
+        await pilot.pause()
+        textual, plain = ([c.content_width for c in t.ordered_columns] for t in tables)
+        assert plain == textual and tables[0].virtual_size == tables[1].virtual_size

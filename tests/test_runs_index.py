@@ -3,6 +3,7 @@
 import asyncio
 import csv
 import math
+import shutil
 
 import pytest
 
@@ -132,3 +133,24 @@ def test_validation_lands_on_the_epochs_last_step_even_when_that_step_was_not_re
     rows = metric_rows(events, epochs=2)
     assert [(r.step, r.loss, r.val_accuracy) for r in rows] == [
         (0, 1.0, None), (1, None, 0.6), (2, 0.6, None), (3, 0.5, 0.7)]
+
+
+def test_a_second_listing_reuses_unchanged_runs_and_rereads_changed_ones(tmp_path, monkeypatch):
+    """The Runs screen lists on every visit and refresh: 2,000 runs took ~5 s each time before."""
+    import engine.runs.index as index
+
+    for name in ("a", "b", "c"):
+        fake_run(tmp_path, name, losses=[1.0, 0.5], val_accuracy=[0.7], start=1_000.0 + ord(name))
+    first = {r.run_id: r for r in list_records(tmp_path)}
+    read: list[str] = []
+    real = index.run_record
+    monkeypatch.setattr(index, "run_record", lambda d, **k: (read.append(d.name), real(d, **k))[1])
+    assert [r.run_id for r in list_records(tmp_path)] == ["c", "b", "a"] and read == []  # nothing changed
+    tag_run(tmp_path / "b", "best")  # tags.json written
+    with open(tmp_path / "a" / "events.jsonl", "ab") as f:  # appended (a resumed run writes on)
+        f.write(b"\n")
+    shutil.rmtree(tmp_path / "c")
+    again = {r.run_id: r for r in list_records(tmp_path)}
+    assert sorted(read) == ["a", "b"] and set(again) == {"a", "b"}
+    assert again["b"].tags == ["best"] and first["b"].tags == []
+    assert not [p for p in index._records if p.parent == tmp_path and p.name == "c"]  # the deleted run left

@@ -6,17 +6,19 @@ a separate database, so it cannot drift from the runs: delete a directory and it
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Lock
 from typing import Callable, Iterable
 
 from ..config import TrainingConfig
 from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
 from .directory import CONFIG_FILE, EVENTS_FILE, RunError, RunLock, is_running, load_run_config, resolve_run
 from .eventlog import _parse_line
-from .tags import SweepTag, read_sweep_tag, read_tags
+from .tags import SWEEP_FILE, TAGS_FILE, SweepTag, read_sweep_tag, read_tags
 
 _KINDS = tuple(f'"kind":"{k}"'.encode() for k in (
     "run_started", "step_metrics", "epoch_finished", "run_finished", "batch_executed", "cost_estimate",
@@ -178,12 +180,49 @@ def _sweep_tag(run_dir: Path) -> SweepTag | None:
         return None
 
 
+_SIGNED = (CONFIG_FILE, EVENTS_FILE, TAGS_FILE, SWEEP_FILE)  # every file a record is read from
+_records: dict[Path, tuple[tuple[object, ...], RunRecord]] = {}
+_records_lock = Lock()
+
+
+def _signature(run_dir: Path) -> tuple[object, ...]:
+    """What changes whenever a file the record is read from does (written in place, appended, or replaced)."""
+    parts: list[object] = []
+    for name in _SIGNED:
+        try:
+            st = os.stat(run_dir / name)
+        except OSError:
+            parts.append(None)
+            continue
+        parts.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(parts)
+
+
+def _record(run_dir: Path) -> RunRecord:
+    """run_record, kept while the run's files are unchanged and it is not running: a second listing of 2,000
+    runs re-reads none of them (the first took ~5 s, every refresh of the Runs screen the same again)."""
+    signature = _signature(run_dir)
+    with _records_lock:
+        kept = _records.get(run_dir)
+    if kept is not None and kept[0] == signature and kept[1].status != "running" and not is_running(run_dir):
+        return kept[1]
+    record = run_record(run_dir)
+    with _records_lock:
+        _records[run_dir] = (signature, record)
+    return record
+
+
 def list_records(runs_dir: Path) -> list[RunRecord]:
     """Every run under `runs_dir`, newest first (start time, then id)."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    records = [run_record(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    dirs = [p for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    records = [_record(p) for p in dirs]
+    present = set(dirs)
+    with _records_lock:  # deleted runs leave the cache too
+        for gone in [p for p in _records if p.parent == runs_dir and p not in present]:
+            del _records[gone]
     return sort_runs(records, "started_at", descending=True)
 
 

@@ -263,3 +263,21 @@ async def test_the_runs_tables_plain_cells_are_sized_as_textual_sizes_them():
         await pilot.pause()
         textual, plain = ([c.content_width for c in t.ordered_columns] for t in tables)
         assert plain == textual and tables[0].virtual_size == tables[1].virtual_size
+
+
+async def test_runs_read_so_far_are_shown_at_once_and_a_selection_waits_for_the_whole_listing(runs, app_factory):
+    from qstore_tui.screens.runs import RecordsListed
+
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await show_runs(pilot)
+        everything = list(screen.records)
+        screen.selected = {"alpha", "delta"}
+        screen.post_message(RecordsListed(everything[:1], of=4))  # delta read, the others not yet
+        await pilot.pause()
+        assert ids(screen) == ["delta"] and screen.selected == {"alpha", "delta"}  # alpha is not gone, only unread
+        assert "1/1 run(s) (reading: 1 of 4 so far)" in str(screen.query_one("#where").render())
+        screen.post_message(RecordsListed(everything))
+        await pilot.pause()
+        assert len(ids(screen)) == 4 and "reading" not in str(screen.query_one("#where").render())
+        assert screen.selected == {"alpha", "delta"}

@@ -154,3 +154,18 @@ def test_a_second_listing_reuses_unchanged_runs_and_rereads_changed_ones(tmp_pat
     assert sorted(read) == ["a", "b"] and set(again) == {"a", "b"}
     assert again["b"].tags == ["best"] and first["b"].tags == []
     assert not [p for p in index._records if p.parent == tmp_path and p.name == "c"]  # the deleted run left
+
+
+def test_a_long_listing_reports_the_newest_runs_first(tmp_path, monkeypatch):
+    import engine.runs.index as index
+
+    for i in range(6):
+        fake_run(tmp_path, f"2026120{i}-000000-aaaa", losses=[1.0, 0.5], start=1_000.0 + i)
+    clock = iter(range(100))  # every read of the clock a second later: a report after each run but the last
+    monkeypatch.setattr(index, "monotonic", lambda: float(next(clock)))
+    reports: list[tuple[list[str], int]] = []
+    done = list_records(tmp_path, on_progress=lambda rs, of: reports.append(([r.run_id for r in rs], of)),
+                        first_s=1.0)
+    assert [r.run_id[:8] for r in done] == [f"2026120{i}" for i in range(5, -1, -1)]
+    assert reports[0] == (["20261205-000000-aaaa"], 6)  # the newest run first
+    assert all(of == 6 and len(ids) < 6 for ids, of in reports) and 1 < len(reports) < 5  # intervals double

@@ -91,12 +91,14 @@ def cell(r: RunRecord, key: str) -> str:
 
 
 class RecordsListed(Message):
-    """The runs directory as RunRecords (read in a worker thread), or why it could not be read."""
+    """The runs directory as RunRecords (read in a worker thread), or why it could not be read; `of` > the records
+    while the listing is still reading (the runs read so far, shown at once)."""
 
-    def __init__(self, records: list[RunRecord], error: str | None = None) -> None:
+    def __init__(self, records: list[RunRecord], error: str | None = None, of: int = 0) -> None:
         super().__init__()
         self.records = records
         self.error = error
+        self.of = of
 
 
 class RunsScreen(AppScreen):
@@ -155,6 +157,7 @@ class RunsScreen(AppScreen):
         self._wide: bool | None = None
         self._filter_timer: Timer | None = None
         self._listing = self._list_again = False
+        self._reading = 0  # runs in all while a listing is still reading them
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bar"):
@@ -203,21 +206,27 @@ class RunsScreen(AppScreen):
     def _list_runs(self) -> None:
         from engine.runs.index import list_records
 
+        def so_far(records: list[RunRecord], of: int) -> None:
+            self.post_message(RecordsListed(records, of=of))
+
         try:
-            self.post_message(RecordsListed(list_records(self.qapp.runs_dir)))
+            self.post_message(RecordsListed(list_records(self.qapp.runs_dir, on_progress=so_far)))
         except (ValueError, OSError) as exc:
             self.post_message(RecordsListed([], str(exc)))
 
     def on_records_listed(self, message: RecordsListed) -> None:
-        self._listing = False
-        if self._list_again:  # asked again meanwhile: the files may have changed since that listing began
+        reading = message.of > len(message.records)
+        if not reading:
+            self._listing = False
+        if self._list_again and not reading:  # asked again meanwhile: files may have changed since it began
             self._list_again = False
             self.action_refresh_runs()
+        self._reading = message.of if reading else 0
         if message.error:
             self.notify(message.error, title="Runs", severity="error", markup=False)
         self.records = message.records
-        ids = {r.run_id for r in self.records}
-        self.selected &= ids
+        if not reading:  # a run not read yet is not gone
+            self.selected &= {r.run_id for r in self.records}
         self._fill()
 
     def _fill(self) -> None:
@@ -243,8 +252,9 @@ class RunsScreen(AppScreen):
         status = f" · status {self.status_filter}" if self.status_filter else ""
         text = f" · “{self.text_filter}”" if self.text_filter else ""
         chosen = f" · {len(self.selected)} selected" if self.selected else ""
+        reading = f" (reading: {len(self.records)} of {self._reading:,} so far)" if self._reading else ""
         self.query_one("#where", Static).update(
-            f"{len(self.shown)}/{len(self.records)} run(s){status}{text}{chosen} · sort {self.sort_key} "
+            f"{len(self.shown)}/{len(self.records)} run(s){reading}{status}{text}{chosen} · sort {self.sort_key} "
             f"· {self.qapp.runs_dir}")
 
     def _cursor_path(self) -> str | None:

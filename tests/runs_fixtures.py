@@ -7,6 +7,7 @@ with a fixed clock, so two calls with the same arguments write the same bytes.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,7 +28,7 @@ def fake_run(runs_dir: Path, run_id: str, *, losses: Sequence[float], steps_per_
     epochs = max(1, len(losses) // steps_per_epoch)
     cfg = TrainingConfig(**{"n_qubits": 2, "circuit_depth": 1, "epochs": epochs, "shots_per_circuit": 0, **config})
     run_dir = create_run_dir(Path(runs_dir), run_id, cfg)
-    clock = iter(start + 0.5 * i for i in range(10_000))
+    clock = itertools.count(start, 0.5)
     bus = EventBus(clock=lambda: next(clock))
     log = EventLog(run_dir / EVENTS_FILE)
     bus.add_sink(log)

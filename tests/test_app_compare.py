@@ -100,3 +100,58 @@ async def test_compare_overlays_smooths_groups_and_diffs(runs, app_factory):
         await pilot.pause()
         assert isinstance(app.screen, RunsScreen)
 
+
+
+def _dots_point_by_point(series, log_y, width, height):
+    """The chart's dots as drawn before: every point mapped, a line to the next (the reference)."""
+    import math
+
+    from qstore_tui.widgets.line_chart import _DOTS
+
+    pts = [[(float(x), math.log10(y) if log_y else float(y)) for x, y in zip(s.x, s.y)
+            if math.isfinite(y) and not (log_y and y <= 0)] for s in series]
+    xs, ys = [x for p in pts for x, _ in p], [y for p in pts for _, y in p]
+    x0, x1, lo, hi = min(xs), max(xs), min(ys), max(ys)
+    cols, rows = width * 2, height * 4
+    bits = [[0] * width for _ in range(height)]
+    for p in pts:
+        cells = [(0 if x1 == x0 else round((x - x0) / (x1 - x0) * (cols - 1)),
+                  min(rows - 1, max(0, round((hi - y) / (hi - lo) * (rows - 1))))) for x, y in p]
+        for (ax, ay), (bx, by) in list(zip(cells, cells[1:])) or [(cells[0], cells[0])]:
+            n = max(abs(bx - ax), abs(by - ay), 1)
+            for k in range(n + 1):
+                dx, dy = round(ax + (bx - ax) * k / n), round(ay + (by - ay) * k / n)
+                bits[dy // 4][dx // 2] |= _DOTS[dy % 4][dx % 2]
+    return bits
+
+
+@pytest.mark.parametrize("log_y", [False, True])
+async def test_a_long_curve_draws_the_same_dots_as_point_by_point(log_y):
+    """The chart cuts each run of points in one dot column to four; the picture must not change."""
+    import numpy as np
+    from textual.app import App
+
+    from qstore_tui.widgets.line_chart import _BRAILLE_BASE
+    from qstore_tui.widgets.overlay_chart import Series
+
+    rng = np.random.default_rng(3)
+    steps = np.arange(20_000)
+    noisy = np.exp(-steps / 4000) * (1 + 0.3 * rng.standard_normal(steps.size)) + 0.01
+    noisy[[5, 900, 12_000]] = [np.nan, np.inf, -1.0]  # left out (and -1 under log)
+    series = [Series("a", steps.tolist(), noisy.tolist(), "#ffffff"),
+              Series("b", steps[::7].tolist(), (0.5 + 0.1 * np.sin(steps[::7] / 300)).tolist(), "#ff0000"),
+              Series("c", [3.0], [0.2], "#00ff00")]
+
+    class Chart(App[None]):
+        def compose(self):
+            yield OverlayChart("loss", id="chart")
+
+    app = Chart()
+    async with app.run_test(size=(100, 20)) as pilot:
+        chart = app.query_one(OverlayChart)
+        chart.set_series(series, log_y=log_y)
+        await pilot.pause()
+        width, height = chart.content_region.width - 8, chart.content_region.height - 1
+        lines = chart.render().plain.splitlines()[:height]
+        got = [[ord(ch) - _BRAILLE_BASE if ch != " " else 0 for ch in line[8:8 + width]] for line in lines]
+    assert got == _dots_point_by_point(series, log_y, width, height)

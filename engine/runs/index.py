@@ -186,7 +186,7 @@ _records: dict[Path, tuple[tuple[object, ...], RunRecord]] = {}
 _records_lock = Lock()
 
 
-def _signature(run_dir: Path) -> tuple[object, ...]:
+def signature(run_dir: Path) -> tuple[object, ...]:
     """What changes whenever a file the record is read from does (written in place, appended, or replaced)."""
     parts: list[object] = []
     for name in _SIGNED:
@@ -199,17 +199,17 @@ def _signature(run_dir: Path) -> tuple[object, ...]:
     return tuple(parts)
 
 
-def _record(run_dir: Path) -> RunRecord:
+def cached_record(run_dir: Path) -> RunRecord:
     """run_record, kept while the run's files are unchanged and it is not running: a second listing of 2,000
     runs re-reads none of them (the first took ~5 s, every refresh of the Runs screen the same again)."""
-    signature = _signature(run_dir)
+    stamp = signature(run_dir)
     with _records_lock:
         kept = _records.get(run_dir)
-    if kept is not None and kept[0] == signature and kept[1].status != "running" and not is_running(run_dir):
+    if kept is not None and kept[0] == stamp and kept[1].status != "running" and not is_running(run_dir):
         return kept[1]
     record = run_record(run_dir)
     with _records_lock:
-        _records[run_dir] = (signature, record)
+        _records[run_dir] = (stamp, record)
     return record
 
 
@@ -229,7 +229,7 @@ def list_records(runs_dir: Path, *, on_progress: Callable[[list[RunRecord], int]
     records: list[RunRecord] = []
     wait, told = first_s, monotonic()
     for p in dirs:
-        records.append(_record(p))
+        records.append(cached_record(p))
         if on_progress is not None and monotonic() - told >= wait and len(records) < len(dirs):
             on_progress(sort_runs(records, "started_at", descending=True), len(dirs))
             wait, told = 2 * wait, monotonic()

@@ -6,10 +6,10 @@ min-max or ±1 std) are drawn as their two edges in the series' colour, dimmed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rich.text import Text
 from textual.widget import Widget
 
@@ -57,38 +57,43 @@ class OverlayChart(Widget):
         self.border_title = self.title + (" (log)" if log_y else "") + (f"  {note}" if note else "")
         self.refresh()
 
-    def _points(self, s: Series) -> list[tuple[float, float]]:
-        pts = []
-        for x, y in zip(s.x, s.y):
-            if not math.isfinite(y) or (self.log_y and y <= 0):
-                continue
-            pts.append((float(x), math.log10(y) if self.log_y else float(y)))
-        return pts
+    def _points(self, s: Series) -> tuple[np.ndarray, np.ndarray]:
+        x, y = np.asarray(s.x, dtype=np.float64), np.asarray(s.y, dtype=np.float64)
+        keep = np.isfinite(y) & (y > 0) if self.log_y else np.isfinite(y)
+        x, y = x[keep], y[keep]
+        return x, (np.log10(y) if self.log_y else y)
 
     def render(self) -> Text:
         width, height = self.content_region.width - _AXIS, self.content_region.height - 1  # last row: legend
         every = [(s, self._points(s)) for s in self.series]
-        drawn = [(s, p) for s, p in every if p]
+        drawn = [(s, p) for s, p in every if p[0].size]
         if not drawn:
             return Text("no data to draw" if self.series else "waiting for data…", style="dim")
         if width < 4 or height < 1:
             return Text(f"{len(drawn)} curve(s)")
-        xs = [x for _, p in drawn for x, _ in p]
-        ys = [y for _, p in drawn for _, y in p]
-        x0, x1, lo, hi = min(xs), max(xs), min(ys), max(ys)
+        x0, x1 = min(float(p[0].min()) for _, p in drawn), max(float(p[0].max()) for _, p in drawn)
+        lo, hi = min(float(p[1].min()) for _, p in drawn), max(float(p[1].max()) for _, p in drawn)
         if hi == lo:
             lo, hi = lo - 0.5, hi + 0.5
         cols, rows = width * 2, height * 4
         bits = [[0] * width for _ in range(height)]
         owner: list[list[Series | None]] = [[None] * width for _ in range(height)]
 
-        def to_cell(x: float, y: float) -> tuple[int, int]:
-            cx = 0 if x1 == x0 else round((x - x0) / (x1 - x0) * (cols - 1))
-            cy = min(rows - 1, max(0, round((hi - y) / (hi - lo) * (rows - 1))))
-            return cx, cy
+        def to_cells(x: np.ndarray, y: np.ndarray) -> list[tuple[int, int]]:
+            """The dots of the points, in order, with each run of points in one dot column cut to its first,
+            lowest, highest and last: the lines between them draw the same dots (40,000-step runs took 1 s a
+            chart to draw point by point)."""
+            cx = np.zeros(x.size, dtype=np.int64) if x1 == x0 else np.rint((x - x0) / (x1 - x0) * (cols - 1))
+            cy = np.clip(np.rint((hi - y) / (hi - lo) * (rows - 1)), 0, rows - 1)
+            cx, cy = cx.astype(np.int64), cy.astype(np.int64)
+            starts = np.flatnonzero(np.r_[True, cx[1:] != cx[:-1]])
+            ends = np.r_[starts[1:], cx.size] - 1
+            low, high = np.minimum.reduceat(cy, starts), np.maximum.reduceat(cy, starts)
+            keep = np.stack([cy[starts], low, high, cy[ends]], axis=1).ravel()
+            return list(zip(np.repeat(cx[starts], 4).tolist(), keep.tolist()))
 
         for s, p in sorted(drawn, key=lambda sp: not sp[0].dim):  # band edges first, curves over them
-            cells = [to_cell(x, y) for x, y in p]
+            cells = to_cells(*p)
             segs = list(zip(cells, cells[1:])) or [(cells[0], cells[0])]
             for (ax, ay), (bx, by) in segs:
                 n = max(abs(bx - ax), abs(by - ay), 1)

@@ -37,12 +37,13 @@ def checker() -> SpecChecker:
     return SpecChecker()
 
 
-def within_noise(counts: dict[int, float], expected: np.ndarray, shots: int) -> None:
-    """Every outcome's frequency within 5 sigma of the expected probability (binomial)."""
+def within_noise(counts: dict[int, float], expected: np.ndarray, shots: int, draws: int = 1) -> None:
+    """Every outcome's frequency within 5 sigma of the expected probability (binomial), `draws` multinomial draws
+    of `shots` stacked one on the other (each adds its variance)."""
     got = np.zeros_like(expected)
     for k, c in counts.items():
         got[int(k)] = c / shots
-    sigma = np.sqrt(expected * (1 - expected) / shots)
+    sigma = np.sqrt(draws * expected * (1 - expected) / shots)
     assert np.all(np.abs(got - expected) <= 5 * sigma + 1.0 / shots), (got, expected)
 
 
@@ -298,11 +299,17 @@ def test_qiskit_multi_circuit_job_keeps_input_order(provider):
 
 
 def test_qiskit_noisy_model_counts_sit_within_the_noise(provider):
+    """A departure of the client's: qiskit-ionq draws `shots` samples again from the frequencies the simulator
+    returns whenever the *backend's* `noise_model` option is "ideal" (it does not look at the run's keyword), so
+    its counts are two draws deep. Unseeded, that second draw made this test fail about once in a few hundred
+    runs (34 counts where 13 were expected, in a full suite); it is seeded here and bounded for two draws."""
     qc = ghz_qiskit(3)
-    counts = run_quietly(provider.get_backend("simulator"), qc, shots=SHOTS, noise_model="aria-1").get_counts()
+    backend = provider.get_backend("simulator")
+    assert backend.options.noise_model == "ideal"
+    counts = run_quietly(backend, qc, shots=SHOTS, noise_model="aria-1", sampler_seed=5).get_counts()
     assert sum(counts.values()) == SHOTS
     within_noise(dict(enumerate(as_big_endian_array(counts, 3))),
-                 noisy(as_big_endian_array(qiskit_exact(qc), 3), "aria-1", 1, 2), SHOTS)
+                 noisy(as_big_endian_array(qiskit_exact(qc), 3), "aria-1", 1, 2), SHOTS, draws=2)
 
 
 @pytest.mark.parametrize("target, two_q, model", [("qpu.aria-1", "ms", "aria-1"), ("qpu.forte-1", "zz", "forte-1")])

@@ -108,7 +108,7 @@ async def test_two_signals_at_once_exit_130_with_the_resume_line_and_leave_no_st
 
     from test_app_help_quit import long_run, until
 
-    app = app_factory(config=long_run().model_copy(update={"use_native_gates": False}), runs_dir=tmp_path)
+    app = app_factory(config=long_run(), runs_dir=tmp_path)
     messages: list[object] = []
     exit_app = app.exit
     app.exit = lambda *a, **k: (messages.append(k.get("message")), exit_app(*a, **k))[1]  # type: ignore[method-assign]

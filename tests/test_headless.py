@@ -103,6 +103,23 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint_and_exit_code_130(tmp_path):
     assert "Status: interrupted" in out and (run_dir / "report.json").is_file()
 
 
+def test_a_second_ctrl_c_abandons_the_step_and_still_ends_with_a_resumable_run(tmp_path):
+    runs = tmp_path / "runs"
+    proc = _start("run", "--headless", "--runs-dir", str(runs), *_sets(LONG))
+    run_dir = _wait_for(runs, "checkpoint")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # impatient: the step in flight is not waited for
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err + out
+    finished = read_events(run_dir)[-1]
+    assert isinstance(finished, RunFinished) and finished.status == "interrupted"
+    last = max(int(p.stem.split("-")[1]) for p in (run_dir / "checkpoints").glob("step-*.json"))
+    assert last <= finished.steps and "Status: interrupted" in out  # resumable from its last checkpoint
+    assert "the step in flight was abandoned; the run resumes from its last checkpoint" in finished.message
+    assert "Ctrl-C again to abandon the step in flight" in err
+
+
 def test_no_file_and_no_line_of_output_contains_the_api_keys(tmp_path, monkeypatch, capsys):
     ionq, pinecone = "canary-ionq-5b1e0c", "canary-pinecone-93d2aa"
     runs = tmp_path / "runs"

@@ -116,7 +116,9 @@ def test_a_second_ctrl_c_abandons_the_step_and_still_ends_with_a_resumable_run(t
     assert isinstance(finished, RunFinished) and finished.status == "interrupted"
     last = max(int(p.stem.split("-")[1]) for p in (run_dir / "checkpoints").glob("step-*.json"))
     assert last <= finished.steps and "Status: interrupted" in out  # resumable from its last checkpoint
-    assert "the step in flight was abandoned; the run resumes from its last checkpoint" in finished.message
+    # the first Ctrl-C's checkpoint may already be written when the second arrives (a step boundary): both end well
+    assert finished.message in (f"checkpoint written at step {finished.steps}",
+                                "the step in flight was abandoned; the run resumes from its last checkpoint")
     assert "Ctrl-C again to abandon the step in flight" in err
 
 

@@ -202,11 +202,14 @@ def _parse_number(text: str, *, path: Path, row: int, column: str, index: int) -
     try:
         value = float(text)
     except ValueError:
-        raise DataError(f"{quoted(text)} is not a number", path=path, row=row, column=column, column_index=index) from None
+        raise DataError(f"{quoted(text)} is not a number", path=path, row=row, column=column,
+                        column_index=index) from None
     if math.isnan(value):
-        raise DataError(f"{quoted(text)} (NaN) is not allowed", path=path, row=row, column=column, column_index=index)
+        raise DataError(f"{quoted(text)} (NaN) is not allowed", path=path, row=row, column=column,
+                        column_index=index)
     if math.isinf(value):
-        raise DataError(f"{quoted(text)} (infinite) is not allowed", path=path, row=row, column=column, column_index=index)
+        raise DataError(f"{quoted(text)} (infinite) is not allowed", path=path, row=row, column=column,
+                        column_index=index)
     return value
 
 
@@ -293,7 +296,8 @@ def _labels(
     if numeric_rows and text_rows:
         row, text = text_rows[0]
         raise DataError(
-            f"label {quoted(text)} is text but row {numeric_rows[0]} has a number; labels must be all numbers or all text",
+            f"label {quoted(text)} is text but row {numeric_rows[0]} has a number; labels must be all numbers or "
+            f"all text",
             path=path, row=row, column=column, column_index=index,
         )
     if text_rows:

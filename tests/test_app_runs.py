@@ -281,3 +281,24 @@ async def test_runs_read_so_far_are_shown_at_once_and_a_selection_waits_for_the_
         await pilot.pause()
         assert len(ids(screen)) == 4 and "reading" not in str(screen.query_one("#where").render())
         assert screen.selected == {"alpha", "delta"}
+
+
+async def test_a_listing_that_breaks_is_said_and_does_not_block_the_next_refresh(runs, app_factory, monkeypatch):
+    import engine.runs.index as index
+
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await show_runs(pilot)
+        real = index.list_records
+        monkeypatch.setattr(index, "list_records", lambda *a, **k: 1 / 0)
+        await pilot.press("g")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any("cannot list the runs: ZeroDivisionError" in n.message for n in app._notifications)
+        assert len(ids(screen)) == 4  # the table as it was
+        monkeypatch.setattr(index, "list_records", real)
+        (runs / "alpha").rename(runs / "zulu")
+        await pilot.press("g")  # before, the broken listing left the screen 'listing' for good
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "zulu" in ids(screen) and "alpha" not in ids(screen)

@@ -121,7 +121,7 @@ def runner_gone(summary: SweepSummary) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
-        return False
+        pass
     return False
 
 

@@ -213,6 +213,9 @@ class RunsScreen(AppScreen):
             self.post_message(RecordsListed(list_records(self.qapp.runs_dir, on_progress=so_far)))
         except (ValueError, OSError) as exc:
             self.post_message(RecordsListed([], str(exc)))
+        except Exception as exc:  # a bug: said, the table kept, and the next refresh not blocked by this one
+            self.post_message(RecordsListed(self.records, f"cannot list the runs: {type(exc).__name__}: {exc}"))
+            raise
 
     def on_records_listed(self, message: RecordsListed) -> None:
         reading = message.of > len(message.records)
@@ -234,7 +237,6 @@ class RunsScreen(AppScreen):
         from engine.runs.index import filter_runs, sort_runs
 
         self._filter_timer = None
-
         self.shown = sort_runs(filter_runs(self.records, text=self.text_filter, status=self.status_filter),
                                self.sort_key, descending=self.descending)
         table = self.query_one("#runs", DataTable)

@@ -55,6 +55,16 @@ def write_error(path: str | os.PathLike[str], cause: OSError, *, action: str = "
     return kind(path, cause, action=action)
 
 
+def error_text(exc: BaseException) -> str:
+    """An error as one line for a person: an OSError as "path: reason in words" (not "[Errno 13] Permission
+    denied: '...'"), anything else as its own message."""
+    if isinstance(exc, FileWriteError) or not isinstance(exc, OSError):
+        return str(exc)
+    code = exc.errno if exc.errno is not None else errno.EIO
+    reason = _REASONS.get(code, (exc.strerror or str(exc)).lower())
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write `data` to `path` via temporary file + fsync + rename; the folder is created if missing.
 

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from engine.config import ConfigError, TrainingConfig
+from engine.fileio import error_text
 
 from . import css_cache
 from .bridge import BridgeBusy, EngineBridge
@@ -439,7 +440,7 @@ class QStoreApp(App[None]):
             try:
                 pid, log = continue_headless(run_dir, self.bridge.config)
             except OSError as exc:
-                self.notify(f"could not start the headless run: {exc}; it is stopped at its checkpoint "
+                self.notify(f"could not start the headless run: {error_text(exc)}; it is stopped at its checkpoint "
                             f"(resume it from the Runs screen)", severity="error", timeout=15, markup=False)
                 return
             self.exit(message=f"run {run_id} continues headless (pid {pid}, output in {log}); "
@@ -534,18 +535,22 @@ class QStoreApp(App[None]):
             screen.show_problems(exc.problems)
             screen.reveal(exc.field)
 
-    def _guard(self, call: Callable[[], None]) -> bool:
-        """Run a bridge call; refusals (busy, bad config, bad run dir) become notifications."""
+    def _guard(self, call: Callable[[], None], title: str = "Cannot start") -> bool:
+        """Run a bridge call; refusals (busy, bad config, bad run dir) become notifications. A new run's bad
+        config opens the Config screen on the field; a run directory's (`title` says which action) does not."""
         try:
             call()
         except ConfigError as exc:
-            self._config_refused(exc)
+            if title == "Cannot start":
+                self._config_refused(exc)
+            else:
+                self.notify(str(exc), title=title, severity="error", markup=False)
             return False
         except BridgeBusy as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return False
         except (ValueError, OSError) as exc:
-            self.notify(str(exc), title="Cannot start", severity="error", markup=False)
+            self.notify(error_text(exc), title=title, severity="error", markup=False)
             return False
         return True
 
@@ -567,7 +572,7 @@ class QStoreApp(App[None]):
     def open_run(self, run_dir: Path, how: str) -> None:
         """Open (replay), attach to (follow) or resume (continue training) a run directory."""
         call = {"open": self.bridge.open, "attach": self.bridge.attach, "resume": self.bridge.resume}[how]
-        if self._guard(partial(call, run_dir)):
+        if self._guard(partial(call, run_dir), title=f"Cannot {how}"):
             self.switch_mode("training")
 
     # ----- messages from the bridge -----

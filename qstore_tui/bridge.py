@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from textual import constants
 
+from engine.fileio import error_text
+
 from .messages import EngineProblem, RunEnded, SessionUpdated
 from .view import SessionView, Source
 
@@ -102,9 +104,12 @@ class EngineBridge:
 
     def attach(self, run_dir: Path) -> None:
         """Follow a run another process writes (or wrote): the same screens, read from events.jsonl."""
-        from engine.runs import load_run_config
+        from engine.runs import EVENTS_FILE, load_run_config
 
         self._check_idle()
+        events = run_dir / EVENTS_FILE
+        if events.exists():  # one this user cannot read is said now, not as the follow worker's crash
+            events.open("rb").close()
         self._reset("attach", run_dir=run_dir, config=_config_or_none(load_run_config, run_dir))
         self._app.run_worker(partial(self._follow, run_dir), name="engine", group="engine", exclusive=True,
                              exit_on_error=False)
@@ -200,7 +205,7 @@ class EngineBridge:
     def worker_failed(self, error: BaseException) -> None:
         """The engine worker died of an exception the engine did not turn into events."""
         self.view.status = "failed"
-        message = f"{type(error).__name__}: {error}"
+        message = error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
         self.view.note(self.clock(), "error", f"engine stopped: {message}")
         self._problem("engine", message, fatal=True)
         self._publish()

@@ -25,6 +25,7 @@ from textual.color import Color, ColorParseError
 from textual.design import ColorSystem
 from textual.theme import Theme
 
+from engine.fileio import write_error
 from engine.tomlguard import TomlError
 from engine.tomlguard import loads as toml_loads
 
@@ -142,7 +143,9 @@ def load_theme_file(path: Path) -> Theme:
     """One theme file as a Textual Theme; raises ThemeFileError naming the file and the key."""
     try:
         document: Any = toml_loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ThemeFileError(path, f"cannot read: {write_error(path, exc).reason}") from None
+    except UnicodeDecodeError as exc:
         raise ThemeFileError(path, f"cannot read: {exc}") from None
     except TomlError as exc:  # bad syntax, or nesting deep enough to exhaust tomllib's recursion
         raise ThemeFileError(path, str(exc)) from None

@@ -101,31 +101,40 @@ def test_a_runs_dir_that_is_a_file_exits_2_naming_the_path(tmp_path, capsys):
 
 
 def _as_nobody(argv, home):
-    """Run main(argv) in a forked child that dropped root for `nobody`: (exit code, stderr)."""
+    """Run main(argv) in a forked child that dropped root for `nobody`: (exit code, stdout and stderr)."""
     import qstore_tui.cli.headless  # noqa: F401  (imported before the fork: nobody cannot read /root's stdlib)
     import qstore_tui.cli.run  # noqa: F401
     import engine.session  # noqa: F401
 
+    def body() -> int:
+        os.environ["HOME"] = str(home)
+        os.environ["XDG_STATE_HOME"] = str(home / "state")
+        return main(argv)
+
+    return _forked_as_nobody(body)
+
+
+def _forked_as_nobody(body):
+    """body() -> exit code, in a forked child that dropped root for `nobody`: (exit code, its stdout and stderr)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 99
         try:
             os.close(read)
-            sys.stderr = open(write, "w", buffering=1)
+            sys.stderr = sys.stdout = open(write, "w", buffering=1)
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-            os.environ["HOME"] = str(home)
-            os.environ["XDG_STATE_HOME"] = str(home / "state")
-            code = main(argv)
+            code = body()
         finally:
+            sys.stdout.flush()
             os._exit(code)
     os.close(write)
     with os.fdopen(read) as pipe:
-        err = pipe.read()
+        out = pipe.read()
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), err
+    return os.waitstatus_to_exitcode(status), out
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to a non-root user (CI runs as root)")
@@ -155,6 +164,52 @@ def _check_read_only_and_foreign(tmp_path):
     code, err = _as_nobody(["run", "--resume", "r1", "--runs-dir", str(foreign)], home)
     assert code == EXIT_CONFIG, err
     assert f"{run_dir}: cannot write to the run directory: permission denied" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to a non-root user (CI runs as root)")
+def test_runs_another_user_keeps_private_are_listed_as_unreadable_not_a_failed_listing():
+    """A shared runs folder where one run's folder, and another's events, are root's alone (0700, 0600): `runs`
+    as nobody lists every run, says which it cannot read and why, and exits 0; the Runs screen's index too."""
+    from runs_fixtures import fake_run
+
+    from engine.runs import list_records
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="qstore-nobody-"))
+    try:
+        os.chmod(tmp_path, 0o755)
+        home = tmp_path / "home"
+        home.mkdir()
+        os.chown(home, NOBODY, NOBODY)
+        runs = tmp_path / "runs"
+        for run_id in ("r1-open", "r2-private", "r3-events"):
+            fake_run(runs, run_id, losses=[0.5, 0.25])
+        for path in runs.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (runs / "lost+found").mkdir(mode=0o700)  # a runs folder at a file system's root: not a run, not listed
+        (runs / "r2-private").chmod(0o700)
+        (runs / "r3-events" / "events.jsonl").chmod(0o600)
+        code, out = _as_nobody(["runs", "--runs-dir", str(runs)], home)
+        assert code == 0, out
+        rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("r")}
+        assert rows == {"r1-open": "completed", "r2-private": "unreadable", "r3-events": "unreadable"}, out
+        assert f"warning: run r3-events: {runs}/r3-events/events.jsonl: cannot read: permission denied" in out
+        assert "warning: run r2-private: " in out and "lost+found" not in out and "Traceback" not in out
+        private = runs / "r1-open" / "config.toml"
+        private.chmod(0o600)
+        code, out = _as_nobody(["run", "--headless", "--config", str(private)], home)
+        assert code == 2 and f"{private}: cannot read: permission denied" in out and "Errno" not in out, out
+        private.chmod(0o644)
+
+        def listing() -> int:  # the index the Runs screen lists, as nobody
+            print(repr(sorted((r.run_id, r.status, bool(r.problem)) for r in list_records(runs))))
+            return 0
+
+        code, listed = _forked_as_nobody(listing)
+        assert code == 0, listed
+        assert listed.strip() == repr([("r1-open", "completed", False), ("r2-private", "unreadable", True),
+                                       ("r3-events", "unreadable", True)])
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("exc, code", [

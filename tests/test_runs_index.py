@@ -59,6 +59,33 @@ def test_a_bad_config_is_a_problem_on_the_record_not_an_exception(tmp_path):
     assert r.config is None and "n_qubits" in r.problem and r.final_loss == 0.9
 
 
+def test_a_run_without_a_config_and_one_that_cannot_be_read_show_question_marks_and_dashes_not_zeros(tmp_path):
+    """What the Runs table shows for them: not a learning rate of nan or 0 epochs the run never had."""
+    from engine.runs.index import unreadable_record
+    from qstore_tui.screens.runs import COLUMNS, cell
+
+    run = fake_run(tmp_path, "a", losses=[1.0, 0.9], n_qubits=3)
+    (run / "config.toml").write_text("[model]\nn_qubits = 99\n")
+    damaged = {c.key: cell(run_record(run), c.key) for c in COLUMNS}
+    assert [damaged[k] for k in ("gradient_method", "optimizer", "learning_rate", "epochs", "seed")] == ["?"] * 5
+    assert damaged["n_qubits"] == "3×?" and damaged["final_loss"] == "0.9000" and damaged["status"] == "completed"
+
+    denied = PermissionError(13, "Permission denied", str(tmp_path / "b" / "events.jsonl"))
+    record = unreadable_record(tmp_path / "b", denied)
+    assert record.problem == f"{tmp_path}/b/events.jsonl: cannot read: permission denied"
+    shown = {c.key: cell(record, c.key) for c in COLUMNS}
+    assert shown.pop("run_id") == "b" and shown.pop("status") == "unreadable" and set(shown.values()) == {"-"}
+
+
+def test_error_text_says_an_os_error_in_words_and_names_its_file_once():
+    from engine.fileio import error_text
+
+    assert error_text(PermissionError(13, "Permission denied", "/r/a/events.jsonl")) == \
+        "/r/a/events.jsonl: permission denied"
+    assert error_text(OSError(5, "Input/output error")) == "input/output error"
+    assert error_text(ValueError("run 'x': not found")) == "run 'x': not found"
+
+
 def test_tags_are_added_once_removed_and_checked(tmp_path):
     run = fake_run(tmp_path, "a", losses=[1.0, 0.9])
     assert tag_run(run, "x", "y", "x") == ["x", "y"]

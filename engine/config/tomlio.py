@@ -12,7 +12,7 @@ from typing import Any
 
 import tomli_w
 
-from ..fileio import atomic_write_bytes
+from ..fileio import atomic_write_bytes, write_error
 from ..tomlguard import TomlError
 from ..tomlguard import loads as toml_loads
 from .errors import ConfigError, did_you_mean
@@ -37,7 +37,9 @@ def load_config(path: str | os.PathLike[str]) -> TrainingConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(None, "file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # "permission denied", "is a directory": the reason in words, the path said once
+        raise ConfigError(None, f"cannot read: {write_error(path, exc).reason}", path=path) from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(None, f"cannot read: {exc}", path=path) from None
     try:
         document = toml_loads(text)  # depth-limited: a hostile nesting is refused, not a RecursionError

@@ -57,6 +57,23 @@ def resolve_run(runs_dir: Path, run: str | os.PathLike[str]) -> Path:
     raise RunError(f"run {str(run)!r}: not found in {runs_dir} (no {CONFIG_FILE})")
 
 
+NOT_RUNS = ("lost+found",)  # what a runs folder at a file system's root holds that no user may read
+
+
+def run_dirs(runs_dir: Path) -> list[Path]:
+    """The runs under `runs_dir`: folders with a config.toml, and folders this user may not look into (another
+    user's runs on a shared box), which the listings show as unreadable rather than leave out unsaid."""
+    found = []
+    for path in Path(runs_dir).iterdir():
+        try:
+            if (path / CONFIG_FILE).is_file():
+                found.append(path)
+        except OSError:
+            if path.name not in NOT_RUNS and path.is_dir():
+                found.append(path)
+    return found
+
+
 def create_run_dir(runs_dir: Path, run_id: str, config: TrainingConfig) -> Path:
     """Make the run directory and write its config.toml (no secrets)."""
     runs_dir = Path(runs_dir)

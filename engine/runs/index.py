@@ -17,7 +17,9 @@ from typing import Callable, Iterable
 
 from ..config import TrainingConfig
 from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
-from .directory import CONFIG_FILE, EVENTS_FILE, RunError, RunLock, is_running, load_run_config, resolve_run
+from ..fileio import write_error
+from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, is_running, load_run_config, resolve_run,
+                        run_dirs)
 from .eventlog import _parse_line
 from .tags import SWEEP_FILE, TAGS_FILE, SweepTag, read_sweep_tag, read_tags
 
@@ -25,7 +27,7 @@ _KINDS = tuple(f'"kind":"{k}"'.encode() for k in (
     "run_started", "step_metrics", "epoch_finished", "run_finished", "batch_executed", "cost_estimate",
     "spend_update"))
 
-RunStatus = str  # running, completed, stopped, pruned, failed, interrupted, incomplete (killed), new
+RunStatus = str  # running, completed, stopped, pruned, failed, interrupted, incomplete (killed), new, unreadable
 
 
 @dataclass
@@ -124,8 +126,10 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
                 segment_cost[-1] = event.usd  # cumulative within a segment: the last one counts
             elif isinstance(event, SpendUpdate):
                 job_spend[event.job_id] = event.job_usd
-    except (OSError, RunError) as exc:
+    except RunError as exc:
         problem = problem or str(exc)
+    except OSError as exc:  # its events cannot be read: nothing is known of how it went
+        return unreadable_record(run_dir, exc)
     running = is_running(run_dir)
     finished = segments[-1][1] if segments else None
     sweep = _sweep_tag(run_dir)
@@ -184,6 +188,7 @@ def _sweep_tag(run_dir: Path) -> SweepTag | None:
 _SIGNED = (CONFIG_FILE, EVENTS_FILE, TAGS_FILE, SWEEP_FILE)  # every file a record is read from
 _records: dict[Path, tuple[tuple[object, ...], RunRecord]] = {}
 _records_lock = Lock()
+LIVE = ("running", "unreadable")  # records not kept between listings
 
 
 def signature(run_dir: Path) -> tuple[object, ...]:
@@ -199,15 +204,31 @@ def signature(run_dir: Path) -> tuple[object, ...]:
     return tuple(parts)
 
 
+def unreadable_record(run_dir: Path, exc: OSError) -> RunRecord:
+    """The row of a run whose files the OS will not give us: its id, and why, in `problem`."""
+    where = Path(exc.filename) if exc.filename else run_dir
+    return RunRecord(
+        run_id=run_dir.name, path=run_dir, status="unreadable", backend="?", target="?", gradient_method="?",
+        optimizer="?", learning_rate=float("nan"), epochs=0, seed=0, n_qubits=0, circuit_depth=0, started_at=None,
+        steps=0, total_steps=0, epochs_done=0, best_val_accuracy=None, final_val_accuracy=None, final_loss=None,
+        circuits=0, duration_s=0.0, cost_estimated_usd=None, cost_actual_usd=None,
+        problem=str(write_error(where, exc, action="cannot read")))
+
+
 def cached_record(run_dir: Path) -> RunRecord:
     """run_record, kept while the run's files are unchanged and it is not running: a second listing of 2,000
     runs re-reads none of them (the first took ~5 s, every refresh of the Runs screen the same again)."""
     stamp = signature(run_dir)
     with _records_lock:
         kept = _records.get(run_dir)
-    if kept is not None and kept[0] == stamp and kept[1].status != "running" and not is_running(run_dir):
+    if kept is not None and kept[0] == stamp and kept[1].status not in LIVE and not is_running(run_dir):
         return kept[1]
-    record = run_record(run_dir)
+    try:
+        record = run_record(run_dir)
+    except OSError as exc:  # a run this user may not read (another user's, on a shared box): a row that says so
+        record = unreadable_record(run_dir, exc)
+    if record.status in LIVE:  # read again next time: it moves on, or may have become readable
+        return record
     with _records_lock:
         _records[run_dir] = (stamp, record)
     return record
@@ -225,7 +246,7 @@ def list_records(runs_dir: Path, *, on_progress: Callable[[list[RunRecord], int]
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    dirs = sorted((p for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()), key=lambda p: p.name, reverse=True)
+    dirs = sorted(run_dirs(runs_dir), key=lambda p: p.name, reverse=True)
     records: list[RunRecord] = []
     wait, told = first_s, monotonic()
     for p in dirs:

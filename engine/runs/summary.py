@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..events import EpochFinished, RunFinished, RunStarted, StepMetrics
-from .directory import CONFIG_FILE, EVENTS_FILE, RunError, is_running, load_run_config
+from ..fileio import write_error
+from .directory import EVENTS_FILE, RunError, is_running, load_run_config, run_dirs
 from .eventlog import _parse_line
 
 
@@ -14,7 +15,7 @@ from .eventlog import _parse_line
 class RunInfo:
     run_id: str
     path: Path
-    status: str  # running, completed, stopped, failed, interrupted, incomplete (killed), new
+    status: str  # running, completed, stopped, failed, interrupted, incomplete (killed), new, unreadable
     started_at: float | None
     steps: int
     total_steps: int
@@ -38,11 +39,8 @@ def run_info(run_dir: Path) -> RunInfo:
     finished: RunFinished | None = None
     lines: list[bytes] = []
     problem = ""
-    if path.exists():
-        try:
-            lines = path.read_bytes().split(b"\n")[:-1]  # the last piece: empty, or a killed run's torn line
-        except OSError as exc:
-            problem = f"{path}: cannot read: {exc.strerror}"
+    if path.exists():  # one this user cannot read raises OSError: list_runs shows the run as unreadable
+        lines = path.read_bytes().split(b"\n")[:-1]  # the last piece: empty, or a killed run's torn line
     for number, line in enumerate(lines, start=1):
         if not any(k in line for k in _SUMMARY_KINDS):
             continue
@@ -81,6 +79,16 @@ def run_info(run_dir: Path) -> RunInfo:
     )
 
 
+def _readable_info(run_dir: Path) -> RunInfo:
+    try:
+        return run_info(run_dir)
+    except OSError as exc:  # another user's run: a row that says it cannot be read, not a listing that fails
+        where = exc.filename or run_dir
+        return RunInfo(run_id=run_dir.name, path=run_dir, status="unreadable", started_at=None, steps=0,
+                       total_steps=0, final_loss=None, val_accuracy=None, backend="?",
+                       problem=str(write_error(where, exc, action="cannot read")))
+
+
 def _config_backend(run_dir: Path) -> str:
     try:
         return load_run_config(run_dir).backend
@@ -93,5 +101,5 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    infos = [run_info(p) for p in runs_dir.iterdir() if (p / CONFIG_FILE).is_file()]
+    infos = [_readable_info(p) for p in run_dirs(runs_dir)]
     return sorted(infos, key=lambda r: (r.started_at or 0.0, r.run_id), reverse=True)

@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from engine.fileio import error_text
+
 from ..widgets.footer import KeyFooter
 from ..widgets.overlay_chart import OverlayChart, Series, colour
 from .base import LiveFocus
@@ -113,13 +115,16 @@ class CompareScreen(LiveFocus, Screen[None]):
         try:
             cmp = compare_runs(self.run_dirs, axis=axis, smoothing=smoothing, group_by=group_by, band=band)
         except (ValueError, OSError) as exc:
-            self.post_message(Compared(None, str(exc)))
+            self.post_message(Compared(None, error_text(exc)))
             return
         self.post_message(Compared(cmp))
 
     def on_compared(self, message: Compared) -> None:
         if message.comparison is None:
-            self.notify(message.error or "compare failed", title="Compare", severity="error", markup=False)
+            error = message.error or "compare failed"
+            self.notify(error, title="Compare", severity="error", markup=False)
+            for chart in self.query(OverlayChart):
+                chart.set_failed(f"cannot compare: {error}")
             return
         cmp = self.comparison = message.comparison
         if not self.group_fields:

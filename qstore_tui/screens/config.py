@@ -31,6 +31,7 @@ from engine.config import (
     load_config,
     save_config,
 )
+from engine.fileio import error_text
 from engine.run_cost import estimate_run_cost
 
 from ..widgets.config_field import ConfigField, EditorKind
@@ -331,7 +332,7 @@ class ConfigScreen(AppScreen):
         try:
             text = await asyncio.to_thread(_preflight_text, cfg)
         except (OSError, ValueError) as exc:  # the data set (a CSV) or the model refused
-            self._file_message(f"preflight: {exc}")
+            self._file_message(f"preflight: {error_text(exc)}")
             return
         self._file_message(None)
         self.notify(text, timeout=8, markup=False)

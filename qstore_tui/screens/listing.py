@@ -7,6 +7,8 @@ from pathlib import Path
 
 from textual.screen import Screen
 
+from engine.fileio import error_text
+
 from ..messages import RunsListed
 
 
@@ -17,7 +19,7 @@ def runs_listed(runs_dir: Path) -> RunsListed:
     try:
         return RunsListed(list_runs(runs_dir))
     except (ValueError, OSError) as exc:
-        return RunsListed([], str(exc))
+        return RunsListed([], error_text(exc))
 
 
 def notify_listing_error(screen: Screen[object], message: RunsListed) -> None:

@@ -14,6 +14,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Select, Static
 
+from engine.fileio import error_text
+
 from ..view import SessionView
 from ..messages import ReportReady, RunsListed
 from .base import AppScreen
@@ -132,7 +134,7 @@ class ReportScreen(AppScreen):
         except LookupError as exc:
             self.post_message(ReportReady(None, None, str(exc)))
         except (ValueError, OSError) as exc:
-            self.post_message(ReportReady(None, None, f"cannot build the report: {exc}"))
+            self.post_message(ReportReady(None, None, f"cannot build the report: {error_text(exc)}"))
         else:
             self.post_message(ReportReady(report, where))
 
@@ -185,7 +187,7 @@ class ReportScreen(AppScreen):
         try:
             files = write_report_files(run_dir)
         except (OSError, ValueError) as exc:
-            self.app.call_from_thread(self.notify, f"{run_dir}: cannot write the report files: {exc}",
+            self.app.call_from_thread(self.notify, f"cannot write the report files: {error_text(exc)}",
                                       severity="error", markup=False)
             return
         names = ", ".join(p.name for p in files.paths())

@@ -17,6 +17,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from engine.fileio import error_text
+
 from ..widgets.plain_table import PlainTable
 from .base import AppScreen
 from .run_dialogs import DeleteRunScreen, TagRunScreen
@@ -69,14 +71,22 @@ def _cost(r: RunRecord) -> str:
     return "-" if r.cost_estimated_usd is None else f"~${r.cost_estimated_usd:.2f}"
 
 
+_FROM_CONFIG = ("gradient_method", "optimizer", "learning_rate", "epochs", "seed")
+
+
 def cell(r: RunRecord, key: str) -> str:
-    """One column of one run as text."""
+    """One column of one run as text: "?" where its config.toml did not load, "-" for all of a run that could not
+    be read (not a made-up 0 or nan)."""
+    if r.status == "unreadable" and key not in ("run_id", "status"):
+        return "-"
+    if r.config is None and key in _FROM_CONFIG:
+        return "?"
     if key == "target":
         return r.target if r.backend in r.target or not r.backend else f"{r.backend}:{r.target}"
     if key == "learning_rate":
         return f"{r.learning_rate:g}"
     if key == "n_qubits":
-        return f"{r.n_qubits}×{r.circuit_depth}"
+        return f"{r.n_qubits}×{r.circuit_depth}" if r.config is not None else f"{r.n_qubits or '?'}×?"
     if key in ("best_val_accuracy", "final_val_accuracy"):
         return _pct(getattr(r, key))
     if key == "final_loss":
@@ -211,8 +221,8 @@ class RunsScreen(AppScreen):
 
         try:
             self.post_message(RecordsListed(list_records(self.qapp.runs_dir, on_progress=so_far)))
-        except (ValueError, OSError) as exc:
-            self.post_message(RecordsListed([], str(exc)))
+        except (ValueError, OSError) as exc:  # e.g. the runs folder itself cannot be read
+            self.post_message(RecordsListed([], error_text(exc)))
         except Exception as exc:  # a bug: said, the table kept, and the next refresh not blocked by this one
             self.post_message(RecordsListed(self.records, f"cannot list the runs: {type(exc).__name__}: {exc}"))
             raise
@@ -340,7 +350,7 @@ class RunsScreen(AppScreen):
         try:
             r.tags = tag_run(r.path, *tags)
         except (ValueError, OSError) as exc:
-            self.notify(str(exc), title="Tag", severity="error", markup=False)
+            self.notify(error_text(exc), title="Tag", severity="error", markup=False)
             return
         self._fill()
 
@@ -361,7 +371,7 @@ class RunsScreen(AppScreen):
         try:
             delete_run(self.qapp.runs_dir, r.path)
         except (ValueError, OSError) as exc:  # RunError is a ValueError: e.g. it started running meanwhile
-            self.notify(str(exc), title="Delete", severity="error", markup=False)
+            self.notify(error_text(exc), title="Delete", severity="error", markup=False)
             return
         self.notify(f"deleted {r.run_id}", title="Delete", markup=False)
         self.records = [x for x in self.records if x.run_id != r.run_id]

@@ -14,6 +14,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from engine.fileio import error_text
+
 from ..widgets.footer import KeyFooter
 from ..widgets.line_chart import LineChart
 from .base import LiveFocus
@@ -100,7 +102,10 @@ class SweepScreen(LiveFocus, Screen[None]):
                     self._show(self.summary)
                 return
             summary = read_summary(self.path)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            self.query_one("#head", Static).update(error_text(exc))
+            return
+        except ValueError as exc:
             self.query_one("#head", Static).update(f"{self.path}: {exc}")
             return
         self._stamp, self.summary, self._gone = stamp, summary, runner_gone(summary)

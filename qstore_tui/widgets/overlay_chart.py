@@ -51,10 +51,16 @@ class OverlayChart(Widget):
         self.border_title = title
         self.series: list[Series] = []
         self.log_y = False
+        self.failed = ""  # why there is nothing to draw, when the data could not be read
 
     def set_series(self, series: Sequence[Series], *, log_y: bool = False, note: str = "") -> None:
-        self.series, self.log_y = list(series), log_y
+        self.series, self.log_y, self.failed = list(series), log_y, ""
         self.border_title = self.title + (" (log)" if log_y else "") + (f"  {note}" if note else "")
+        self.refresh()
+
+    def set_failed(self, reason: str) -> None:
+        """Nothing to draw, and why (not "waiting for data", which would never come)."""
+        self.series, self.failed = [], reason
         self.refresh()
 
     def _points(self, s: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +74,7 @@ class OverlayChart(Widget):
         every = [(s, self._points(s)) for s in self.series]
         drawn = [(s, p) for s, p in every if p[0].size]
         if not drawn:
-            return Text("no data to draw" if self.series else "waiting for data…", style="dim")
+            return Text(self.failed or ("no data to draw" if self.series else "waiting for data…"), style="dim")
         if width < 4 or height < 1:
             return Text(f"{len(drawn)} curve(s)")
         x0, x1 = min(float(p[0].min()) for _, p in drawn), max(float(p[0].max()) for _, p in drawn)

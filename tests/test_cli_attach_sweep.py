@@ -51,7 +51,7 @@ def test_attach_on_a_sweep_opens_the_app_in_a_terminal_and_follows_it_without_on
     a_finished_sweep(runs)
     calls = []
     monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
-    monkeypatch.setattr("qstore_tui.cli.attach._terminal", lambda: True)
+    monkeypatch.setattr("qstore_tui.cli.options.have_terminal", lambda: True)
     assert main(["attach", "lr-scan", "--runs-dir", str(runs), "--no-mouse"]) == 0
     [(made, ran)] = calls
     assert made["sweep"] == summary_path(runs, "lr-scan") and made["attach"] is None and ran == {"mouse": False}

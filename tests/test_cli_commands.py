@@ -163,6 +163,7 @@ class _FakeApp:
 def test_the_tui_commands_open_make_app(tmp_path, monkeypatch, argv, expected):
     calls = []
     monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
+    monkeypatch.setattr("qstore_tui.cli.options.have_terminal", lambda: True)
     assert main([*argv, "--runs-dir", str(tmp_path)]) == 0
     [(made, ran)] = calls
     assert {k: made[k] for k in expected} == expected and made["runs_dir"] == tmp_path
@@ -175,6 +176,7 @@ def test_attach_opens_make_app_on_the_run_directory(finished_run, monkeypatch):
     runs_dir, run_dir, _ = finished_run
     calls = []
     monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
+    monkeypatch.setattr("qstore_tui.cli.options.have_terminal", lambda: True)
     assert main(["attach", run_dir.name, "--runs-dir", str(runs_dir), "--no-mouse"]) == 0
     [(made, ran)] = calls
     assert made["attach"] == run_dir and made["runs_dir"] == runs_dir and ran == {"mouse": False}
@@ -183,6 +185,72 @@ def test_attach_opens_make_app_on_the_run_directory(finished_run, monkeypatch):
 def test_options_before_the_command_are_kept(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr("qstore_tui.app.make_app", lambda **kw: _FakeApp(calls, kw))
+    monkeypatch.setattr("qstore_tui.cli.options.have_terminal", lambda: True)
     assert main(["--no-mouse", "--set", "epochs=4", "--runs-dir", str(tmp_path), "run"]) == 0
     [(made, ran)] = calls
     assert made["config"].epochs == 4 and made["runs_dir"] == tmp_path and ran == {"mouse": False}
+
+
+def test_without_a_terminal_the_app_is_not_opened_run_trains_headless_and_attach_prints_the_progress(
+        finished_run, tmp_path, capsys):
+    """stdin or stdout a pipe (here pytest's capture): the app would draw escape codes into it and wait for keys
+    forever. The bare app refuses, naming what to run instead; `run` trains headless and says so; `attach` follows
+    the run in text. No app is made: make_app is not replaced here, so opening one would fail this test."""
+    from runs_fixtures import fake_run
+
+    runs_dir, run_dir, _ = finished_run
+    assert main(["--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: the app needs a terminal" in err and "qstore-tui run --headless" in err
+
+    assert main(["run", "--runs-dir", str(tmp_path / "runs"), *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert "no terminal (stdin or stdout is a pipe or a file): training headless" in err
+    assert "QSTORE-TUI PERFORMANCE REPORT" in out and read_events(_only_run(tmp_path / "runs"))[-1].status == "completed"
+
+    assert main(["attach", run_dir.name, "--runs-dir", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"following run {run_dir.name}") and "step 8/8" in out
+    assert out.splitlines()[-1].startswith("run completed after 8 steps in ")
+
+    killed = fake_run(tmp_path / "others", "r1", losses=[0.5, 0.4], status=None)
+    stopped = fake_run(tmp_path / "others", "r2", losses=[0.5, 0.4], status="stopped")
+    for run, said in ((killed, "run r1: no session writes it any more and it did not finish (killed?)"),
+                      (stopped, "run r2 stopped: ")):
+        assert main(["attach", "--headless", run.name, "--runs-dir", str(run.parent)]) == 4
+        out = capsys.readouterr().out
+        assert said in out and f"resume it with: qstore-tui run --resume {run.name}" in out
+
+
+def test_attach_without_the_app_follows_a_live_run_until_its_writer_finishes_it(tmp_path, capsys):
+    """A run held by a session (its lock) is followed past the end of its file; the writer's RunFinished ends it."""
+    import threading
+    import time
+
+    from runs_fixtures import fake_run
+
+    from engine.events import EventBus
+    from engine.runs import EVENTS_FILE, EventLog, RunLock
+
+    run = fake_run(tmp_path, "live", losses=[0.5, 0.4], status=None)
+    lock = RunLock(run)
+    lock.acquire()
+
+    def finish_later() -> None:
+        time.sleep(0.6)  # the follower has read the file to its end by now, and waits for more
+        log = EventLog(run / EVENTS_FILE)
+        bus = EventBus()
+        bus.add_sink(log)
+        bus.emit(RunFinished(status="completed", steps=2, final_loss=0.4, val_accuracy=None, wall_s=1.0))
+        log.close()
+        lock.release()
+
+    writer = threading.Thread(target=finish_later)
+    writer.start()
+    try:
+        started = time.monotonic()
+        assert main(["attach", "--headless", "live", "--runs-dir", str(tmp_path)]) == 0
+        assert time.monotonic() - started >= 0.5  # it waited for the writer, not stopped at the file's end
+    finally:
+        writer.join()
+    assert capsys.readouterr().out.splitlines()[-1] == "run completed after 2 steps in 1.0s"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -88,6 +89,45 @@ async def _headless(session: EngineSession) -> int:
 
         exit_now(code)  # a worker thread still computing what was abandoned must not hold the exit
     return code
+
+
+def follow_headless(run_dir: Path) -> int:
+    """`attach RUN` without the app: the run's progress as its writer appends it (its history first), until it
+    ends. The exit code says how it ended: 0 completed, 4 not finished (stopped, interrupted, or killed: it can
+    be resumed), 3 failed. Ctrl-C stops the following, not the run."""
+    import asyncio
+
+    from engine.events import RunFinished
+    from engine.runs import follow_events
+
+    from .sweep import EXIT_INCOMPLETE
+
+    progress = _Progress(tty=sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
+    print(f"following run {run_dir.name} in {run_dir} (Ctrl-C stops following; the run goes on)", flush=True)
+
+    async def follow() -> RunFinished | None:
+        finished: RunFinished | None = None
+        with progress:
+            async for event in follow_events(run_dir):
+                progress.update(event)
+                if event.kind == "run_started":
+                    finished = None  # a resumed segment: not finished until it says so again
+                elif isinstance(event, RunFinished):
+                    finished = event
+        return finished
+
+    finished = asyncio.run(follow())
+    resume = f"resume it with: qstore-tui run --resume {run_dir.name}"
+    if finished is None:
+        print(f"run {run_dir.name}: no session writes it any more and it did not finish (killed?); {resume}",
+              flush=True)
+        return EXIT_INCOMPLETE
+    if finished.status == "completed":
+        return 0
+    if finished.status == "failed":
+        return 3
+    print(f"run {run_dir.name} {finished.status}: {resume}", flush=True)
+    return EXIT_INCOMPLETE
 
 
 class _Progress:

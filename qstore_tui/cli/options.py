@@ -7,6 +7,8 @@ Top-level and subcommand copies of an option differ only in their default: on a 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,11 +72,25 @@ def build_config(args: argparse.Namespace) -> TrainingConfig | None:
     return config.with_overrides(overrides) if overrides else config
 
 
+NO_TERMINAL = ("the app needs a terminal, and stdin or stdout is not one (a pipe, a file, a script); without one, "
+               "`qstore-tui run --headless` trains and `qstore-tui attach RUN` prints a run's progress")
+
+
+def have_terminal() -> bool:
+    """Is there a terminal for the app to draw on: stdin and stdout both one, or textual-serve's web driver (which
+    speaks over pipes)? Without one the app would write escape codes into a pipe and wait for keys that never come."""
+    return "TEXTUAL_DRIVER" in os.environ or (sys.stdin.isatty() and sys.stdout.isatty())
+
+
 def open_app(*, runs_dir: Path, no_mouse: bool, config: TrainingConfig | None = None,
              attach: Path | None = None, demo: bool = False, sweep: Path | None = None) -> int:
     """Build the app (looked up at call time, so tests can replace `qstore_tui.app.make_app`) and run it.
     `sweep` (a study.json) opens the app on that sweep's Sweep view."""
+    from engine.config import ConfigError
     from qstore_tui import app
+
+    if not have_terminal():
+        raise ConfigError(None, NO_TERMINAL)
 
     tui: QStoreApp = app.make_app(config=config, runs_dir=runs_dir, attach=attach, demo=demo, no_mouse=no_mouse,
                                   sweep=sweep)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
+from . import options
 from .command import EXIT_INTERRUPTED, Command
 from .options import (build_config, config_options, confirm_spend, no_mouse_option, open_app, runs_dir,
                       runs_dir_option)
@@ -47,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         if config is None:
             config = TrainingConfig()
-        if not args.headless:
+        if not args.headless and options.have_terminal():
             return open_app(config=config, runs_dir=runs_dir(args, config), no_mouse=args.no_mouse)
+        if not args.headless:  # `run > log.txt`, a script, cron: it trains, and says how
+            print("no terminal (stdin or stdout is a pipe or a file): training headless, as with --headless",
+                  file=sys.stderr, flush=True)
         if not _cost_confirmed(config, args.yes):
             return EXIT_INTERRUPTED
         session = EngineSession(config, runs_dir=runs_dir(args, config))

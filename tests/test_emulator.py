@@ -383,6 +383,18 @@ def test_cli_arguments_become_settings(tmp_path):
     assert settings_from_args(build_parser().parse_args([]), environ={"IONQ_API_KEY": "k2"}).api_keys == ("k2",)
 
 
+def test_a_port_in_use_exits_2_naming_it(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main_emulator(["--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot listen on 127.0.0.1:{port}: " in err and "address already in use" in err
+
+
 def test_cli_rejects_bad_values(capsys):
     assert main_emulator(["--port", "70000"]) == 2
     assert "--port" in capsys.readouterr().err

@@ -105,3 +105,15 @@ def test_serve_listens_on_loopback_only_and_the_app_switches_screens_in_a_headle
         finally:
             browser.close()
     assert outside == []  # everything came from 127.0.0.1
+
+
+def test_a_port_in_use_exits_2_naming_the_port_and_what_to_do(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "qstore_tui", "serve", "--port", str(port), "--runs-dir",
+                            str(tmp_path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, r.stderr
+    assert f"error: port: cannot listen on 127.0.0.1:{port}: address already in use; choose another with --port" \
+        in r.stderr and "Traceback" not in r.stderr

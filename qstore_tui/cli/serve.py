@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from engine.config import ConfigError
+    from engine.fileio import error_text
     from textual_serve.server import Server
 
     if not 1 <= args.port <= 65535:
@@ -73,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"qstore-tui in a browser: {url}  (127.0.0.1 only; Ctrl-C stops it)", flush=True)
         print(f"from another machine: ssh -L {args.port}:{HOST}:{args.port} "
               f"{getpass.getuser()}@{socket.gethostname()}  then open {url}", flush=True)
-        server.serve()
+        try:
+            server.serve()
+        except OSError as exc:  # the port is taken (another serve, a web server): the caller picks another
+            reason = error_text(exc).rsplit(": ", 1)[-1]
+            raise ConfigError("port", f"cannot listen on {HOST}:{args.port}: {reason}; choose another with --port") \
+                from None
     return EXIT_OK
 
 

@@ -131,7 +131,7 @@ def main_emulator(argv: list[str]) -> int:
         url = server.start()
     except OSError as e:
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        return 2  # a port in use is the caller's to change, as for `serve` (1 is for a bug)
     print(f"IonQ emulator listening on {url}")
     print(f"  export IONQ_API_URL={url}")
     source = ("--key-file" if args.key_file is not None else

@@ -22,6 +22,7 @@ _REASONS = {
     errno.ENOTDIR: "a part of the path is not a directory",
     errno.EISDIR: "is a directory",
     errno.ENOENT: "no such file or directory",
+    errno.EADDRINUSE: "address already in use",
 }
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 

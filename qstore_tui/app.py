@@ -535,13 +535,13 @@ class QStoreApp(App[None]):
             screen.show_problems(exc.problems)
             screen.reveal(exc.field)
 
-    def _guard(self, call: Callable[[], None], title: str = "Cannot start") -> bool:
+    def _guard(self, call: Callable[[], None], title: str = "Cannot start", *, new_run: bool = True) -> bool:
         """Run a bridge call; refusals (busy, bad config, bad run dir) become notifications. A new run's bad
-        config opens the Config screen on the field; a run directory's (`title` says which action) does not."""
+        config opens the Config screen on the field; a run directory's config does not (it is not the form's)."""
         try:
             call()
         except ConfigError as exc:
-            if title == "Cannot start":
+            if new_run:
                 self._config_refused(exc)
             else:
                 self.notify(str(exc), title=title, severity="error", markup=False)
@@ -572,7 +572,7 @@ class QStoreApp(App[None]):
     def open_run(self, run_dir: Path, how: str) -> None:
         """Open (replay), attach to (follow) or resume (continue training) a run directory."""
         call = {"open": self.bridge.open, "attach": self.bridge.attach, "resume": self.bridge.resume}[how]
-        if self._guard(partial(call, run_dir), title=f"Cannot {how}"):
+        if self._guard(partial(call, run_dir), title=f"Cannot {how}", new_run=False):
             self.switch_mode("training")
 
     # ----- messages from the bridge -----

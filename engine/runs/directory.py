@@ -57,6 +57,11 @@ def resolve_run(runs_dir: Path, run: str | os.PathLike[str]) -> Path:
     raise RunError(f"run {str(run)!r}: not found in {runs_dir} (no {CONFIG_FILE})")
 
 
+def cannot_read(run_dir: Path, exc: OSError) -> str:
+    """Why a run is listed as unreadable: the file (or the run's folder) and the reason in words."""
+    return str(write_error(exc.filename or run_dir, exc, action="cannot read"))
+
+
 NOT_RUNS = ("lost+found",)  # what a runs folder at a file system's root holds that no user may read
 
 

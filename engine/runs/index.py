@@ -17,9 +17,8 @@ from typing import Callable, Iterable
 
 from ..config import TrainingConfig
 from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
-from ..fileio import write_error
-from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, is_running, load_run_config, resolve_run,
-                        run_dirs)
+from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, cannot_read, is_running, load_run_config,
+                        resolve_run, run_dirs)
 from .eventlog import _parse_line
 from .tags import SWEEP_FILE, TAGS_FILE, SweepTag, read_sweep_tag, read_tags
 
@@ -206,13 +205,12 @@ def signature(run_dir: Path) -> tuple[object, ...]:
 
 def unreadable_record(run_dir: Path, exc: OSError) -> RunRecord:
     """The row of a run whose files the OS will not give us: its id, and why, in `problem`."""
-    where = Path(exc.filename) if exc.filename else run_dir
     return RunRecord(
         run_id=run_dir.name, path=run_dir, status="unreadable", backend="?", target="?", gradient_method="?",
         optimizer="?", learning_rate=float("nan"), epochs=0, seed=0, n_qubits=0, circuit_depth=0, started_at=None,
         steps=0, total_steps=0, epochs_done=0, best_val_accuracy=None, final_val_accuracy=None, final_loss=None,
         circuits=0, duration_s=0.0, cost_estimated_usd=None, cost_actual_usd=None,
-        problem=str(write_error(where, exc, action="cannot read")))
+        problem=cannot_read(run_dir, exc))
 
 
 def cached_record(run_dir: Path) -> RunRecord:

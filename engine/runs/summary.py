@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..events import EpochFinished, RunFinished, RunStarted, StepMetrics
-from ..fileio import write_error
-from .directory import EVENTS_FILE, RunError, is_running, load_run_config, run_dirs
+from .directory import EVENTS_FILE, RunError, cannot_read, is_running, load_run_config, run_dirs
 from .eventlog import _parse_line
 
 
@@ -83,10 +82,9 @@ def _readable_info(run_dir: Path) -> RunInfo:
     try:
         return run_info(run_dir)
     except OSError as exc:  # another user's run: a row that says it cannot be read, not a listing that fails
-        where = exc.filename or run_dir
         return RunInfo(run_id=run_dir.name, path=run_dir, status="unreadable", started_at=None, steps=0,
                        total_steps=0, final_loss=None, val_accuracy=None, backend="?",
-                       problem=str(write_error(where, exc, action="cannot read")))
+                       problem=cannot_read(run_dir, exc))
 
 
 def _config_backend(run_dir: Path) -> str:

@@ -77,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             server.serve()
         except OSError as exc:  # the port is taken (another serve, a web server): the caller picks another
-            reason = error_text(exc).rsplit(": ", 1)[-1]
-            raise ConfigError("port", f"cannot listen on {HOST}:{args.port}: {reason}; choose another with --port") \
-                from None
+            raise ConfigError("port", f"cannot listen on {HOST}:{args.port}: {error_text(exc)}; "
+                                      "choose another with --port") from None
     return EXIT_OK
 
 

@@ -187,7 +187,7 @@ class ReportScreen(AppScreen):
         try:
             files = write_report_files(run_dir)
         except (OSError, ValueError) as exc:
-            self.app.call_from_thread(self.notify, f"cannot write the report files: {error_text(exc)}",
+            self.app.call_from_thread(self.notify, f"{run_dir}: cannot write the report files: {error_text(exc)}",
                                       severity="error", markup=False)
             return
         names = ", ".join(p.name for p in files.paths())

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from ...fileio import error_text
 from .faults import FAULT_KINDS, Fault, parse_fault_spec
 from ...sim.noise import NOISE_MODELS
 from .jobs import Timing
@@ -130,7 +131,7 @@ def main_emulator(argv: list[str]) -> int:
     try:
         url = server.start()
     except OSError as e:
-        print(f"error: cannot listen on 127.0.0.1:{args.port}: {e.strerror or e}", file=sys.stderr)
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {error_text(e)}", file=sys.stderr)
         return 2  # a port in use is the caller's to change, as for `serve` (1 is for a bug)
     print(f"IonQ emulator listening on {url}")
     print(f"  export IONQ_API_URL={url}")

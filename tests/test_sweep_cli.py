@@ -48,6 +48,10 @@ def test_bad_sweeps_are_refused_naming_the_field(tmp_path, capsys, monkeypatch):
     assert "learning_rat: not a TrainingConfig field" in capsys.readouterr().err
     assert main(["sweep", "--join", "nope", "--runs-dir", runs]) == 2
     assert "--join needs --storage" in capsys.readouterr().err
+    for workers in ("0", "-3"):  # a typed 0 is refused, not taken for the default (one per core)
+        assert main(["sweep", "--config", str(base), "--space", str(space), "--trials", "2", "--workers", workers,
+                     "--runs-dir", runs]) == 2
+        assert f"workers: must be >= 1, got {workers}" in capsys.readouterr().err
     monkeypatch.setenv("IONQ_API_KEY", "test-key-123456")
     qpu = ["--set", "backend=ionq", "--set", "quantum_target=qpu.aria-1", "--set", "shots_per_circuit=100"]
     assert main(["sweep", "--config", str(base), *qpu, "--set", "max_cost_usd=1", "--space", str(space),

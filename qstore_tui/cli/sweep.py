@@ -29,7 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     config_options(p)
     p.add_argument("--space", type=Path, metavar="FILE", help="the search space (TOML)")
     p.add_argument("--trials", type=int, metavar="N", help="trials in the study")
-    p.add_argument("--workers", type=int, default=0, metavar="K", help="worker processes here (default: one per core)")
+    p.add_argument("--workers", type=int, default=None, metavar="K",
+                   help="worker processes here (default: one per core)")
     p.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe")
     p.add_argument("--prune", choices=("median", "none"), default="median")
     p.add_argument("--study", metavar="NAME", help="study name (an existing one resumes)")
@@ -62,10 +63,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace, root: Path) -> SweepOptions:
+    from engine.config import ConfigError
     from engine.sweep import Heartbeat, SweepOptions
 
+    if args.workers is not None and args.workers < 1:  # 0 is the engine's "one per core": not a typed --workers 0
+        raise ConfigError("workers", f"must be >= 1, got {args.workers}")
     storage = args.storage or os.environ.get(STORAGE_ENV) or None
-    return SweepOptions(runs_dir=root, storage_url=storage, workers=args.workers,
+    return SweepOptions(runs_dir=root, storage_url=storage, workers=args.workers or 0,
                         heartbeat=Heartbeat.every(args.heartbeat))
 
 

@@ -399,3 +399,19 @@ def test_cli_rejects_bad_values(capsys):
     assert main_emulator(["--port", "70000"]) == 2
     assert "--port" in capsys.readouterr().err
     assert main_emulator(["--parallel-jobs", "0"]) == 2
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--latency-ms", "nan"], "--latency-ms must be a finite number >= 0, got nan"),
+    (["--job-s", "inf"], "--job-s must be a finite number >= 0, got inf"),
+    (["--queue-s", "-1"], "--queue-s must be a finite number >= 0, got -1.0"),
+    (["--seed", "-1"], "--seed must be >= 0, got -1"),  # numpy's ValueError was a crash (exit 1)
+    (["--key-file", "/nonexistent/keys"], "--key-file /nonexistent/keys: no such file or directory"),
+    (["--characterization", "qpu.aria-1=/nonexistent.json"],
+     "--characterization 'qpu.aria-1=/nonexistent.json': cannot read /nonexistent.json: no such file or directory"),
+    (["--characterization", "nonsense"], "error: --characterization 'nonsense': expected BACKEND=PATH"),
+])
+def test_bad_timings_seeds_and_files_exit_2_naming_the_option(argv, said, capsys):
+    assert main_emulator(["--port", "0", *argv]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "internal error" not in err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from ...fileio import error_text
+from ...fileio import error_text, write_error
 from .faults import FAULT_KINDS, Fault, parse_fault_spec
 from ...sim.noise import NOISE_MODELS
 from .jobs import Timing
@@ -66,7 +67,7 @@ def _keys(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, ..
         try:
             text = args.key_file.read_text(encoding="utf-8")
         except OSError as e:
-            raise ValueError(f"--key-file {args.key_file}: {e.strerror or e}") from None
+            raise ValueError(f"--key-file {args.key_file}: {write_error(args.key_file, e).reason}") from None
         keys = tuple(line.strip() for line in text.splitlines() if line.strip())
         if not keys:
             raise ValueError(f"--key-file {args.key_file}: no key in the file")
@@ -86,7 +87,8 @@ def _characterizations(specs: list[str]) -> dict[str, dict[str, Any]]:
         try:
             body = json.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as e:
-            raise ValueError(f"--characterization {spec!r}: cannot read {path}: {e.strerror or e}") from None
+            raise ValueError(f"--characterization {spec!r}: cannot read {path}: {write_error(path, e).reason}") \
+                from None
         except ValueError as e:
             raise ValueError(f"--characterization {spec!r}: {path} is not valid JSON: {e}") from None
         if isinstance(body, dict) and isinstance(body.get("characterizations"), list) and body["characterizations"]:
@@ -105,17 +107,21 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
     if args.parallel_jobs is not None and args.parallel_jobs < 1:
         raise ValueError(f"--parallel-jobs must be at least 1, got {args.parallel_jobs}")
     for name in ("latency_ms", "queue_s", "job_s", "gate_s", "shot_s", "fault_delay_s", "retry_after_s"):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+        value = getattr(args, name)
+        if not 0 <= value < math.inf:  # nan and inf too: a job that never finishes is not a timing
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
     timing = Timing(queue_s=args.queue_s, job_overhead_s=args.job_s, exec_per_gate_s=args.gate_s,
                     exec_per_shot_s=args.shot_s, max_parallel_jobs=args.parallel_jobs)
     faults: list[Fault] = [parse_fault_spec(f, delay_s=args.fault_delay_s, retry_after=args.retry_after_s)
                            for f in args.faults]
+    characterizations = _characterizations(args.characterization)  # its errors name the option and the file
     try:
         return EmulatorSettings(port=args.port, api_keys=keys, latency_s=args.latency_ms / 1000.0, timing=timing,
                                 results_style=args.results_style, seed=args.seed, faults=tuple(faults),
-                                characterizations=_characterizations(args.characterization))
-    except ValueError as e:
+                                characterizations=characterizations)
+    except ValueError as e:  # a characterization whose figures make no noise model
         raise ValueError(f"--characterization: {e}") from None
 
 

@@ -156,6 +156,32 @@ async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path, app_fa
         assert app.config is before
 
 
+async def test_a_pasted_file_name_with_a_nul_is_said_next_to_the_box_on_load_save_and_in_the_compiler(
+        tmp_path, app_factory):
+    """open() raises ValueError ('embedded null byte') for such a name: it was a crash of the app on Ctrl+O."""
+    from textual import events
+
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        box = screen.query_one("#path", Input)
+        box.focus()
+        box.value = ""
+        box.post_message(events.Paste(f"{tmp_path}/a\0b.toml"))
+        await pilot.pause()
+        assert "\0" in box.value
+        for key in ("ctrl+o", "ctrl+s"):
+            await pilot.press(key)
+            await pilot.pause()
+            message = str(screen.query_one("#file-message", Static).render())
+            assert message.endswith("not a file name: it holds a NUL character (type the path again)"), message
+        assert app.is_running and app.return_code is None
+        from qstore_tui.screens.compiler import CircuitSourceError, file_circuit
+
+        with pytest.raises(CircuitSourceError, match="holds a NUL character"):
+            file_circuit("circuit\0.json")
+
+
 async def test_secrets_are_masked_and_come_from_the_environment(tmp_path, app_factory):
     app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -13,6 +13,7 @@ from typing import Any
 import tomli_w
 
 from ..fileio import atomic_write_bytes, write_error
+from ..quoting import quoted
 from ..tomlguard import TomlError
 from ..tomlguard import loads as toml_loads
 from .errors import ConfigError, did_you_mean
@@ -20,6 +21,9 @@ from .filetypes import file_type_problem
 from .fieldtypes import SECRET_FIELDS
 from .model import FIELD_GROUPS, GROUP_OF, TrainingConfig
 
+
+
+NUL_IN_NAME = "not a file name: it holds a NUL character (type the path again)"
 
 
 def _toml_line(message: str) -> tuple[int | None, str]:
@@ -33,6 +37,8 @@ def _toml_line(message: str) -> tuple[int | None, str]:
 def load_config(path: str | os.PathLike[str]) -> TrainingConfig:
     """Read a TOML config (group tables like [optimization], or flat keys). Errors name the file and field."""
     path = Path(path)
+    if "\0" in str(path):  # pasted into the app's file box: no file can be named so (open() raises ValueError)
+        raise ConfigError(None, NUL_IN_NAME, path=quoted(str(path))) from None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -100,4 +106,6 @@ def config_to_toml(config: TrainingConfig) -> str:
 
 def save_config(config: TrainingConfig, path: str | os.PathLike[str]) -> None:
     """Write `config` as TOML atomically (temp file, fsync, rename): a crash leaves the old file or the new one."""
+    if "\0" in str(path):
+        raise ConfigError(None, NUL_IN_NAME, path=quoted(str(path)))
     atomic_write_bytes(path, config_to_toml(config).encode("utf-8"))

@@ -16,6 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from engine.fileio import write_error
+
 from ..figures import REDUCTION_ROW, reduction_cell
 from ..messages import CompileFinished, VerifyFinished
 from ..widgets.circuit_view import CircuitView, Layout
@@ -87,11 +89,13 @@ def file_circuit(path_text: str) -> tuple[Circuit, str]:
 
     if not path_text.strip():
         raise CircuitSourceError("type the path of an IonQ JSON circuit file in the box")
+    if "\0" in path_text:  # a paste: open() would say "embedded null byte", taken here for a JSON error
+        raise CircuitSourceError("not a file name: it holds a NUL character (type the path again)")
     path = Path(path_text.strip()).expanduser()
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise CircuitSourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise CircuitSourceError(f"{path}: cannot read: {write_error(path, exc).reason}") from None
     except ValueError as exc:
         raise CircuitSourceError(f"{path}: not JSON: {exc}") from None
     try:

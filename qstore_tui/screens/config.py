@@ -315,8 +315,8 @@ class ConfigScreen(AppScreen):
         path = self._path()
         try:
             save_config(self.qapp.config, path)
-        except OSError as exc:
-            self._file_message(f"{path}: cannot write: {exc.strerror or exc}")
+        except (OSError, ConfigError) as exc:  # a write error names the path and the reason; a NUL in the name
+            self._file_message(error_text(exc))
             return
         self._file_message(None)
         self.notify(f"saved {path}", timeout=3, markup=False)

@@ -400,7 +400,8 @@ class Scaler:
             raise DataError("scaler: data contains NaN or infinite values")
         span = self.maximum - self.minimum
         constant = span == 0
-        scaled = (x - self.minimum) / np.where(constant, 1.0, span)
+        with np.errstate(over="ignore"):  # a value far outside the fitted range overflows to inf: clipped below
+            scaled = (x - self.minimum) / np.where(constant, 1.0, span)
         scaled = np.where(constant, np.where(scaled == 0, 0.5, np.sign(scaled) * 2.0), scaled)
         outside = (scaled < 0.0) | (scaled > 1.0)
         self.last_clipped = int(outside.sum())

@@ -262,6 +262,19 @@ def test_scaler_values_and_constant_features():
     assert scaler.last_clipped == 4
 
 
+def test_a_value_far_outside_the_fitted_range_is_clipped_quietly():
+    """(1e308 - 0.3) / 0.4 overflows to inf: clipped to 1 and counted, without numpy's RuntimeWarning on the
+    terminal (it printed through a headless run's progress)."""
+    import warnings
+
+    scaler = Scaler.fit(np.array([[0.3], [0.7]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = scaler.transform(np.array([[1e308], [-1e308], [0.5]]))
+    np.testing.assert_allclose(out, [[1.0], [0.0], [0.5]])
+    assert scaler.last_clipped == 2
+
+
 def test_scaler_round_trips_through_a_checkpoint_dict():
     rng = np.random.default_rng(0)
     scaler = Scaler.fit(rng.normal(size=(50, 3)))

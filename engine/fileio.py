@@ -56,6 +56,17 @@ def write_error(path: str | os.PathLike[str], cause: OSError, *, action: str = "
     return kind(path, cause, action=action)
 
 
+def user_path(path: str | os.PathLike[str]) -> Path:
+    """`path` with a leading ~ or ~user expanded; ValueError naming it where Path.expanduser raises RuntimeError
+    (`~nouser/x`, or `~` with no $HOME and no home in the password file)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        head = str(path).split(os.sep, 1)[0]
+        who = "there is no home directory for ~ ($HOME is not set)" if head == "~" else f"there is no user {head[1:]!r}"
+        raise ValueError(f"{str(path)!r}: {who}") from None
+
+
 def error_text(exc: BaseException) -> str:
     """An error as one line for a person: an OSError as "path: reason in words" (not "[Errno 13] Permission
     denied: '...'"), anything else as its own message."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import ConfigError, TrainingConfig
+from .fileio import user_path
 from .events import DryRunReport, Log, MitigationInfo, _Event
 
 if TYPE_CHECKING:
@@ -51,7 +52,10 @@ async def characterization_body(cfg: TrainingConfig) -> tuple[dict[str, Any], st
         raise ConfigError("characterization", "not set")
     if source.startswith("qpu."):
         return await _live(cfg, source)
-    path = Path(source).expanduser()
+    try:
+        path = user_path(source)
+    except ValueError as e:
+        raise ConfigError("characterization", str(e)) from None
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:

@@ -156,7 +156,7 @@ async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path, app_fa
         assert app.config is before
 
 
-async def test_a_pasted_file_name_with_a_nul_is_said_next_to_the_box_on_load_save_and_in_the_compiler(
+async def test_a_file_name_with_a_nul_or_an_unknown_users_home_is_said_next_to_the_box_and_in_the_compiler(
         tmp_path, app_factory):
     """open() raises ValueError ('embedded null byte') for such a name: it was a crash of the app on Ctrl+O."""
     from textual import events
@@ -175,11 +175,19 @@ async def test_a_pasted_file_name_with_a_nul_is_said_next_to_the_box_on_load_sav
             await pilot.pause()
             message = str(screen.query_one("#file-message", Static).render())
             assert message.endswith("not a file name: it holds a NUL character (type the path again)"), message
+        box.value = "~qstore-no-such-user/x.toml"  # Path.expanduser raised RuntimeError: a crash too
+        for key in ("ctrl+o", "ctrl+s"):
+            await pilot.press(key)
+            await pilot.pause()
+            message = str(screen.query_one("#file-message", Static).render())
+            assert message == "'~qstore-no-such-user/x.toml': there is no user 'qstore-no-such-user'", message
         assert app.is_running and app.return_code is None
         from qstore_tui.screens.compiler import CircuitSourceError, file_circuit
 
         with pytest.raises(CircuitSourceError, match="holds a NUL character"):
             file_circuit("circuit\0.json")
+        with pytest.raises(CircuitSourceError, match="there is no user 'qstore-no-such-user'"):
+            file_circuit("~qstore-no-such-user/c.json")
 
 
 async def test_secrets_are_masked_and_come_from_the_environment(tmp_path, app_factory):

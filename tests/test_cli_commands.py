@@ -93,6 +93,8 @@ def test_resuming_a_completed_run_is_refused(finished_run, capsys):
     ("epoch=3", "epoch: unknown field (did you mean 'epochs'?)"),
     ("backend=cloud", "backend: must be one of"),
     ("epochs", "--set takes KEY=VALUE, got 'epochs'"),
+    ("dataset_path=~qstore-no-such-user/x.csv", "dataset_path: '~qstore-no-such-user/x.csv': there is no user "
+                                              "'qstore-no-such-user'"),  # Path.expanduser's RuntimeError: a crash
 ])
 def test_a_bad_set_value_is_refused_with_the_field_name(tmp_path, capsys, setting, message):
     assert main(["run", "--headless", "--runs-dir", str(tmp_path), "--set", setting]) == 2
@@ -254,3 +256,20 @@ def test_attach_without_the_app_follows_a_live_run_until_its_writer_finishes_it(
     finally:
         writer.join()
     assert capsys.readouterr().out.splitlines()[-1] == "run completed after 2 steps in 1.0s"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--runs-dir=", "runs"], "argument --runs-dir: an empty path"),  # was read as ".", the current directory
+    (["--config=", "run", "--headless"], "argument --config: an empty path"),
+    (["runs", "--runs-dir", "~qstore-no-such-user/runs"],
+     "runs_dir: --runs-dir '~qstore-no-such-user/runs': there is no user 'qstore-no-such-user'"),
+    (["export", "r", "--format", "csv", "--out="], "argument --out: an empty path"),
+])
+def test_an_empty_path_or_an_unknown_users_home_exits_2_naming_the_option(argv, message, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err

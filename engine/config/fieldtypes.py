@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, SecretStr
 
+from ..fileio import user_path
+
 DEFAULT_IONQ_API_URL = "https://api.ionq.co/v0.4"
 SECRET_FIELDS: dict[str, str] = {"pinecone_api_key": "PINECONE_API_KEY", "quantum_api_key": "IONQ_API_KEY"}
 MASK = "**********"  # what a secret looks like on screen, in messages and in format_field
@@ -68,4 +70,4 @@ def _check_ionq_api_version(value: str) -> str:
 IonQUrl = Annotated[str, AfterValidator(_check_url), AfterValidator(_check_ionq_api_version)]
 IndexName = Annotated[str, AfterValidator(_check_index_name)]
 Secret = Annotated[SecretStr, AfterValidator(_check_secret)]
-UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(Path.expanduser)]
+UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(user_path)]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .command import EXIT_OK, Command
-from .options import runs_dir, runs_dir_option
+from .options import path_argument, runs_dir, runs_dir_option
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -18,7 +17,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoothing", type=float, default=0.0, metavar="W",
                    help="TensorBoard's EMA smoothing weight in [0, 1) (default 0: raw)")
     p.add_argument("--format", choices=("text", "md", "csv", "json"), default="text")
-    p.add_argument("--out", type=Path, metavar="FILE", default=None,
+    p.add_argument("--out", type=path_argument, metavar="FILE", default=None,
                    help="write the comparison to FILE (md: with the overlay plots beside it)")
     runs_dir_option(p)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .command import EXIT_OK, Command
-from .options import runs_dir, runs_dir_option
+from .options import path_argument, runs_dir, runs_dir_option
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run id (or path to the run directory)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("--out", type=Path, metavar="FILE", default=None, help="write to FILE instead of stdout")
+    p.add_argument("--out", type=path_argument, metavar="FILE", default=None, help="write to FILE instead of stdout")
     runs_dir_option(p)
 
 

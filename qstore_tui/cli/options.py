@@ -17,14 +17,21 @@ if TYPE_CHECKING:
     from qstore_tui.app import QStoreApp
 
 
+def path_argument(text: str) -> Path:
+    """An option's path: an empty one (`--runs-dir=`, `--config "$UNSET"`) is refused, not read as "."."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def runs_dir_option(p: argparse.ArgumentParser, *, top: bool = False) -> None:
-    p.add_argument("--runs-dir", type=Path, metavar="DIR", default=None if top else argparse.SUPPRESS,
+    p.add_argument("--runs-dir", type=path_argument, metavar="DIR", default=None if top else argparse.SUPPRESS,
                    help="where runs are kept (default: the user data directory, e.g. ~/.local/share/qstore/runs)")
 
 
 def config_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     unset = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
-    p.add_argument("--config", type=Path, metavar="FILE", default=unset(None), help="a TOML config file")
+    p.add_argument("--config", type=path_argument, metavar="FILE", default=unset(None), help="a TOML config file")
     p.add_argument("--preset", metavar="NAME", default=unset(None), help="development, production or research")
     p.add_argument("--set", action="append", default=unset([]), metavar="KEY=VALUE", dest="overrides",
                    help="set one config field (repeatable), e.g. --set epochs=3")
@@ -39,8 +46,14 @@ def runs_dir(args: argparse.Namespace, config: TrainingConfig | None = None) -> 
     """--runs-dir, else the config's runs_dir, else the user data directory."""
     from engine.runs import default_runs_dir
 
+    from engine.config import ConfigError
+    from engine.fileio import user_path
+
     if args.runs_dir is not None:
-        return Path(args.runs_dir).expanduser()
+        try:
+            return user_path(args.runs_dir)
+        except ValueError as exc:
+            raise ConfigError("runs_dir", f"--runs-dir {exc}") from None
     if config is not None and config.runs_dir is not None:
         return config.runs_dir
     return default_runs_dir()

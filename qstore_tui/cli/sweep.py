@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .command import EXIT_INTERRUPTED, EXIT_OK, Command
-from .options import build_config, config_options, confirm_spend, runs_dir, runs_dir_option
+from .options import build_config, config_options, confirm_spend, path_argument, runs_dir, runs_dir_option
 
 if TYPE_CHECKING:
     from engine.sweep import StudyCost, SweepOptions, SweepSummary
@@ -27,7 +27,7 @@ EXIT_INCOMPLETE = 4  # the sweep has trials waiting or running: not an error, bu
 
 def configure(p: argparse.ArgumentParser) -> None:
     config_options(p)
-    p.add_argument("--space", type=Path, metavar="FILE", help="the search space (TOML)")
+    p.add_argument("--space", type=path_argument, metavar="FILE", help="the search space (TOML)")
     p.add_argument("--trials", type=int, metavar="N", help="trials in the study")
     p.add_argument("--workers", type=int, default=None, metavar="K",
                    help="worker processes here (default: one per core)")

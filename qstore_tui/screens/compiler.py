@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from engine.fileio import write_error
+from engine.fileio import user_path, write_error
 
 from ..figures import REDUCTION_ROW, reduction_cell
 from ..messages import CompileFinished, VerifyFinished
@@ -91,7 +91,10 @@ def file_circuit(path_text: str) -> tuple[Circuit, str]:
         raise CircuitSourceError("type the path of an IonQ JSON circuit file in the box")
     if "\0" in path_text:  # a paste: open() would say "embedded null byte", taken here for a JSON error
         raise CircuitSourceError("not a file name: it holds a NUL character (type the path again)")
-    path = Path(path_text.strip()).expanduser()
+    try:
+        path = user_path(path_text.strip())
+    except ValueError as exc:
+        raise CircuitSourceError(str(exc)) from None
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

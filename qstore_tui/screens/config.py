@@ -31,7 +31,7 @@ from engine.config import (
     load_config,
     save_config,
 )
-from engine.fileio import error_text
+from engine.fileio import error_text, user_path
 from engine.run_cost import estimate_run_cost
 
 from ..widgets.config_field import ConfigField, EditorKind
@@ -292,12 +292,16 @@ class ConfigScreen(AppScreen):
                 box.value = name
 
     def _path(self) -> Path:
-        return Path(self.query_one("#path", Input).value.strip() or DEFAULT_FILE).expanduser()
+        """The file box's path; ConfigError for a `~nouser/...` (said next to the box, as a bad file is)."""
+        try:
+            return user_path(self.query_one("#path", Input).value.strip() or DEFAULT_FILE)
+        except ValueError as exc:
+            raise ConfigError(None, str(exc)) from None
 
     def action_load(self) -> None:
         """Read the TOML file named in the file box; its problems show next to the box."""
-        path = self._path()
         try:
+            path = self._path()
             config = load_config(path)
         except ConfigError as exc:
             self._file_message(str(exc))
@@ -312,8 +316,8 @@ class ConfigScreen(AppScreen):
         if self.qapp.config_problems:
             self._file_message("not saved: fix the fields marked in red first")
             return
-        path = self._path()
         try:
+            path = self._path()
             save_config(self.qapp.config, path)
         except (OSError, ConfigError) as exc:  # a write error names the path and the reason; a NUL in the name
             self._file_message(error_text(exc))

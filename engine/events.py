@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity (a diverged loss, an exploding gradient norm) are written as JSON's NaN / Infinity, which
+    # the log reads back: pydantic's default, null, made such a line unreadable and the run's report with it.
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
     seq: int = 0  # set by the bus
     time: float = 0.0  # seconds since the epoch, set by the bus from its clock
 

@@ -158,3 +158,30 @@ async def test_ionq_authentication_error_is_shown(tmp_path, monkeypatch, app_fac
             assert "run failed: ionq: invalid IonQ API key" in app.export_screenshot().replace("&#160;", " ")
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_diverged_run_with_nan_and_inf_losses_opens_on_every_screen_without_a_crash(tmp_path, app_factory):
+    """Its NaN and inf points are gaps in the charts (int(nan) in the chart's scaling ended the app)."""
+    from runs_fixtures import fake_run
+
+    from qstore_tui.screens.compare import CompareScreen
+    from qstore_tui.widgets.line_chart import braille_lines
+
+    nan, inf = float("nan"), float("inf")
+    run = fake_run(tmp_path, "diverged", losses=[nan, inf, 0.3, 0.2, nan, 0.25], val_accuracy=[nan, 0.5, 0.6])
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_run(run, "open")
+        await pilot.pause()
+        loss = app.screen.query_one("#loss", LineChart)
+        await wait_for(pilot, lambda: len(loss.values) == 6)
+        assert "⠀" not in str(loss.render()) and loss.render().plain.strip()  # drawn: the finite points
+        for key in ("4", "5"):
+            await pilot.press(key)
+            await pilot.pause(0.3)
+        app.push_screen(CompareScreen([run]))
+        await pilot.pause(0.5)
+        assert app.is_running and app._exception is None
+    assert braille_lines([nan, nan], 4, 1, 0.0, 1.0) == ["    "]
+    dots = braille_lines([0.0, nan, 1.0], 6, 1, 0.0, 1.0)[0]
+    assert dots.strip() and len(dots) == 6  # two lone points, no segment through the gap

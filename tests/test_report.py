@@ -130,3 +130,45 @@ def test_sparkline_maps_low_to_high_and_buckets_long_series():
     assert sparkline([1.0, 1.0]) == "▁▁"
     assert len(sparkline(list(range(1000)), width=50)) == 50
     assert sparkline([]) == ""
+
+
+def test_a_diverged_run_with_nan_and_inf_losses_reads_back_and_reports_without_making_numbers_up(tmp_path, capsys):
+    """NaN and infinity survive the event log (pydantic wrote them as null, which it could not read back: the run's
+    report, compare and export all failed); the report's best loss and sparkline skip them, and report.json is
+    strict JSON (null), as jq and JavaScript read it."""
+    import math
+
+    from runs_fixtures import fake_run
+
+    from engine.runs import read_events, run_record
+    from engine.runs.report_files import write_report_files
+
+    nan, inf = float("nan"), float("inf")
+    run = fake_run(tmp_path, "diverged", losses=[nan, inf, 0.3, 0.2], val_accuracy=[nan, 0.5])
+    losses = [e.loss for e in read_events(run) if isinstance(e, StepMetrics)]
+    assert math.isnan(losses[0]) and losses[1:] == [inf, 0.3, 0.2]
+    assert run_record(run).best_val_accuracy == 0.5
+
+    report = build_report(read_events(run))
+    t = report.training
+    assert math.isnan(t.first_loss) and t.best_loss == 0.2 and t.best_val_accuracy == 0.5
+    assert "Loss: nan -> 0.2000 (best 0.2000)" in report.to_text()
+    assert sparkline([nan, inf, 0.3, 0.2]) == "  █▁" and sparkline([nan, nan]) == "  "
+
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    write_report_files(run)
+    document = json.loads((run / "report.json").read_text(), parse_constant=refuse)
+    assert document["training"]["first_loss"] is None and document["training"]["curve"][1]["loss"] is None
+    assert document["training"]["best_loss"] == 0.2
+    from qstore_tui.cli import main
+
+    fake_run(tmp_path, "calm", losses=[0.5, 0.4])
+    assert main(["report", "diverged", "--format", "json", "--runs-dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out, parse_constant=refuse)["training"]["first_loss"] is None
+    assert main(["export", "diverged", "--format", "json", "--runs-dir", str(tmp_path)]) == 0
+    metrics = json.loads(capsys.readouterr().out, parse_constant=refuse)["metrics"]
+    assert [m["loss"] for m in metrics] == [None, None, 0.3, 0.2]
+    assert main(["compare", "calm", "diverged", "--format", "json", "--runs-dir", str(tmp_path)]) == 0
+    json.loads(capsys.readouterr().out, parse_constant=refuse)

@@ -16,6 +16,7 @@ in a function listed in `FINISHERS`.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -319,11 +320,12 @@ def _finish_training(b: ReportBuilder) -> None:
     t.epochs = [b.epochs[e] for e in sorted(b.epochs)]
     if t.curve:
         t.first_loss, t.final_loss = t.curve[0].loss, t.curve[-1].loss
-        t.best_loss = min(p.loss for p in t.curve)
+        t.best_loss = min((p.loss for p in t.curve if math.isfinite(p.loss)), default=None)  # NaN is no best
         t.final_accuracy = t.curve[-1].accuracy
     vals = [e.val_accuracy for e in t.epochs if e.val_accuracy is not None]
     if vals:
-        t.final_val_accuracy, t.best_val_accuracy = vals[-1], max(vals)
+        t.final_val_accuracy = vals[-1]
+        t.best_val_accuracy = max((v for v in vals if math.isfinite(v)), default=None)
     if final is not None:
         t.final_loss = final.final_loss if final.final_loss is not None else t.final_loss
         t.final_accuracy = final.final_accuracy if final.final_accuracy is not None else t.final_accuracy

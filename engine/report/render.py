@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
 
+from ..strict_json import strict
 from .sections import CurvePoint, ReportData, TrainingSection
 
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -32,11 +34,16 @@ def sparkline(values: list[float], width: int = 60) -> str:
         return ""
     if len(values) > width:
         size = len(values) / width
-        values = [sum(chunk) / len(chunk) for chunk in
-                  (values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)] for i in range(width))]
-    lo, hi = min(values), max(values)
+        chunks = ([v for v in values[int(i * size):max(int((i + 1) * size), int(i * size) + 1)] if math.isfinite(v)]
+                  for i in range(width))
+        values = [sum(chunk) / len(chunk) if chunk else math.nan for chunk in chunks]
+    finite = [v for v in values if math.isfinite(v)]  # NaN or infinity (a diverged step) is a gap
+    if not finite:
+        return " " * len(values)
+    lo, hi = min(finite), max(finite)
     span = hi - lo
-    return "".join(_SPARK[0 if span == 0 else min(7, int((v - lo) / span * 8))] for v in values)
+    return "".join(" " if not math.isfinite(v) else _SPARK[0 if span == 0 else min(7, int((v - lo) / span * 8))]
+                   for v in values)
 
 
 Rows = list[tuple[str, str]]
@@ -262,7 +269,7 @@ def to_markdown(r: ReportData) -> str:
 
 
 def to_json(r: ReportData) -> dict[str, Any]:
-    return r.model_dump(mode="json")
+    return strict(r.model_dump(mode="json"))
 
 
 class _CurveJson(list):  # type: ignore[type-arg]  # the json encoder takes lists only; this one is lazy
@@ -276,7 +283,7 @@ class _CurveJson(list):  # type: ignore[type-arg]  # the json encoder takes list
         return len(self._points)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (_POINT.dump_python(p, mode="json") for p in self._points)
+        return (strict(_POINT.dump_python(p, mode="json")) for p in self._points)
 
 
 _POINT: TypeAdapter[CurvePoint] = TypeAdapter(CurvePoint)
@@ -289,11 +296,11 @@ def to_json_bytes(r: ReportData) -> bytes:
     at the end of the run), and `to_json` makes a dict per curve point (+3.7 MB): here the same encoder's pieces
     go into one buffer, and each point's dict (pydantic's JSON-mode dump, as in `to_json`) is made when reached.
     """
-    doc = r.model_dump(mode="json", exclude={"training": {"curve"}})
+    doc = strict(r.model_dump(mode="json", exclude={"training": {"curve"}}))
     training = doc["training"]
     doc["training"] = {name: (_CurveJson(r.training.curve) if name == "curve" else training[name])
                        for name in TrainingSection.model_fields}  # the same key order as the whole dump
     out = io.BytesIO()
-    for piece in json.JSONEncoder(indent=2).iterencode(doc):
+    for piece in json.JSONEncoder(indent=2, allow_nan=False).iterencode(doc):
         out.write(piece.encode())
     return out.getvalue()

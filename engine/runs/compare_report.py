@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import asdict
 from typing import Literal
 
+from .. import strict_json
 from .compare import Comparison, GroupCurve
 from .index import RunRecord
 
@@ -83,7 +83,7 @@ def render_comparison(cmp: Comparison, fmt: Format) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "json":
-        return json.dumps(comparison_json(cmp), indent=1) + "\n"
+        return strict_json.dumps(comparison_json(cmp), indent=1) + "\n"
     if fmt == "csv":
         return comparison_csv(cmp)
     table = _md if fmt == "md" else _table

@@ -6,6 +6,7 @@ a separate database, so it cannot drift from the runs: delete a directory and it
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -162,7 +163,7 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
         started_at=first.time if first else None,
         steps=last_step.step + 1 if last_step else 0,
         total_steps=last_step.total_steps if last_step else (first.total_steps if first else 0),
-        epochs_done=epochs_done, best_val_accuracy=max(val_accs) if val_accs else None,
+        epochs_done=epochs_done, best_val_accuracy=max((v for v in val_accs if math.isfinite(v)), default=None),
         final_val_accuracy=final_val, final_loss=final_loss, circuits=circuits, duration_s=duration,
         cost_estimated_usd=sum(segment_cost) if any(segment_cost) else None,
         cost_actual_usd=sum(job_spend.values()) if job_spend else None,

@@ -16,8 +16,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
+    from engine import strict_json
     from engine.fileio import atomic_write_bytes
     from engine.runs import resolve_run, run_metrics
     from engine.runs.metrics import metrics_csv, metrics_json
@@ -25,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = resolve_run(runs_dir(args), args.run)
     rows = run_metrics(run_dir)
     if args.format == "json":
-        text = json.dumps({"run_id": run_dir.name, "metrics": metrics_json(rows)}, indent=1) + "\n"
+        text = strict_json.dumps({"run_id": run_dir.name, "metrics": metrics_json(rows)}, indent=1) + "\n"
     else:
         text = metrics_csv(rows)
     if args.out is None:

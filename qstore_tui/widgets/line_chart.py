@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -14,23 +15,30 @@ _AXIS = 8  # columns for the y labels
 
 
 def _resample(values: Sequence[float], n: int) -> list[float]:
-    """`n` points: bucket means when there are more values than points, the values themselves otherwise."""
+    """`n` points: bucket means of the finite values when there are more values than points (NaN for a bucket
+    with none), the values themselves otherwise."""
     if len(values) <= n:
         return list(values)
     size = len(values) / n
     out = []
     for i in range(n):
         lo, hi = int(i * size), max(int((i + 1) * size), int(i * size) + 1)
-        chunk = values[lo:hi]
-        out.append(sum(chunk) / len(chunk))
+        chunk = [v for v in values[lo:hi] if math.isfinite(v)]
+        out.append(sum(chunk) / len(chunk) if chunk else math.nan)
     return out
+
+
+def finite_range(values: Sequence[float]) -> tuple[float, float] | None:
+    """(min, max) of the finite values; None when there is none (a diverged run's NaN and inf are gaps)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return (min(finite), max(finite)) if finite else None
 
 
 def braille_lines(values: Sequence[float], width: int, height: int, lo: float, hi: float) -> list[str]:
     """The curve through `values` on a width x height cell grid, y from `lo` (bottom) to `hi` (top).
 
     Points spread over the whole width (a short run still spans the chart) and consecutive points
-    are joined by straight segments, so steep changes stay connected.
+    are joined by straight segments, so steep changes stay connected; a NaN or infinite point is a gap.
     """
     cols, rows = width * 2, height * 4
     grid = [[0] * width for _ in range(height)]
@@ -43,10 +51,14 @@ def braille_lines(values: Sequence[float], width: int, height: int, lo: float, h
     def y_of(v: float) -> int:
         return min(rows - 1, max(0, round((hi - v) / span * (rows - 1))))
 
-    if len(points) == 1:
-        dot(0, y_of(points[0]))
+    finite = [math.isfinite(v) for v in points]
     step = (cols - 1) / (len(points) - 1) if len(points) > 1 else 0.0
+    for i, v in enumerate(points):  # a point with no finite neighbour still shows
+        if finite[i] and not (i > 0 and finite[i - 1]) and not (i + 1 < len(points) and finite[i + 1]):
+            dot(round(i * step), y_of(v))
     for i in range(len(points) - 1):
+        if not (finite[i] and finite[i + 1]):
+            continue
         x0, x1 = round(i * step), round((i + 1) * step)
         y0, y1 = y_of(points[i]), y_of(points[i + 1])
         n = max(abs(x1 - x0), abs(y1 - y0), 1)
@@ -99,7 +111,10 @@ class LineChart(Widget):
             return Text("waiting for data…", style="dim")
         if width < 4 or height < 1:
             return Text(_label(self.values[-1]))
-        lo, hi = self.fixed_range or (min(self.values), max(self.values))
+        shown = self.fixed_range or finite_range(self.values)
+        if shown is None:
+            return Text(f"no finite value to draw (last {_label(self.values[-1])})", style="dim")
+        lo, hi = shown
         if hi == lo:
             lo, hi = lo - 0.5, hi + 0.5
         lines = braille_lines(self.values, width, height, lo, hi)

@@ -155,3 +155,33 @@ async def test_a_long_curve_draws_the_same_dots_as_point_by_point(log_y):
         lines = chart.render().plain.splitlines()[:height]
         got = [[ord(ch) - _BRAILLE_BASE if ch != " " else 0 for ch in line[8:8 + width]] for line in lines]
     assert got == _dots_point_by_point(series, log_y, width, height)
+
+
+async def test_a_legend_too_long_for_the_chart_says_how_many_it_left_out_and_keeps_the_axis_end():
+    """14 groups at 80 columns: the legend was cut at the edge, the x axis's end with it; two groups of one field
+    name the field once, so both fit (at 120 columns the second was cut before)."""
+    from textual.app import App
+
+    from qstore_tui.widgets.overlay_chart import Series
+
+    series = [Series(f"learning_rate={0.01 * (i + 1):g} (n=1)", [1.0, 10.0], [0.5, 0.6 + i / 100], "#ffffff")
+              for i in range(14)]
+
+    class Chart(App[None]):
+        def compose(self):
+            yield OverlayChart("val accuracy", id="chart")
+
+    app = Chart()
+    async with app.run_test(size=(80, 12)) as pilot:
+        chart = app.query_one(OverlayChart)
+        chart.set_series(series)
+        await pilot.pause()
+        legend = chart.render().plain.splitlines()[-1]
+        assert len(legend) <= chart.content_region.width
+        shown = legend.count("━")
+        assert shown >= 1 and f"+{14 - shown} more" in legend and legend.rstrip().endswith("→ 10.000")
+        chart.set_series(series[:2])  # two fit: no "more"
+        await pilot.pause()
+        legend = chart.render().plain.splitlines()[-1]
+        assert legend.count("━") == 2 and "more" not in legend and legend.rstrip().endswith("→ 10.000")
+        assert legend.count("learning_rate") == 1 and "━ 0.01 (n=1)" in legend  # the group's field said once

@@ -121,9 +121,22 @@ class OverlayChart(Widget):
                 out.append(ch, style="" if top is None else (f"dim {top.color}" if top.dim else top.color))
             out.append("\n")
         out.append(f"{_label(x0):>{_AXIS - 1}} ", style="dim")
-        for s, _ in drawn:
-            if not s.dim:
-                out.append("━ ", style=s.color)
-                out.append(f"{s.label}  ")
-        out.append(f"→ {_label(x1)}", style="dim")
+        end = f"→ {_label(x1)}"
+        legend = [s for s, _ in drawn if not s.dim]
+        room = self.content_region.width - _AXIS - len(end)
+        field = legend[0].label.partition("=")[0] + "=" if len(legend) > 1 else ""
+        if "=" not in legend[0].label or not all(s.label.startswith(field) for s in legend):
+            field = ""
+        if field:  # groups of one field: "learning_rate: ━ 0.05 (n=1) ━ 0.1 (n=2)", the name said once
+            out.append(f"{field[:-1]}: ")
+            room -= len(field) + 1
+        for k, s in enumerate(legend):  # as many as fit, then how many did not: the x axis's end stays in sight
+            entry, left = f"{s.label[len(field):]}  ", len(legend) - k - 1
+            if 2 + len(entry) + (len(f"+{left} more  ") if left else 0) > room:
+                out.append(f"+{left + 1} more  ", style="dim")
+                break
+            out.append("━ ", style=s.color)
+            out.append(entry)
+            room -= 2 + len(entry)
+        out.append(end, style="dim")
         return out

@@ -4,6 +4,7 @@ config fields that differ, on fixed run directories; keys pressed as a user does
 from __future__ import annotations
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
 from engine.runs.compare import ema_smooth
@@ -125,11 +126,17 @@ def _dots_point_by_point(series, log_y, width, height):
     return bits
 
 
+class ChartApp(App[None]):
+    """One OverlayChart alone, to test its drawing."""
+
+    def compose(self) -> ComposeResult:
+        yield OverlayChart("loss", id="chart")
+
+
 @pytest.mark.parametrize("log_y", [False, True])
 async def test_a_long_curve_draws_the_same_dots_as_point_by_point(log_y):
     """The chart cuts each run of points in one dot column to four; the picture must not change."""
     import numpy as np
-    from textual.app import App
 
     from qstore_tui.widgets.line_chart import _BRAILLE_BASE
     from qstore_tui.widgets.overlay_chart import Series
@@ -142,11 +149,7 @@ async def test_a_long_curve_draws_the_same_dots_as_point_by_point(log_y):
               Series("b", steps[::7].tolist(), (0.5 + 0.1 * np.sin(steps[::7] / 300)).tolist(), "#ff0000"),
               Series("c", [3.0], [0.2], "#00ff00")]
 
-    class Chart(App[None]):
-        def compose(self):
-            yield OverlayChart("loss", id="chart")
-
-    app = Chart()
+    app = ChartApp()
     async with app.run_test(size=(100, 20)) as pilot:
         chart = app.query_one(OverlayChart)
         chart.set_series(series, log_y=log_y)
@@ -160,18 +163,12 @@ async def test_a_long_curve_draws_the_same_dots_as_point_by_point(log_y):
 async def test_a_legend_too_long_for_the_chart_says_how_many_it_left_out_and_keeps_the_axis_end():
     """14 groups at 80 columns: the legend was cut at the edge, the x axis's end with it; two groups of one field
     name the field once, so both fit (at 120 columns the second was cut before)."""
-    from textual.app import App
-
     from qstore_tui.widgets.overlay_chart import Series
 
     series = [Series(f"learning_rate={0.01 * (i + 1):g} (n=1)", [1.0, 10.0], [0.5, 0.6 + i / 100], "#ffffff")
               for i in range(14)]
 
-    class Chart(App[None]):
-        def compose(self):
-            yield OverlayChart("val accuracy", id="chart")
-
-    app = Chart()
+    app = ChartApp()
     async with app.run_test(size=(80, 12)) as pilot:
         chart = app.query_one(OverlayChart)
         chart.set_series(series)

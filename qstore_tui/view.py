@@ -5,6 +5,7 @@ The bridge (bridge.py) folds events into it; messages carry it to the screens; w
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -132,7 +133,8 @@ class SessionView:
         elif kind == "batch_executed":
             self.batches_done += 1
             self.circuits_done += event.circuits
-            self.throughput.append(event.throughput_cps)
+            if math.isfinite(event.throughput_cps):  # Textual's Sparkline scales by int(): a NaN there ends the app
+                self.throughput.append(event.throughput_cps)
             queue_ms = event.stage_ms.get("queue")
             run_ms = event.stage_ms.get("execute", event.total_ms)
             _keep(self.batches, QueueRow(

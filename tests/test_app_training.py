@@ -182,6 +182,13 @@ async def test_a_diverged_run_with_nan_and_inf_losses_opens_on_every_screen_with
         app.push_screen(CompareScreen([run]))
         await pilot.pause(0.5)
         assert app.is_running and app._exception is None
+    from engine.events import BatchExecuted
+    from qstore_tui.view import SessionView
+
+    view = SessionView()
+    for cps in (10.0, inf, nan, 20.0):  # a hand-edited or damaged log: Textual's Sparkline would raise on these
+        view.apply(BatchExecuted(batch_id=0, circuits=1, total_ms=1.0, throughput_cps=cps))
+    assert list(view.throughput) == [10.0, 20.0] and view.batches_done == 4
     assert braille_lines([nan, nan], 4, 1, 0.0, 1.0) == ["    "]
     dots = braille_lines([0.0, nan, 1.0], 6, 1, 0.0, 1.0)[0]
     assert dots.strip() and len(dots) == 6  # two lone points, no segment through the gap

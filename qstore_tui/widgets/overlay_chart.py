@@ -124,8 +124,8 @@ class OverlayChart(Widget):
         end = f"→ {_label(x1)}"
         legend = [s for s, _ in drawn if not s.dim]
         room = self.content_region.width - _AXIS - len(end)
-        field = legend[0].label.partition("=")[0] + "=" if len(legend) > 1 else ""
-        if "=" not in legend[0].label or not all(s.label.startswith(field) for s in legend):
+        field = legend[0].label.partition("=")[0] + "=" if len(legend) > 1 and "=" in legend[0].label else ""
+        if not all(s.label.startswith(field) for s in legend):
             field = ""
         if field:  # groups of one field: "learning_rate: ━ 0.05 (n=1) ━ 0.1 (n=2)", the name said once
             out.append(f"{field[:-1]}: ")

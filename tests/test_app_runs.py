@@ -302,3 +302,18 @@ async def test_a_listing_that_breaks_is_said_and_does_not_block_the_next_refresh
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "zulu" in ids(screen) and "alpha" not in ids(screen)
+
+
+async def test_resuming_a_run_whose_config_no_longer_loads_says_so_and_stays_on_the_runs_screen(tmp_path, app_factory):
+    """The run directory's config is not the Config form's: before, the refusal switched to the Config screen."""
+    run = fake_run(tmp_path, "broken", losses=[0.5, 0.4], status="stopped")
+    (run / "config.toml").write_text("[model]\nn_qubits = 99\n")
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await show_runs(pilot)
+        assert ids(screen) == ["broken"]
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.current_mode == "runs"
+        [note] = [n for n in app._notifications if n.title == "Cannot resume"]
+        assert "n_qubits" in note.message and str(run) in note.message

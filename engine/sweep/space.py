@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Union
 
 from ..config import SECRET_FIELDS, ConfigError, TrainingConfig
+from ..fileio import write_error
 from ..tomlguard import TomlError
 from ..tomlguard import loads as toml_loads
 
@@ -238,13 +239,14 @@ def load_space(path: str | Path, base: TrainingConfig) -> SearchSpace:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(None, f"{path}: cannot read the space file: {exc.strerror}") from None
+        raise ConfigError(None, f"{path}: cannot read the space file: {write_error(path, exc).reason}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(None, f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = toml_loads(text)  # depth- and size-limited, as every TOML file we read: not a RecursionError
     except TomlError as exc:
-        raise ConfigError(None, f"{path}: not valid TOML: {exc}") from None
+        reason = str(exc).removeprefix("invalid TOML: ")  # tomllib's own prefix: said once
+        raise ConfigError(None, f"{path}: not valid TOML: {reason}") from None
     try:
         return parse_space(data, base)
     except ConfigError as exc:

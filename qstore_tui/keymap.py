@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 from textual.binding import Binding, BindingType
 
+from engine.fileio import write_error
 from engine.tomlguard import TomlError
 from engine.tomlguard import loads as toml_loads
 
@@ -55,12 +56,14 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[Keyma
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}, []
-    except (OSError, UnicodeDecodeError) as exc:
-        return {}, [KeymapProblem(path, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}")]
+    except OSError as exc:
+        return {}, [KeymapProblem(path, None, f"cannot read: {write_error(path, exc).reason}")]
+    except UnicodeDecodeError as exc:
+        return {}, [KeymapProblem(path, None, f"cannot read: {exc}")]
     try:
         table = toml_loads(text)
     except TomlError as exc:
-        return {}, [KeymapProblem(path, None, f"not valid TOML: {exc}")]
+        return {}, [KeymapProblem(path, None, f"not valid TOML: {str(exc).removeprefix('invalid TOML: ')}")]
     keymap: dict[str, str] = {}
     problems: list[KeymapProblem] = []
     for action, value in table.items():

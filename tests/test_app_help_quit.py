@@ -177,6 +177,17 @@ def test_the_keymap_lives_in_the_user_config_dir(monkeypatch, tmp_path):
     assert keymap_path() == tmp_path / "qstore" / "keymap.toml"
 
 
+def test_an_unreadable_or_broken_keymap_file_is_one_problem_in_words(tmp_path):
+    from qstore_tui.keymap import load_keymap
+
+    broken = tmp_path / "keymap.toml"
+    broken.write_text('[keys\n')
+    for path, said in ((broken, "not valid TOML: Expected ']' at the end of a table declaration"),
+                       (tmp_path, "cannot read: is a directory")):
+        keymap, [problem] = load_keymap(path, set())
+        assert keymap == {} and problem.message.startswith(said) and "invalid TOML" not in problem.message
+
+
 RUNS_COMPARE_KEY = re.compile(r"^c +Compare$", re.MULTILINE)  # a key of the Runs screen's own
 
 

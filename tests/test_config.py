@@ -184,6 +184,9 @@ FIELD_RULES = [
     ({"pinecone_index_name": "x" * 46}, "pinecone_index_name: must be 1-45 lowercase letters"),
     ({"pinecone_environment": ""}, "pinecone_environment: must not be empty"),
     ({"quantum_api_key": " padded "}, "quantum_api_key: must be non-empty without surrounding whitespace"),
+    ({"quantum_api_key": "abc\nX-Evil: 1"}, "quantum_api_key: holds a space, a line break, a control or a non-ASCII"),
+    ({"pinecone_api_key": "pc\x01key"}, "pinecone_api_key: holds a space, a line break, a control or a non-ASCII"),
+    ({"quantum_api_key": "clé"}, "quantum_api_key: holds a space, a line break, a control or a non-ASCII"),
     ({"lerning_rate": 0.1}, "lerning_rate: unknown field (did you mean 'learning_rate'?)"),
 ]
 
@@ -668,3 +671,16 @@ def test_engine_config_and_data_import_no_ui_or_heavy_sdk():
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(root)})
     assert result.returncode == 0, result.stderr
+
+
+def test_a_key_with_a_line_break_or_control_character_is_refused_without_being_said():
+    """Such a key cannot go into an HTTP header: h11 refused it, and the emulator's 400 quoted the header back,
+    key and all (`b'Authorization: apiKey secret\\x01key'`), which the client's scrub did not match."""
+    from engine.backends.ionq_errors import scrub
+
+    for key in ("secretkey123\nX-Evil: 1", "secret\x01key"):
+        message = str(error_of(quantum_api_key=key))
+        assert "secret" not in message and "Evil" not in message and "\\x01" not in message
+    echoed = "Invalid header value char: b'Authorization: apiKey secret\\x01key'"
+    assert scrub(echoed, "secret\x01key") == "Invalid header value char: b'Authorization: apiKey ***'"
+    assert scrub("key 'sécret' refused", "sécret") == "key '***' refused"

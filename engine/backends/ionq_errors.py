@@ -86,7 +86,10 @@ class IonQSpendCapError(IonQError):
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` replaced, so server echoes cannot leak the key."""
-    if secret and secret in text:
-        return text.replace(secret, "***")
+    """`text` with every occurrence of `secret` replaced, so server echoes cannot leak the key: as it is, and as a
+    server quoting the raw header would write it (h11 echoed `b'Authorization: apiKey secret\\x01key'`)."""
+    if not secret:
+        return text
+    for form in {secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]}:
+        text = text.replace(form, "***")
     return text

@@ -42,6 +42,9 @@ def _check_secret(value: SecretStr) -> SecretStr:
         raise ValueError("must be non-empty without surrounding whitespace")
     if text == MASK:
         raise ValueError("is the masked placeholder, not a key; type the real key")
+    if any(c.isspace() or not c.isprintable() or not c.isascii() for c in text):  # the key itself is never said
+        raise ValueError("holds a space, a line break, a control or a non-ASCII character (a paste?): a key is one "
+                         "word of plain characters")
     return value
 
 

@@ -548,3 +548,13 @@ def test_the_emulator_process_takes_its_key_from_the_environment_and_injects_com
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_body_nested_past_the_json_parsers_recursion_is_a_400_not_a_500(http):
+    """json.loads raises RecursionError on 100,000 nested objects: the emulator answered 500 with a traceback."""
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    headers = {"Content-Type": "application/json"}
+    for method, path in (("POST", "jobs"), ("POST", "sessions"), ("DELETE", "jobs")):
+        r = http.request(method, path, content=deep, headers=headers)
+        assert r.status_code == 400, (method, path, r.text[:200])
+        assert r.json()["message"] == "the request body is not valid JSON: nested too deeply"

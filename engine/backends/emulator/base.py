@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import time
 from collections import Counter
 
@@ -14,6 +13,7 @@ from aiohttp import web
 from .faults import FaultPlan
 from .jobs import EmuJob, JobStore
 from .replies import error as _error
+from .replies import request_json
 from .sessions import SessionStore
 from .settings import HARDWARE_QUBITS, EmulatorSettings, Exchange
 
@@ -50,9 +50,9 @@ class EmulatorBase:
     async def _ids(self, request: web.Request) -> list[str] | web.Response:
         """The `{"ids": [...]}` body of a bulk operation."""
         try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return _error(400, "the request body is not valid JSON")
+            body = request_json(await request.read())
+        except ValueError as e:
+            return _error(400, f"the request body is not valid JSON: {e}")
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return _error(400, '"ids" must be an array of job ids', ("ids",))

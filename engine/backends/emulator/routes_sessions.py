@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 from aiohttp import web
 
 from .base import EmulatorBase
 from .payload import PayloadError
-from .replies import error as _error, not_found
+from .replies import error as _error, not_found, request_json
 from .sessions import ORGANIZATION_ID, EmuSession
 
 
@@ -18,7 +17,7 @@ class SessionRoutes(EmulatorBase):
 
     async def create_session(self, request: web.Request) -> web.Response:
         try:
-            body = json.loads(await request.read())
+            body = request_json(await request.read())
         except ValueError as e:
             return _error(400, f"the request body is not valid JSON: {e}")
         try:

@@ -16,7 +16,6 @@ the emulator's own conventions are stated where they are chosen:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -34,7 +33,7 @@ from .execute import simulate
 from .faults import STATUS_FAULTS, Fault
 from .jobs import EmuJob, JobStore
 from .payload import MAX_BODY_BYTES, ParsedJob, PayloadError, check_connectivity, parse_job_body
-from .replies import PREFIX, error as _error, not_found, reset_connection
+from .replies import PREFIX, error as _error, not_found, request_json, reset_connection
 from .routes_account import AccountRoutes
 from .routes_results import ResultRoutes
 from .routes_sessions import SessionRoutes
@@ -153,7 +152,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
 
         def parse(b: Any) -> Any:
             try:
-                return json.loads(bytes(b)) if b else None
+                return request_json(bytes(b)) if b else None
             except ValueError:
                 return bytes(b).decode(errors="replace")
 
@@ -167,7 +166,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         if len(raw) > MAX_BODY_BYTES:
             return _error(413, "The request body may not exceed 10MB")
         try:
-            body = json.loads(raw)
+            body = request_json(raw)
         except ValueError as e:
             return _error(400, f"the request body is not valid JSON: {e}")
         return await self._create(body, request)
@@ -185,7 +184,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         if source is None:
             return not_found()
         try:
-            body = clone_body(source, json.loads(await request.read() or b"{}"))
+            body = clone_body(source, request_json(await request.read() or b"{}"))
         except ValueError as e:  # invalid JSON
             return _error(400, f"the request body is not valid JSON: {e}")
         except PayloadError as e:

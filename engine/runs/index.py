@@ -188,7 +188,7 @@ def _sweep_tag(run_dir: Path) -> SweepTag | None:
 _SIGNED = (CONFIG_FILE, EVENTS_FILE, TAGS_FILE, SWEEP_FILE)  # every file a record is read from
 _records: dict[Path, tuple[tuple[object, ...], RunRecord]] = {}
 _records_lock = Lock()
-LIVE = ("running", "unreadable")  # records not kept between listings
+UNCACHED = ("running", "unreadable")  # statuses whose records are read again at every listing
 
 
 def signature(run_dir: Path) -> tuple[object, ...]:
@@ -220,13 +220,13 @@ def cached_record(run_dir: Path) -> RunRecord:
     stamp = signature(run_dir)
     with _records_lock:
         kept = _records.get(run_dir)
-    if kept is not None and kept[0] == stamp and kept[1].status not in LIVE and not is_running(run_dir):
+    if kept is not None and kept[0] == stamp and kept[1].status not in UNCACHED and not is_running(run_dir):
         return kept[1]
     try:
         record = run_record(run_dir)
     except OSError as exc:  # a run this user may not read (another user's, on a shared box): a row that says so
         record = unreadable_record(run_dir, exc)
-    if record.status in LIVE:  # read again next time: it moves on, or may have become readable
+    if record.status in UNCACHED:  # read again next time: it moves on, or may have become readable
         return record
     with _records_lock:
         _records[run_dir] = (stamp, record)

@@ -97,7 +97,7 @@ def follow_headless(run_dir: Path) -> int:
     be resumed), 3 failed. Ctrl-C stops the following, not the run."""
     import asyncio
 
-    from engine.events import RunFinished
+    from engine.events import RunFinished, RunStarted
     from engine.runs import follow_events
 
     from .sweep import EXIT_INCOMPLETE
@@ -110,7 +110,7 @@ def follow_headless(run_dir: Path) -> int:
         with progress:
             async for event in follow_events(run_dir):
                 progress.update(event)
-                if event.kind == "run_started":
+                if isinstance(event, RunStarted):
                     finished = None  # a resumed segment: not finished until it says so again
                 elif isinstance(event, RunFinished):
                     finished = event

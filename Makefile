@@ -20,7 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -p no:cacheprovider -n 2 tests
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist worksteal tests
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -17,6 +17,7 @@ are always tried; bench/compiler.py runs both encodings on every circuit of its 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,24 +78,24 @@ def cases(draw: st.DrawFn) -> tuple[str, int, float, list[int], int]:
 
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(cases())
-def test_compiled_gate_is_exact_and_never_costs_more_than_cirq_ionq(case):
+@given(case=cases())
+@pytest.mark.parametrize("target", TARGETS)  # one test per target, so that the two can run on two workers
+def test_compiled_gate_is_exact_and_never_costs_more_than_cirq_ionq(target, case):
     name, k, angle, wires, n = case
     source = one_gate(name, k, angle, wires, n)
-    for target in TARGETS:
-        key = (target, "x" if name in ("not", "cnot") else name, k, angle)
-        if key not in _peer:
-            canonical = one_gate(name, k, angle, list(range(max(k, 1) + 1)), max(k, 1) + 1)
-            _peer[key] = cirq_ionq_best(canonical, target, encodings(name, k, angle))
-            s = COMPILERS[target].compile(canonical).stats
-            _ours[key] = (s.n1q_out, s.n2q_out)
-        r = COMPILERS[target].compile(source)
-        assert 1 - verify(source, r.circuit, r.permutation, r.frames) < FIDELITY, (target, case)
-        ours = (r.stats.n1q_out, r.stats.n2q_out)
-        assert ours == _ours[key], (target, case, "wiring changed our counts")
-        peer = _peer[key]
-        assert ours[1] <= peer.n2q, (target, case, ours, peer)
-        assert ours[0] <= peer.n1q, (target, case, ours, peer)
+    key = (target, "x" if name in ("not", "cnot") else name, k, angle)
+    if key not in _peer:
+        canonical = one_gate(name, k, angle, list(range(max(k, 1) + 1)), max(k, 1) + 1)
+        _peer[key] = cirq_ionq_best(canonical, target, encodings(name, k, angle))
+        s = COMPILERS[target].compile(canonical).stats
+        _ours[key] = (s.n1q_out, s.n2q_out)
+    r = COMPILERS[target].compile(source)
+    assert 1 - verify(source, r.circuit, r.permutation, r.frames) < FIDELITY, (target, case)
+    ours = (r.stats.n1q_out, r.stats.n2q_out)
+    assert ours == _ours[key], (target, case, "wiring changed our counts")
+    peer = _peer[key]
+    assert ours[1] <= peer.n2q, (target, case, ours, peer)
+    assert ours[0] <= peer.n1q, (target, case, ours, peer)
 
 
 def test_the_issues_minimal_case_is_one_entangler():

@@ -151,7 +151,9 @@ class EngineSession:
         self._checkpoint_events: set[int] = set()  # steps whose Checkpoint event an earlier segment wrote
         self._spent_before_usd = 0.0  # what an earlier segment spent on IonQ (a resume)
         self._training = False  # trainer.train() has begun: a stop can end at a step boundary with a checkpoint
-        self.report: PerformanceReport | None = None  # the report _finish wrote (None until then)
+        self.report: PerformanceReport | None = None  # the report _finish built (None until then)
+        self.report_written = False  # report.md and report.json are on disk (a full disk can refuse them)
+        self.events_lost = 0  # events events.jsonl could not take (a full disk): the file ends before the run did
         # The first sink: no other sink or subscriber ever sees an API key in an event's free text.
         self.bus.add_sink(SecretScrubber(s.get_secret_value() for s in (config.quantum_api_key,
                                                                           config.pinecone_api_key) if s))
@@ -551,6 +553,7 @@ class EngineSession:
         report = self.report = self.performance_report()
         atomic_write_bytes(self.run_dir / REPORT_MD, report.to_markdown().encode())
         atomic_write_bytes(self.run_dir / REPORT_JSON, report.to_json_bytes())
+        self.report_written = True
         release_free_memory()  # what rendering it used is free again
 
     async def _close(self) -> None:
@@ -563,6 +566,7 @@ class EngineSession:
         if self.emulator is not None:
             await asyncio.to_thread(self.emulator.stop)
         if self._log is not None:
+            self.events_lost = self._log.lost
             self._log.close()
             self._log = None
         if self._lock is not None:

@@ -53,6 +53,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_it_resumes_once_there_is_space(ti
     out, err = capsys.readouterr()
     [run_dir] = runs.iterdir()
     assert "no space left on device" in err and str(run_dir) in err and "Traceback" not in out + err
+    assert "report: " not in out and "report not written" in err  # the report is not claimed when refused
     data = (run_dir / "events.jsonl").read_bytes()
     assert data.endswith(b"\n")  # whole lines only
     for line in data.splitlines():
@@ -78,3 +79,25 @@ def test_the_vector_store_on_a_full_disk_raises_a_store_error_naming_the_file(ti
             store.upsert("ns", [VectorRecord(uuid.uuid4().hex * 8, rng.random(8), {"x": "y" * 200})
                                 for _ in range(50)])
     store.close()
+
+
+def test_a_disk_full_before_the_first_step_says_what_was_not_written_and_claims_no_report(tiny_disk, capsys):
+    """With no room for config.toml no run is left behind. With room for it but not for the store, the run fails at
+    step 0, events.jsonl takes nothing, and the printed report (built from events.jsonl) is said to end early."""
+    runs = tiny_disk / "runs"
+    runs.mkdir()
+    filler = _fill(tiny_disk, 0)
+    assert main(["run", "--headless", "--runs-dir", str(runs), *SETTINGS]) == 3
+    out, err = capsys.readouterr()
+    assert "config.toml: cannot write: no space left on device" in err and "Traceback" not in out + err
+    assert list(runs.iterdir()) == []  # not a run without a config
+
+    filler.unlink()
+    _fill(tiny_disk, 8 * 1024)
+    assert main(["run", "--headless", "--runs-dir", str(runs), *SETTINGS, "--set", "embeddings_to_store=true"]) == 3
+    out, err = capsys.readouterr()
+    [run_dir] = runs.iterdir()
+    assert "Traceback" not in out + err
+    assert f"store path {run_dir / 'store.sqlite'}: cannot open: no space left on device" in err
+    assert "events of this run could not be written" in err and str(run_dir / "events.jsonl") in err
+    assert "report: " not in out and "report not written" in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import secrets
 import time
 from pathlib import Path
@@ -92,10 +93,14 @@ def create_run_dir(runs_dir: Path, run_id: str, config: TrainingConfig) -> Path:
     except OSError as exc:
         raise unusable(run_dir, exc, "cannot create the run directory") from None
     try:
-        (run_dir / CHECKPOINT_DIR).mkdir()
-    except OSError as exc:
-        raise unusable(run_dir / CHECKPOINT_DIR, exc, "cannot create") from None
-    save_config(config, run_dir / CONFIG_FILE)
+        try:
+            (run_dir / CHECKPOINT_DIR).mkdir()
+        except OSError as exc:
+            raise unusable(run_dir / CHECKPOINT_DIR, exc, "cannot create") from None
+        save_config(config, run_dir / CONFIG_FILE)
+    except BaseException:  # a run without its config is no run: the folder made just now goes (a full disk)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return run_dir
 
 

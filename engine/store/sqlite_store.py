@@ -261,7 +261,10 @@ class SQLiteVectorStore:
                     self._conn.execute(statement)
                 self._check_or_record_info()
         except sqlite3.Error as exc:
-            raise StoreError(f"store path {self.path}: not a usable SQLite store ({_sqlite_reason(exc)})") from None
+            reason = _sqlite_reason(exc)
+            if reason != str(exc):  # a full disk or a read-only file: the file may well be a good store
+                raise StoreError(f"store path {self.path}: cannot open: {reason}") from None
+            raise StoreError(f"store path {self.path}: not a usable SQLite store ({reason})") from None
 
     @contextmanager
     def _sqlite(self, action: str) -> Iterator[None]:

@@ -82,7 +82,11 @@ async def _headless(session: EngineSession) -> int:
             loop.remove_signal_handler(sig)
     report = session.report or session.performance_report()  # the one the session wrote: not built twice
     print(report.to_text())
-    print(f"report: {session.run_dir / 'report.md'} and report.json", flush=True)
+    if session.events_lost:  # the report is built from events.jsonl, which stopped at the disk error
+        print(f"note: the last {session.events_lost:,} events of this run could not be written to "
+              f"{session.run_dir / 'events.jsonl'}, so this report ends before the run did", file=sys.stderr)
+    if session.report_written:
+        print(f"report: {session.run_dir / 'report.md'} and report.json", flush=True)
     code = exit_code(session)
     if interrupts:
         from .boundary import exit_now

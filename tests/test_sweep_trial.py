@@ -1,5 +1,7 @@
 """One trial in this process: pruning ends it as `pruned` with a checkpoint; the study's cost cap holds."""
 
+from pathlib import Path
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -78,3 +80,14 @@ def test_a_grid_study_enqueues_each_point_once_and_refuses_more_trials_than_poin
     study = create_study(SweepSpec("grid", base, space, trials=4, sampler="grid"), storage)
     points = [t.system_attrs["fixed_params"] for t in study.get_trials(states=(TrialState.WAITING,))]
     assert sorted(map(str, points)) == sorted(map(str, space.grid())) and len(points) == 4
+
+
+def test_a_sqlite_storage_url_names_its_file_and_a_folder_that_cannot_be_made_is_a_config_error(tmp_path):
+    from engine.config import ConfigError
+    from engine.sweep.storage import sqlite_path
+
+    assert sqlite_path(f"sqlite:///{tmp_path}/a.db") == tmp_path / "a.db"  # not //tmp/...: one slash is the URL's
+    assert sqlite_path("sqlite:///rel/a.db") == Path("rel/a.db")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=rf"storage: {tmp_path}/file/sub: cannot create: "):
+        open_storage(f"sqlite:///{tmp_path}/file/sub/optuna.sqlite3")

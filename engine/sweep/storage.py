@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from ..config import ConfigError
+from ..fileio import write_error
 
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
@@ -50,6 +51,11 @@ def sweeps_dir(runs_dir: Path) -> Path:
 
 def default_storage_url(runs_dir: Path) -> str:
     return f"sqlite:///{(sweeps_dir(runs_dir) / DEFAULT_DB).resolve()}"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a `sqlite:///relative` or `sqlite:////absolute` URL (urlsplit's path keeps one slash more)."""
+    return Path(urlsplit(url).path[1:])
 
 
 def mask_url(url: str) -> str:
@@ -121,8 +127,11 @@ def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> RDBStorage:
     given, url = url, driver_url(url)
     engine_kwargs: dict[str, object] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
-        path = Path(urlsplit(url).path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError("storage", str(write_error(path.parent, exc, action="cannot create"))) from None
         # Several worker processes share one file: wait for the lock instead of failing at once.
         engine_kwargs = {"connect_args": {"timeout": 60}}
     with warnings.catch_warnings():

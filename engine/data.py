@@ -236,8 +236,10 @@ def load_csv(path: str | os.PathLike[str], label_column: str) -> Dataset:
         if header.index(name) != i:
             raise DataError("duplicate column name in the header", path=path, row=1, column=name, column_index=i)
     if label_column not in header:
+        other = next((sep for sep in (";", "\t", "|") if len(header) == 1 and sep in header[0]), None)
+        hint = f" (the header is separated by {other!r}; columns here are separated by commas)" if other else ""
         raise DataError(
-            f"no label column {label_column!r}; available columns: {', '.join(header)}", path=path, row=1
+            f"no label column {label_column!r}; available columns: {', '.join(header)}{hint}", path=path, row=1
         )
     label_index = header.index(label_column)
     feature_index = [i for i in range(len(header)) if i != label_index]

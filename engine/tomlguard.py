@@ -113,7 +113,9 @@ def _document_depth(document: dict[str, Any]) -> int:
 
 
 def loads(text: str, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS) -> dict[str, Any]:
-    """`tomllib.loads` that refuses nesting deeper than `max_depth` and text longer than `max_chars`."""
+    """`tomllib.loads` that refuses nesting deeper than `max_depth` and text longer than `max_chars`, and reads past
+    a leading byte-order mark (Windows editors write one; tomllib calls it an invalid statement)."""
+    text = text.removeprefix("\ufeff")
     if len(text) > max_chars:
         raise TomlError(f"{len(text):,} characters is more than the {max_chars:,} a TOML file here may have")
     problem = None if _cannot_nest_deeper(text, max_depth) else _nesting_problem(text, max_depth)

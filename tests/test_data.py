@@ -167,6 +167,8 @@ CSV_ERRORS = [
     ("a,b,label\n1,2,0\n3,4,cat\n", "row 3, column 'label' (C): label 'cat' is text but row 2 has a number; "
                                     "labels must be all numbers or all text"),
     ("a,b,target\n1,2,0\n", "row 1: no label column 'label'; available columns: a, b, target"),
+    ("a;b;label\n1;2;0\n", "row 1: no label column 'label'; available columns: a;b;label (the header is separated "
+                           "by ';'; columns here are separated by commas)"),
     ("a,a,label\n1,2,0\n", "row 1, column 'a' (B): duplicate column name in the header"),
     ("a,,label\n1,2,0\n", "row 1, column '' (B): empty column name in the header"),
     ("label\n0\n1\n", "row 1: no feature columns besides the label 'label'"),

@@ -246,3 +246,12 @@ def test_the_cli_on_hostile_files_and_values_exits_2_naming_the_culprit(tmp_path
         assert proc.returncode == 2, (name, err)
         assert expected in err and "Traceback" not in err + out, (name, err)
     assert not Path(tmp_path / "state").exists()  # no crash log: every case was a known error
+
+
+def test_a_config_saved_with_a_byte_order_mark_and_windows_line_ends_loads_like_the_plain_one(tmp_path):
+    """Notepad writes a UTF-8 BOM and CRLF; tomllib called the BOM an invalid statement at line 1."""
+    plain, windows = tmp_path / "plain.toml", tmp_path / "windows.toml"
+    plain.write_text('epochs = 3\nlearning_rate = 0.05\n')
+    windows.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes().replace(b"\n", b"\r\n"))
+    assert load_config(windows) == load_config(plain)
+    assert load_config(windows).epochs == 3

@@ -63,3 +63,8 @@ def deterministic_app(*, runs_dir, **kw):
 
     kw.setdefault("clock", TickingClock())
     return make_app(runs_dir=runs_dir, testing=True, **kw)
+
+
+def row_text(table, index: int) -> list[str]:
+    """A DataTable row's cells as strings (the app's tables hold rich Texts, so that no data is read as markup)."""
+    return [str(c) for c in table.get_row_at(index)]

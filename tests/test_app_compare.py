@@ -12,6 +12,7 @@ from qstore_tui.screens.compare import WEIGHTS, CompareScreen
 from qstore_tui.screens.runs import RunsScreen
 from qstore_tui.widgets.overlay_chart import OverlayChart
 from runs_fixtures import fake_run
+from helpers import row_text
 
 
 def three_runs(runs_dir):
@@ -63,7 +64,7 @@ async def test_compare_overlays_smooths_groups_and_diffs(runs, app_factory):
         alpha = next(s for s in loss.series if s.label == "alpha")
         assert list(alpha.y) == [1.0, 0.8, 0.6, 0.5]  # raw: EMA 0
         diffs = screen.query_one("#diffs", DataTable)
-        fields = [diffs.get_row_at(i)[0] for i in range(diffs.row_count)]
+        fields = [row_text(diffs, i)[0] for i in range(diffs.row_count)]
         assert fields == ["learning_rate", "seed"]
 
         await pilot.press("plus", "plus")
@@ -182,3 +183,36 @@ async def test_a_legend_too_long_for_the_chart_says_how_many_it_left_out_and_kee
         legend = chart.render().plain.splitlines()[-1]
         assert legend.count("━") == 2 and "more" not in legend and legend.rstrip().endswith("→ 10.000")
         assert legend.count("learning_rate") == 1 and "━ 0.01 (n=1)" in legend  # the group's field said once
+
+
+async def test_names_tags_and_paths_that_look_like_markup_are_shown_as_they_are(tmp_path, app_factory):
+    """DataTable parses a str cell as markup: a hand-edited tag `[/]` or a data set under `a[/b]/` crashed the Runs
+    and Compare screens (MarkupError), and a run folder `exp[old]2` showed as `exp2`. Runs, Compare and the Report
+    screen's picker show them as they are."""
+    from textual.widgets import Select
+
+    runs = tmp_path / "runs"
+    data = tmp_path / "a[" / "b]" / "x.csv"  # a[/b]/x.csv: a closing tag to a markup parser
+    data.parent.mkdir(parents=True)
+    data.write_text("x,label\n" + "".join(f"{i / 10},{i % 2}\n" for i in range(20)))
+    fake_run(runs, "exp[b]1", losses=[1.0, 0.5], val_accuracy=[0.5], dataset="csv", dataset_path=data, start=1.0)
+    b = fake_run(runs, "exp[old]2", losses=[1.0, 0.4], val_accuracy=[0.6], start=2.0)
+    (b / "tags.json").write_text('{"tags": ["[/]", "[bold red]x"]}')  # edited by hand: not what `t` allows
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        table = app.screen.query_one("#runs", DataTable)
+        shown = {str(c) for key in table.rows for c in table.get_row(key)}
+        assert {"exp[b]1", "exp[old]2", "[/],[bold red]x"} <= shown
+        await pilot.press("space", "down", "space", "c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        diffs = screen.query_one("#diffs", DataTable)
+        assert {str(c.label) for c in diffs.columns.values()} >= {"exp[b]1", "exp[old]2"}
+        assert str(data) in {str(c) for key in diffs.rows for c in diffs.get_row(key)}
+        await pilot.press("escape", "4")
+        await settle(pilot)
+        picker = app.screen.query_one("#run", Select)
+        assert {str(prompt) for prompt, _ in picker._options} >= {"exp[b]1  completed", "exp[old]2  completed"}

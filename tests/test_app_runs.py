@@ -13,6 +13,7 @@ from engine.events import RunStarted, StepMetrics
 from engine.runs import read_events
 from engine.session import EngineSession
 from qstore_tui.screens.runs import RunsScreen
+from helpers import row_text
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,7 @@ async def test_the_runs_directory_lists_runs_and_opens_one(tmp_path, app_factory
         screen = await show_runs(pilot)
         table = screen.query_one("#runs", DataTable)
         assert table.row_count == 1
-        assert table.get_row_at(0)[1:3] == [run_dir.name, "completed"]
+        assert row_text(table, 0)[1:3] == [run_dir.name, "completed"]
 
         await pilot.press("o")
         await pilot.pause()
@@ -69,7 +70,7 @@ async def test_attach_follows_a_run_written_elsewhere(tmp_path, app_factory):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: writer.status.value == "running" and writer.run_dir.exists())
         screen = await show_runs(pilot)
-        assert screen.query_one("#runs", DataTable).get_row_at(0)[2] == "running"
+        assert row_text(screen.query_one("#runs", DataTable), 0)[2] == "running"
         await pilot.press("a")
         await wait_for(pilot, lambda: app.bridge.view.step >= 1)
         assert app.bridge.view.source == "attach" and app.bridge.session is None
@@ -94,7 +95,7 @@ async def test_resume_a_stopped_run_from_its_checkpoint(tmp_path, app_factory):
         assert app.bridge.view.status == "stopped"
 
         screen = await show_runs(pilot)
-        assert screen.query_one("#runs", DataTable).get_row_at(0)[2] == "stopped"
+        assert row_text(screen.query_one("#runs", DataTable), 0)[2] == "stopped"
         await pilot.press("r")
         await wait_for(pilot, lambda: app.bridge.view.source == "live" and app.bridge.view.step > stopped_at)
         app.action_stop()
@@ -140,7 +141,7 @@ def runs(tmp_path):
 
 def ids(screen: RunsScreen) -> list[str]:
     table = screen.query_one("#runs", DataTable)
-    return [table.get_row_at(i)[1] for i in range(table.row_count)]
+    return [row_text(table, i)[1] for i in range(table.row_count)]
 
 
 async def test_table_sorts_filters_and_selects(runs, app_factory):
@@ -148,7 +149,7 @@ async def test_table_sorts_filters_and_selects(runs, app_factory):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await show_runs(pilot)
         assert ids(screen) == ["delta", "charlie", "bravo", "alpha"]  # newest first
-        row = dict(zip([c.key for c in screen._columns()], screen.query_one("#runs", DataTable).get_row_at(3)[1:]))
+        row = dict(zip([c.key for c in screen._columns()], row_text(screen.query_one("#runs", DataTable), 3)[1:]))
         assert row["status"] == "completed" and row["learning_rate"] == "0.1" and row["best_val_accuracy"] == "70.0%"
         assert row["final_loss"] == "0.5000" and row["tags"] == "baseline" and row["n_qubits"] == "2×1"
 
@@ -243,7 +244,7 @@ async def test_the_runs_tables_plain_cells_are_sized_as_textual_sizes_them():
     """PlainTable skips Textual's per-cell console measure; the columns and the scrollable size must not change."""
     from textual.app import App
 
-    from qstore_tui.widgets.plain_table import PlainTable
+    from qstore_tui.widgets.plain_table import PlainTable, plain
 
     rows = [["●", "20261201-101010-abcd", "completed", "1.0e-02", "85.0%", "1:02:03", "a,b", "×8 q"],
             [" ", "x", "", "—", "", "é", "日本", ""]]
@@ -256,10 +257,10 @@ async def test_the_runs_tables_plain_cells_are_sized_as_textual_sizes_them():
     app = Tables()
     async with app.run_test() as pilot:
         tables = [app.query_one("#textual", DataTable), app.query_one("#plain", PlainTable)]
-        for table in tables:
+        for table, cells in zip(tables, (rows, [[plain(c) for c in row] for row in rows])):
             for i in range(len(rows[0])):
                 table.add_column(f"c{i}", key=f"c{i}")
-            table.add_rows(rows)
+            table.add_rows(cells)
         await pilot.pause()
         textual, plain = ([c.content_width for c in t.ordered_columns] for t in tables)
         assert plain == textual and tables[0].virtual_size == tables[1].virtual_size

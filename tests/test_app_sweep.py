@@ -13,6 +13,7 @@ from qstore_tui.screens.runs import RunsScreen
 from qstore_tui.screens.sweep import SweepScreen
 from qstore_tui.widgets.line_chart import LineChart
 from runs_fixtures import fake_run
+from helpers import row_text
 
 
 def trial(n, state, lr, value, run_id=None):
@@ -56,9 +57,9 @@ async def test_sweep_view_live_from_the_runs_screen(tmp_path, app_factory):
         screen = app.screen
         assert isinstance(screen, SweepScreen) and screen.path == path
         table = screen.query_one("#trials", DataTable)
-        assert [table.get_row_at(i)[:3] for i in range(4)] == [
+        assert [row_text(table, i)[:3] for i in range(4)] == [
             ["0", "complete", "0.6"], ["1", "complete", "0.8"], ["2", "running", "-"], ["3", "waiting", "-"]]
-        assert table.get_row_at(1)[4] == "learning_rate=0.1 optimizer=adam"
+        assert row_text(table, 1)[4] == "learning_rate=0.1 optimizer=adam"
         head = str(screen.query_one("#head").render())
         assert "best: trial 1 val_accuracy=0.8" in head and "2/4" not in head and "4/4 trials" in head
         assert screen.query_one("#objective", LineChart).values == [0.6, 0.8]
@@ -72,7 +73,7 @@ async def test_sweep_view_live_from_the_runs_screen(tmp_path, app_factory):
                                     importances={"learning_rate": 0.9, "optimizer": 0.1}))
         screen.reload()  # what the 1 s timer does
         await pilot.pause()
-        assert table.get_row_at(2)[:3] == ["2", "complete", "0.9"]
+        assert row_text(table, 2)[:3] == ["2", "complete", "0.9"]
         assert "best: trial 2" in str(screen.query_one("#head").render())
         imp = str(screen.query_one("#importances").render()).splitlines()
         assert imp[0].split()[0] == "learning_rate" and imp[0].endswith("0.90")
@@ -128,13 +129,13 @@ async def test_the_sweep_view_refreshes_itself_and_opens_a_running_trial_live(tm
         await app.push_screen(screen)
         await pilot.pause()
         table = screen.query_one("#trials", DataTable)
-        assert table.get_row_at(1)[:2] == ["1", "waiting"]
+        assert row_text(table, 1)[:2] == ["1", "waiting"]
         time.sleep(0.01)
         write_summary(runs, summary([trial(0, "running", 0.01, None, "lr-scan-t0"), trial(1, "running", 0.1, None)]))
         deadline = time.monotonic() + 3  # the screen's own 1 s timer, no reload() from the test
-        while table.get_row_at(1)[1] != "running" and time.monotonic() < deadline:
+        while row_text(table, 1)[1] != "running" and time.monotonic() < deadline:
             await pilot.pause(0.1)
-        assert table.get_row_at(1)[:2] == ["1", "running"]
+        assert row_text(table, 1)[:2] == ["1", "running"]
         table.move_cursor(row=0)
         await pilot.press("o")  # the running trial: followed live, not opened as it stands
         await app.workers.wait_for_complete()

@@ -3,6 +3,8 @@ the sweep in the terminal as before."""
 
 from textual.widgets import DataTable
 
+from helpers import row_text
+
 from engine.sweep.summary import SweepSummary, TrialRow, summary_path, write_summary
 from qstore_tui.cli import main
 from qstore_tui.screens.runs import RunsScreen
@@ -29,7 +31,7 @@ async def test_an_app_made_with_a_sweep_opens_on_its_sweep_view_over_runs(tmp_pa
         screen = app.screen
         assert isinstance(screen, SweepScreen) and screen.path == path and app.current_mode == "runs"
         table = screen.query_one("#trials", DataTable)
-        assert [table.get_row_at(i)[:3] for i in range(table.row_count)] == [["0", "complete", "0.6"],
+        assert [row_text(table, i)[:3] for i in range(table.row_count)] == [["0", "complete", "0.6"],
                                                                                 ["1", "complete", "0.8"]]
         await pilot.press("escape")
         await pilot.pause()

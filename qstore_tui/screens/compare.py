@@ -18,6 +18,7 @@ from engine.fileio import error_text
 
 from ..widgets.footer import KeyFooter
 from ..widgets.overlay_chart import OverlayChart, Series, colour
+from ..widgets.plain_table import plain
 from .base import LiveFocus
 
 if TYPE_CHECKING:
@@ -144,9 +145,9 @@ class CompareScreen(LiveFocus, Screen[None]):
         ids = [r.run_id for r in cmp.records]
         table.add_column("field", key="field")
         for i in ids:
-            table.add_column(i, key=i)
+            table.add_column(plain(i), key=i)
         for d in cmp.diffs:
-            table.add_row(d.field, *(d.values.get(i, "?") for i in ids), key=d.field)
+            table.add_row(d.field, *(plain(d.values.get(i, "?")) for i in ids), key=d.field)
         if not cmp.diffs:
             table.add_row("(no config field differs)", *("" for _ in ids))
 

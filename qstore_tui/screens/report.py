@@ -17,6 +17,7 @@ from textual.widgets import Button, Select, Static
 from engine.fileio import error_text
 
 from ..view import SessionView
+from ..widgets.plain_table import plain
 from ..messages import ReportReady, RunsListed
 from .base import AppScreen
 from .listing import notify_listing_error, runs_listed
@@ -92,7 +93,7 @@ class ReportScreen(AppScreen):
     def on_runs_listed(self, message: RunsListed) -> None:
         notify_listing_error(self, message)
         select = self.query_one("#run", Select)
-        options = [("run on show", CURRENT)] + [(f"{r.run_id}  {r.status}", str(r.path)) for r in message.runs]
+        options = [("run on show", CURRENT)] + [(plain(f"{r.run_id}  {r.status}"), str(r.path)) for r in message.runs]
         value = select.value
         with self.prevent(Select.Changed):
             select.set_options(options)

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Static
 
 from engine.fileio import error_text
 
-from ..widgets.plain_table import PlainTable
+from ..widgets.plain_table import PlainTable, plain
 from .base import AppScreen
 from .run_dialogs import DeleteRunScreen, TagRunScreen
 
@@ -255,7 +255,7 @@ class RunsScreen(AppScreen):
         columns = self._columns()
         for r in self.shown:
             mark = "●" if r.run_id in self.selected else " "
-            table.add_row(mark, *(cell(r, c.key) for c in columns), key=str(r.path))
+            table.add_row(plain(mark), *(plain(cell(r, c.key)) for c in columns), key=str(r.path))
         if current is not None and current in {str(r.path) for r in self.shown}:
             table.move_cursor(row=table.get_row_index(current))
         self._show_where()
@@ -332,7 +332,7 @@ class RunsScreen(AppScreen):
             return
         self.selected.symmetric_difference_update({r.run_id})
         table = self.query_one("#runs", DataTable)
-        table.update_cell(str(r.path), "mark", "●" if r.run_id in self.selected else " ")
+        table.update_cell(str(r.path), "mark", plain("●" if r.run_id in self.selected else " "))
         self._show_where()
 
     def action_tag(self) -> None:

@@ -18,6 +18,7 @@ from engine.fileio import error_text
 
 from ..widgets.footer import KeyFooter
 from ..widgets.line_chart import LineChart
+from ..widgets.plain_table import plain
 from .base import LiveFocus
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ class SweepScreen(LiveFocus, Screen[None]):
         for t in s.trials:
             dur = "-" if t.duration_s is None else f"{t.duration_s:.1f}s"
             state_text = t.state + (f" (retry of {t.retry_of})" if t.retry_of is not None else "")
-            table.add_row(str(t.number), state_text, _value(t.value), dur, _params(t), t.run_id or "-",
+            table.add_row(str(t.number), state_text, _value(t.value), dur, plain(_params(t)), plain(t.run_id or "-"),
                           key=str(t.number))
         if table.row_count:
             table.move_cursor(row=min(current, table.row_count - 1))

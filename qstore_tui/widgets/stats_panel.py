@@ -89,8 +89,8 @@ class StatsPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Sparkline([], id="throughput")
-        yield Static("", id="numbers")
-        yield Static("", id="details")
+        yield Static("", id="numbers", markup=False)
+        yield Static("", id="details", markup=False)
 
     def set_view(self, view: SessionView) -> None:
         points = list(view.throughput)

@@ -18,9 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/qstore-tui --demo
 
+# PYTHONDONTWRITEBYTECODE (set on some hosts) would make every worker and every CLI child recompile the project
+# and re-rewrite the tests' asserts: ~2.4 s of collection a worker here.
 test: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist worksteal tests
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist worksteal tests
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -78,3 +78,32 @@ def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
     events = read_events(run_dir)
     assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"
     assert any(isinstance(e, Checkpoint) for e in events) or "abandoned" in events[-1].message
+
+
+def test_a_hangup_stops_a_headless_run_at_a_checkpoint_and_under_nohup_the_run_goes_on(tmp_path):
+    """The SSH session dropped: SIGHUP once stops the run as Ctrl-C does (it was killed outright, report unwritten).
+    A run started under nohup (SIGHUP ignored) finishes."""
+    short = [*SMALL[:-4], "--set", "epochs=30", "--set", "shots_per_circuit=0"]
+    hup = _start(tmp_path / "hup", tmp_path / "hup.log", SMALL)
+    env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
+    with open(tmp_path / "nohup.log", "w") as out:
+        nohup = subprocess.Popen([sys.executable, "-m", "qstore_tui", *short, "--runs-dir", str(tmp_path / "nohup")],
+                                 env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.monotonic() + 90
+    waiting = {"hup": hup, "nohup": nohup}
+    while waiting and time.monotonic() < deadline:
+        for name, proc in list(waiting.items()):
+            if _training(tmp_path / name):
+                proc.send_signal(signal.SIGHUP)
+                del waiting[name]
+        time.sleep(0.01)
+    assert not waiting, f"never trained: {set(waiting)}"
+    assert hup.wait(60) == 130, (tmp_path / "hup.log").read_text()[-2000:]
+    assert nohup.wait(120) == 0, (tmp_path / "nohup.log").read_text()[-2000:]
+    [stopped] = (tmp_path / "hup").iterdir()
+    events = read_events(stopped)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"
+    assert (stopped / "report.md").is_file() and "Traceback" not in (tmp_path / "hup.log").read_text()
+    [finished] = (tmp_path / "nohup").iterdir()
+    assert read_events(finished)[-1].status == "completed"

@@ -114,3 +114,69 @@ def test_following_a_sweep_whose_runner_was_killed_ends_saying_so(tmp_path, caps
     err = capsys.readouterr().err
     assert f"its runner (pid {summary.writer_pid}) exited before the sweep finished" in err
     assert "qstore-tui sweep --study dead" in err
+
+
+def _children(pid):
+    """Pids whose parent is `pid` (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_hangup_to_the_sweep_stops_every_worker_at_a_checkpoint_without_a_traceback(tmp_path):
+    """The terminal's hangup reaches the sweep's own process (the session's controlling process), not its workers'
+    host: the sweep passes it on. Before, the workers ran the whole sweep on after a SIGTERM or SIGHUP, and a
+    Ctrl-C printed Optuna's traceback twice a worker. study.json says `interrupted`, not `running`."""
+    import signal
+
+    from engine.events import RunFinished
+    from engine.runs import read_events
+    from engine.sweep.summary import read_summary, summary_path
+
+    base, space = _files(tmp_path)
+    base.write_text(base.read_text().replace("epochs = 2", "epochs = 400"))
+    runs = tmp_path / "runs"
+    env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
+    for sig, study in ((signal.SIGHUP, "hup"),):  # SIGTERM takes the same path (a KeyboardInterrupt in the runner)
+        log = tmp_path / f"{study}.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "qstore_tui", "sweep", "--config", str(base), "--space",
+                                     str(space), "--trials", "4", "--workers", "2", "--study", study, "--prune",
+                                     "none", "--runs-dir", str(runs / study)], env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)  # a job of its own, as in a shell
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            started = [d for d in (runs / study).glob("*-t*") if (d / "events.jsonl").is_file()
+                       and b'"kind":"step_metrics"' in (d / "events.jsonl").read_bytes()]
+            if len(started) == 2:
+                break
+            time.sleep(0.05)
+        assert len(started) == 2, log.read_text()[-2000:]
+        family = _children(proc.pid)
+        family += [p for host in family for p in _children(host)]
+        proc.send_signal(sig)
+        assert proc.wait(60) == 130, log.read_text()[-2000:]
+        text = log.read_text()
+        assert "Traceback" not in text, text[-2000:]
+        time.sleep(0.5)
+        assert not [p for p in family if _alive(p)], f"{sig.name}: workers left running"
+        for run in started:
+            last = read_events(run)[-1]
+            assert isinstance(last, RunFinished) and last.status == "interrupted", last
+        summary = read_summary(summary_path(runs / study, study))
+        assert summary.counts.get("interrupted") == 2 and "running" not in summary.counts, summary.counts

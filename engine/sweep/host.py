@@ -12,6 +12,12 @@ the host before it creates the study, so the warm-up overlaps the parent's own s
 stdin, so a storage password never appears on a command line) follows once the study exists. Closing stdin
 without a job ends the host quietly (the parent gave up, e.g. a refused space).
 
+Signals: the host and its workers are a process group of their own, so the terminal's Ctrl-C and hangup reach
+only the parent, which passes one SIGINT on to the group (`interrupt`) for each it gets. Before, they shared the
+terminal's group: a SIGTERM or SIGHUP to the parent alone left the workers running the whole sweep while the
+parent waited for them, and a Ctrl-C reached each worker once from the terminal, which a forwarded one would
+have doubled (a second Ctrl-C abandons the step in flight).
+
 Threads: K workers share the cores, so each gets cores // K of them (at least 1) for BLAS / OpenMP / numba
 (environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the
 same share for the simulator's chunk pool. The 1-worker sweep runs in the parent's process with every core for
@@ -66,8 +72,16 @@ class WorkerHost:
     @classmethod
     def start(cls, workers: int, sdk: str | None = None) -> WorkerHost:
         args = [sys.executable, "-m", "engine.sweep"] + ([f"--warm={sdk}"] if sdk else [])
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, env=host_env(workers))
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, env=host_env(workers), process_group=0)
         return cls(proc, workers)
+
+    def interrupt(self) -> None:
+        """A Ctrl-C for the host and every worker: each worker's run stops at a checkpoint (a second one abandons
+        the step in flight)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:  # every one of them has exited already
+            pass
 
     @property
     def pid(self) -> int:
@@ -160,7 +174,7 @@ def run_forked(job: WorkerJob, workers: int) -> int:
                 sys.stderr.flush()
                 os._exit(code)  # the warm imports need no teardown
         pids.append(pid)
-    # Ctrl-C reaches every worker from the terminal; the host waits for their runs to checkpoint.
+    # The parent's interrupt reaches every worker (one process group); the host waits for their runs to checkpoint.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     codes = [_exit_code(os.waitpid(pid, 0)[1]) for pid in pids]
     return next((c for c in codes if c != 0), 0)

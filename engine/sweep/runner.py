@@ -100,19 +100,34 @@ def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | No
             host.cancel()
         raise
     reporter = _Reporter(handle, options, on_progress)
-    if host is None:
-        reporter()
-        work(job, on_trial=lambda _: reporter())
-        return _final(handle, options, on_progress, None)
-    host.send(job)
     try:
-        while host.poll() is None:
+        if host is None:
             reporter()
-            host.wait(timeout=options.report_s)  # returns as soon as the workers are done
-    except KeyboardInterrupt:  # the workers got the same SIGINT from the terminal; wait for their runs to checkpoint
-        host.wait()
+            work(job, on_trial=lambda _: reporter())
+            return _final(handle, options, on_progress, None)
+        host.send(job)
+        try:
+            while host.poll() is None:
+                reporter()
+                host.wait(timeout=options.report_s)  # returns as soon as the workers are done
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: passed on to the workers; wait for their checkpoints
+            _interrupt_and_wait(host)
+            raise
+    except KeyboardInterrupt:  # study.json says where the sweep stopped (it said "running" for the trials cut off)
+        reporter()
         raise
     return _final(handle, options, on_progress, host.returncode or None)
+
+
+def _interrupt_and_wait(host: WorkerHost) -> None:
+    """Pass the interrupt on to the host's process group and wait for it; each further one is passed on too."""
+    host.interrupt()
+    while True:
+        try:
+            host.wait()
+            return
+        except KeyboardInterrupt:  # a second Ctrl-C: the workers abandon the steps in flight
+            host.interrupt()
 
 
 def warm_sdk(base: TrainingConfig) -> str | None:

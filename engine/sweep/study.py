@@ -9,6 +9,8 @@ across processes and machines: Optuna's storage hands each WAITING trial to one 
 
 from __future__ import annotations
 
+import logging
+
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
@@ -82,10 +84,28 @@ def make_pruner(name: Prune) -> BasePruner:
     raise ConfigError("prune", f"expected median or none, got {name!r}")
 
 
+class _TrialFailureLines(logging.Filter):
+    """Optuna's line for a failed trial, without its traceback (the error is in the line, study.json and the
+    run's events); none for a trial a Ctrl-C interrupted (the run says `interrupted`; the trial runs again when
+    the sweep resumes), and not its second line, "Trial N failed with value None", which repeats the first.
+    Without it, a Ctrl-C on a sweep put two tracebacks a worker on the screen."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "KeyboardInterrupt()" in text or (text.startswith("Trial ") and " failed with value " in text):
+            return False
+        record.exc_info = record.exc_text = None
+        return True
+
+
+_FAILURE_LINES = _TrialFailureLines()
+
+
 def _quiet() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("optuna.study._optimize").addFilter(_FAILURE_LINES)  # the same filter once, however often
 
 
 def create_study(spec: SweepSpec, storage: RDBStorage) -> optuna.Study:

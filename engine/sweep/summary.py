@@ -29,7 +29,7 @@ SUMMARY_FILE = "study.json"
 @dataclass
 class TrialRow:
     number: int
-    state: str  # waiting, running, complete, pruned, fail
+    state: str  # waiting, running, complete, pruned, fail, interrupted (a FAIL a Ctrl-C caused)
     params: dict[str, object]
     value: float | None
     duration_s: float | None
@@ -65,8 +65,11 @@ def _row(t: optuna.trial.FrozenTrial) -> TrialRow:
     retry = t.system_attrs.get("failed_trial")
     retry_of = t.user_attrs.get("qstore.retry_of", retry)
     error = t.user_attrs.get("error")
+    state = t.state.name.lower()
+    if state == "fail" and t.user_attrs.get("interrupted"):  # a Ctrl-C, not a failure: resuming runs it again
+        state = "interrupted"
     return TrialRow(
-        number=t.number, state=t.state.name.lower(), params=dict(t.params), value=t.value, duration_s=duration,
+        number=t.number, state=state, params=dict(t.params), value=t.value, duration_s=duration,
         run_id=cast("str | None", t.user_attrs.get("run_id")), host=cast("str | None", t.user_attrs.get("host")),
         retry_of=None if retry_of is None else int(cast(int, retry_of)), surplus=bool(t.user_attrs.get("surplus")),
         error=None if error is None else str(error))

@@ -150,7 +150,7 @@ def exit_now(code: int) -> None:
 
 
 def sigterm_as_interrupt(command: Command, args: argparse.Namespace) -> None:
-    """SIGTERM ends a plain command like Ctrl-C (exit 130, files closed) instead of killing it mid-write.
+    """SIGTERM and SIGHUP end a plain command like Ctrl-C (exit 130, files closed) instead of killing it mid-write.
 
     Not for the TUI (the app and attach, or `run` without --headless): a KeyboardInterrupt inside Textual
     would leave the screen in raw mode. The app takes SIGTERM and SIGHUP itself once it runs (it stops its
@@ -162,7 +162,10 @@ def sigterm_as_interrupt(command: Command, args: argparse.Namespace) -> None:
     in_tui = command.name in ("tui", "attach") or (
         command.name == "run" and not getattr(args, "headless", False) and getattr(args, "resume", None) is None)
     if not in_tui and command.name != "emulator":  # the emulator's server handles its own signals
+        from engine.hangup import hangup_as_interrupt
+
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+        hangup_as_interrupt()  # the SSH session dropped: a Ctrl-C (a headless run stops at a checkpoint)
     else:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

@@ -5,9 +5,8 @@ abandons the step in flight. A signal is honoured within a second in every phase
 there is nothing to save and the work is cancelled at once; a step that does not reach its boundary within
 SIGNAL_GRACE_S is abandoned (the run resumes from its last checkpoint); and once the session has closed its
 files, an interrupted process exits without waiting for a computation it abandoned in a worker thread.
-
-SIGHUP (the SSH session dropped) stops the run as Ctrl-C does, once, with its output sent to /dev/null: the
-terminal is gone, and a write to it would fail. Under `nohup`, which ignores SIGHUP, the run goes on.
+SIGHUP (the SSH session dropped) is a Ctrl-C too (engine.hangup, set by the CLI's boundary); under `nohup` the
+run goes on.
 """
 
 from __future__ import annotations
@@ -65,21 +64,9 @@ async def _headless(session: EngineSession) -> int:
         else:
             session.abort()
 
-    def on_hangup() -> None:
-        nonlocal hung_up
-        if hung_up:
-            return
-        hung_up = True
-        _silence_output()
-        on_signal()
-
-    hung_up = False
-    signals = [signal.SIGINT, signal.SIGTERM]
+    signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         loop.add_signal_handler(sig, on_signal)
-    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # nohup's choice is kept
-        loop.add_signal_handler(signal.SIGHUP, on_hangup)
-        signals.append(signal.SIGHUP)
 
     async def consume() -> None:
         while True:
@@ -109,22 +96,6 @@ async def _headless(session: EngineSession) -> int:
 
         exit_now(code)  # a worker thread still computing what was abandoned must not hold the exit
     return code
-
-
-def _silence_output() -> None:
-    """stdout and stderr onto /dev/null, at the descriptors, so that nothing written later fails on a hung-up
-    terminal (EIO) or blocks on it."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except OSError:  # what was buffered for the terminal is lost with it
-                pass
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-    finally:
-        os.close(devnull)
 
 
 def follow_headless(run_dir: Path) -> int:

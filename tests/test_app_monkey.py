@@ -23,7 +23,7 @@ from textual.widgets._select import SelectOverlay
 from engine.config import TrainingConfig
 from qstore_tui.app import QStoreApp
 
-KEYS_PER_SEED = 2000
+KEYS_PER_SEED = 1500
 SPECIAL = ["enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "space", "backspace",
            "ctrl+p", "ctrl+s", "ctrl+o", "ctrl+r", "f1", "f2", "f3", "f4", "f5", "question_mark"]
 PRINTABLE = [c for c in string.ascii_letters + string.digits + "-.,_/" if c not in "qQ"]

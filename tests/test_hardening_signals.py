@@ -83,7 +83,7 @@ def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
 def test_a_hangup_stops_a_headless_run_at_a_checkpoint_and_under_nohup_the_run_goes_on(tmp_path):
     """The SSH session dropped: SIGHUP once stops the run as Ctrl-C does (it was killed outright, report unwritten).
     A run started under nohup (SIGHUP ignored) finishes."""
-    short = [*SMALL[:-4], "--set", "epochs=30", "--set", "shots_per_circuit=0"]
+    short = [*SMALL[:-4], "--set", "epochs=8", "--set", "shots_per_circuit=0"]
     hup = _start(tmp_path / "hup", tmp_path / "hup.log", SMALL)
     env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
     with open(tmp_path / "nohup.log", "w") as out:

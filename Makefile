@@ -22,7 +22,7 @@ run: $(STAMP)
 # and re-rewrite the tests' asserts: ~2.4 s of collection a worker here.
 test: $(STAMP)
 	$(BIN)/mypy
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist worksteal tests
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n 3 --dist worksteal tests
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

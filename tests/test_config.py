@@ -278,6 +278,20 @@ def test_pinecone_store_is_allowed_when_the_key_comes_from_env(monkeypatch):
     assert TrainingConfig(store_backend="pinecone").store_backend == "pinecone"
 
 
+def test_the_store_is_pinecone_by_default_when_its_key_is_set_and_a_run_keeps_the_store_it_started_with(
+        monkeypatch, tmp_path):
+    assert TrainingConfig().store_backend == "local"  # no key (conftest clears it): the embedded SQLite file
+    monkeypatch.setenv("PINECONE_API_KEY", CANARY_PINECONE)
+    assert TrainingConfig().store_backend == "pinecone"
+    assert TrainingConfig(store_backend="local").store_backend == "local"  # asked for: kept
+    monkeypatch.setenv("PINECONE_API_KEY", "  ")
+    assert TrainingConfig().store_backend == "local"  # a blank key is no key
+    monkeypatch.delenv("PINECONE_API_KEY")
+    save_config(TrainingConfig(), tmp_path / "run.toml")
+    monkeypatch.setenv("PINECONE_API_KEY", CANARY_PINECONE)
+    assert load_config(tmp_path / "run.toml").store_backend == "local"  # config.toml names it: a resume keeps it
+
+
 def test_assignment_is_validated_and_a_refused_value_changes_nothing():
     config = TrainingConfig()
     config.use_batch_api = False  # the guide's style of setting v3.4 features

@@ -126,8 +126,8 @@ def test_no_file_and_no_line_of_output_contains_the_api_keys(tmp_path, monkeypat
     ionq, pinecone = "canary-ionq-5b1e0c", "canary-pinecone-93d2aa"
     runs = tmp_path / "runs"
     r = _cli("run", "--headless", "--runs-dir", str(runs), *_sets({**TINY, "backend": "emulator",
-                                                                  "shots_per_circuit": 20}),
-             env=_env(IONQ_API_KEY=ionq, PINECONE_API_KEY=pinecone))
+                                                                  "shots_per_circuit": 20, "store_backend": "local"}),
+             env=_env(IONQ_API_KEY=ionq, PINECONE_API_KEY=pinecone))  # local: with the key, Pinecone is the default
     assert r.returncode == 0, r.stderr
     monkeypatch.setenv("IONQ_API_KEY", ionq)
     monkeypatch.setenv("PINECONE_API_KEY", pinecone)

@@ -188,7 +188,8 @@ class TrainingConfig(BaseModel):
 
     # ===== database =====
     store_backend: Literal["local", "pinecone"] = _f(
-        "local", group="database", description="Vector store: embedded SQLite, or Pinecone (needs a key)"
+        group="database", default_factory=lambda: "pinecone" if env_secret("PINECONE_API_KEY") else "local",
+        description="Vector store: embedded SQLite, or Pinecone (default when PINECONE_API_KEY is set)",
     )
     embeddings_to_store: bool = _f(True, group="database", description="Write embeddings to the store at epoch ends")
     pinecone_api_key: Secret | None = _f(

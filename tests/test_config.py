@@ -360,6 +360,10 @@ def test_check_runnable_reports_a_missing_csv(tmp_path):
         config.check_runnable()
     (tmp_path / "missing.csv").write_text("a,label\n1,0\n")
     config.check_runnable()
+    # a name longer than the file system takes: Path.is_file raises (it was "cannot use", naming no field)
+    config = TrainingConfig(dataset="csv", dataset_path=tmp_path / ("a" * 300 + ".csv"))
+    with pytest.raises(ConfigError, match=r"^dataset_path: .*a\.csv: file name too long$"):
+        config.check_runnable()
 
 
 def test_runs_dir_defaults_to_the_user_data_dir(monkeypatch, tmp_path):

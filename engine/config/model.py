@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..fileio import error_text
 from .errors import ConfigError, config_error
 from .fieldtext import choices_of, format_text, parse_text
 from .fieldtypes import DEFAULT_IONQ_API_URL, IndexName, IonQUrl, Secret, UserPath, env_secret
@@ -386,8 +387,14 @@ class TrainingConfig(BaseModel):
             problems.append(
                 ("max_cost_usd", f"a run on {self.quantum_target!r} costs money: set a cost cap in USD first")
             )
-        if self.dataset == "csv" and self.dataset_path is not None and not self.dataset_path.is_file():
-            problems.append(("dataset_path", f"file not found: {self.dataset_path}"))
+        if self.dataset == "csv" and self.dataset_path is not None:
+            try:
+                found = self.dataset_path.is_file()
+            except OSError as exc:  # is_file raises for a name too long for the file system, a loop of links, ...
+                problems.append(("dataset_path", error_text(exc)))
+            else:
+                if not found:
+                    problems.append(("dataset_path", f"file not found: {self.dataset_path}"))
         if problems:
             raise ConfigError(problems[0][0], problems[0][1], problems=problems)
 

@@ -23,11 +23,11 @@ def hangup_as_interrupt() -> None:
 
 def _on_hangup(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    silence_output()
+    _silence_output()
     os.kill(os.getpid(), signal.SIGINT)
 
 
-def silence_output() -> None:
+def _silence_output() -> None:
     """stdout and stderr onto /dev/null, at the descriptors, so that nothing written later fails on a hung-up
     terminal (EIO) or blocks on it."""
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -704,9 +704,10 @@ def make_app(
 
 
 def demo_config() -> TrainingConfig:
-    """A run that shows every panel within seconds on the local simulator."""
+    """A run that shows every panel within seconds on the local simulator, offline: its store is the SQLite file
+    even when PINECONE_API_KEY is set (which makes Pinecone the default store)."""
     return TrainingConfig(backend="local", dataset="moons", n_qubits=4, circuit_depth=2, n_samples=200,
-                          batch_size=10, epochs=5, shots_per_circuit=1000, learning_rate=0.05)
+                          batch_size=10, epochs=5, shots_per_circuit=1000, learning_rate=0.05, store_backend="local")
 
 
 def _own_cancellation() -> bool:

@@ -88,9 +88,10 @@ async def test_no_color_renders_in_greys_only(tmp_path, monkeypatch, app_factory
     assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), colours
 
 
-async def test_demo_starts_a_local_run_on_the_training_screen(tmp_path, app_factory):
+async def test_demo_starts_a_local_run_on_the_training_screen(tmp_path, app_factory, monkeypatch):
+    monkeypatch.setenv("PINECONE_API_KEY", "pc-demo-key")  # the key makes Pinecone the default store: not the demo's
     app = app_factory(demo=True, runs_dir=tmp_path)
-    assert app.config.backend == "local"
+    assert app.config.backend == "local" and app.config.store_backend == "local"
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.current_mode == "training" and app.bridge.view.source == "live"

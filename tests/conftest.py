@@ -3,7 +3,8 @@
 - `app_factory`: the one way app tests build the app (tests/helpers.py `deterministic_app`): testing mode (no
   cursor blink, no animations), a deterministic clock, a fresh runs directory.
 - `isolated_user_dirs` (autouse): HOME and the XDG directories point into the test's tmp dir, so no user theme,
-  keymap, run or crash log leaks into a test or out of it.
+  keymap, run or crash log leaks into a test or out of it; and the developer's IONQ_API_KEY and PINECONE_API_KEY
+  are unset (a Pinecone key makes Pinecone the default store), so a test that needs one sets its own.
 - Snapshot baselines are only (re)written on the one baseline set-up: `--snapshot-update` is refused unless
   QSTORE_SNAPSHOT_UPDATE=1 is set and Python and Textual are the pinned versions (as harlequin's conftest does),
   so that a different font metric or Textual release never rewrites every SVG.
@@ -58,6 +59,8 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
                      ("XDG_STATE_HOME", ".local/state")):
         monkeypatch.setenv(var, str(home / sub))
+    for var in ("IONQ_API_KEY", "PINECONE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
     return home
 
 

@@ -3,8 +3,9 @@
 - `app_factory`: the one way app tests build the app (tests/helpers.py `deterministic_app`): testing mode (no
   cursor blink, no animations), a deterministic clock, a fresh runs directory.
 - `isolated_user_dirs` (autouse): HOME and the XDG directories point into the test's tmp dir, so no user theme,
-  keymap, run or crash log leaks into a test or out of it; and the developer's IONQ_API_KEY and PINECONE_API_KEY
-  are unset (a Pinecone key makes Pinecone the default store), so a test that needs one sets its own.
+  keymap, run or crash log leaks into a test or out of it.
+- The developer's IONQ_API_KEY and PINECONE_API_KEY are unset when this file loads, before any fixture (a module's
+  shared run included) reads them: a Pinecone key makes Pinecone the default store. A test that needs one sets it.
 - Snapshot baselines are only (re)written on the one baseline set-up: `--snapshot-update` is refused unless
   QSTORE_SNAPSHOT_UPDATE=1 is set and Python and Textual are the pinned versions (as harlequin's conftest does),
   so that a different font metric or Textual release never rewrites every SVG.
@@ -15,6 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+for _key in ("IONQ_API_KEY", "PINECONE_API_KEY"):  # see the module docstring
+    os.environ.pop(_key, None)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -59,8 +63,6 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
                      ("XDG_STATE_HOME", ".local/state")):
         monkeypatch.setenv(var, str(home / sub))
-    for var in ("IONQ_API_KEY", "PINECONE_API_KEY"):
-        monkeypatch.delenv(var, raising=False)
     return home
 
 

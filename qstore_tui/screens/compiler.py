@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from engine.config.tomlio import NUL_IN_NAME
 from engine.fileio import user_path, write_error
 
 from ..figures import REDUCTION_ROW, reduction_cell
@@ -90,7 +91,7 @@ def file_circuit(path_text: str) -> tuple[Circuit, str]:
     if not path_text.strip():
         raise CircuitSourceError("type the path of an IonQ JSON circuit file in the box")
     if "\0" in path_text:  # a paste: open() would say "embedded null byte", taken here for a JSON error
-        raise CircuitSourceError("not a file name: it holds a NUL character (type the path again)")
+        raise CircuitSourceError(NUL_IN_NAME)
     try:
         path = user_path(path_text.strip())
     except ValueError as exc:

@@ -6,7 +6,7 @@ plain string's width is its cell length, so this table sizes columns from that (
 It overrides `_update_dimensions`, which Textual (pinned) calls for rows added since the last idle.
 
 `plain` makes a cell or label of data (a run's folder name, a tag, a path): DataTable parses a `str` cell as
-markup, so `exp[/]1` crashed the Runs screen (MarkupError) and `exp[old]1` was shown as `exp1`.
+markup, so a hand-edited tag `[/]` crashed the Runs screen (MarkupError) and a folder `exp[old]1` showed as `exp1`.
 """
 
 from __future__ import annotations

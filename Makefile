@@ -16,12 +16,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/python -m engine.sim.compile_kernels
 	$(BIN)/qstore-tui --demo
 
 # PYTHONDONTWRITEBYTECODE (set on some hosts) would make every worker and every CLI child recompile the project
 # and re-rewrite the tests' asserts: ~2.4 s of collection a worker here.
+# The numba kernels compile into their cache (once per checkout, ~17 s of CPU) while mypy runs, so pytest's workers
+# load them instead of each compiling them at once.
 test: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/python -m engine.sim.compile_kernels & kernels=$$!; $(BIN)/mypy; typed=$$?; wait $$kernels && exit $$typed
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:cacheprovider -n 3 --dist worksteal tests
 
 $(BENCH_STAMP): $(STAMP)

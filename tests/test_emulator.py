@@ -38,7 +38,8 @@ def server():
 @pytest.fixture
 def http(server):
     server.reset()
-    with httpx.Client(base_url=server.base_url + "/", headers=AUTH, timeout=10) as c:
+    # generous: a busy CI box runs 5,000 circuits and three test workers on two cores
+    with httpx.Client(base_url=server.base_url + "/", headers=AUTH, timeout=60) as c:
         yield c
 
 

@@ -138,7 +138,7 @@ def server():
 @pytest.fixture
 def http(server, checker):
     server.reset()
-    with httpx.Client(base_url=server.base_url + "/", headers=AUTH, timeout=10) as c:
+    with httpx.Client(base_url=server.base_url + "/", headers=AUTH, timeout=60) as c:
         yield c
     checker.check(server.exchanges())
 

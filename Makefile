@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# numba's cache of the simulator's kernels, rebuilt when a kernel's source changes (numba's own invalidation rule),
+# so that only the first `make run` waits for the compile.
+KERNELS := $(VENV)/.kernels
+$(KERNELS): $(STAMP) engine/sim/kernels.py engine/sim/alias_kernels.py
 	$(BIN)/python -m engine.sim.compile_kernels
+	touch $(KERNELS)
+
+run: $(KERNELS)
 	$(BIN)/qstore-tui --demo
 
 # PYTHONDONTWRITEBYTECODE (set on some hosts) would make every worker and every CLI child recompile the project

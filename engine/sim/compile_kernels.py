@@ -1,8 +1,8 @@
 """`python -m engine.sim.compile_kernels`: compile the numba kernels into their on-disk cache, once.
 
 A clean checkout has no cache: the first process to simulate compiles every kernel (~17 s of CPU
-here), and several processes starting together (pytest's workers, a sweep's workers) each compile
-them at once. `make` runs this first, so they all load the cache instead (~0.5 s).
+here), and processes starting together (pytest's workers) each compile them at once. `make run` and
+`make test` run this first, so they load the cache instead (~0.9 s a process).
 """
 
 from __future__ import annotations

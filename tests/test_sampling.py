@@ -165,6 +165,48 @@ def test_sample_frequencies_are_the_same_draws_over_shots_and_leave_the_input_al
     assert np.array_equal(mine, counts / 999.0)
 
 
+@pytest.mark.parametrize("rows, outcomes, shots", [(50, 64, 37), (50, 64, 1), (3, 4, 10_000), (40, 4096, 70_000)])
+def test_frequencies_are_counts_over_shots_bit_for_bit_by_table_or_by_division(rows, outcomes, shots):
+    """Fewer shots than a call's outcomes read count / shots from a table divided once; otherwise each is divided."""
+    p = np.random.default_rng(rows + shots).dirichlet(np.full(outcomes, 0.3), size=rows)
+    freqs, counts = sample_frequencies(p, shots, np.random.default_rng(4))
+    assert np.array_equal(counts, sample_counts(p, shots, np.random.default_rng(4)))
+    assert np.array_equal(freqs, counts / float(shots)) and (counts.sum(axis=1) == shots).all()
+
+
+FAULTS_PER_BATCH = """
+import resource, sys
+import numpy as np
+sys.path.insert(0, "tests")
+from engine.sim import shot_frequencies
+from helpers import model_template
+t = model_template(8, 2)
+a = t.bind_angles(np.random.default_rng(0).normal(size=(200, t.n_trainable)), np.zeros((200, 8)))
+rng = np.random.default_rng(1)
+for _ in range(3):
+    shot_frequencies(t, a, 1000, rng)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    shot_frequencies(t, a, 1000, rng)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+"""
+
+
+def test_repeated_shots_batches_reuse_their_memory_instead_of_faulting_it_back_in():
+    """Each shots batch frees its frequencies and counts (400 KB each here); in a fresh process glibc's adaptive
+    thresholds gave the pair back to the OS every batch (218 page faults a batch, ~5 us a row) until heap.py
+    fixed them. A process of its own: the thresholds adapt to what it freed before."""
+    import os
+    import subprocess
+    import sys
+
+    if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        pytest.skip("the thresholds are glibc's")
+    out = subprocess.run([sys.executable, "-c", FAULTS_PER_BATCH], capture_output=True, text=True, check=True,
+                         timeout=120)
+    assert float(out.stdout) < 40
+
+
 def test_a_bad_row_is_named_by_its_index_in_the_batch_when_rows_are_split_across_threads():
     p = np.full((400, 4), 0.25)  # 400 x (200 + 4) draws: above PARALLEL_MIN_DRAWS, so split when cores allow
     p[371, 1] = np.inf

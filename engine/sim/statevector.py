@@ -19,6 +19,7 @@ import numpy as np
 
 from ..circuits.ir import Circuit
 from ..circuits.template import Template
+from .heap import retain_freed_memory
 from .plan import Plan, build_plan, drop_dead_diagonals
 from .program import Program, build_program
 
@@ -201,6 +202,7 @@ def _probability_job(t: Template, angles: np.ndarray, chunk_bytes: int,
     right after simulating them, while they are in cache, and the output holds counts / shots.
     """
     angles = _check(t, angles)
+    retain_freed_memory()
     plan = plan_for(t, probabilities_only=True)
     b = angles.shape[0]
     size = 2 ** t.n_qubits

@@ -295,7 +295,11 @@ def test_qiskit_multi_circuit_job_keeps_input_order(provider):
     for i, qc in enumerate(circuits):
         probs = result.get_probabilities(i)
         exact = qiskit_exact(qc)
-        assert all(math.isclose(probs.get(k, 0.0), exact[k], abs_tol=1e-12) for k in exact), (i, probs, exact)
+        assert all(math.isclose(probs[k], exact[k], abs_tol=1e-12) for k in probs), (i, probs, exact)
+        # qiskit-ionq samples counts from the probabilities itself, unseeded by default, and drops every key
+        # whose sampled count is 0 from both: '000' at p = 0.0497 goes missing in 0.6% of runs of 100 shots
+        missing = set(exact) - set(probs)
+        assert all((1 - exact[k]) ** 100 > 1e-6 for k in missing), (i, probs, exact)
 
 
 def test_qiskit_noisy_model_counts_sit_within_the_noise(provider):

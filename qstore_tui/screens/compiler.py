@@ -22,6 +22,7 @@ from engine.fileio import user_path, write_error
 from ..figures import REDUCTION_ROW, reduction_cell
 from ..messages import CompileFinished, VerifyFinished
 from ..widgets.circuit_view import CircuitView, Layout
+from ..widgets.edit_input import EditInput
 from .base import AppScreen
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ class CompilerScreen(AppScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="controls"):
             yield Select(SOURCES, value="template", allow_blank=False, compact=True, id="source")
-            yield Input("", placeholder="IonQ JSON file (for the file source)", compact=True, id="path")
+            yield EditInput("", placeholder="IonQ JSON file (for the file source)", compact=True, id="path")
             yield Button("Compile", compact=True, id="compile")
             yield Button("Verify", compact=True, id="verify")
         yield Static("Choose a circuit and press c to compile it for Aria and Forte.", id="message", markup=False)

@@ -35,6 +35,7 @@ from engine.fileio import error_text, user_path
 from engine.run_cost import estimate_run_cost
 
 from ..widgets.config_field import ConfigField, EditorKind
+from ..widgets.edit_input import EditInput
 from .base import AppScreen
 
 DEFAULT_FILE = "qstore.toml"
@@ -128,7 +129,7 @@ class ConfigScreen(AppScreen):
         with Horizontal(id="toolbar"):
             yield Select([(p, p) for p in PRESETS], prompt="preset", compact=True, id="preset")
             yield Label("file")
-            yield Input(DEFAULT_FILE, compact=True, id="path")
+            yield EditInput(DEFAULT_FILE, compact=True, id="path")
             yield Button("Load", compact=True, id="load")
             yield Button("Save", compact=True, id="save")
             yield Button("▶ Start", compact=True, variant="success", id="start")

@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, Static
 from engine.config import ConfigError, TrainingConfig, parse_field
 from engine.run_cost import estimate_run_cost
 
+from ..widgets.edit_input import EditInput
 from .dismiss_once import DismissOnce
 
 
@@ -80,7 +81,7 @@ class CostConfirmScreen(DismissOnce, ModalScreen[CostDecision | None]):
                          markup=False)
             with Horizontal(id="cap-row"):
                 yield Label("Cost cap (USD):")
-                yield Input(cap, placeholder=f"at least {cost.usd:,.2f}", compact=True, id="cap")
+                yield EditInput(cap, placeholder=f"at least {cost.usd:,.2f}", compact=True, id="cap")
             yield Label("", id="cap-error", markup=False)
             yield Static("Dry run (ctrl+t): IonQ prices and checks the jobs, runs nothing.", id="dry-hint",
                          markup=False)

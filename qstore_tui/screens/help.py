@@ -89,7 +89,8 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
                 app_lines = [line for line in app_lines if not line.action.startswith("show(")]
             yield Static(_table(_screen_keys_in_one(app_lines)
                                 + [line for line in own if line.action in shared]), classes="keys", markup=False)
-            yield Static("Escape or ? closes this · in a field, Escape gives the keys back to the screen",
+            yield Static("Escape or ? closes this · in a field, Escape gives the keys back to the screen and "
+                         "^z / ^y undo and redo",
                          classes="hint", markup=False)
 
     closing = False  # dismissed, its pop not finished: pushing it again now would leave it suspended on top

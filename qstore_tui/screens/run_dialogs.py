@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ..widgets.edit_input import EditInput
 from .dismiss_once import DismissOnce
 
 _CSS = """
@@ -66,7 +67,7 @@ class TagRunScreen(DismissOnce, ModalScreen[list[str] | None]):
         now = ", ".join(self.tags) or "none"
         with Vertical(id="dialog"):
             yield Static(f"Tag run {self.run_id} (now: {now}). Enter adds, Escape cancels.", markup=False)
-            yield Input(placeholder="tag another-tag", id="tags")
+            yield EditInput(placeholder="tag another-tag", id="tags")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Static
 
 from engine.fileio import error_text
 
+from ..widgets.edit_input import EditInput
 from ..widgets.plain_table import PlainTable, plain
 from .base import AppScreen
 from .run_dialogs import DeleteRunScreen, TagRunScreen
@@ -172,7 +173,7 @@ class RunsScreen(AppScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bar"):
             yield Static("", id="where", markup=False)
-            yield Input(placeholder="/ filter", id="filter", compact=True)
+            yield EditInput(placeholder="/ filter", id="filter", compact=True)
         yield PlainTable(id="runs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label
 
 from .choice import Choice
+from .edit_input import EditInput
 from .toggle import Toggle
 
 EditorKind = Literal["text", "choice", "bool", "secret"]
@@ -82,8 +83,8 @@ class ConfigField(HorizontalGroup):
         if self.kind == "bool":
             return Toggle(self.value == "true", classes="editor")
         if self.kind == "secret":
-            return Input(self.value, password=True, placeholder=self._placeholder, compact=True, classes="editor")
-        return Input(self.value, placeholder=self._placeholder, compact=True, classes="editor")
+            return EditInput(self.value, password=True, placeholder=self._placeholder, compact=True, classes="editor")
+        return EditInput(self.value, placeholder=self._placeholder, compact=True, classes="editor")
 
     @property
     def editor(self) -> Widget:

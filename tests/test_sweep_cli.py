@@ -138,10 +138,26 @@ def _alive(pid):
     return True
 
 
-def test_a_hangup_to_the_sweep_stops_every_worker_at_a_checkpoint_without_a_traceback(tmp_path):
-    """The terminal's hangup reaches the sweep's own process (the session's controlling process), not its workers'
-    host: the sweep passes it on. Before, the workers ran the whole sweep on after a SIGTERM or SIGHUP, and a
-    Ctrl-C printed Optuna's traceback twice a worker. study.json says `interrupted`, not `running`."""
+def _state(pid):
+    """The process's state letter from /proc (T: stopped), or "" once it is gone."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+def _until(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_ctrl_z_and_a_hangup_to_the_sweep_reach_every_worker_and_the_hangup_ends_them_without_a_traceback(tmp_path):
+    """The terminal's Ctrl+Z and hangup reach the sweep's own process (the session's controlling process), not its
+    workers' host: the sweep passes them on. Before, a suspended sweep's workers ran on in the background, the
+    workers ran the whole sweep on after a SIGTERM or SIGHUP, and a Ctrl-C printed Optuna's traceback twice a
+    worker. After the hangup, study.json says `interrupted`, not `running`."""
     import signal
 
     from engine.events import RunFinished
@@ -169,6 +185,19 @@ def test_a_hangup_to_the_sweep_stops_every_worker_at_a_checkpoint_without_a_trac
         assert len(started) == 2, log.read_text()[-2000:]
         family = _children(proc.pid)
         family += [p for host in family for p in _children(host)]
+        assert len(family) == 3, family  # the host and its two workers
+
+        def sizes():
+            return [(d / "events.jsonl").stat().st_size for d in started]
+
+        proc.send_signal(signal.SIGTSTP)  # Ctrl+Z: the sweep and every worker stop, and their runs with them
+        assert _until(lambda: all(_state(p) == "T" for p in [proc.pid, *family])), [_state(p) for p in family]
+        stopped = sizes()
+        time.sleep(1.5)
+        assert sizes() == stopped
+        proc.send_signal(signal.SIGCONT)  # fg: all of them go on
+        assert _until(lambda: all(_state(p) not in ("T", "") for p in [proc.pid, *family]))
+        assert _until(lambda: all(a > b for a, b in zip(sizes(), stopped))), log.read_text()[-2000:]
         proc.send_signal(sig)
         assert proc.wait(60) == 130, log.read_text()[-2000:]
         text = log.read_text()

@@ -16,7 +16,8 @@ Signals: the host and its workers are a process group of their own, so the termi
 only the parent, which passes one SIGINT on to the group (`interrupt`) for each it gets. Before, they shared the
 terminal's group: a SIGTERM or SIGHUP to the parent alone left the workers running the whole sweep while the
 parent waited for them, and a Ctrl-C reached each worker once from the terminal, which a forwarded one would
-have doubled (a second Ctrl-C abandons the step in flight).
+have doubled (a second Ctrl-C abandons the step in flight). Ctrl+Z likewise reaches only the parent, which stops
+the group with itself and continues it when it is continued (`stopped_with_this_process`).
 
 Threads: K workers share the cores, so each gets cores // K of them (at least 1) for BLAS / OpenMP / numba
 (environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the
@@ -34,6 +35,8 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .worker import WorkerJob
@@ -75,13 +78,38 @@ class WorkerHost:
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, env=host_env(workers), process_group=0)
         return cls(proc, workers)
 
+    @contextmanager
+    def stopped_with_this_process(self) -> Iterator[None]:
+        """While the parent waits: a Ctrl+Z (SIGTSTP) to it stops the host and every worker with it, and `fg`
+        continues them. The group of their own keeps the terminal's Ctrl+Z from them too, so before, a suspended
+        sweep's workers went on running every trial in the background. A SIGSTOP, not a SIGTSTP, for both: a
+        stop signal of the terminal's is discarded in a process group that no shell job controls (a sweep
+        started with setsid), and the one who sent it asked for the stop. Only the main thread sets handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, frame: object) -> None:
+            self._signal_group(signal.SIGSTOP)
+            os.kill(os.getpid(), signal.SIGSTOP)  # returns once continued (fg, or a SIGCONT)
+            self._signal_group(signal.SIGCONT)
+
+        previous = signal.signal(signal.SIGTSTP, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTSTP, previous)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:  # every one of them has exited already
+            pass
+
     def interrupt(self) -> None:
         """A Ctrl-C for the host and every worker: each worker's run stops at a checkpoint (a second one abandons
         the step in flight)."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-        except ProcessLookupError:  # every one of them has exited already
-            pass
+        self._signal_group(signal.SIGINT)
 
     @property
     def pid(self) -> int:

@@ -107,9 +107,10 @@ def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | No
             return _final(handle, options, on_progress, None)
         host.send(job)
         try:
-            while host.poll() is None:
-                reporter()
-                host.wait(timeout=options.report_s)  # returns as soon as the workers are done
+            with host.stopped_with_this_process():
+                while host.poll() is None:
+                    reporter()
+                    host.wait(timeout=options.report_s)  # returns as soon as the workers are done
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: passed on to the workers; wait for their checkpoints
             _interrupt_and_wait(host)
             raise

@@ -145,3 +145,6 @@ def test_resolve_run_by_id_or_path(run_dir, tmp_path):
     assert resolve_run(tmp_path / "elsewhere", run_dir) == run_dir
     with pytest.raises(RunError, match="'nope': not found"):
         resolve_run(tmp_path, "nope")
+    (tmp_path / "plain").mkdir()  # a folder given as the run: said to be no run, not to be missing
+    with pytest.raises(RunError, match=r"plain': that folder is not a run \(no config.toml in it\)"):
+        resolve_run(tmp_path / "elsewhere", tmp_path / "plain")

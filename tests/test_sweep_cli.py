@@ -47,7 +47,8 @@ def test_bad_sweeps_are_refused_naming_the_field(tmp_path, capsys, monkeypatch):
     assert main(["sweep", "--config", str(base), "--space", str(bad), "--trials", "2", "--runs-dir", runs]) == 2
     assert "learning_rat: not a TrainingConfig field" in capsys.readouterr().err
     assert main(["sweep", "--join", "nope", "--runs-dir", runs]) == 2
-    assert "--join needs --storage" in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert "--join needs --storage" in said.err and "joining" not in said.out  # not announced, then refused
     for workers in ("0", "-3"):  # a typed 0 is refused, not taken for the default (one per core)
         assert main(["sweep", "--config", str(base), "--space", str(space), "--trials", "2", "--workers", workers,
                      "--runs-dir", runs]) == 2

@@ -55,6 +55,9 @@ def resolve_run(runs_dir: Path, run: str | os.PathLike[str]) -> Path:
     for path in candidates:
         if (path / CONFIG_FILE).is_file():
             return path
+    if Path(run).is_dir():
+        raise RunError(f"run {str(run)!r}: that folder is not a run (no {CONFIG_FILE} in it), and no run of that "
+                       f"name is in {runs_dir}")
     raise RunError(f"run {str(run)!r}: not found in {runs_dir} (no {CONFIG_FILE})")
 
 

@@ -73,10 +73,15 @@ def start_sweep(spec: SweepSpec, options: SweepOptions, *, confirm: Callable[[St
     return run_workers(spec.study, options, on_progress=on_progress, host=host)
 
 
-def join_sweep(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
-    """Workers on this machine for a study created elsewhere (same storage)."""
+def check_joinable(options: SweepOptions) -> None:
+    """A study made elsewhere is only reachable through the storage it was made on."""
     if options.storage_url is None:
         raise ConfigError("storage", "--join needs --storage URL (the study's shared storage)")
+
+
+def join_sweep(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
+    """Workers on this machine for a study created elsewhere (same storage)."""
+    check_joinable(options)
     handle = load_study(study, open_storage(options.url, options.heartbeat))  # refuses an unknown study up front
     return run_workers(study, options, on_progress=on_progress, sdk=warm_sdk(load_spec(handle).base))
 

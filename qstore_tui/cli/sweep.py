@@ -103,9 +103,11 @@ def _start(args: argparse.Namespace) -> int:
 
 def _join(args: argparse.Namespace) -> int:
     from engine.sweep import join_sweep
+    from engine.sweep.runner import check_joinable
 
     root = runs_dir(args)
     options = _options(args, root)
+    check_joinable(options)  # before the line that says it is joining
     print(f"joining sweep {args.join} with {options.n_workers} worker(s), storage {_masked(options.url)}")
     return _finish(join_sweep(args.join, options, on_progress=_Printer()))
 

@@ -1,5 +1,6 @@
 """The command line: --version and --help work, and starting the app does not import cirq."""
 
+import os
 import subprocess
 import sys
 
@@ -24,3 +25,17 @@ def test_importing_the_app_does_not_import_cirq_pinecone_matplotlib_or_optuna():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert dict(zip(heavy, r.stdout.split())) == {h: "False" for h in heavy}
+
+
+def test_a_local_run_never_loads_the_ionq_client_or_httpx(tmp_path):
+    """A local run asked whether its backend was IonQ's by importing that module, which loaded httpx on the event
+    loop: ~200 ms, a local run's worst stall (now ~50 ms)."""
+    ionq = ("httpx", "engine.backends.ionq", "engine.backends.ionq_client")
+    code = ("import sys; from qstore_tui.cli import main; "
+            f"rc = main(['run', '--headless', '--preset', 'development', '--set', 'epochs=1', '--set', "
+            f"'use_native_gates=false', '--runs-dir', {str(tmp_path)!r}]); "
+            f"print(rc, *[m in sys.modules for m in {ionq!r}])")
+    env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split()[-4:] == ["0", "False", "False", "False"], r.stdout[-2000:]

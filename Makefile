@@ -18,7 +18,7 @@ install: $(STAMP)
 # numba's cache of the simulator's kernels, rebuilt when a kernel's source changes (numba's own invalidation rule),
 # so that only the first `make run` waits for the compile.
 KERNELS := $(VENV)/.kernels
-$(KERNELS): $(STAMP) engine/sim/kernels.py engine/sim/alias_kernels.py
+$(KERNELS): $(STAMP) engine/sim/kernels.py engine/sim/alias_kernels.py engine/sim/direct_kernels.py
 	$(BIN)/python -m engine.sim.compile_kernels
 	touch $(KERNELS)
 

@@ -22,6 +22,17 @@ def cirq_state(c: Circuit) -> np.ndarray:
     return cirq.final_state_vector(to_cirq(c), qubit_order=qubits[::-1], dtype=np.complex128)
 
 
+def kernel_row_total(p: np.ndarray) -> float:
+    """A probability row's total as the samplers' kernels add it: four partial sums of the positive entries."""
+    sums = [0.0] * 4
+    for i in range(0, p.size - 3, 4):
+        for k in range(4):
+            sums[k] += max(float(p[i + k]), 0.0)
+    for v in p[p.size - p.size % 4:]:
+        sums[0] += max(float(v), 0.0)
+    return (sums[0] + sums[1]) + (sums[2] + sums[3])
+
+
 def equal_up_to_phase(a: np.ndarray, b: np.ndarray) -> float:
     """max |a - e^{i phi} b| after aligning the global phase on the largest entry."""
     k = int(np.argmax(np.abs(b)))

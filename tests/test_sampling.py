@@ -1,5 +1,6 @@
-"""engine.sim.measure.sample_counts and the simulator's fused shots: exact multinomial draws (alias method), seeded,
-checked by chi-square."""
+"""engine.sim.measure.sample_counts and the simulator's fused shots: exact multinomial draws (the direct table up to
+256 outcomes, the alias method beyond; test_direct_sampler.py checks the direct table itself), seeded, checked by
+chi-square."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from scipy import stats
 
 from engine.sim import probabilities, sample_counts, sample_frequencies, shot_frequencies, shot_frequencies_async
 from engine.sim.alias_kernels import alias_table
-from helpers import model_template
+from helpers import kernel_row_total, model_template
 
 NEAR_UNIFORM_32 = [float.fromhex(h) for h in (  # the remainder pulls the largest weight below one bucket
     "0x1.0000000000001p-5 0x1.0000000000000p-5 0x1.ffffffffffffcp-6 0x1.ffffffffffffep-6 0x1.ffffffffffffap-6 "
@@ -112,13 +113,7 @@ def test_crowded_tiny_and_zero_probabilities_pass_chi_square_through_the_exact_p
 def _integer_weights(p: np.ndarray) -> list[int]:
     """The weights the kernel should give row p, by the same float operations in the same order:
     four partial sums, floor(p_i 2**63 / total), the remainder to the first largest."""
-    sums = [0.0] * 4
-    for i in range(0, p.size - 3, 4):
-        for k in range(4):
-            sums[k] += max(float(p[i + k]), 0.0)
-    for v in p[p.size - p.size % 4:]:
-        sums[0] += max(float(v), 0.0)
-    scale = 2.0**63 / ((sums[0] + sums[1]) + (sums[2] + sums[3]))
+    scale = 2.0**63 / kernel_row_total(p)
     weights = [int(min(max(float(v), 0.0) * scale, 9.2e18)) for v in p]
     weights[weights.index(max(weights))] += 2**63 - sum(weights)
     return weights

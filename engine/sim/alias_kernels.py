@@ -145,6 +145,27 @@ def alias_table(p: np.ndarray, n: int, w: np.ndarray, light: np.ndarray, heavy: 
 
 
 @kernel
+def frequency_table(shots: int, counts: int) -> np.ndarray:  # pragma: no cover - compiled
+    """count / shots for every count 0..shots when a call writes more frequencies (`counts`) than that, else
+    empty: a load of the same bits instead of a division's ~4-5 cycles (4,096 of them a 12-qubit row), estimated."""
+    lut = np.empty(shots + 1 if shots <= LUT_MAX_SHOTS and shots < counts else 0, dtype=np.float64)
+    for i in range(lut.shape[0]):
+        lut[i] = i / shots
+    return lut
+
+
+@kernel
+def write_frequencies(row: np.ndarray, shots: int, lut: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    """out = row / shots, from frequency_table's `lut` when it has one: the same bits either way."""
+    if lut.shape[0]:
+        for i in range(row.shape[0]):
+            out[i] = lut[row[i]]
+    else:
+        for i in range(row.shape[0]):
+            out[i] = row[i] / shots
+
+
+@kernel
 def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray, counts: np.ndarray,
         w: np.ndarray, light: np.ndarray, heavy: np.ndarray, tab: np.ndarray,
         frequencies: bool) -> int:  # pragma: no cover - compiled
@@ -163,12 +184,7 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             if frequencies:
                 probs[r, 0] = 1.0
         return -1
-    # count / shots for every count, divided once a call when that is fewer divisions than one per outcome:
-    # a load of the same bits instead of a division's ~4-5 cycles (4,096 of them a 12-qubit row), estimated
-    use_lut = frequencies and shots <= LUT_MAX_SHOTS and shots < b * size
-    lut = np.empty(shots + 1 if use_lut else 0, dtype=np.float64)
-    for i in range(lut.shape[0]):
-        lut[i] = i / shots
+    lut = frequency_table(shots, b * size if frequencies else 0)
     top = u64(64 - n_qubits)
     nb = u64(n_qubits)
     thr_mask = ~((u64(1) << nb) - u64(1))
@@ -188,11 +204,5 @@ def sample_rows(probs: np.ndarray, shots: int, n_qubits: int, states: np.ndarray
             own = u64(0) - u64((x << nb) < (e & thr_mask))  # the low 64 - n bits, uniform, below the threshold
             row[alias ^ ((bucket ^ alias) & own)] += 1
         if frequencies:  # the table holds the row now: its probabilities are no longer needed
-            out = probs[r]
-            if lut.shape[0]:
-                for i in range(size):
-                    out[i] = lut[row[i]]
-            else:
-                for i in range(size):
-                    out[i] = row[i] / shots
+            write_frequencies(row, shots, lut, probs[r])
     return -1

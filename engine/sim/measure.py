@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+DIRECT_MAX_OUTCOMES = 256  # rows this wide sample from direct_kernels' slot table, wider ones by the alias method
 PARALLEL_MIN_DRAWS = 50_000  # below this, handing rows to a second thread costs more than it saves
 
 
@@ -34,7 +35,7 @@ def expectations_z(probs: np.ndarray) -> np.ndarray:
 
 def shot_states(rng: np.random.Generator, rows: int) -> np.ndarray:
     """One xoshiro256+ state (4 uint64) per row, drawn from `rng`: a row's shots depend on its state only."""
-    states = rng.integers(0, 2**64, size=(rows, 4), dtype=np.uint64)
+    states = rng.bit_generator.random_raw(rows * 4).reshape(rows, 4)  # raw words: ~3x faster than integers()
     states[:, 0] |= np.uint64(1)  # no stream starts from the all-zero state, xoshiro's fixed point
     return states
 
@@ -44,11 +45,17 @@ def sample_rows_into(p: np.ndarray, shots: int, states: np.ndarray, counts: np.n
     """counts[r] = a multinomial(shots, p[r] / sum) draw from states[r], on this thread; with `frequencies`,
     p[r] is overwritten by counts[r] / shots. Raises ValueError naming row first_row + r for a row that
     is not finite or does not sum to a positive number."""
-    from .alias_kernels import sample_rows
-
     size = p.shape[1]
-    w, light, heavy, table = (np.empty(size + 1, dtype=np.uint64) for _ in range(4))
-    bad = int(sample_rows(p, int(shots), n_qubits_of(p), states, counts, w, light, heavy, table, frequencies))
+    n_qubits = n_qubits_of(p)
+    if 2 <= size <= DIRECT_MAX_OUTCOMES:
+        from .direct_kernels import sample_rows as sample_direct
+
+        bad = int(sample_direct(p, int(shots), states, counts, frequencies))
+    else:
+        from .alias_kernels import sample_rows
+
+        w, light, heavy, table = (np.empty(size + 1, dtype=np.uint64) for _ in range(4))
+        bad = int(sample_rows(p, int(shots), n_qubits, states, counts, w, light, heavy, table, frequencies))
     if bad >= 0:
         raise ValueError(f"probabilities row {first_row + bad} is not finite or does not sum to a positive number")
 
@@ -61,11 +68,11 @@ def check_shots(shots: int) -> None:
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
     """Multinomial counts (B, 2**n) int64, one row per circuit; rows sum to `shots`.
 
-    Walker's alias method in compiled code (alias_kernels.sample_rows): per row an integer table of
-    2**n equal buckets that each hold at most two outcomes, built in O(2**n), then one 64-bit
-    xoshiro256+ number and one table load a shot, so the distribution is the row's to float64
-    rounding; seeded from `rng` (one stream per row). Negative entries count as zero; each row is
-    normalized.
+    Compiled, per row an integer table of the row's weights, then table loads a shot, so the distribution
+    is the row's to float64 rounding; seeded from `rng` (one xoshiro256+ stream per row). Rows of up to
+    256 outcomes use a direct table of 4,096 slots (direct_kernels: five shots a random number, one load
+    each, ~3% of them placed among the remainders); wider rows Walker's alias method (alias_kernels: one
+    number, one load and a select a shot). Negative entries count as zero; each row is normalized.
     """
     return _sample(probs, shots, rng, frequencies=False)[1]
 

@@ -91,7 +91,8 @@ def warm_up() -> None:
     from .adjoint import value_and_grad
     from .measure import sample_counts
 
-    sample_counts(np.array([[0.5, 0.5]]), 1, np.random.default_rng(0))
+    sample_counts(np.array([[0.5, 0.5]]), 1, np.random.default_rng(0))  # the slot table (rows up to 256 wide)
+    sample_counts(np.full((1, 512), 1 / 512), 1, np.random.default_rng(0))  # the alias table (wider rows)
     tt = TemplateBuilder(1)
     tt.gate("ry", 0, angles=(tt.trainable(),))
     value_and_grad(tt.build(), np.zeros((1, 1)), None, lambda z: np.ones_like(z))

@@ -1,9 +1,9 @@
 """Compiled shot sampling for rows of up to 256 outcomes (numba, nogil): a direct table of 4,096 slots.
 
-Per row, the probabilities become integer weights w_i = floor(p_i 2**62). A row that sums to 1 within
-2**-40 (a state's probabilities) is taken as it is: a hair over 1, the excess comes off its first large
-weight; a hair under, the missing mass is left unused and a shot that lands there is drawn again. Any
-other row is divided by its own total first. With slot unit U = 2**50, outcome i owns a_i = w_i >> 50
+Per row, the probabilities become integer weights w_i = floor(p_i 2**62 (1 + 2**-40)), a row that does not sum to
+1 within 2**-39 (a state's probabilities do) divided by its own total first. Over 2**62, the excess (~2**22)
+comes off the first large weight; under, the missing mass is left unused and a shot that lands there is drawn
+again. The weights are the row's p / total within 2**-39 of its mass. With slot unit U = 2**50, outcome i owns a_i = w_i >> 50
 whole slots, laid out in order in a byte table D, and its remainder r_i = w_i mod U lies, in order too,
 in the residual region after the n1 = sum a_i whole slots (rc: their running sums). A shot is 12 bits
 of a xoshiro256+ number (five shots a number, its top 60 bits; the weak lowest bits are never used): a
@@ -33,14 +33,16 @@ from .alias_kernels import _row_total, _xoshiro, frequency_table, write_frequenc
 kernel = njit(cache=True, nogil=True, boundscheck=False, fastmath=False)
 u64 = np.uint64
 
-MAX_OUTCOMES = 256  # a byte names the outcome of a slot
 SLOT_BITS = 12  # 4,096 slots: the remainders hold at most 256 / 4,096 of a row's mass
 SLOTS = 1 << SLOT_BITS
 UNIT_BITS = 62 - SLOT_BITS  # a slot is 2**50 of the 2**62 a row's weights sum to
 TWO62 = 4611686018427387904.0
 BLOCK_WORDS = 1024  # random numbers between two resolutions of the put-aside shots (5 shots each)
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
-NEAR = 1 << 22  # a row whose weights sum within this of 2**62 is taken as normalized (|total - 1| < 2**-40)
+# Weights are p 2**62 (1 + 2**-40): one that rounding left a hair under a slot boundary (p = 1/256 - 1 ulp) is then a
+# hair over it, not a remainder of almost a whole slot in the residual region; the excess comes off one weight.
+UP = 1.0 + 2.0 ** -40
+NEAR = 1 << 23  # weights that sum within this of 2**62 are a normalized row's (|total - 1| < 2**-39)
 
 
 def table_scratch(n_outcomes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -51,20 +53,20 @@ def table_scratch(n_outcomes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 @kernel
 def _weights(p: np.ndarray, total: float, w: np.ndarray) -> tuple[np.uint64, bool]:  # pragma: no cover - compiled
-    """w_i = floor(max(p_i, 0) 2**62), or with total != 1 floor(max(p_i, 0) / total 2**62 (1 - 2**-40)), which
-    sums to below 2**62; returns (their sum, whether a weight is NaN or above 1.0001 2**62)."""
+    """w_i = floor(max(p_i, 0) / total 2**62 UP) (p_i 2**62 UP when total is 1: no division); returns (their sum,
+    whether a weight is NaN or above 1.0001 2**62)."""
     acc = u64(0)
     odd = False
     limit = TWO62 * 1.0001
+    scale = TWO62 * UP
     if total == 1.0:
         for i in range(p.shape[0]):
-            x = p[i] * TWO62
+            x = p[i] * scale
             odd |= not (x <= limit)  # NaN, or a weight the int64 conversion would not hold
             wi = u64(np.int64(min(max(x, 0.0), limit)))
             w[i] = wi
             acc += wi
     else:  # divided entry by entry: a row as small as 1e-300 has no finite 2**62 / total
-        scale = TWO62 * (1.0 - 2.0 ** -40)
         for i in range(p.shape[0]):
             x = p[i] / total * scale
             odd |= not (x <= limit)
@@ -91,7 +93,7 @@ def direct_table(p: np.ndarray, w: np.ndarray, rc: np.ndarray, G: np.ndarray,
         acc, odd = _weights(p, total, w)
         if odd or acc == u64(0):
             return np.int64(-1)
-    if acc > cap:  # a hair over 1: the excess (< 2**22) comes off the first weight that holds it
+    if acc > cap:  # the excess (< 2**23: UP's 2**22 and rounding) comes off the first weight that holds it
         ex = acc - cap
         for i in range(size):
             if w[i] >= ex:

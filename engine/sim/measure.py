@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-DIRECT_MAX_OUTCOMES = 256  # rows this wide sample from direct_kernels' slot table, wider ones by the alias method
+DIRECT_MAX_OUTCOMES = 256  # rows up to this wide sample from direct_kernels' slot table (a byte names a slot's outcome)
 PARALLEL_MIN_DRAWS = 50_000  # below this, handing rows to a second thread costs more than it saves
 
 

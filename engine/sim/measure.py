@@ -68,11 +68,12 @@ def check_shots(shots: int) -> None:
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
     """Multinomial counts (B, 2**n) int64, one row per circuit; rows sum to `shots`.
 
-    Compiled, per row an integer table of the row's weights, then table loads a shot, so the distribution
-    is the row's to float64 rounding; seeded from `rng` (one xoshiro256+ stream per row). Rows of up to
-    256 outcomes use a direct table of 4,096 slots (direct_kernels: five shots a random number, one load
-    each, ~3% of them placed among the remainders); wider rows Walker's alias method (alias_kernels: one
-    number, one load and a select a shot). Negative entries count as zero; each row is normalized.
+    Compiled, per row a table of the row's integer weights, then table loads a shot: the distribution drawn
+    is the weights' exactly, seeded from `rng` (one xoshiro256+ stream per row). Rows of up to 256 outcomes
+    use a direct table of 4,096 slots (direct_kernels: five shots a random number, one load each, ~3% of
+    them placed among the remainders; weights within 2**-39 of p / total); wider rows Walker's alias method
+    (alias_kernels: one number, one load and a select a shot; weights p / total to float64 rounding).
+    Negative entries count as zero; each row is normalized.
     """
     return _sample(probs, shots, rng, frequencies=False)[1]
 

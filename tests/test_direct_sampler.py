@@ -40,14 +40,14 @@ def _rows():
 
 
 def _table(p: np.ndarray):
-    w, rc, G, D = table_scratch(p.size)
-    n1 = int(direct_table(np.ascontiguousarray(p, dtype=np.float64), w, rc, G, D))
-    return n1, w, rc, G, D
+    w, ends, guide, slots = table_scratch(p.size)
+    n1 = int(direct_table(np.ascontiguousarray(p, dtype=np.float64), w, ends, guide, slots))
+    return n1, w, ends, guide, slots
 
 
 @pytest.mark.parametrize("row", _rows(), ids=lambda r: f"{r.size}")
 def test_the_slot_table_holds_each_rows_weights_exactly(row):
-    n1, w, rc, G, D = _table(row)
+    n1, w, ends, guide, slots = _table(row)
     k = row.size
     weights = _expected_weights(row)
     assert w.tolist() == weights and sum(weights) <= TWO62
@@ -56,13 +56,13 @@ def test_the_slot_table_holds_each_rows_weights_exactly(row):
     assert n1 == sum(whole) <= SLOTS
     starts = np.cumsum([0] + whole)
     for i in range(k):  # outcome i owns exactly its whole slots, in order
-        assert (D[starts[i]:starts[i + 1]] == i).all(), f"outcome {i}"
-    assert rc[:k].tolist() == np.cumsum(rest, dtype=object).tolist()
-    assert (rc[k:k + 4] == np.iinfo(np.uint64).max).all()
-    assert (SLOTS - n1) * 2**UNIT_BITS >= int(rc[k - 1])  # the remainders fit in the slots left
-    ends = [int(v) >> UNIT_BITS for v in rc[:k]]
+        assert (slots[starts[i]:starts[i + 1]] == i).all(), f"outcome {i}"
+    assert ends[:k].tolist() == np.cumsum(rest, dtype=object).tolist()
+    assert (ends[k:k + 4] == np.iinfo(np.uint64).max).all()
+    assert (SLOTS - n1) * 2**UNIT_BITS >= int(ends[k - 1])  # the remainders fit in the slots left
+    ends = [int(v) >> UNIT_BITS for v in ends[:k]]
     for s in range(SLOTS - n1 + 1):  # the guide: how many remainders end before residual slot s
-        assert G[s] == sum(e < s for e in ends), f"slot {s}"
+        assert guide[s] == sum(e < s for e in ends), f"slot {s}"
     target = np.maximum(row, 0) / kernel_row_total(row)
     assert np.max(np.abs(np.array(weights, dtype=np.float64) / TWO62 - target)) <= 2**-39
 
@@ -78,17 +78,17 @@ def test_a_weight_rounded_a_hair_under_a_slot_boundary_stays_in_its_whole_slots(
 
 @pytest.mark.parametrize("row", [CROWDED, NEAR_FULL, _rows()[10]], ids=["crowded", "near-full", "dirichlet"])
 def test_a_residual_shot_lands_on_the_first_remainder_past_it_or_past_the_total(row):
-    n1, w, rc, G, D = _table(row)
+    n1, w, ends, guide, slots = _table(row)
     k = row.size
-    top = int(rc[k - 1])
+    top = int(ends[k - 1])
     rng = np.random.default_rng(3)
     picks = [int(v) for v in rng.integers(0, (SLOTS - n1) << UNIT_BITS, 3000, dtype=np.uint64)]
-    picks += [int(v) + d for v in rc[:k] for d in (-1, 0, 1) if 0 <= int(v) + d < (SLOTS - n1) << UNIT_BITS]
+    picks += [int(v) + d for v in ends[:k] for d in (-1, 0, 1) if 0 <= int(v) + d < (SLOTS - n1) << UNIT_BITS]
     for v in picks:
         j = np.uint64(n1 + (v >> UNIT_BITS))
         y = np.uint64((v & ((1 << UNIT_BITS) - 1)) << (64 - UNIT_BITS))
-        got = int(_place(j, np.uint64(n1), y, rc, G, k))
-        want = int(np.searchsorted(rc[:k], np.uint64(v), side="right")) if v < top else k
+        got = int(_place(j, np.uint64(n1), y, ends, guide, k))
+        want = int(np.searchsorted(ends[:k], np.uint64(v), side="right")) if v < top else k
         assert got == want, f"v = {v}"
 
 

@@ -1,17 +1,17 @@
 """Compiled shot sampling for rows of up to 256 outcomes (numba, nogil): a direct table of 4,096 slots.
 
-Per row, the probabilities become integer weights w_i = floor(p_i 2**62 (1 + 2**-40)), a row that does not sum to
-1 within 2**-39 (a state's probabilities do) divided by its own total first. Over 2**62, the excess (~2**22)
-comes off the first large weight; under, the missing mass is left unused and a shot that lands there is drawn
-again. The weights are the row's p / total within 2**-39 of its mass. With slot unit U = 2**50, outcome i owns a_i = w_i >> 50
-whole slots, laid out in order in a byte table D, and its remainder r_i = w_i mod U lies, in order too,
-in the residual region after the n1 = sum a_i whole slots (rc: their running sums). A shot is 12 bits
-of a xoshiro256+ number (five shots a number, its top 60 bits; the weak lowest bits are never used): a
-slot j < n1 is D[j], one load and no comparison of weights. A slot in the residual region (at most
-256 / 4,096 of the mass, ~2.8% for the benchmark's 8-qubit circuits) is put aside and placed after the
-block: 50 fresh bits place it within the region, and the guide G (how many remainders end before each
-residual slot) leaves at most four running sums to compare, branch-free (a binary search when a slot
-holds more). The distribution drawn is the weights' exactly, as with the alias method.
+Per row, the probabilities become integer weights w_i = floor(p_i 2**62 (1 + 2**-40)), a row that does not
+sum to 1 within 2**-39 (a state's probabilities do) divided by its own total first. Over 2**62, the excess
+(~2**22) comes off the first large weight; under, the missing mass is left unused and a shot that lands there
+is drawn again. The weights are the row's p / total within 2**-39 of its mass. With slot unit U = 2**50,
+outcome i owns a_i = w_i >> 50 whole slots, laid out in order in the byte table `slots`, and its remainder
+r_i = w_i mod U lies, in order too, in the residual region after the n1 = sum a_i whole slots (`ends`: their
+running sums). A shot is 12 bits of a xoshiro256+ number (five shots a number, its top 60 bits; the weak
+lowest bits are never used): a slot j < n1 is slots[j], one load and no comparison of weights. A slot in the
+residual region (at most 256 / 4,096 of the mass, ~2.8% for the benchmark's 8-qubit circuits) is put aside
+and placed after the block: 50 fresh bits place it within the region, and the `guide` (how many remainders
+end before each residual slot) leaves at most four running sums to compare, branch-free (a binary search
+when a slot holds more). The distribution drawn is the weights' exactly, as with the alias method.
 
 Why not the alias method for these rows: its table is a sequential pairing pass and its shot a threshold
 comparison and a select, ~1.45 ns; here a shot that hits a whole slot is ~0.5 ns and the table is two
@@ -46,7 +46,7 @@ NEAR = 1 << 23  # weights that sum within this of 2**62 are a normalized row's (
 
 
 def table_scratch(n_outcomes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(w, rc, G, D) for direct_table: weights, running remainders (padded), guide, slots (padded)."""
+    """(w, ends, guide, slots) for direct_table: weights, running remainders (padded), guide, slot outcomes (padded)."""
     return (np.empty(n_outcomes, dtype=np.uint64), np.empty(n_outcomes + 4, dtype=np.uint64),
             np.empty(n_outcomes + 2, dtype=np.uint16), np.empty(SLOTS + 64, dtype=np.uint8))
 
@@ -77,11 +77,11 @@ def _weights(p: np.ndarray, total: float, w: np.ndarray) -> tuple[np.uint64, boo
 
 
 @kernel
-def direct_table(p: np.ndarray, w: np.ndarray, rc: np.ndarray, G: np.ndarray,
-                 D: np.ndarray) -> np.int64:  # pragma: no cover - compiled
+def direct_table(p: np.ndarray, w: np.ndarray, ends: np.ndarray, guide: np.ndarray,
+                 slots: np.ndarray) -> np.int64:  # pragma: no cover - compiled
     """The table of row p (at most 256 entries): returns n1, the whole slots, or -1 when p has a NaN or
-    does not sum to a positive finite number. Then w holds the weights, D[:n1] the whole slots' outcomes,
-    rc[:K] the running remainders (rc[K:K+4] above any of them) and G[s] the remainders that end before
+    does not sum to a positive finite number. Then w holds the weights, slots[:n1] the whole slots' outcomes,
+    ends[:K] the running remainders (ends[K:K+4] above any of them) and guide[s] the remainders that end before
     residual slot s."""
     size = p.shape[0]
     cap = u64(1) << u64(62)
@@ -100,7 +100,7 @@ def direct_table(p: np.ndarray, w: np.ndarray, rc: np.ndarray, G: np.ndarray,
                 w[i] -= ex
                 break
     for i in range(size + 2):
-        G[i] = 0
+        guide[i] = 0
     low = (u64(1) << u64(UNIT_BITS)) - u64(1)
     pos = u64(0)
     racc = u64(0)
@@ -108,43 +108,44 @@ def direct_table(p: np.ndarray, w: np.ndarray, rc: np.ndarray, G: np.ndarray,
         x = w[i]
         a = x >> u64(UNIT_BITS)
         racc += x & low
-        rc[i] = racc
-        G[(racc >> u64(UNIT_BITS)) + u64(1)] = i + 1  # the last remainder ending in each slot, for the prefix max
+        ends[i] = racc
+        guide[(racc >> u64(UNIT_BITS)) + u64(1)] = i + 1  # the last remainder ending in each slot, for the prefix max
         v = np.uint8(i)
         end = pos + max(a, u64(16)) - u64(16)
         for t in range(16):  # a run of up to 32 slots is two 16-byte stores, a later run overwriting the spill
-            D[pos + u64(t)] = v
+            slots[pos + u64(t)] = v
         for t in range(16):
-            D[end + u64(t)] = v
+            slots[end + u64(t)] = v
         if a > u64(32):  # longer runs in 32-byte stores, the last spilling under 16 bytes into the next run
             k = u64(16)
             while k < a - u64(16):
                 for t in range(32):
-                    D[pos + k + u64(t)] = v
+                    slots[pos + k + u64(t)] = v
                 k += u64(32)
         pos += a
     for t in range(4):
-        rc[size + t] = u64(ALL_ONES)
+        ends[size + t] = u64(ALL_ONES)
     for s in range(1, u64(SLOTS) - pos + u64(2)):
-        G[s] = max(G[s], G[s - 1])
+        guide[s] = max(guide[s], guide[s - 1])
     return np.int64(pos)
 
 
 @kernel
-def _place(j: np.uint64, n1: np.uint64, y: np.uint64, rc: np.ndarray, G: np.ndarray,
+def _place(j: np.uint64, n1: np.uint64, y: np.uint64, ends: np.ndarray, guide: np.ndarray,
            size: int) -> np.uint64:  # pragma: no cover - compiled
     """The outcome of residual slot j placed by the top 50 bits of y; `size` when it falls past the total."""
     s = j - n1
     v = (s << u64(UNIT_BITS)) | (y >> u64(64 - UNIT_BITS))
-    g = u64(G[s])
-    if u64(G[s + u64(1)]) - g <= u64(4):
-        return g + u64(v >= rc[g]) + u64(v >= rc[g + u64(1)]) + u64(v >= rc[g + u64(2)]) + u64(v >= rc[g + u64(3)])
+    g = u64(guide[s])
+    if u64(guide[s + u64(1)]) - g <= u64(4):
+        return (g + u64(v >= ends[g]) + u64(v >= ends[g + u64(1)]) + u64(v >= ends[g + u64(2)])
+                + u64(v >= ends[g + u64(3)]))
     o = u64(0)
     step = u64(size >> 1)
-    while step > u64(0):  # the smallest i with rc[i] > v
-        o += step * u64(rc[o + step - u64(1)] <= v)
+    while step > u64(0):  # the smallest i with ends[i] > v
+        o += step * u64(ends[o + step - u64(1)] <= v)
         step >>= u64(1)
-    return o + u64(rc[o] <= v)
+    return o + u64(ends[o] <= v)
 
 
 @kernel
@@ -155,16 +156,16 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
     the first row whose probabilities are not finite or do not sum to a positive number, or -1."""
     b, size = probs.shape
     w = np.empty(size, dtype=np.uint64)
-    rc = np.empty(size + 4, dtype=np.uint64)
-    G = np.empty(size + 2, dtype=np.uint16)
-    D = np.empty(SLOTS + 64, dtype=np.uint8)
+    ends = np.empty(size + 4, dtype=np.uint64)
+    guide = np.empty(size + 2, dtype=np.uint16)
+    slots = np.empty(SLOTS + 64, dtype=np.uint8)
     two = np.empty(size, dtype=np.int64)  # the second and fourth shot of each number: no chain of increments
     aside = np.empty(5 * BLOCK_WORDS + 8, dtype=np.uint64)
     lut = frequency_table(shots, b * size if frequencies else 0)
     mask = u64(SLOTS - 1)
     words = shots // 5
     for r in range(b):
-        n1s = direct_table(probs[r], w, rc, G, D)
+        n1s = direct_table(probs[r], w, ends, guide, slots)
         if n1s < 0:
             return r
         n1 = u64(n1s)
@@ -185,31 +186,31 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                 x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
                 j = x >> u64(52)
                 if j < n1:
-                    row[D[j]] += 1
+                    row[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
                 j = (x >> u64(40)) & mask
                 if j < n1:
-                    two[D[j]] += 1
+                    two[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
                 j = (x >> u64(28)) & mask
                 if j < n1:
-                    row[D[j]] += 1
+                    row[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
                 j = (x >> u64(16)) & mask
                 if j < n1:
-                    two[D[j]] += 1
+                    two[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
                 j = (x >> u64(4)) & mask
                 if j < n1:
-                    row[D[j]] += 1
+                    row[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
@@ -219,7 +220,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                 for q in range(tail):
                     j = (x >> u64(52 - 12 * q)) & mask
                     if j < n1:
-                        row[D[j]] += 1
+                        row[slots[j]] += 1
                     else:
                         aside[na] = j
                         na += u64(1)
@@ -228,10 +229,10 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                 j = aside[t]
                 while True:
                     if j < n1:  # a shot drawn again that hit a whole slot
-                        o = u64(D[j])
+                        o = u64(slots[j])
                         break
                     y, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
-                    o = _place(j, n1, y, rc, G, size)
+                    o = _place(j, n1, y, ends, guide, size)
                     if o < u64(size):
                         break
                     y, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)  # past the row's total (< 2**-40 of it): again

@@ -159,7 +159,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
     ends = np.empty(size + 4, dtype=np.uint64)
     guide = np.empty(size + 2, dtype=np.uint16)
     slots = np.empty(SLOTS + 64, dtype=np.uint8)
-    two = np.empty(size, dtype=np.int64)  # the second and fourth shot of each number: no chain of increments
+    second_row = np.empty(size, dtype=np.int64)  # counts of each number's 2nd and 4th shot: no chain of increments
     aside = np.empty(5 * BLOCK_WORDS + 8, dtype=np.uint64)
     lut = frequency_table(shots, b * size if frequencies else 0)
     mask = u64(SLOTS - 1)
@@ -172,7 +172,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
         row = counts[r]
         for i in range(size):
             row[i] = 0
-            two[i] = 0
+            second_row[i] = 0
         st = states[r]
         s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
         done = 0
@@ -182,7 +182,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
             na = u64(0)
             for _ in range(nw):  # five shots a number; one past the whole slots is put aside. A row mostly on one
                 # outcome would chain its increments through one count (~5 cycles each): the second and fourth
-                # shots count into `two`, added at the end
+                # shots count into `second_row`, added at the end
                 x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
                 j = x >> u64(52)
                 if j < n1:
@@ -192,7 +192,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                     na += u64(1)
                 j = (x >> u64(40)) & mask
                 if j < n1:
-                    two[slots[j]] += 1
+                    second_row[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
@@ -204,7 +204,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                     na += u64(1)
                 j = (x >> u64(16)) & mask
                 if j < n1:
-                    two[slots[j]] += 1
+                    second_row[slots[j]] += 1
                 else:
                     aside[na] = j
                     na += u64(1)
@@ -239,7 +239,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                     j = y >> u64(52)
                 row[o] += 1
         for i in range(size):
-            row[i] += two[i]
+            row[i] += second_row[i]
         if frequencies:
             write_frequencies(row, shots, lut, probs[r])
     return -1

@@ -59,20 +59,12 @@ def _weights(p: np.ndarray, total: float, w: np.ndarray) -> tuple[np.uint64, boo
     odd = False
     limit = TWO62 * 1.0001
     scale = TWO62 * UP
-    if total == 1.0:
-        for i in range(p.shape[0]):
-            x = p[i] * scale
-            odd |= not (x <= limit)  # NaN, or a weight the int64 conversion would not hold
-            wi = u64(np.int64(min(max(x, 0.0), limit)))
-            w[i] = wi
-            acc += wi
-    else:  # divided entry by entry: a row as small as 1e-300 has no finite 2**62 / total
-        for i in range(p.shape[0]):
-            x = p[i] / total * scale
-            odd |= not (x <= limit)
-            wi = u64(np.int64(min(max(x, 0.0), limit)))
-            w[i] = wi
-            acc += wi
+    for i in range(p.shape[0]):
+        x = p[i] * scale if total == 1.0 else p[i] / total * scale  # divided: a 1e-300 row has no finite scale / total
+        odd |= not (x <= limit)  # NaN, or a weight the int64 conversion would not hold
+        wi = u64(np.int64(min(max(x, 0.0), limit)))
+        w[i] = wi
+        acc += wi
     return acc, odd
 
 
@@ -184,36 +176,15 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                 # outcome would chain its increments through one count (~5 cycles each): the second and fourth
                 # shots count into `second_row`, added at the end
                 x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
-                j = x >> u64(52)
-                if j < n1:
-                    row[slots[j]] += 1
-                else:
-                    aside[na] = j
-                    na += u64(1)
-                j = (x >> u64(40)) & mask
-                if j < n1:
-                    second_row[slots[j]] += 1
-                else:
-                    aside[na] = j
-                    na += u64(1)
-                j = (x >> u64(28)) & mask
-                if j < n1:
-                    row[slots[j]] += 1
-                else:
-                    aside[na] = j
-                    na += u64(1)
-                j = (x >> u64(16)) & mask
-                if j < n1:
-                    second_row[slots[j]] += 1
-                else:
-                    aside[na] = j
-                    na += u64(1)
-                j = (x >> u64(4)) & mask
-                if j < n1:
-                    row[slots[j]] += 1
-                else:
-                    aside[na] = j
-                    na += u64(1)
+                for q in range(5):
+                    j = (x >> u64(52 - 12 * q)) & mask
+                    if j >= n1:
+                        aside[na] = j
+                        na += u64(1)
+                    elif q % 2:
+                        second_row[slots[j]] += 1
+                    else:
+                        row[slots[j]] += 1
             done += nw
             if done == words and tail > 0:
                 x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)

@@ -91,6 +91,27 @@ async def test_a_palette_left_behind_by_a_screen_switch_does_not_block_the_next_
         assert isinstance(app.screen, ConfigScreen) and app.is_running
 
 
+async def test_the_palette_busy_indicator_firing_after_its_widgets_went_does_not_end_the_app(tmp_path, app_factory):
+    """Monkey seed 1: the busy timer of a search fired while the palette was being removed; Textual's watcher
+    queried the gone LoadingIndicator (NoMatches) and ended the app."""
+    from textual.widgets import LoadingIndicator
+
+    from qstore_tui.screens.dismiss_once import QCommandPalette
+
+    app = app_factory(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, QCommandPalette), 5)
+        palette = app.screen
+        await palette.query_one(LoadingIndicator).remove()
+        palette._show_busy = True
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigScreen) and app.is_running
+
+
 async def test_enter_on_the_group_list_opens_its_fields(tmp_path, app_factory):
     app = app_factory(runs_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

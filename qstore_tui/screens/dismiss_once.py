@@ -14,6 +14,7 @@ from textual.await_complete import AwaitComplete
 from textual.command import CommandList, CommandPalette
 from textual.events import Mount
 from textual.screen import Screen
+from textual.widgets import LoadingIndicator
 
 
 class DismissOnce:
@@ -32,7 +33,8 @@ class QCommandPalette(DismissOnce, CommandPalette):
     Its search worker can also outlive it: a search that finishes while the palette is being
     removed queried the removed list (`NoMatches`) and, as a worker with `exit_on_error`, ended
     the app. Here the search runs with `exit_on_error=False` (a search that failed shows nothing),
-    and the watcher that touches the list does nothing once the list is gone (textual is pinned).
+    and the watchers that touch the list (and the busy indicator, set by a timer that can fire after the list
+    went: random keys found it) do nothing once it is gone (textual is pinned).
     """
 
     def _on_mount(self, event: Mount) -> None:
@@ -60,6 +62,11 @@ class QCommandPalette(DismissOnce, CommandPalette):
         if not self.is_attached or not self.query(CommandList):
             return
         super()._watch__list_visible()
+
+    async def _watch__show_busy(self) -> None:
+        if not self.is_attached or not self.query(LoadingIndicator) or not self.query(CommandList):
+            return
+        await super()._watch__show_busy()
 
 
 _UNGUARDED_GATHER = CommandPalette._gather_commands.__wrapped__  # type: ignore[attr-defined]

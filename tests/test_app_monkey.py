@@ -41,7 +41,8 @@ SEEDS = {
        "a session update drawn on the Report screen while the app's shutdown was removing its widgets (NoMatches)",
     1: "a palette mounted after a screen switch (IndexError in Textual's CommandPalette._on_mount); an action "
        "in the app's task awaiting work cancelled under it, which Textual's loop took for a shutdown (the app "
-       "ended silently; seen under load): the Config form's swap, cancelled midway by the next load",
+       "ended silently; seen under load): the Config form's swap, cancelled midway by the next load; a search's "
+       "busy timer firing while the palette was removed (NoMatches in Textual's _watch__show_busy)",
     2: "keys and session updates arriving while the app shut down (ScreenStackError: no screens); a palette "
        "opened on a screen just left, then one on the new screen (DuplicateIds, found by CI)",
 }

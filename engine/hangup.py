@@ -3,7 +3,9 @@
 A headless run or a sweep's runner turns its SIGHUP into its own SIGINT, so the run stops at a checkpoint (a
 sweep's runner passes the interrupt on to its workers: engine.sweep.host) and resumes later, instead of dying
 mid-step, its trials left `running`. Output goes to /dev/null first: the terminal is gone, and a write to it
-would fail (EIO). Under `nohup`, which ignores SIGHUP, nothing changes and the work goes on.
+would fail (EIO). Under `nohup`, which ignores SIGHUP, nothing changes and the work goes on. A process a script
+started with `&` has SIGINT ignored (the shell keeps the terminal's Ctrl-C from its background jobs): its hangup
+restores the interrupt first, or the SIGINT it sends itself would be ignored and the work go on, silenced.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def hangup_as_interrupt() -> None:
 def _on_hangup(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     _silence_output()
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # no terminal is left to send a Ctrl-C this would keep out
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     os.kill(os.getpid(), signal.SIGINT)
 
 

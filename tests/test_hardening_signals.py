@@ -15,11 +15,11 @@ SMALL = ["run", "--headless", "--set", "n_qubits=2", "--set", "circuit_depth=1",
          "--set", "epochs=500", "--set", "shots_per_circuit=0"]  # reaches training sooner
 
 
-def _start(runs, log, args):
+def _start(runs, log, args, preexec_fn=None):
     env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
     with open(log, "w") as out:  # files, not pipes: a full pipe would block the child while we wait for others
         return subprocess.Popen([sys.executable, "-m", "qstore_tui", *args, "--runs-dir", str(runs)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
 
 
 def _importing(pid):
@@ -82,16 +82,18 @@ def test_a_signal_in_every_phase_ends_the_run_within_a_second(tmp_path):
 
 def test_a_hangup_stops_a_headless_run_at_a_checkpoint_and_under_nohup_the_run_goes_on(tmp_path):
     """The SSH session dropped: SIGHUP once stops the run as Ctrl-C does (it was killed outright, report unwritten).
-    A run started under nohup (SIGHUP ignored) finishes."""
+    A run started under nohup (SIGHUP ignored) finishes. One started by a script's `&` (SIGINT ignored) stops too."""
     short = [*SMALL[:-4], "--set", "epochs=8", "--set", "shots_per_circuit=0"]
     hup = _start(tmp_path / "hup", tmp_path / "hup.log", SMALL)
+    background = _start(tmp_path / "background", tmp_path / "background.log", SMALL,
+                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
     with open(tmp_path / "nohup.log", "w") as out:
         nohup = subprocess.Popen([sys.executable, "-m", "qstore_tui", *short, "--runs-dir", str(tmp_path / "nohup")],
                                  env=env, stdout=out, stderr=subprocess.STDOUT,
                                  preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     deadline = time.monotonic() + 90
-    waiting = {"hup": hup, "nohup": nohup}
+    waiting = {"hup": hup, "background": background, "nohup": nohup}
     while waiting and time.monotonic() < deadline:
         for name, proc in list(waiting.items()):
             if _training(tmp_path / name):
@@ -99,11 +101,12 @@ def test_a_hangup_stops_a_headless_run_at_a_checkpoint_and_under_nohup_the_run_g
                 del waiting[name]
         time.sleep(0.01)
     assert not waiting, f"never trained: {set(waiting)}"
-    assert hup.wait(60) == 130, (tmp_path / "hup.log").read_text()[-2000:]
+    for name, proc in (("hup", hup), ("background", background)):
+        assert proc.wait(60) == 130, (tmp_path / f"{name}.log").read_text()[-2000:]
+        [stopped] = (tmp_path / name).iterdir()
+        events = read_events(stopped)
+        assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted", name
+        assert (stopped / "report.md").is_file() and "Traceback" not in (tmp_path / f"{name}.log").read_text()
     assert nohup.wait(120) == 0, (tmp_path / "nohup.log").read_text()[-2000:]
-    [stopped] = (tmp_path / "hup").iterdir()
-    events = read_events(stopped)
-    assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"
-    assert (stopped / "report.md").is_file() and "Traceback" not in (tmp_path / "hup.log").read_text()
     [finished] = (tmp_path / "nohup").iterdir()
     assert read_events(finished)[-1].status == "completed"

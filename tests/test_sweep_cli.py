@@ -158,7 +158,8 @@ def test_ctrl_z_and_a_hangup_to_the_sweep_reach_every_worker_and_the_hangup_ends
     """The terminal's Ctrl+Z and hangup reach the sweep's own process (the session's controlling process), not its
     workers' host: the sweep passes them on. Before, a suspended sweep's workers ran on in the background, the
     workers ran the whole sweep on after a SIGTERM or SIGHUP, and a Ctrl-C printed Optuna's traceback twice a
-    worker. After the hangup, study.json says `interrupted`, not `running`."""
+    worker. After the hangup, study.json says `interrupted`, not `running`. The sweep is started as a script's `&`
+    starts it, SIGINT ignored (inherited by its host, which then ignored the interrupt passed on to it)."""
     import signal
 
     from engine.events import RunFinished
@@ -175,7 +176,8 @@ def test_ctrl_z_and_a_hangup_to_the_sweep_reach_every_worker_and_the_hangup_ends
             proc = subprocess.Popen([sys.executable, "-m", "qstore_tui", "sweep", "--config", str(base), "--space",
                                      str(space), "--trials", "4", "--workers", "2", "--study", study, "--prune",
                                      "none", "--runs-dir", str(runs / study)], env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)  # a job of its own, as in a shell
+                                    stderr=subprocess.STDOUT, start_new_session=True,  # a job of its own, as in a shell
+                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             started = [d for d in (runs / study).glob("*-t*") if (d / "events.jsonl").is_file()

@@ -17,7 +17,9 @@ only the parent, which passes one SIGINT on to the group (`interrupt`) for each 
 terminal's group: a SIGTERM or SIGHUP to the parent alone left the workers running the whole sweep while the
 parent waited for them, and a Ctrl-C reached each worker once from the terminal, which a forwarded one would
 have doubled (a second Ctrl-C abandons the step in flight). Ctrl+Z likewise reaches only the parent, which stops
-the group with itself and continues it when it is continued (`stopped_with_this_process`).
+the group with itself and continues it when it is continued (`stopped_with_this_process`). So the host takes
+SIGINT as the interrupt even when it inherited it ignored (a sweep a script started with `&`): only the parent
+sends it one, and ignored, the workers ran the whole sweep on after the parent's SIGTERM or SIGHUP.
 
 Threads: K workers share the cores, so each gets cores // K of them (at least 1) for BLAS / OpenMP / numba
 (environment of the host, set before numpy loads; a value the user set wins). QSTORE_SIM_THREADS carries the
@@ -210,6 +212,7 @@ def run_forked(job: WorkerJob, workers: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the parent's interrupt, even if inherited ignored
     sdk = next((a.split("=", 1)[1] for a in args if a.startswith("--warm=")), None)
     try:
         warm_up(sdk)

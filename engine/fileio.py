@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -77,10 +78,11 @@ def error_text(exc: BaseException) -> str:
     return f"{exc.filename}: {reason}" if exc.filename is not None else reason
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
     """Write `data` to `path` via temporary file + fsync + rename; the folder is created if missing.
 
-    On failure nothing is left behind and the previous file at `path` is untouched.
+    On failure nothing is left behind and the previous file at `path` is untouched. The file is private
+    (0600, mkstemp's) unless `mode` is given.
     """
     path = Path(path)
     try:
@@ -90,6 +92,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -108,6 +112,54 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     except OSError as exc:
         raise write_error(path, exc) from None
     return path
+
+
+def output_target(path: str | os.PathLike[str]) -> Path:
+    """Where a file the user named (`--out FILE`) is written: through a symlink to its target (the link stays),
+    into a folder that must exist (a typo in it is an error, not a new folder). FileWriteError naming `path`."""
+    given = Path(path)
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
+    if target.is_dir():
+        raise write_error(given, OSError(errno.EISDIR, "is a directory"))
+    folder = target.parent
+    if not folder.is_dir():
+        code = errno.ENOTDIR if folder.exists() else errno.ENOENT
+        raise FileWriteError(given, OSError(code, os.strerror(code)),
+                             action=f"cannot write into {folder}" if folder != Path() else "cannot write")
+    return target
+
+
+def write_output_file(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write a file the user named: a regular file atomically (keeping an existing file's mode, a new one's by the
+    umask), and a device or a pipe (/dev/null, /dev/stdout, `>(gzip)`) by writing to it, not by replacing it with a
+    file. Returns the path written (a symlink's target)."""
+    target = output_target(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return atomic_write_bytes(target, data, mode=0o666 & ~_umask())
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    if stat.S_ISREG(st.st_mode):
+        return atomic_write_bytes(target, data, mode=stat.S_IMODE(st.st_mode))
+    try:
+        with open(target, "wb") as handle:  # a device or a FIFO: written through, never replaced
+            handle.write(data)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    return target
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (another thread may be creating files) where Linux says it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 class LineAppender:

@@ -3,6 +3,9 @@
 import csv
 import io
 import json
+import os
+import stat
+import threading
 
 import pytest
 
@@ -40,8 +43,50 @@ def test_compare_prints_results_differences_and_groups(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert [d["field"] for d in data["differing_fields"]] == ["seed"] and len(data["curves"]["loss"]) == 2
     out_md = tmp_path / "cmp" / "c.md"
+    out_md.parent.mkdir()
     assert main(["compare", "r0", "r1", "--runs-dir", str(tmp_path), "--format", "md", "--out", str(out_md)]) == 0
     assert "![loss](c-loss.png)" in out_md.read_text() and (out_md.parent / "c-loss.svg").is_file()
+
+
+def test_out_into_a_missing_folder_is_refused_and_no_folder_is_made(tmp_path, capsys):
+    fake_run(tmp_path, "a", losses=[1.0, 0.5])
+    fake_run(tmp_path, "b", losses=[1.0, 0.4])
+    for argv in (["export", "a"], ["compare", "a", "b", "--format", "md"]):
+        assert main([*argv, "--runs-dir", str(tmp_path), "--out", str(tmp_path / "typo" / "x.md")]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot write into {tmp_path / 'typo'}: no such file or directory" in err, err
+        assert not (tmp_path / "typo").exists()
+
+
+def test_out_through_a_symlink_writes_its_target_and_keeps_the_link_and_the_mode(tmp_path, capsys):
+    fake_run(tmp_path, "a", losses=[1.0, 0.5])
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert main(["export", "a", "--runs-dir", str(tmp_path), "--out", str(link)]) == 0
+    assert link.is_symlink() and target.read_text().startswith("step,")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    old = os.umask(0o027)
+    try:
+        assert main(["export", "a", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "new.csv")]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o640  # 0666 less the umask, not mkstemp's 0600
+
+
+def test_out_to_a_pipe_writes_into_it_instead_of_replacing_it(tmp_path, capsys):
+    # /dev/null and /dev/stdout behave the same way; a FIFO shows it without touching the machine's devices
+    fake_run(tmp_path, "a", losses=[1.0, 0.5])
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert main(["export", "a", "--runs-dir", str(tmp_path), "--out", str(fifo)]) == 0
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and got and got[0].startswith(b"step,")
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -24,7 +24,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.config import ConfigError
-    from engine.fileio import atomic_write_bytes
+    from engine.fileio import output_target, write_output_file
     from engine.runs import resolve_run
     from engine.runs.compare import compare_runs
     from engine.runs.compare_report import render_comparison
@@ -43,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return EXIT_OK
-    if args.format == "md":
+    target = output_target(args.out)
+    if args.format == "md" and (target.is_file() or not target.exists()):  # plots beside a file, not beside /dev/null
         from engine.runs.plots import comparison_figures
 
-        figures = comparison_figures(cmp, args.out.parent, stem=args.out.stem)
+        figures = comparison_figures(cmp, target.parent, stem=target.stem)
         text += "\n" + "\n".join(f"![{f.title}]({f.png.name})" for f in figures) + "\n"
-    atomic_write_bytes(args.out, text.encode())
+    write_output_file(args.out, text.encode())
     print(f"wrote {args.out}")
     return EXIT_OK
 

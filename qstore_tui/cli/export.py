@@ -17,7 +17,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine import strict_json
-    from engine.fileio import atomic_write_bytes
+    from engine.fileio import write_output_file
     from engine.runs import resolve_run, run_metrics
     from engine.runs.metrics import metrics_csv, metrics_json
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
     else:
-        atomic_write_bytes(args.out, text.encode())
+        write_output_file(args.out, text.encode())
         print(f"wrote {args.out} ({len(rows)} rows)")
     return EXIT_OK
 

@@ -191,6 +191,15 @@ FIELD_RULES = [
 ]
 
 
+@pytest.mark.parametrize("url", ["https://sk-SECRET1@example.com/v0.4", "https://me:sk-SECRET1@example.com/v0.4",
+                                 "ftp://sk-SECRET1@example.com"])
+def test_a_url_holding_a_key_is_refused_without_repeating_it(url):
+    # a URL is written to config.toml as given: a key in it would be on disk in every run
+    error = error_of(ionq_api_url=url)
+    assert error.field == "ionq_api_url" and "must not hold a user name or password" in str(error)
+    assert "SECRET" not in str(error)
+
+
 @pytest.mark.parametrize(("kwargs", "fragment"), FIELD_RULES, ids=[str(k) for k, _ in FIELD_RULES])
 def test_field_rule_message_names_field_and_rule(kwargs, fragment):
     error = error_of(**kwargs)
@@ -653,6 +662,22 @@ def test_load_errors_name_the_file_and_field(tmp_path, text, message, field):
         load_config(path)
     assert str(info.value) == f"{path}: {message}"
     assert info.value.path == path and info.value.field == field
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("epochs = " + "9" * 4000, "epochs: must be <= 10000, got " + "9" * 40 + "... (4,000 characters)"),
+    ("label_column = " + "1" * 4000, "label_column: must be a string, got an integer (" + "1" * 40
+     + "... (4,000 characters))"),
+    ('epochs = "' + "9" * 4000 + '"', "epochs: must be an integer, got the string '" + "9" * 40 + "'... (4,000 "
+     "characters) (types in a TOML file are strict: write " + "9" * 40 + "... (4,000 characters) without quotes)"),
+    ("learning_rate = " + "9" * 400, "learning_rate: must be a finite number, got " + "9" * 40 + "... (400 characters)"),
+])
+def test_a_long_value_in_a_file_is_cut_in_its_error_as_on_the_command_line(tmp_path, text, message):
+    path = tmp_path / "big.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: {message}"
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path):

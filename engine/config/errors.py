@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from ..quoting import quoted
+from ..quoting import quoted, unquoted
 from .fieldtypes import MASK, SECRET_FIELDS
 
 
@@ -60,7 +60,7 @@ def show_value(value: Any) -> str:
         return quoted(value)
     if isinstance(value, SecretStr):
         return MASK
-    return str(value)
+    return unquoted(str(value))  # a 4,000-digit integer from a TOML file is cut as typed text is
 
 
 def _number(value: Any) -> str:
@@ -102,8 +102,9 @@ def _describe(err: Mapping[str, Any], known: Sequence[str], shown: str | None) -
         reason = f"must be one of {ctx['expected']}, got {got}"
     elif kind.startswith("int_"):
         reason = f"must be an integer, got {got}"
-    elif kind.startswith("float_"):
-        reason = f"must be a number, got {got}"
+    elif kind.startswith("float_"):  # an integer refused as a float is one too large for it (TOML's 10**400)
+        big = isinstance(err.get("input"), int) and not isinstance(err.get("input"), bool)
+        reason = f"must be a {'finite ' if big else ''}number, got {got}"
     elif kind == "finite_number":
         reason = f"must be a finite number, got {got}"
     elif kind.startswith("bool_"):

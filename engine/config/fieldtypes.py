@@ -23,6 +23,9 @@ MASK = "**********"  # what a secret looks like on screen, in messages and in fo
 
 def _check_url(value: str) -> str:
     parts = urlsplit(value)
+    if "@" in parts.netloc:  # the URL is not echoed: what precedes the @ is a name or a key
+        raise ValueError("must not hold a user name or password (user:key@host): a key comes from IONQ_API_KEY or "
+                         "PINECONE_API_KEY, and a URL is written to the run's config.toml")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value.rstrip("/")

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
+from ..quoting import quoted, unquoted
 from .errors import show_value
 from .fieldtext import _split_optional
 
@@ -28,12 +29,11 @@ def _what(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
-        return f"an integer ({value})"
+        return f"an integer ({unquoted(str(value))})"
     if isinstance(value, float):
         return f"a number ({value!r})"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({shown!r})"
+        return f"a string ({quoted(value)})"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
@@ -58,8 +58,9 @@ def file_type_problem(model: type[BaseModel], name: str, value: Any) -> str | No
         return None
     if isinstance(value, str):
         if _reads_as(base, value):  # the right value in quotes: say how to write it
-            return (f"must be {wanted}, got the string {value!r} (types in a TOML file are strict: "
-                    f"write {value.strip().lower() if base is bool else value.strip()} without quotes)")
+            bare = value.strip().lower() if base is bool else value.strip()
+            return (f"must be {wanted}, got the string {quoted(value)} (types in a TOML file are strict: "
+                    f"write {unquoted(bare)} without quotes)")
         return f"must be {wanted}, got {show_value(value)}"
     return f"must be {wanted}, got {_what(value)}"
 

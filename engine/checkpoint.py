@@ -94,9 +94,12 @@ def checkpoint_path(directory: str | os.PathLike[str], step: int) -> Path:
 
 
 def checkpoints_in(directory: str | os.PathLike[str]) -> list[Path]:
-    """The step-*.json checkpoints in `directory`, fewest steps first (empty when there is no folder)."""
+    """The step-*.json checkpoints in `directory`, fewest steps first (empty when there is no folder).
+    CheckpointError when `directory` is a file: a resume would otherwise start over and fail at its first save."""
     directory = Path(directory)
     if not directory.is_dir():
+        if directory.exists():
+            raise CheckpointError(f"{directory}: not a directory (checkpoints are kept in a folder of that name)")
         return []
     found = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name)))
     return [p for _, p in found]

@@ -169,6 +169,14 @@ def test_only_damaged_checkpoints_is_an_error_naming_each(real_checkpoints, tmp_
     assert find_resume_point(tmp_path / "none") is None
 
 
+def test_checkpoints_that_are_a_file_are_refused_not_read_as_none(tmp_path):
+    # read as "no checkpoint", a resume trained from step 0 and then failed at its first save
+    folder = tmp_path / "checkpoints"
+    folder.write_text("x")
+    with pytest.raises(CheckpointError, match=rf"^{folder}: not a directory"):
+        find_resume_point(folder)
+
+
 def test_fields_other_parts_add_later_do_not_make_a_checkpoint_damaged(real_checkpoints, tmp_path):
     data = json.loads(latest_checkpoint(real_checkpoints).read_text())
     data["model"]["encoding"] = "angle"

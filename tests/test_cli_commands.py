@@ -81,6 +81,27 @@ def test_runs_lists_every_run_when_one_has_a_damaged_event_line_and_names_it(fin
     assert captured.err.startswith(f"warning: run {damaged.name}: {damaged / 'events.jsonl'}: line 4: not a valid event")
 
 
+def test_runs_warns_of_a_run_whose_config_cannot_be_read(finished_run, tmp_path, capsys):
+    """Listed as healthy before, while `report` and `run --resume` refused the same run."""
+    import shutil
+
+    _, run_dir, _ = finished_run
+    damaged = tmp_path / run_dir.name
+    shutil.copytree(run_dir, damaged)
+    (damaged / "config.toml").write_bytes(b"\xff\xfe[optimization\n")
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1].split()[0] == damaged.name
+    assert captured.err.startswith(f"warning: run {damaged.name}: {damaged / 'config.toml'}: "), captured.err
+
+
+def test_runs_in_a_file_instead_of_a_folder_is_an_error(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["runs", "--runs-dir", str(afile)]) == 2
+    assert f"runs directory {afile}: not a directory" in capsys.readouterr().err
+
+
 def test_resuming_a_completed_run_is_refused(finished_run, capsys):
     runs_dir, run_dir, _ = finished_run
     assert main(["run", "--resume", run_dir.name, "--runs-dir", str(runs_dir)]) == 2

@@ -83,12 +83,20 @@ def run_dirs(runs_dir: Path) -> list[Path]:
     return found
 
 
+def check_runs_dir(runs_dir: Path) -> bool:
+    """Whether `runs_dir` holds runs yet (False: not made yet); RunError when it is a file, not a folder."""
+    if runs_dir.is_dir():
+        return True
+    if runs_dir.exists():
+        raise RunError(f"runs directory {runs_dir}: not a directory")
+    return False
+
+
 def create_run_dir(runs_dir: Path, run_id: str, config: TrainingConfig) -> Path:
     """Make the run directory and write its config.toml (no secrets)."""
     runs_dir = Path(runs_dir)
     run_dir = runs_dir / run_id
-    if runs_dir.exists() and not runs_dir.is_dir():
-        raise RunError(f"runs directory {runs_dir}: not a directory")
+    check_runs_dir(runs_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:

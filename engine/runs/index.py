@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 
 from ..config import TrainingConfig
 from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
-from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, cannot_read, is_running, load_run_config,
-                        resolve_run, run_dirs)
+from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, cannot_read, check_runs_dir, is_running,
+                        load_run_config, resolve_run, run_dirs)
 from .eventlog import _parse_line
 from .tags import SWEEP_FILE, TAGS_FILE, SweepTag, read_sweep_tag, read_tags
 
@@ -243,7 +243,7 @@ def list_records(runs_dir: Path, *, on_progress: Callable[[list[RunRecord], int]
     redraw on the UI's thread, which slows this one) do not stretch the listing (every 0.5 s tripled it).
     """
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
+    if not check_runs_dir(runs_dir):
         return []
     dirs = sorted(run_dirs(runs_dir), key=lambda p: p.name, reverse=True)
     records: list[RunRecord] = []

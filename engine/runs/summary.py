@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..events import EpochFinished, RunFinished, RunStarted, StepMetrics
-from .directory import EVENTS_FILE, RunError, cannot_read, is_running, load_run_config, run_dirs
+from .directory import EVENTS_FILE, RunError, cannot_read, check_runs_dir, is_running, load_run_config, run_dirs
 from .eventlog import _parse_line
 
 
@@ -65,7 +65,11 @@ def run_info(run_dir: Path) -> RunInfo:
         status = "incomplete"
     else:
         status = "new"
-    backend = started.backend if started else _config_backend(run_dir)
+    try:  # a config.toml that report and resume would refuse is this run's problem too
+        config_backend = load_run_config(run_dir).backend
+    except ValueError as exc:
+        config_backend, problem = "?", problem or str(exc)
+    backend = started.backend if started else config_backend
     final_loss = finished.final_loss if finished and finished.final_loss is not None else (
         last_step.loss if last_step else None)
     val_accuracy = finished.val_accuracy if finished and finished.val_accuracy is not None else (
@@ -87,17 +91,10 @@ def _readable_info(run_dir: Path) -> RunInfo:
                        problem=cannot_read(run_dir, exc))
 
 
-def _config_backend(run_dir: Path) -> str:
-    try:
-        return load_run_config(run_dir).backend
-    except ValueError:
-        return "?"
-
-
 def list_runs(runs_dir: Path) -> list[RunInfo]:
     """Every run under `runs_dir`, newest first (by start time, then by id)."""
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
+    if not check_runs_dir(runs_dir):
         return []
     infos = [_readable_info(p) for p in run_dirs(runs_dir)]
     return sorted(infos, key=lambda r: (r.started_at or 0.0, r.run_id), reverse=True)

@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from engine.config import ConfigError, TrainingConfig
 from engine.fileio import error_text
 
-from . import css_cache
+from . import css_cache, textual_fixes
 from .bridge import BridgeBusy, EngineBridge
 from .messages import EngineProblem, RunEnded, SessionUpdated
 from .screens.base import AppScreen
@@ -39,6 +39,7 @@ from .themes import DEFAULT_THEME, FALLBACK_THEME, SHIPPED_THEMES, default_theme
 from .widgets.mode_bar import SCREENS
 
 css_cache.install()
+textual_fixes.install()
 
 # The first screen is imported with the app; the others (and their widgets) when first shown, so the
 # first frame comes sooner.

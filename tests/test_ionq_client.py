@@ -115,6 +115,18 @@ async def test_the_key_and_url_come_from_the_environment(emu, monkeypatch):
         IonQClient(emu.base_url)
 
 
+@pytest.mark.parametrize("key", ["SECRETfake\u00e9", "SECRETfake ", "SECRET\nfake", "SECRETfake\x00"])
+def test_a_key_no_header_can_carry_is_refused_at_once_without_being_said(key):
+    # a non-ASCII key raised a bare UnicodeEncodeError holding "apiKey <key>"; one with a NUL or a space was
+    # retried five times (~13 s) as a connection failure, httpcore logging the header at DEBUG
+    import traceback
+
+    with pytest.raises(IonQAuthError) as info:
+        IonQClient("http://127.0.0.1:1/v0.4", key)
+    text = "".join(traceback.format_exception(info.value)) + repr(info.value)
+    assert "SECRET" not in text and "cannot go into an HTTP header" in text
+
+
 def test_settings_and_client_reprs_hide_the_key():
     s = IonQSettings(base_url="http://127.0.0.1:1/v0.4", api_key="sk-secret")
     assert "sk-secret" not in repr(s)

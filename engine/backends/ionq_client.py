@@ -192,6 +192,9 @@ class IonQClient:
         key = api_key if api_key is not None else os.environ.get("IONQ_API_KEY", "")
         if not key:
             raise IonQAuthError("no IonQ API key: set IONQ_API_KEY or pass api_key")
+        if any(c.isspace() or not c.isprintable() or not c.isascii() for c in key):  # the key itself is never said
+            raise IonQAuthError("the IonQ API key holds a space, a line break, a control or a non-ASCII character "
+                                "(a paste?): it cannot go into an HTTP header, so nothing was sent")
         self.base_url = (base_url or os.environ.get("IONQ_API_URL") or DEFAULT_BASE_URL).rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):

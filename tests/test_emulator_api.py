@@ -209,6 +209,40 @@ def test_deleting_a_child_keeps_the_parents_aggregate_aligned(http):
     assert agg[first] == pytest.approx({"0": 0.5, "3": 0.5}) and agg[third] == pytest.approx({"1": 1.0})
 
 
+THREE = [BELL, [{"gate": "x", "target": 1}], [{"gate": "x", "target": 0}]]
+THREE_WANTED = [{"0": 0.5, "3": 0.5}, {"2": 1.0}, {"1": 1.0}]
+
+
+def test_deleting_a_child_before_the_simulation_ends_leaves_the_others_their_own_results(server, http):
+    # results were paired with the children left by position: the second child got the first's
+    server.reset(timing=Timing(queue_s=0.4))
+    multi = {"type": "ionq.multi-circuit.v1", "backend": "simulator",
+             "input": {"gateset": "qis", "qubits": 2, "circuits": [{"circuit": c} for c in THREE]}}
+    parent = http.post("jobs", json=multi).json()["id"]
+    first, second, third = http.get(f"jobs/{parent}").json()["child_job_ids"]
+    assert http.delete(f"jobs/{first}").status_code == 200
+    assert wait_done(http, parent)["status"] == "completed"
+    for child, wanted in ((second, THREE_WANTED[1]), (third, THREE_WANTED[2])):
+        assert wait_done(http, child)["status"] == "completed"
+        assert http.get(f"jobs/{child}/results/probabilities").json() == pytest.approx(wanted)
+    agg = http.get(f"jobs/{parent}/results/probabilities/aggregated").json()
+    assert agg == {second: pytest.approx(THREE_WANTED[1]), third: pytest.approx(THREE_WANTED[2])}
+
+
+def test_a_canceled_childs_results_are_not_served_through_its_parent(server, http):
+    server.reset(timing=Timing(queue_s=0.4))
+    multi = {"type": "ionq.multi-circuit.v1", "backend": "simulator",
+             "input": {"gateset": "qis", "qubits": 2, "circuits": [{"circuit": c} for c in THREE]}}
+    parent = http.post("jobs", json=multi).json()["id"]
+    first, second, third = http.get(f"jobs/{parent}").json()["child_job_ids"]
+    assert http.put(f"jobs/{second}/status/cancel").status_code == 200
+    wait_done(http, parent)
+    assert http.get(f"jobs/{second}").json()["status"] == "canceled"
+    assert http.get(f"jobs/{second}/results/probabilities").status_code == 404
+    agg = http.get(f"jobs/{parent}/results/probabilities/aggregated").json()
+    assert agg == {first: pytest.approx(THREE_WANTED[0]), third: pytest.approx(THREE_WANTED[2])}
+
+
 def test_deleting_a_queued_job_cancels_it_and_bulk_delete_reports_what_it_deleted(server, http):
     server.reset(timing=Timing(queue_s=30.0))
     ids = [http.post("jobs", json=body()).json()["id"] for _ in range(3)]

@@ -157,12 +157,12 @@ class JobStore:
         """Called when the simulation finishes (or fails: a SimulationError failure)."""
         if error is not None and parent.failure is None:
             parent.failure = ("SimulationError", error)
-        parent.results = results
+        parent.results = results  # one per circuit submitted, in order: a child's is results[child.index]
         parent.sim_done = True
-        for i, cid in enumerate(parent.child_ids):
+        for cid in parent.child_ids:  # by index, not position: a child deleted mid-simulation shifts positions
             child = self.jobs[cid]
             child.failure = parent.failure
-            child.results = [results[i]] if results is not None else None
+            child.results = [results[child.index]] if results is not None else None
             child.sim_done = True
 
     def delete(self, job_id: str) -> list[str]:
@@ -177,13 +177,14 @@ class JobStore:
             self.deleted.add(i)
         if job_id in self.order:
             self.order.remove(job_id)
-        if job.parent_id is not None and job.parent_id in self.jobs:  # keep the parent's results aligned
-            parent = self.jobs[job.parent_id]
-            pos = parent.child_ids.index(job_id)
-            del parent.child_ids[pos]
-            if parent.results is not None:
-                parent.results = parent.results[:pos] + parent.results[pos + 1:]
+        if job.parent_id is not None and job.parent_id in self.jobs:  # its results stay, unlisted (by index)
+            self.jobs[job.parent_id].child_ids.remove(job_id)
         return removed
+
+    def child_results(self, parent: EmuJob, results: list[CircuitResult]) -> list[tuple[str, CircuitResult]]:
+        """(child id, its result) for a parent's listed children that have one: a canceled child has none."""
+        return [(cid, results[self.jobs[cid].index]) for cid in parent.child_ids
+                if self.jobs[cid].canceled_at is None]
 
     def cancel(self, job_id: str) -> None:
         """Cancel a job that is not terminal (and its children); a terminal job is left as it is."""

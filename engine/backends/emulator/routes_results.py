@@ -66,7 +66,7 @@ class ResultRoutes(EmulatorBase):
         return web.json_response(self._distribution(results[0], method))
 
     def _aggregate(self, job: EmuJob, results: list[CircuitResult], method: str = "average") -> dict[str, Any]:
-        pairs = [(cid, self._distribution(r, method)) for cid, r in zip(job.child_ids, results)]
+        pairs = [(cid, self._distribution(r, method)) for cid, r in self.store.child_results(job, results)]
         if self.settings.reverse_aggregates:
             pairs.reverse()
         return dict(pairs)

@@ -213,13 +213,18 @@ THREE = [BELL, [{"gate": "x", "target": 1}], [{"gate": "x", "target": 0}]]
 THREE_WANTED = [{"0": 0.5, "3": 0.5}, {"2": 1.0}, {"1": 1.0}]
 
 
-def test_deleting_a_child_before_the_simulation_ends_leaves_the_others_their_own_results(server, http):
-    # results were paired with the children left by position: the second child got the first's
+def _queued_three_circuit_job(server, http) -> tuple[str, list[str]]:
+    """A job of THREE that waits 0.4 s in the queue: (its id, its children's)."""
     server.reset(timing=Timing(queue_s=0.4))
     multi = {"type": "ionq.multi-circuit.v1", "backend": "simulator",
              "input": {"gateset": "qis", "qubits": 2, "circuits": [{"circuit": c} for c in THREE]}}
     parent = http.post("jobs", json=multi).json()["id"]
-    first, second, third = http.get(f"jobs/{parent}").json()["child_job_ids"]
+    return parent, http.get(f"jobs/{parent}").json()["child_job_ids"]
+
+
+def test_deleting_a_child_before_the_simulation_ends_leaves_the_others_their_own_results(server, http):
+    # results were paired with the children left by position: the second child got the first's
+    parent, (first, second, third) = _queued_three_circuit_job(server, http)
     assert http.delete(f"jobs/{first}").status_code == 200
     assert wait_done(http, parent)["status"] == "completed"
     for child, wanted in ((second, THREE_WANTED[1]), (third, THREE_WANTED[2])):
@@ -230,11 +235,7 @@ def test_deleting_a_child_before_the_simulation_ends_leaves_the_others_their_own
 
 
 def test_a_canceled_childs_results_are_not_served_through_its_parent(server, http):
-    server.reset(timing=Timing(queue_s=0.4))
-    multi = {"type": "ionq.multi-circuit.v1", "backend": "simulator",
-             "input": {"gateset": "qis", "qubits": 2, "circuits": [{"circuit": c} for c in THREE]}}
-    parent = http.post("jobs", json=multi).json()["id"]
-    first, second, third = http.get(f"jobs/{parent}").json()["child_job_ids"]
+    parent, (first, second, third) = _queued_three_circuit_job(server, http)
     assert http.put(f"jobs/{second}/status/cancel").status_code == 200
     wait_done(http, parent)
     assert http.get(f"jobs/{second}").json()["status"] == "canceled"

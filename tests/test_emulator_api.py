@@ -385,6 +385,9 @@ def test_a_null_noise_seed_is_accepted_as_qiskit_ionq_sends_it(http):
     ({"dry_run": "yes"}, "dry_run", "boolean"),
     ({"settings": {"error_mitigation": {"symmetry_verification": True}}},
      "settings.error_mitigation.symmetry_verification", "not emulated"),
+    ({"shots": "1_000"}, "shots", "must be an integer"),  # int() reads these; the spec's shots is an integer
+    ({"shots": " 7\n"}, "shots", "must be an integer"),
+    ({"shots": "\u0667"}, "shots", "must be an integer"),  # an Arabic-Indic seven
 ])
 def test_what_ionq_refuses_in_settings_is_a_400_naming_the_field(http, extra, key, words):
     r = http.post("jobs", json={**body(), **extra})

@@ -70,11 +70,10 @@ class ParsedJob:
 
 
 def _int(value: Any, key: str, lo: int, hi: int) -> int:
-    if isinstance(value, str):  # cirq-ionq sends shots as a string
-        try:
-            value = int(value)
-        except ValueError:
-            raise PayloadError(f'"{key}" must be an integer', (key,)) from None
+    if isinstance(value, str):  # cirq-ionq sends shots as a string of digits; int() would also take "1_000", " 7\n"
+        if not (value.isascii() and value.isdigit()):
+            raise PayloadError(f'"{key}" must be an integer', (key,))
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(f'"{key}" must be an integer', (key,))
     if not lo <= value <= hi:

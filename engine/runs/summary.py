@@ -65,6 +65,7 @@ def run_info(run_dir: Path) -> RunInfo:
         status = "incomplete"
     else:
         status = "new"
+    config_backend: str
     try:  # a config.toml that report and resume would refuse is this run's problem too
         config_backend = load_run_config(run_dir).backend
     except ValueError as exc:

@@ -84,6 +84,20 @@ def from_cirq(circuit: Any) -> Circuit:
     return Circuit(max(len(qubits), 1), gates, "native" if native else "qis").validate()
 
 
+def _same_matrix(cirq_gate: Any, ours: Gate) -> bool:
+    """Whether our one-qubit gate is cirq's gate exactly, global phase included (what a control needs)."""
+    import cirq
+    import numpy as np
+
+    from .gates import one_qubit_matrix
+
+    try:
+        mine = one_qubit_matrix("qis", ours.name, np.asarray(ours.params, dtype=np.float64))
+    except KeyError:  # a native gate under a control: not a gate IonQ has
+        return False
+    return bool(np.allclose(cirq.unitary(cirq_gate), mine, atol=1e-9))
+
+
 def _gate_from_cirq(gate: Any, qs: tuple[int, ...], k: int) -> Gate:
     import cirq
     import cirq_ionq
@@ -97,9 +111,16 @@ def _gate_from_cirq(gate: Any, qs: tuple[int, ...], k: int) -> Gate:
     if isinstance(gate, cirq_ionq.ZZGate):
         return Gate("zz", qs, (), (float(gate.theta),))
     if isinstance(gate, cirq.ControlledGate):
+        if any(tuple(v) != (1,) for v in gate.control_values):
+            raise CircuitError(f"unsupported controlled gate '{gate}': a control on |0> (IonQ's controls are on |1>; "
+                               f"put X before and after it on that qubit)", index=k, field="gate")
         sub = _gate_from_cirq(gate.sub_gate, qs[gate.num_controls():], k)
         if sub.controls or len(sub.targets) != 1:
             raise CircuitError(f"unsupported controlled gate '{gate}'", index=k, field="gate")
+        if not _same_matrix(gate.sub_gate, sub):  # e.g. X**0.3 = e^{0.15 i pi} rx(0.3 pi): controlled, not a crx
+            raise CircuitError(f"unsupported controlled gate '{gate}': its target gate is {sub.name} only up to a "
+                               f"global phase, which the control makes a relative one (cirq.rx/ry/rz(t).controlled() "
+                               f"are exact)", index=k, field="gate")
         return Gate(sub.name, sub.targets, qs[:gate.num_controls()], sub.params)
     e = getattr(gate, "exponent", None)
     if isinstance(e, (int, float)) and not isinstance(e, bool):

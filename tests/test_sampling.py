@@ -76,6 +76,17 @@ def test_zero_probability_outcomes_are_never_drawn_and_rows_sum_to_shots():
     assert one.tolist() == [[7]]
 
 
+@pytest.mark.parametrize("width", [512, 4096])
+def test_a_row_of_tiny_total_is_normalized_by_the_alias_sampler_too(width):
+    # TWO63 / total was inf below ~1e-290: 0 * inf made every zero entry a NaN, then a full weight
+    spike = np.zeros((1, width))
+    spike[0, 7] = 1e-300
+    assert sample_counts(spike, 1000, np.random.default_rng(0))[0, 7] == 1000
+    p = np.random.default_rng(1).dirichlet(np.ones(width))[None] * 1e-295
+    counts = sample_counts(p, 200_000, np.random.default_rng(2))[0]
+    assert stats.chisquare(counts, p[0] / p[0].sum() * 200_000).pvalue > 1e-4
+
+
 def test_sampling_is_seeded_and_rows_are_normalized():
     p = np.array([[1.0, 3.0, -1e-17, 4.0]])  # unnormalized, with round-off below zero
     a = sample_counts(p, 1000, np.random.default_rng(7))

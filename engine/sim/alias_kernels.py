@@ -85,11 +85,13 @@ def alias_table(p: np.ndarray, n: int, w: np.ndarray, light: np.ndarray, heavy: 
         return False
     cap = u64(1) << u64(63 - n)
     scale = TWO63 / total
+    divide = not scale < math.inf  # a total under ~1e-290: 0 * inf would be NaN, each entry is divided instead
     acc = u64(0)
     big = bigw = u64(0)
     nl = nh = u64(0)
     for i in range(size):  # weights, and a branch-free split: write both lists, advance one
-        x = u64(np.int64(min(max(p[i], 0.0) * scale, BELOW_TWO63)))
+        v = max(p[i], 0.0)
+        x = u64(np.int64(min(v / total * TWO63 if divide else v * scale, BELOW_TWO63)))
         w[i] = x
         acc += x
         c = u64(x < cap)

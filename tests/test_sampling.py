@@ -102,8 +102,24 @@ def test_bad_rows_are_refused_by_index():
         sample_counts(p, 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="probabilities row 0"):
         sample_counts(np.zeros((1, 4)), 10, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="shots must be at least 1"):
+    with pytest.raises(ValueError, match="shots must be between 1 and"):
         sample_counts(p[:1], 0, np.random.default_rng(0))
+    for shots in (2.7, True, "10"):  # 2.7 was truncated to 2, True drew 1 shot, "10" raised a bare TypeError
+        with pytest.raises(TypeError, match=f"shots must be a whole number, got {shots!r}"):
+            sample_counts(p[:1], shots, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="shots must be between 1 and 1,099,511,627,776, got 9223372036854775808"):
+        sample_counts(p[:1], 2**63, np.random.default_rng(0))
+
+
+def test_a_batch_of_no_rows_gives_no_rows():
+    # ZeroDivisionError in the chunking, and range()'s "arg 3 must not be zero" in the sampler
+    t = model_template(3, 1)
+    empty = np.zeros((0, t.n_angles))
+    assert probabilities(t, empty).shape == (0, 8)
+    assert sample_counts(np.zeros((0, 4)), 10, np.random.default_rng(0)).shape == (0, 4)
+    assert [a.shape for a in shot_frequencies(t, empty, 10, np.random.default_rng(0))] == [(0, 8), (0, 8)]
+    with pytest.raises(ValueError, match=r"angles must be \(rows, angles\) or one row, got shape \(2, 2, 9\)"):
+        probabilities(t, np.zeros((2, 2, t.n_angles)))
 
 
 def test_crowded_tiny_and_zero_probabilities_pass_chi_square_through_the_exact_path():
@@ -239,7 +255,7 @@ def test_fused_shots_refuse_bad_arguments_before_drawing_from_the_generator():
     t = model_template(3, 1)
     rng = np.random.default_rng(3)
     state = rng.bit_generator.state
-    with pytest.raises(ValueError, match="shots must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="shots must be between 1 and 1,099,511,627,776, got 0"):
         shot_frequencies(t, np.zeros((2, t.n_angles)), 0, rng)
     with pytest.raises(ValueError, match="angles has 2 columns"):
         shot_frequencies(t, np.zeros((2, 2)), 10, rng)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from functools import lru_cache
 
 import numpy as np
@@ -60,9 +61,15 @@ def sample_rows_into(p: np.ndarray, shots: int, states: np.ndarray, counts: np.n
         raise ValueError(f"probabilities row {first_row + bad} is not finite or does not sum to a positive number")
 
 
+MAX_SHOTS = 2**40  # counts and draws stay in int64 with room to spare; IonQ allows far fewer
+
+
 def check_shots(shots: int) -> None:
-    if shots < 1:
-        raise ValueError(f"shots must be at least 1, got {shots}")
+    """A whole number of shots, 1 to MAX_SHOTS: 2.7 is not truncated to 2, nor True read as 1."""
+    if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
+        raise TypeError(f"shots must be a whole number, got {shots!r}")
+    if not 1 <= shots <= MAX_SHOTS:
+        raise ValueError(f"shots must be between 1 and {MAX_SHOTS:,}, got {shots}")
 
 
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
@@ -103,7 +110,7 @@ def _sample(probs: np.ndarray, shots: int, rng: np.random.Generator, frequencies
     counts = np.empty((b, size), dtype=np.int64)  # every row written by the kernel
 
     workers = _workers() if b > 1 and b * (shots + size) >= PARALLEL_MIN_DRAWS else 1
-    step = -(-b // workers)
+    step = max(1, -(-b // workers))  # no rows: one empty part
 
     def run(s: int) -> None:  # rows are independent streams: splitting them changes nothing but the wall time
         rows = slice(s, min(b, s + step))

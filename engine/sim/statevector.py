@@ -135,6 +135,8 @@ def _check(t: Template, angles: np.ndarray) -> np.ndarray:
     angles = np.asarray(angles, dtype=np.float64)
     if angles.ndim == 1:
         angles = angles[None, :]
+    if angles.ndim != 2:
+        raise ValueError(f"angles must be (rows, angles) or one row, got shape {angles.shape}")
     if angles.shape[1] != t.n_angles:
         raise ValueError(f"angles has {angles.shape[1]} columns; the template has {t.n_angles} angles")
     return angles
@@ -211,7 +213,7 @@ def _probability_job(t: Template, angles: np.ndarray, chunk_bytes: int,
     draws = 0 if sampled is None else b * (sampled[0] + size)
     split = b * size >= PARALLEL_MIN_AMPLITUDES or draws >= PARALLEL_MIN_SHOTS
     workers = _workers() if split else 1
-    chunks = -(-b // rows)
+    chunks = max(1, -(-b // rows))  # a batch of no rows is one empty chunk, not a division by zero
     chunks = -(-chunks // workers) * workers  # equal shares for the threads: 4 x 50 rows, not 64, 64, 64, 8
     rows = max(1, -(-b // chunks))
     out = np.empty((b, size), dtype=np.float64)

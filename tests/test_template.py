@@ -1,5 +1,7 @@
 """Templates: slot wiring, vectorized binding, and a structure hash computed from the template itself."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,28 @@ def test_shape_errors_name_the_mismatch():
         t.bind_angles(np.full((1, 4), np.nan), np.zeros((1, 2)))
     with pytest.raises(CircuitError, match="input slot 3 out of range"):
         TemplateBuilder(2, n_inputs=2).input(3)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: TemplateBuilder(1).gate("foo", 0), "gate 0, field 'gate': unknown gate 'foo'"),  # was KeyError
+    (lambda: TemplateBuilder(1).gate("gpi", 0, angles=(0.1,)), "'gpi' is a native gate in a qis circuit"),
+    (lambda: TemplateBuilder(1, gateset="bogus"), "gateset must be 'qis' or 'native', got 'bogus'"),
+    (lambda: TemplateBuilder(1, n_inputs=-1), "n_inputs must be a whole number >= 0, got -1"),  # numpy's error
+    (lambda: TemplateBuilder(1, n_inputs=2.0), "n_inputs must be a whole number >= 0, got 2.0"),
+    (lambda: TemplateBuilder(1).gate("rx", 0, angles=(float("nan"),)), "rotation must be finite, got nan"),
+    (lambda: TemplateBuilder(1).trainable(scale=float("inf")), "scale must be finite, got inf"),  # NaN rows
+])
+def test_the_builder_refuses_what_would_fail_later_naming_it(build, message):
+    with pytest.raises(CircuitError, match=re.escape(message)):
+        build()
+    assert TemplateBuilder(1, n_inputs=np.int64(2)).n_inputs == 2
+
+
+def test_a_circuit_ionq_would_refuse_is_an_error_in_the_simulators_circuit_functions():
+    from engine.sim import circuit_probabilities, circuit_state, unitary
+
+    for run in (unitary, circuit_state, circuit_probabilities):
+        with pytest.raises(CircuitError, match="qubit index 5 is out of range for 2 qubits"):  # was IndexError
+            run(Circuit(2).add("h", 5))
+        with pytest.raises(CircuitError, match="angle must be finite"):  # was all NaN
+            run(Circuit(1).add("rx", 0, params=(float("nan"),)))

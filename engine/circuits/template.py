@@ -10,6 +10,8 @@ constants), never supplied by a caller.
 from __future__ import annotations
 
 import hashlib
+import math
+import operator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -168,11 +170,27 @@ class Template:
         return t, row
 
 
+def _finite(value: float, field: str) -> float:
+    """A builder's constant angle or slot scale: a NaN or an infinity made every row's angles NaN, silently."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise CircuitError(f"{field} must be finite, got {number}", field=field)
+    return number
+
+
 class TemplateBuilder:
     """Builds a Template gate by gate. Angles are floats or `Angle`s from `trainable()`/`input()`."""
 
     def __init__(self, n_qubits: int, n_inputs: int = 0, gateset: str = "qis"):
         self.n_qubits = validate_n_qubits(n_qubits)
+        try:
+            whole = operator.index(n_inputs)  # an int or numpy's, not 2.0 or "2"
+        except TypeError:
+            whole = -1
+        if isinstance(n_inputs, bool) or whole < 0:
+            raise CircuitError(f"n_inputs must be a whole number >= 0, got {n_inputs!r}", field="inputs")
+        if gateset not in ("qis", "native"):
+            raise CircuitError(f"gateset must be 'qis' or 'native', got {gateset!r}", field="gateset")
         self.n_inputs = n_inputs
         self.gateset = gateset
         self.n_trainable = 0
@@ -182,22 +200,27 @@ class TemplateBuilder:
     def trainable(self, scale: float = 1.0) -> Angle:
         j = self.n_trainable
         self.n_trainable += 1
-        return Angle(0.0, ((j, float(scale)),))
+        return Angle(0.0, ((j, _finite(scale, "scale")),))
 
     def input(self, i: int, scale: float = 1.0) -> Angle:
         if not 0 <= i < self.n_inputs:
             raise CircuitError(f"input slot {i} out of range for {self.n_inputs} inputs", field="inputs")
-        return Angle(0.0, (), ((i, float(scale)),))
+        return Angle(0.0, (), ((i, _finite(scale, "scale")),))
 
     def gate(self, name: str, *targets: int, controls: tuple[int, ...] = (),
              angles: tuple[float | Angle, ...] = ()) -> "TemplateBuilder":
-        s = spec(self.gateset, name)
+        g = Gate(name, tuple(targets), tuple(controls), tuple(0.0 for _ in angles))
+        try:
+            s = spec(self.gateset, name)
+        except KeyError:  # validate_gate names it: unknown, or of the other gate set
+            validate_gate(g, len(self._ops), self.n_qubits, self.gateset)
+            raise
         if len(angles) != s.n_params:
             raise CircuitError(f"'{name}' needs {s.n_params} angle(s), got {len(angles)}", index=len(self._ops), field=s.param_field)
-        g = Gate(name, tuple(targets), tuple(controls), tuple(0.0 for _ in angles))
         validate_gate(g, len(self._ops), self.n_qubits, self.gateset)
+        given = [a if isinstance(a, Angle) else Angle(_finite(a, s.param_field or "angle")) for a in angles]
         self._ops.append(Op(name, tuple(targets), tuple(controls)))
-        self._angles.extend(a if isinstance(a, Angle) else Angle(float(a)) for a in angles)
+        self._angles.extend(given)
         return self
 
     def build(self, label: str | None = None) -> Template:

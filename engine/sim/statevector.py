@@ -345,18 +345,19 @@ async def shot_frequencies_async(t: Template, angles: np.ndarray, shots: int, rn
 
 
 def circuit_state(c: Circuit) -> np.ndarray:
-    t, row = Template.from_circuit(c)
+    t, row = Template.from_circuit(c.validate())
     return states(t, row[None, :])[0]
 
 
 def circuit_probabilities(c: Circuit) -> np.ndarray:
-    t, row = Template.from_circuit(c)
+    t, row = Template.from_circuit(c.validate())
     return probabilities(t, row[None, :])[0]
 
 
 def unitary(c: Circuit) -> np.ndarray:
-    """The (2**n, 2**n) unitary in the little-endian basis: column k is the image of basis state k."""
-    t, row = Template.from_circuit(c)
+    """The (2**n, 2**n) unitary in the little-endian basis: column k is the image of basis state k. A circuit
+    IonQ would refuse (a qubit out of range, a NaN angle) raises CircuitError, not IndexError or NaNs."""
+    t, row = Template.from_circuit(c.validate())
     dim = 2 ** c.n_qubits
     cols = states(t, np.repeat(row[None, :], dim, axis=0), initial=np.eye(dim, dtype=np.complex128))
     return cols.T

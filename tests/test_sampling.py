@@ -122,6 +122,16 @@ def test_a_batch_of_no_rows_gives_no_rows():
         probabilities(t, np.zeros((2, 2, t.n_angles)))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_row_of_non_finite_angles_is_named_not_simulated_into_nans(bad):
+    t = model_template(3, 1)
+    angles = np.zeros((3, t.n_angles))
+    angles[2, 4] = bad
+    for run in (lambda: probabilities(t, angles), lambda: shot_frequencies(t, angles, 10, np.random.default_rng(0))):
+        with pytest.raises(ValueError, match=f"angles row 2, angle 4 is {bad}: angles must be finite"):
+            run()
+
+
 def test_crowded_tiny_and_zero_probabilities_pass_chi_square_through_the_exact_path():
     # 64 outcomes, the first 40 crowded into 1% of the mass, every other one zero: their alias buckets
     # are nearly all borrowed mass, so a wrong threshold or alias would show here

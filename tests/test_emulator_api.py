@@ -394,6 +394,24 @@ def test_what_ionq_refuses_in_settings_is_a_400_naming_the_field(http, extra, ke
     assert r.status_code == 400 and r.json()["validation"]["keys"] == [key] and words in r.json()["message"]
 
 
+def _native(circuit: list) -> dict:
+    return {"type": "ionq.circuit.v1", "backend": "simulator", "shots": 100,
+            "input": {"gateset": "native", "qubits": 2, "circuit": circuit}}
+
+
+@pytest.mark.parametrize("job, key", [
+    (body([{"gate": "H", "target": 0}]), "input.circuit[0].gate"),
+    (body([{"gate": "h", "target": 0}, {"gate": "rx", "target": 1, "rotation": "0.5"}]), "input.circuit[1].rotation"),
+    (_native([{"gate": "gpi", "target": 0, "phase": "0.25"}]), "input.circuit[0].phase"),
+    (_native([{"gate": "ms", "targets": [0, 1], "phases": [0, "0.5"], "angle": 0.25}]), "input.circuit[0].phases"),
+    (_native([{"gate": "ms", "targets": [0, 1], "phases": [0, 0.5], "angle": "0.25"}]), "input.circuit[0].angle"),
+])
+def test_what_ionqs_spec_types_strictly_is_a_400_though_our_circuit_files_forgive_it(http, job, key):
+    # the spec's gate names are lower-case enums and its angles numbers; they were accepted as "h" and 0.5
+    r = http.post("jobs", json=job)
+    assert r.status_code == 400 and r.json()["validation"]["keys"] == [key], r.text
+
+
 # ------------------------------------------------------------------------------- debiasing, aggregation
 
 

@@ -98,6 +98,31 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+_NUMBER_FIELDS = ("rotation", "phase", "angle")
+
+
+def _strict_gates(gates: Any, where: str) -> None:
+    """What IonQ's API refuses and our circuit-file parser forgives: a gate name not in lower case (the spec's enums
+    are), an angle sent as a string (the spec's numbers are numbers)."""
+    if not isinstance(gates, list):
+        return  # parse_circuit says what is wrong with it
+    for i, g in enumerate(gates):
+        if not isinstance(g, dict):
+            continue
+        name = g.get("gate")
+        if isinstance(name, str) and name != name.lower():
+            key = f"{where}.circuit[{i}].gate"
+            raise PayloadError(f'"{key}": gate names are lower case, got {name[:40]!r}', (key,))
+        phases = g.get("phases")
+        if isinstance(phases, list) and any(isinstance(v, str) for v in phases):
+            key = f"{where}.circuit[{i}].phases"
+            raise PayloadError(f'"{key}" must be numbers, not strings', (key,))
+        for field in _NUMBER_FIELDS:
+            if isinstance(g.get(field), str):
+                key = f"{where}.circuit[{i}].{field}"
+                raise PayloadError(f'"{key}" must be a number, not a string', (key,))
+
+
 def _circuit(obj: Any, where: str, gateset: str, qubits: Any, max_qubits: int) -> Circuit:
     if not isinstance(obj, dict):
         raise PayloadError(f'"{where}" must be an object', (where,))
@@ -107,6 +132,7 @@ def _circuit(obj: Any, where: str, gateset: str, qubits: Any, max_qubits: int) -
         raise PayloadError(f'"{where}.circuit" is required', (f"{where}.circuit",))
     if obj.get("qubits", qubits) is not None:
         spec["qubits"] = obj.get("qubits", qubits)
+    _strict_gates(obj.get("circuit"), where)
     try:
         c = parse_circuit(spec)
     except CircuitError as e:

@@ -118,9 +118,17 @@ def output_target(path: str | os.PathLike[str]) -> Path:
     """Where a file the user named (`--out FILE`) is written: through a symlink to its target (the link stays),
     into a folder that must exist (a typo in it is an error, not a new folder). FileWriteError naming `path`."""
     given = Path(path)
-    target = Path(os.path.realpath(given)) if given.is_symlink() else given
-    if target.is_dir():
+    try:
+        kind = os.stat(given).st_mode  # through a link: /dev/stdout is one to a pipe or a terminal
+    except FileNotFoundError:
+        kind = None
+    except OSError as exc:
+        raise write_error(given, exc) from None
+    if kind is not None and stat.S_ISDIR(kind):
         raise write_error(given, OSError(errno.EISDIR, "is a directory"))
+    if kind is not None and not stat.S_ISREG(kind):
+        return given  # a device or a pipe is written where it is (a pipe's link target is no path)
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
     folder = target.parent
     if not folder.is_dir():
         code = errno.ENOTDIR if folder.exists() else errno.ENOENT

@@ -89,6 +89,18 @@ def test_out_to_a_pipe_writes_into_it_instead_of_replacing_it(tmp_path, capsys):
     assert stat.S_ISFIFO(fifo.stat().st_mode) and got and got[0].startswith(b"step,")
 
 
+def test_out_to_dev_stdout_through_a_pipe_writes_into_the_pipe(tmp_path):
+    # /dev/stdout is a link to /proc/self/fd/1, whose target for a pipe ("pipe:[1234]") is no path to replace
+    import subprocess
+    import sys
+
+    fake_run(tmp_path, "a", losses=[1.0, 0.5])
+    done = subprocess.run([sys.executable, "-m", "qstore_tui", "export", "a", "--runs-dir", str(tmp_path), "--out",
+                           "/dev/stdout"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("step,") and "wrote /dev/stdout (2 rows)" in done.stdout
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--group-by", "lr"], "'lr'"),
     (["--smoothing", "1.5"], "smoothing"),

@@ -139,10 +139,9 @@ def _check(t: Template, angles: np.ndarray) -> np.ndarray:
         raise ValueError(f"angles must be (rows, angles) or one row, got shape {angles.shape}")
     if angles.shape[1] != t.n_angles:
         raise ValueError(f"angles has {angles.shape[1]} columns; the template has {t.n_angles} angles")
-    finite = np.isfinite(angles).all(axis=1)
-    if not finite.all():  # sin and cos of them are NaN: every amplitude of the row would be
-        row = int(np.flatnonzero(~finite)[0])
-        col = int(np.flatnonzero(~np.isfinite(angles[row]))[0])
+    bad = ~np.isfinite(angles)
+    if bad.any():  # sin and cos of them are NaN: every amplitude of the row would be
+        row, col = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"angles row {row}, angle {col} is {angles[row, col]}: angles must be finite")
     return angles
 

@@ -139,6 +139,7 @@ class EngineSession:
         self._resume = _resume
         self._log: EventLog | None = None
         self._lock: RunLock | None = None
+        self._metrics: MetricsWriter | None = None
         self._work: asyncio.Task[TrainResult] | None = None
         self._done = asyncio.Event()
         self._stop_reason: Literal["stopped", "interrupted"] | None = None
@@ -246,6 +247,8 @@ class EngineSession:
         handler = BusLogHandler(self.emit, loop)
         engine_log = logging.getLogger("engine")
         engine_log.addHandler(handler)
+        if self._metrics is not None:
+            self._metrics.start()  # after the handler: its warning is an event
         self.status = SessionStatus.RUNNING
         self.probe.start()
         control = asyncio.create_task(self._control_channel().watch(), name=f"control-{self.run_id}")
@@ -314,6 +317,7 @@ class EngineSession:
         self.bus.add_sink(self._log)
         self.bus.add_sink(self._observe)
         self.bus.add_sink(metrics)  # metrics.csv, every epoch end
+        self._metrics = metrics
 
     async def _build_and_train(self) -> TrainResult:
         """Build the parts, hand them to the trainer, announce the run (RunStarted) and train."""

@@ -66,17 +66,23 @@ def write_crash_log(
 ) -> Path | None:
     """Write the crash log; the first directory that takes it wins. Never raises; None if none could."""
     text = _report(exc, what, context or []).encode("utf-8", "replace")
-    name = f"crash-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{os.getpid()}.log"
+    stem = f"crash-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{os.getpid()}"
     candidates = [d for d in (run_dir, crash_dir(), Path(tempfile.gettempdir()) / "qstore-crash") if d is not None]
     for directory in candidates:
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            path = directory / name
-            with open(path, "xb") as handle:
-                handle.write(text)
-            return path
         except OSError:
             continue
+        for n in range(100):  # a second crash in the same second (the app's workers) gets -2, not another folder
+            path = directory / (f"{stem}.log" if n == 0 else f"{stem}-{n + 1}.log")
+            try:
+                with open(path, "xb") as handle:
+                    handle.write(text)
+                return path
+            except FileExistsError:
+                continue
+            except OSError:
+                break
     return None
 
 

@@ -23,8 +23,9 @@ def fake_run(runs_dir: Path, run_id: str, *, losses: Sequence[float], steps_per_
              val_accuracy: Sequence[float] | None = None, status: str | None = "completed", start: float = 1_000.0,
              circuits_per_step: int = 10, cost_usd: float | None = None,
              spend: Sequence[tuple[str, float]] = (), tags: Sequence[str] = (),
-             sweep: SweepTag | None = None, **config: Any) -> Path:
-    """A finished (or, with status=None, killed) run with one step per loss; epochs = len(losses) / steps_per_epoch."""
+             sweep: SweepTag | None = None, report_every: int = 1, **config: Any) -> Path:
+    """A finished (or, with status=None, killed) run with one step per loss; epochs = len(losses) / steps_per_epoch.
+    StepMetrics every `report_every` steps and at the last one, as the trainer's `log_interval` does."""
     epochs = max(1, len(losses) // steps_per_epoch)
     cfg = TrainingConfig(**{"n_qubits": 2, "circuit_depth": 1, "epochs": epochs, "shots_per_circuit": 0, **config})
     run_dir = create_run_dir(Path(runs_dir), run_id, cfg)
@@ -40,8 +41,9 @@ def fake_run(runs_dir: Path, run_id: str, *, losses: Sequence[float], steps_per_
         epoch = step // steps_per_epoch
         bus.emit(BatchExecuted(batch_id=step, circuits=circuits_per_step, total_ms=100.0, throughput_cps=100.0,
                                purpose="spsa"))
-        bus.emit(StepMetrics(epoch=epoch, step=step, total_steps=total, loss=loss, accuracy=0.5, grad_norm=1.0,
-                             circuits=circuits_per_step))
+        if step % report_every == 0 or step == total - 1:
+            bus.emit(StepMetrics(epoch=epoch, step=step, total_steps=total, loss=loss, accuracy=0.5, grad_norm=1.0,
+                                 circuits=circuits_per_step))
         if (step + 1) % steps_per_epoch == 0:
             va = vals[epoch] if epoch < len(vals) else None
             bus.emit(EpochFinished(epoch=epoch, train_loss=loss, train_accuracy=0.5, val_loss=loss, val_accuracy=va))

@@ -216,3 +216,34 @@ async def test_names_tags_and_paths_that_look_like_markup_are_shown_as_they_are(
         await settle(pilot)
         picker = app.screen.query_one("#run", Select)
         assert {str(prompt) for prompt, _ in picker._options} >= {"exp[b]1  completed", "exp[old]2  completed"}
+
+
+async def test_a_diverging_runs_huge_losses_group_and_an_unexpected_error_is_said(tmp_path, app_factory, monkeypatch):
+    """1e200 losses squared overflowed the std (OverflowError): the worker died, and `g` left the old chart up with
+    no word. Now the group draws; and any error the view does not expect is a notification with a crash log."""
+    runs = tmp_path / "runs"
+    fake_run(runs, "alpha", losses=[1.0, 1e200, 0.6, 0.5], val_accuracy=[0.5, 0.6], start=1.0, learning_rate=0.1)
+    fake_run(runs, "bravo", losses=[1.0, -1e200, 0.7, 0.4], val_accuracy=[0.5, 0.7], start=2.0, learning_rate=0.1)
+    fake_run(runs, "charlie", losses=[1.0, 0.9, 0.8, 0.7], val_accuracy=[0.5, 0.5], start=3.0, learning_rate=0.05)
+    app = app_factory(runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("space", "down", "space", "down", "space", "c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await pilot.press("b", "g")  # a std band, grouped by learning_rate
+        await settle(pilot)
+        assert screen.group_by == "learning_rate"
+        assert "learning_rate=0.1 (n=2)" in labels(screen.query_one("#loss", OverlayChart))
+        big = next(g for g in screen.comparison.groups["loss"] if g.value == "0.1")
+        assert big.std[1] == pytest.approx(1e200) and big.mean[1] == 0.0
+
+        import engine.runs.compare as compare
+        monkeypatch.setattr(compare, "compare_runs", lambda *a, **k: 1 / 0)
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+        await pilot.press("g")
+        await settle(pilot)
+        texts = [n.message for n in app._notifications]
+        assert any("internal error in the compare view: ZeroDivisionError" in t and "crash log:" in t for t in texts)

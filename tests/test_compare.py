@@ -52,6 +52,15 @@ def test_curves_on_step_and_epoch_axes(tmp_path):
     assert epoch["loss"].x == (0.5, 1.0, 1.5, 2.0) and epoch["val_accuracy"].x == (1.0, 2.0)
 
 
+def test_epoch_axis_divides_by_the_steps_of_an_epoch_not_by_its_reported_rows(tmp_path):
+    # 8 steps a epoch, reported every 4th step (log_interval): an epoch has 2 or 3 rows, not 8
+    run = fake_run(tmp_path, "a", losses=[1.0 - 0.05 * i for i in range(16)], steps_per_epoch=8, report_every=4,
+                   val_accuracy=[0.6, 0.7])
+    epoch = run_curves(run, ("loss", "val_accuracy"), axis="epoch")
+    assert epoch["loss"].x == (1 / 8, 5 / 8, 9 / 8, 13 / 8, 2.0)  # steps 0, 4, 8, 12 and the last, 15
+    assert epoch["val_accuracy"].x == (1.0, 2.0)
+
+
 def test_group_mean_minmax_and_std_band_on_fixed_curves():
     a = Curve("a", "loss", "step", (1.0, 2.0, 3.0), (1.0, 2.0, 3.0))
     b = Curve("b", "loss", "step", (1.0, 2.0), (3.0, 6.0))
@@ -83,6 +92,9 @@ def test_groups_by_a_config_field_and_the_fields_that_differ(tmp_path):
     assert [c.run_id for c in cmp.curves["val_accuracy"]] == ["r0", "r1", "r2"]
     with pytest.raises(ValueError, match="given twice"):
         compare_runs([dirs[0], dirs[0]])
+    other = fake_run(tmp_path / "elsewhere", "r0", losses=[1.0, 0.5])  # another run, the same folder name
+    with pytest.raises(ValueError, match=r"two runs are named 'r0' \(.*/r0 and .*elsewhere/r0\)"):
+        compare_runs([dirs[0], other])
 
 
 def test_differing_fields_never_show_secrets(tmp_path, monkeypatch):
@@ -112,3 +124,13 @@ def test_comparing_again_rereads_only_the_runs_that_changed(tmp_path, monkeypatc
         f.write(b"\n")
     compare_runs([a, b], smoothing=0.6)
     assert read.count("a") == 1 and read.count("b") == 2
+
+
+def test_groups_of_huge_values_have_a_finite_std_never_an_overflow_error():
+    a = Curve("a", "loss", "step", (1.0, 2.0), (1e200, 1.7e308))
+    b = Curve("b", "loss", "step", (1.0, 2.0), (-1e200, -1.7e308))
+    g = group_curve([a, b], band="std")  # (y - m) ** 2 raised OverflowError
+    assert g.mean == (0.0, 0.0) and g.std[0] == pytest.approx(1e200) and g.std[1] == pytest.approx(1.7e308)
+    big = group_curve([Curve("a", "loss", "step", (1.0,), (1.7e308,)), Curve("b", "loss", "step", (1.0,), (1.7e308,)),
+                       Curve("c", "loss", "step", (1.0,), (-1.7e308,))])
+    assert math.isfinite(big.mean[0]) and big.std[0] == pytest.approx(1.6027e308, rel=1e-3)

@@ -92,6 +92,14 @@ def test_a_crash_log_masks_a_secret_given_on_the_command_line(tmp_path, monkeypa
     assert "quantum_api_key=*" in text and "--set=pinecone_api_key=*" in text and "epochs=3" in text
 
 
+def test_crash_logs_of_one_second_each_get_their_own_file_in_the_same_folder(tmp_path):
+    from qstore_tui.crash import write_crash_log
+
+    logs = [write_crash_log(RuntimeError(f"boom {i}"), what="a test", run_dir=tmp_path) for i in range(3)]
+    assert all(log is not None and log.parent == tmp_path for log in logs) and len(set(logs)) == 3
+    assert [f"boom {i}" in log.read_text() for i, log in enumerate(logs)] == [True] * 3
+
+
 def test_a_runs_dir_that_is_a_file_exits_2_naming_the_path(tmp_path, capsys):
     afile = tmp_path / "not-a-dir"
     afile.write_text("x")

@@ -196,3 +196,28 @@ def test_a_long_listing_reports_the_newest_runs_first(tmp_path, monkeypatch):
     assert [r.run_id[:8] for r in done] == [f"2026120{i}" for i in range(5, -1, -1)]
     assert reports[0] == (["20261205-000000-aaaa"], 6)  # the newest run first
     assert all(of == 6 and len(ids) < 6 for ids, of in reports) and 1 < len(reports) < 5  # intervals double
+
+
+async def test_a_metrics_file_that_cannot_be_written_at_a_resume_is_a_warning_event_not_just_stderr(tmp_path):
+    from engine.events import Log
+
+    session = EngineSession(TrainingConfig(**TINY), runs_dir=tmp_path)
+    queue = session.bus.subscribe()
+    task = asyncio.create_task(session.run())
+    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 4):
+        pass
+    await session.stop()
+    await task
+    (session.run_dir / METRICS_FILE).unlink()
+    (session.run_dir / METRICS_FILE).mkdir()
+    await EngineSession.from_run_dir(session.run_dir).run()
+    warnings = [e.message for e in read_events(session.run_dir) if isinstance(e, Log) and e.level == "warning"]
+    assert any(f"cannot write {session.run_dir / METRICS_FILE}" in m for m in warnings)
+
+
+def test_a_subnormal_batch_time_gives_no_throughput_not_a_division_by_zero(tmp_path):
+    from engine.events import BatchExecuted
+
+    events = [BatchExecuted(batch_id=0, circuits=10, total_ms=5e-324, throughput_cps=1.0, purpose="spsa"),
+              StepMetrics(epoch=0, step=0, total_steps=1, loss=1.0, circuits=10)]
+    assert metric_rows(events)[0].throughput_cps is None

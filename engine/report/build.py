@@ -56,7 +56,9 @@ class ReportBuilder:
     namespaces: set[str] = field(default_factory=set)
     final: RunFinished | None = None
     last_step: StepMetrics | None = None
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # the segments' RunFinished wall times, and the spans of those that have none
+    open_since: float | None = None  # the start of a segment without its RunFinished (yet)
+    last_time: float | None = None  # the time of the event before the one being added
 
     def add(self, ev: _Event) -> None:
         r = self.report
@@ -65,6 +67,13 @@ class ReportBuilder:
         handler = HANDLERS.get(type(ev))
         if handler is not None:
             handler(self, ev)
+        self.last_time = ev.time
+
+    def close_open_segment(self) -> None:
+        """A segment that ended without RunFinished (killed, or still running) lasted until its last event."""
+        if self.open_since is not None and self.last_time is not None:
+            self.wall_s += max(0.0, self.last_time - self.open_since)
+        self.open_since = None
 
     def per_segment(self, kind: type[E]) -> list[E]:
         """The last `kind` event of every segment that has one."""
@@ -114,6 +123,8 @@ def _run_started(b: ReportBuilder, ev: RunStarted) -> None:
     if run.segments > 1:  # a resume: steps from its checkpoint on are redone, the old ones were lost
         run.resumed_from_steps.append(ev.resumed_from_step)
         del b.curve[bisect_left(b.curve, ev.resumed_from_step, key=_step_of):]
+    b.close_open_segment()
+    b.open_since = ev.time
     b.final = None
 
 
@@ -203,6 +214,7 @@ def _error(b: ReportBuilder, ev: Error) -> None:
 def _run_finished(b: ReportBuilder, ev: RunFinished) -> None:
     b.final = ev
     b.wall_s += ev.wall_s
+    b.open_since = None
 
 
 # ------------------------------------------------------------------------------------ derived figures
@@ -216,6 +228,7 @@ def _finish_run(b: ReportBuilder) -> None:
         run.steps = b.final.steps
     elif run.segments:
         run.status = "incomplete"
+    b.close_open_segment()
     run.wall_s = b.wall_s
 
 

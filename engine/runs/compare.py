@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Iterable, Literal, Mapping, Sequence
 
 from ..config import TrainingConfig, format_field
+from ..quoting import quoted
 from .index import RunRecord, cached_record, signature
-from .metrics import MetricRow, run_metrics
+from .metrics import MetricRow, run_metrics_and_epoch_length
 
 Axis = Literal["step", "epoch"]
 Band = Literal["minmax", "std"]
@@ -89,13 +90,8 @@ def curves_from_rows(run_id: str, rows: Sequence[MetricRow], metric: str, *, axi
 def run_curves(run_dir: Path, metrics: Iterable[str] = METRICS, *, axis: Axis = "step") -> dict[str, Curve]:
     """Every requested metric of a run directory as a curve (from its events, via the metrics rows)."""
     run_dir = Path(run_dir)
-    rows = run_metrics(run_dir)
-    spe: float | None = None
-    if rows:
-        per_epoch: dict[int, int] = {}
-        for r in rows:
-            per_epoch[r.epoch] = per_epoch.get(r.epoch, 0) + 1
-        spe = float(max(per_epoch.values()))
+    rows, steps_per_epoch = run_metrics_and_epoch_length(run_dir)  # without it, per-step metrics sit at whole epochs
+    spe = float(steps_per_epoch) if steps_per_epoch else None
     return {m: curves_from_rows(run_dir.name, rows, m, axis=axis, steps_per_epoch=spe) for m in metrics}
 
 
@@ -141,8 +137,7 @@ def group_curve(curves: Sequence[Curve], *, field_name: str = "", value: str = "
     mean, lo, hi, std, n = [], [], [], [], []
     for x in xs:
         ys = points[x]
-        m = sum(ys) / len(ys)
-        s = math.sqrt(sum((y - m) ** 2 for y in ys) / len(ys))
+        m, s = _mean_std(ys)
         mean.append(m)
         std.append(s)
         n.append(len(ys))
@@ -156,19 +151,35 @@ def group_curve(curves: Sequence[Curve], *, field_name: str = "", value: str = "
                       tuple(lo), tuple(hi), tuple(std), tuple(n))
 
 
+def _mean_std(ys: Sequence[float]) -> tuple[float, float]:
+    """Mean and population std of finite values, never overflowing: a diverging run's 1e200 losses squared are
+    past float range (Python's ** raised OverflowError), so such values are scaled by the largest first (the std
+    is at most that largest value, so it is always finite)."""
+    n = len(ys)
+    m = sum(ys) / n
+    if not math.isfinite(m):  # the sum overflowed: each term at most max|y| / n cannot
+        m = sum(y / n for y in ys)
+    top = max(abs(y) for y in ys)
+    if top < 1e150:
+        return m, math.sqrt(sum((y - m) ** 2 for y in ys) / n)
+    zs = [y / top for y in ys]
+    mz = sum(zs) / n
+    return m, top * math.sqrt(sum((z - mz) ** 2 for z in zs) / n)
+
+
 def config_value(config: TrainingConfig | None, name: str) -> str:
     """A config field as text (the same rendering the Config screen uses); "?" without a config."""
     if config is None:
         return "?"
     if name not in TrainingConfig.model_fields:
-        raise ValueError(f"field {name!r}: not a TrainingConfig field")
+        raise ValueError(f"field {quoted(name)}: not a TrainingConfig field")
     return format_field(config, name)
 
 
 def group_runs(records: Sequence[RunRecord], field_name: str) -> dict[str, list[RunRecord]]:
     """Runs by the value of one config field, in first-seen order (e.g. every seed of one learning rate)."""
     if field_name not in TrainingConfig.model_fields:
-        raise ValueError(f"--group-by {field_name!r}: not a TrainingConfig field")
+        raise ValueError(f"--group-by {quoted(field_name)}: not a TrainingConfig field")
     if field_name in _SECRET_FIELDS:
         raise ValueError(f"--group-by {field_name!r}: a secret cannot be a group")
     groups: dict[str, list[RunRecord]] = {}
@@ -233,11 +244,14 @@ def compare_runs(run_dirs: Sequence[Path], *, axis: Axis = "step", smoothing: fl
     if not run_dirs:
         raise ValueError("compare needs at least one run")
     records = [cached_record(Path(d)) for d in run_dirs]
-    seen: set[str] = set()
+    seen: dict[str, Path] = {}
     for r in records:
-        if r.run_id in seen:
-            raise ValueError(f"run {r.run_id!r} is given twice")
-        seen.add(r.run_id)
+        if r.run_id in seen:  # curves, diffs and the json are keyed by the run's name
+            if seen[r.run_id].resolve() == r.path.resolve():
+                raise ValueError(f"run {r.run_id!r} is given twice")
+            raise ValueError(f"two runs are named {r.run_id!r} ({seen[r.run_id]} and {r.path}): compare runs with "
+                             "different names (copy or rename one)")
+        seen[r.run_id] = r.path
     per_run = [_kept_curves(Path(d), signature(Path(d)), tuple(metrics), axis) for d in run_dirs]
     curves = {m: [smooth(c[m], smoothing) for c in per_run] for m in metrics}
     diffs = differing_fields({r.run_id: r.config for r in records})

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Literal
 
 from .. import strict_json
+from ..quoting import printable
 from .compare import Comparison, GroupCurve
 from .index import RunRecord
 
@@ -69,13 +70,16 @@ def _group_rows(cmp: Comparison) -> list[list[str]]:
 
 
 def _table(rows: list[list[str]]) -> str:
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 
 
 def _md(rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows[1:]]
+    """A Markdown table; every cell, the header's too (run names head the diff columns), escaped."""
+    cells = [[printable(c).replace("|", "\\|") for c in row] for row in rows]
+    out = ["| " + " | ".join(cells[0]) + " |", "|" + "|".join("---" for _ in cells[0]) + "|"]
+    out += ["| " + " | ".join(row) + " |" for row in cells[1:]]
     return "\n".join(out)
 
 

@@ -25,6 +25,7 @@ import platformdirs
 
 from ..config import TrainingConfig, load_config, save_config
 from ..fileio import DiskFullError, write_error
+from ..quoting import quoted
 
 CONFIG_FILE = "config.toml"
 EVENTS_FILE = "events.jsonl"
@@ -51,14 +52,20 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
 
 def resolve_run(runs_dir: Path, run: str | os.PathLike[str]) -> Path:
     """A run given as an id under `runs_dir` or as a path to its directory."""
+    text = str(run)  # a path is shown whole up to a file name's limit; a paste gone wrong is cut
+    name = quoted(text) if len(text) > 255 else repr(text)
     candidates = [Path(runs_dir) / str(run), Path(run)]
-    for path in candidates:
-        if (path / CONFIG_FILE).is_file():
-            return path
-    if Path(run).is_dir():
-        raise RunError(f"run {str(run)!r}: that folder is not a run (no {CONFIG_FILE} in it), and no run of that "
+    try:
+        for path in candidates:
+            if (path / CONFIG_FILE).is_file():
+                return path
+        is_folder = Path(run).is_dir()
+    except OSError as exc:  # a name longer than a path may be (ENAMETOOLONG): no such run
+        raise RunError(f"run {name}: not found in {runs_dir} ({exc.strerror or exc})") from None
+    if is_folder:
+        raise RunError(f"run {name}: that folder is not a run (no {CONFIG_FILE} in it), and no run of that "
                        f"name is in {runs_dir}")
-    raise RunError(f"run {str(run)!r}: not found in {runs_dir} (no {CONFIG_FILE})")
+    raise RunError(f"run {name}: not found in {runs_dir} (no {CONFIG_FILE})")
 
 
 def cannot_read(run_dir: Path, exc: OSError) -> str:

@@ -108,6 +108,16 @@ def _parse_line(path: Path, number: int, line: bytes) -> Event:
         raise RunError(f"{path}: line {number}: not a valid event{field}: {first.get('msg')}") from None
 
 
+def skipped_line_problem(path: Path, number: int, line: bytes) -> str:
+    """For a reader that parses only some kinds (the listings): the problem of a line it skips that cannot be an
+    event at all (garbage, a paste), which report and resume would refuse; "" for another kind's line. A cheap
+    test, not a parse: a line of a kind not read is still an object with a kind."""
+    body = line.rstrip(b"\r")
+    if body.startswith(b"{") and body.endswith(b"}") and b'"kind":' in body:
+        return ""
+    return f"{path}: line {number}: not a valid event"
+
+
 def read_events(run_dir: Path) -> list[Event]:
     """Every complete event of the run, in order (a torn last line of a killed run is ignored)."""
     return list(iter_events(run_dir))

@@ -20,7 +20,7 @@ from ..config import TrainingConfig
 from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
 from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, cannot_read, check_runs_dir, is_running,
                         load_run_config, resolve_run, run_dirs)
-from .eventlog import _parse_line
+from .eventlog import _parse_line, skipped_line_problem
 from .tags import SWEEP_FILE, TAGS_FILE, SweepTag, read_sweep_tag, read_tags
 
 _KINDS = tuple(f'"kind":"{k}"'.encode() for k in (
@@ -93,6 +93,7 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
     except ValueError as exc:
         config, problem = None, str(exc)
     segments: list[tuple[RunStarted, RunFinished | None]] = []
+    segment_last: list[float] = []  # the time of each segment's last event read
     last_step: StepMetrics | None = None
     val_accs: list[float] = []
     epochs_done = 0
@@ -106,12 +107,17 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
         lines.pop()
         for number, line in enumerate(lines, start=1):
             if not any(k in line for k in _KINDS):
+                problem = problem or skipped_line_problem(path, number, line)
                 continue
             event = _parse_line(path, number, line)
             if isinstance(event, RunStarted):
                 segments.append((event, None))
                 segment_cost.append(0.0)
-            elif isinstance(event, RunFinished) and segments:
+                segment_last.append(event.time)
+                continue
+            if segment_last:
+                segment_last[-1] = event.time
+            if isinstance(event, RunFinished) and segments:
                 segments[-1] = (segments[-1][0], event)
             elif isinstance(event, StepMetrics):
                 last_step = event
@@ -132,7 +138,9 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
         return unreadable_record(run_dir, exc)
     running = is_running(run_dir)
     finished = segments[-1][1] if segments else None
-    sweep = _sweep_tag(run_dir)
+    sweep, sweep_problem = _sweep_tag(run_dir)
+    tags, tags_problem = _tags(run_dir)
+    problem = problem or tags_problem or sweep_problem
     if running:
         status = "running"
     elif finished is not None:
@@ -142,11 +150,13 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
     else:
         status = "new"
     duration = 0.0
-    for started, end in segments:
+    for (started, end), last in zip(segments, segment_last):
         if end is not None:
             duration += end.wall_s
         elif running and started is segments[-1][0]:
             duration += max(0.0, now() - started.time)
+        else:  # killed: it lasted at least until its last event
+            duration += max(0.0, last - started.time)
     final_loss = (finished.final_loss if finished is not None and finished.final_loss is not None
                   else last_step.loss if last_step is not None else last_loss_epoch)
     final_val = (finished.val_accuracy if finished is not None and finished.val_accuracy is not None
@@ -167,22 +177,23 @@ def run_record(run_dir: Path, *, now: Callable[[], float] = time.time) -> RunRec
         final_val_accuracy=final_val, final_loss=final_loss, circuits=circuits, duration_s=duration,
         cost_estimated_usd=sum(segment_cost) if any(segment_cost) else None,
         cost_actual_usd=sum(job_spend.values()) if job_spend else None,
-        tags=_tags(run_dir), sweep=sweep, config=config, problem=problem,
+        tags=tags, sweep=sweep, config=config, problem=problem,
     )
 
 
-def _tags(run_dir: Path) -> list[str]:
+def _tags(run_dir: Path) -> tuple[list[str], str]:
+    """The run's tags and, for a damaged tags.json, the problem (shown as the run's warning, not as no tags)."""
     try:
-        return read_tags(run_dir)
-    except RunError:
-        return []
+        return read_tags(run_dir), ""
+    except RunError as exc:
+        return [], str(exc)
 
 
-def _sweep_tag(run_dir: Path) -> SweepTag | None:
+def _sweep_tag(run_dir: Path) -> tuple[SweepTag | None, str]:
     try:
-        return read_sweep_tag(run_dir)
-    except RunError:
-        return None
+        return read_sweep_tag(run_dir), ""
+    except RunError as exc:
+        return None, str(exc)
 
 
 _SIGNED = (CONFIG_FILE, EVENTS_FILE, TAGS_FILE, SWEEP_FILE)  # every file a record is read from

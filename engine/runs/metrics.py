@@ -77,8 +77,9 @@ class MetricsBuilder:
                 self._batch_ms += event.total_ms
         elif isinstance(event, StepMetrics):
             throughput: float | None = None
-            if self._batch_ms > 0:
-                throughput = self._batch_circuits / (self._batch_ms / 1000.0)
+            seconds = self._batch_ms / 1000.0
+            if seconds > 0:  # not `_batch_ms > 0`: a subnormal total_ms divided by 1,000 is 0
+                throughput = self._batch_circuits / seconds
             elif (self._last_step_time is not None and self._last_step_no is not None
                   and event.time > self._last_step_time):
                 steps = max(1, event.step - self._last_step_no)
@@ -104,6 +105,12 @@ class MetricsBuilder:
     def rows(self) -> list[MetricRow]:
         return [self._rows[s] for s in sorted(self._rows)]
 
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Optimizer steps in one epoch (the last segment's total_steps / epochs); None without the config's epochs.
+        Not the rows an epoch has: with `log_interval` 10, a 32-step epoch has 5 of them."""
+        return self._steps_per_epoch
+
     def take_until(self, step: int) -> list[MetricRow]:
         """Remove and return the rows up to `step`: they are final once their epoch has ended."""
         done = sorted(s for s in self._rows if s <= step)
@@ -120,11 +127,19 @@ def metric_rows(events: Iterable[_Event | Event], epochs: int | None = None) -> 
 
 def run_metrics(run_dir: Path) -> list[MetricRow]:
     """The rows of a run, from its events.jsonl (and config.toml for the epoch length)."""
+    return run_metrics_and_epoch_length(run_dir)[0]
+
+
+def run_metrics_and_epoch_length(run_dir: Path) -> tuple[list[MetricRow], int | None]:
+    """The rows of a run and its steps per epoch (None when config.toml does not load)."""
     try:
         epochs: int | None = load_run_config(Path(run_dir)).epochs
     except ValueError:
         epochs = None
-    return metric_rows(iter_events(Path(run_dir)), epochs)  # streamed: only the rows are held
+    builder = MetricsBuilder(epochs)
+    for event in iter_events(Path(run_dir)):  # streamed: only the rows are held
+        builder.feed(event)
+    return builder.rows(), builder.steps_per_epoch
 
 
 def _cell(value: object) -> str:
@@ -179,6 +194,11 @@ class MetricsWriter:
         self._builder = MetricsBuilder(epochs)
         for event in previous:
             self._builder.feed(event)
+
+    def start(self) -> None:
+        """Write the earlier rows. Apart from __init__ so that the session calls it once its log handler is in
+        place: a warning from here (metrics.csv a folder) then reaches events.jsonl and the report, not just
+        stderr."""
         self._guard(lambda: _replace_file(self.path, metrics_csv(self._builder.take_until(2**62))))
 
     def __call__(self, event: _Event) -> None:
@@ -221,4 +241,5 @@ class MetricsWriter:
 
 
 __all__ = ["METRICS_FILE", "METRIC_COLUMNS", "MetricRow", "MetricsBuilder", "MetricsWriter",
-           "metric_rows", "metrics_csv", "metrics_json", "run_metrics", "write_metrics_csv"]
+           "metric_rows", "metrics_csv", "metrics_json", "run_metrics", "run_metrics_and_epoch_length",
+           "write_metrics_csv"]

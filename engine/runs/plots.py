@@ -8,7 +8,10 @@ no date, so the same data draws the same bytes.
 from __future__ import annotations
 
 import base64
+import errno
 import html
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -44,9 +47,14 @@ def _figure() -> tuple[Figure, Axes]:
 def _save(fig: Figure, out_dir: Path, stem: str, title: str) -> Plot:
     import matplotlib
 
+    if out_dir.exists() and not out_dir.is_dir():  # mkdir's "file exists" named the wrong problem
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
-    with matplotlib.rc_context({"svg.hashsalt": "qstore", "svg.fonttype": "none"}):
+    with matplotlib.rc_context({"svg.hashsalt": "qstore", "svg.fonttype": "none"}), warnings.catch_warnings():
+        # matplotlib's warnings (a glyph the font lacks, drawn as a box; a tick overflow near 1e308) printed its
+        # source lines on stderr, under the command's one line; the plot is written either way
+        warnings.simplefilter("ignore")
         fig.savefig(png, format="png", metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     return Plot(title, png, svg)

@@ -7,13 +7,20 @@ matplotlib costs a second to import and the session should finish as soon as tra
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..config import TrainingConfig
 from ..fileio import atomic_write_bytes
-from .directory import REPORT_JSON, REPORT_MD, load_run_config
+from .directory import REPORT_JSON, REPORT_MD, is_running, load_run_config
 from .eventlog import iter_events
 from .plots import Plot, plots_markdown, run_plots
+
+if TYPE_CHECKING:
+    from ..report import PerformanceReport
 
 REPORT_HTML = "report.html"
 
@@ -33,13 +40,26 @@ class ReportFiles:
         return out
 
 
+def run_report(run_dir: Path, config: TrainingConfig | None) -> PerformanceReport:
+    """The report of a run directory, folded from its events line by line; a run another process is still
+    writing says `running` (its events alone say `incomplete`, as a killed run's do)."""
+    from ..report import build_report
+
+    report = build_report(iter_events(run_dir), config)
+    if report.run.status == "incomplete" and is_running(run_dir):
+        report.run.status = "running"
+    return report
+
+
 def write_report_files(run_dir: Path) -> ReportFiles:
     """Build the report from the run's events and write it with its pictures."""
-    from ..report import build_report
     from ..report.html import to_html
 
     run_dir = Path(run_dir)
-    report = build_report(iter_events(run_dir), load_run_config(run_dir))  # folded line by line
+    for name in (REPORT_MD, REPORT_HTML, REPORT_JSON):  # checked first: a set of files half rewritten is worse
+        if (run_dir / name).is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(run_dir / name))
+    report = run_report(run_dir, load_run_config(run_dir))
     plots = tuple(run_plots(run_dir))
     markdown = report.to_markdown() + "\n## Plots\n\n" + plots_markdown(plots, run_dir) + "\n"
     md = atomic_write_bytes(run_dir / REPORT_MD, markdown.encode())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..events import EpochFinished, RunFinished, RunStarted, StepMetrics
 from .directory import EVENTS_FILE, RunError, cannot_read, check_runs_dir, is_running, load_run_config, run_dirs
-from .eventlog import _parse_line
+from .eventlog import _parse_line, skipped_line_problem
 
 
 @dataclass
@@ -42,6 +42,7 @@ def run_info(run_dir: Path) -> RunInfo:
         lines = path.read_bytes().split(b"\n")[:-1]  # the last piece: empty, or a killed run's torn line
     for number, line in enumerate(lines, start=1):
         if not any(k in line for k in _SUMMARY_KINDS):
+            problem = problem or skipped_line_problem(path, number, line)
             continue
         try:
             event = _parse_line(path, number, line)

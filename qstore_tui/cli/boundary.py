@@ -93,10 +93,13 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
 
 
 def _say(line: str, stream: TextIO | None = None) -> None:
+    """One line, whatever it quotes: a line break or an escape sequence (a run folder's name) is written escaped."""
+    from engine.quoting import printable
+
     if not line:
         return
     try:
-        print(line, file=stream or sys.stderr, flush=True)
+        print(printable(line), file=stream or sys.stderr, flush=True)
     except (OSError, ValueError):  # stderr itself is gone: the exit code still tells
         pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .command import EXIT_OK, Command
 from .options import path_argument, runs_dir, runs_dir_option
@@ -25,6 +26,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.config import ConfigError
     from engine.fileio import output_target, write_output_file
+    from engine.quoting import printable
     from engine.runs import resolve_run
     from engine.runs.compare import compare_runs
     from engine.runs.compare_report import render_comparison
@@ -39,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError("group_by" if args.group_by and "group" in str(exc) else None, str(exc)) from None
+    for r in cmp.records:
+        if r.problem:  # compared from what could be read; said, as `runs` says it
+            print(f"warning: run {printable(r.run_id)}: {printable(r.problem)}", file=sys.stderr)
     text = render_comparison(cmp, args.format)
     if args.out is None:
         print(text, end="")

@@ -19,8 +19,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from engine.report import build_report
-    from engine.runs import is_running, iter_events, load_run_config, resolve_run
+    from engine.runs import load_run_config, resolve_run
+    from engine.runs.report_files import run_report
 
     run_dir = resolve_run(runs_dir(args), args.run)
     if args.write:
@@ -29,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
         for path in write_report_files(run_dir).paths():
             print(f"wrote {path}")
         return EXIT_OK
-    report = build_report(iter_events(run_dir), load_run_config(run_dir))  # folded line by line
-    if report.run.status == "incomplete" and is_running(run_dir):
-        report.run.status = "running"  # the report so far of a run another process is writing
+    report = run_report(run_dir, load_run_config(run_dir))
     if args.format == "json":
         sys.stdout.write(report.to_json_bytes().decode() + "\n")  # json.dumps(indent=2)'s text, lazily
     elif args.format == "md":

@@ -16,6 +16,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from engine.quoting import printable
     from engine.runs import list_runs
 
     root = runs_dir(args)
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [("RUN", "STATUS", "BACKEND", "STEPS", "LOSS", "VAL ACC", "STARTED")]
     for r in infos:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "-"
-        rows.append((r.run_id, r.status, r.backend, f"{r.steps}/{r.total_steps}",
+        rows.append((printable(r.run_id), r.status, r.backend, f"{r.steps}/{r.total_steps}",
                      "-" if r.final_loss is None else f"{r.final_loss:.4f}",
                      "-" if r.val_accuracy is None else f"{r.val_accuracy:.1%}", started))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"({len(infos)} run{'' if len(infos) == 1 else 's'} in {root})")
     for r in infos:
         if r.problem:  # listed from what could be read; said, not hidden
-            print(f"warning: run {r.run_id}: {r.problem}", file=sys.stderr)
+            print(f"warning: run {printable(r.run_id)}: {printable(r.problem)}", file=sys.stderr)
     return EXIT_OK
 
 

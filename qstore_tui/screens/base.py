@@ -11,6 +11,7 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
+from textual.worker import Worker, WorkerState
 
 from ..widgets.footer import KeyFooter
 from ..widgets.mode_bar import ModeBar
@@ -39,7 +40,24 @@ class LiveFocus:
         super().set_focus(widget, scroll_visible, from_app_focus)  # type: ignore[misc]
 
 
-class AppScreen(LiveFocus, Screen[None]):
+class WorkerErrors:
+    """A screen whose thread workers (listings, comparisons, compiles; `exit_on_error=False`) say when one fails
+    with an error they did not expect: Textual keeps such an error on the worker, and the screen just never
+    updated (a diverged run's compare overflowed, and the chart went on showing the old data). It is a bug, so
+    the notification is the crash line, with a crash log."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        error = event.worker.error
+        if event.state == WorkerState.ERROR and error is not None:
+            from ..crash import crash_message, write_crash_log
+
+            what = f"the {event.worker.group} view"
+            app = cast("App[object]", cast(Widget, self).app)
+            app.notify(crash_message(what, error, write_crash_log(error, what=what)), severity="error",
+                       markup=False, timeout=30)
+
+
+class AppScreen(WorkerErrors, LiveFocus, Screen[None]):
     """A mode's base screen. Subclasses yield their content from `compose_body` and draw from `show_view`."""
 
     MODE = ""

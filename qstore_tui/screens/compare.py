@@ -19,7 +19,7 @@ from engine.fileio import error_text
 from ..widgets.footer import KeyFooter
 from ..widgets.overlay_chart import OverlayChart, Series, colour
 from ..widgets.plain_table import plain
-from .base import LiveFocus
+from .base import LiveFocus, WorkerErrors
 
 if TYPE_CHECKING:
     from engine.runs.compare import Comparison, Curve, GroupCurve
@@ -49,7 +49,7 @@ def group_series(groups: list[GroupCurve]) -> list[Series]:
     return out
 
 
-class CompareScreen(LiveFocus, Screen[None]):
+class CompareScreen(WorkerErrors, LiveFocus, Screen[None]):
     """Pushed from the Runs screen on the selected runs; Escape goes back."""
 
     PURPOSE = "Compare runs: curves overlaid (EMA smoothing, log loss, groups with a band) and differing config."

@@ -120,8 +120,8 @@ class ReportScreen(AppScreen):
 
     @work(thread=True, group="report", exclusive=True, exit_on_error=False)
     def _build(self, run_dir: Path | None) -> None:
-        from engine.report import build_report
-        from engine.runs import iter_events, load_run_config
+        from engine.runs import load_run_config
+        from engine.runs.report_files import run_report
 
         try:
             if run_dir is None:
@@ -131,7 +131,7 @@ class ReportScreen(AppScreen):
                     config = load_run_config(run_dir)
                 except ValueError:
                     config = None
-                report, where = build_report(iter_events(run_dir), config), run_dir
+                report, where = run_report(run_dir, config), run_dir
         except LookupError as exc:
             self.post_message(ReportReady(None, None, str(exc)))
         except (ValueError, OSError) as exc:

@@ -169,6 +169,7 @@ class RunsScreen(AppScreen):
         self._filter_timer: Timer | None = None
         self._listing = self._list_again = False
         self._reading = 0  # runs in all while a listing is still reading them
+        self._warned: set[tuple[str, str]] = set()  # (run path, problem) already notified
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bar"):
@@ -241,7 +242,19 @@ class RunsScreen(AppScreen):
         self.records = message.records
         if not reading:  # a run not read yet is not gone
             self.selected &= {r.run_id for r in self.records}
+            self._warn_problems()
         self._fill()
+
+    def _warn_problems(self) -> None:
+        """Runs listed from what could be read (a damaged events line, config.toml or tags.json): said once each,
+        as `runs` says it on stderr, not left to look whole."""
+        new = [(r.run_id, r.problem) for r in self.records if r.problem and (str(r.path), r.problem) not in self._warned]
+        self._warned |= {(str(r.path), r.problem) for r in self.records if r.problem}
+        if new:
+            more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+            run_id, problem = new[0]
+            self.notify(f"run {run_id}: {problem}{more}", title="Runs: damaged run", severity="warning",
+                        markup=False, timeout=10)
 
     def _fill(self) -> None:
         """Apply the filters and the sort (the engine's), redraw, keep the cursor on the same run."""

@@ -19,7 +19,7 @@ from engine.fileio import error_text
 from ..widgets.footer import KeyFooter
 from ..widgets.line_chart import LineChart
 from ..widgets.plain_table import plain
-from .base import LiveFocus
+from .base import LiveFocus, WorkerErrors
 
 if TYPE_CHECKING:
     from engine.sweep.summary import SweepSummary, TrialRow
@@ -49,7 +49,7 @@ def importance_lines(importances: dict[str, float], width: int = 20) -> str:
     return "\n".join(f"{name:>16} {'█' * max(1, round(v * width)):<{width}} {v:.2f}" for name, v in rows)
 
 
-class SweepScreen(LiveFocus, Screen[None]):
+class SweepScreen(WorkerErrors, LiveFocus, Screen[None]):
     """Pushed from the Runs screen (w) on a study.json; Escape goes back."""
 
     PURPOSE = "A sweep (Optuna study): trials live, best trial, objective per trial, parameter importances."

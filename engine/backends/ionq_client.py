@@ -50,6 +50,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504, *range(520, 530)})
 TERMINAL = frozenset({"completed", "failed", "canceled"})
 STATUS_ALIASES = {"running": "started"}
+MAX_BODY_TEXT = 200  # characters of a plain-text error body kept in the message
 
 Sleep = Callable[[float], Awaitable[None]]
 JobCallback = Callable[[Mapping[str, Any]], None]
@@ -200,6 +201,7 @@ class IonQClient:
         if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
             log.warning("IonQ base URL %s is not https: the API key would travel unencrypted", self.base_url)
         self._api_prefix = parts.path.rstrip("/")
+        self._where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{self._api_prefix}"  # no user, query, #
         self._key = key
         self.max_retries = max_retries
         self.poll_initial, self.poll_factor, self.poll_cap = poll_initial, poll_factor, poll_cap
@@ -260,8 +262,8 @@ class IonQClient:
             validation = body.get("validation")
             if isinstance(validation, dict) and isinstance(validation.get("keys"), list):
                 keys = tuple(str(k) for k in validation["keys"])
-        elif resp.text:
-            message = resp.text[:200]
+        elif resp.text.strip():
+            message = self._not_json(resp)
         message = scrub(message, self._key)
         if status == 401:
             return IonQAuthError()
@@ -272,6 +274,15 @@ class IonQClient:
         if status >= 500 or status == 409:
             return IonQServerError(f"{endpoint}: HTTP {status}: {message}", status=status)
         return IonQBadRequestError(message, status=status, keys=keys)
+
+    def _not_json(self, resp: httpx.Response) -> str:
+        """One short line for a body that is not IonQ's JSON (a web server, a proxy): its HTML is no message."""
+        text = resp.text.strip()
+        where = f"the server at {self._where} did not answer as IonQ's API"
+        if "html" in resp.headers.get("content-type", "").lower() or text[:1] == "<":
+            return f"{where} (an HTML page)"
+        line = " ".join(text.split())
+        return f"{where}: {line[:MAX_BODY_TEXT]}{'...' if len(line) > MAX_BODY_TEXT else ''}"
 
     async def _send(self, method: str, path: str, endpoint: str, *, content: bytes | None = None,
                     params: Any = None) -> httpx.Response:

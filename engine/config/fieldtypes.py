@@ -21,13 +21,28 @@ SECRET_FIELDS: dict[str, str] = {"pinecone_api_key": "PINECONE_API_KEY", "quantu
 MASK = "**********"  # what a secret looks like on screen, in messages and in format_field
 
 
+def _port_text(netloc: str) -> str:
+    """The port as written after the host (`''` when none); an IPv6 host's own colons sit inside its brackets."""
+    host_port = netloc.rpartition("]")[2] if netloc.startswith("[") else netloc
+    return host_port.partition(":")[2]
+
+
 def _check_url(value: str) -> str:
     parts = urlsplit(value)
     if "@" in parts.netloc:  # the URL is not echoed: what precedes the @ is a name or a key
         raise ValueError("must not hold a user name or password (user:key@host): a key comes from IONQ_API_KEY or "
                          "PINECONE_API_KEY, and a URL is written to the run's config.toml")
+    for mark, what in (("?", "query string"), ("#", "fragment")):  # not echoed either: `?key=...` is a key
+        if mark in value:
+            raise ValueError(f"must not hold a {what} ('{mark}...'): a key comes from IONQ_API_KEY or "
+                             "PINECONE_API_KEY, and a URL is written to the run's config.toml")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http(s) URL, got {value!r}")
+    port = _port_text(parts.netloc)  # checked here: past 65535 the socket layer raises OverflowError mid-run
+    if port and not (port.isascii() and port.isdigit()):
+        raise ValueError("must have a port number 1-65535 after the host's ':'")
+    if port and not 1 <= int(port) <= 65535:
+        raise ValueError(f"must have a port 1-65535, got {int(port)}")
     return value.rstrip("/")
 
 
@@ -67,10 +82,16 @@ Url = Annotated[str, AfterValidator(_check_url)]
 
 
 def _check_ionq_api_version(value: str) -> str:
-    """Refuse a base URL without its API version: every request would 404 (`https://api.ionq.co` alone)."""
-    if not urlsplit(value).path.rstrip("/").endswith("/v0.4"):
-        raise ValueError(f"must end with the API version /v0.4 (e.g. {value.rstrip('/')}/v0.4), got {value!r}")
-    return value
+    """Refuse a base URL without its API version: every request would 404 (`https://api.ionq.co` alone).
+
+    A path that ends in another version (`/v0.3`) is offered `/v0.4` in its place, not appended after it."""
+    parts = urlsplit(value)
+    path = parts.path.rstrip("/")
+    if path.endswith("/v0.4"):
+        return value
+    other = re.search(r"/v\d+(?:\.\d+)*$", path, re.IGNORECASE)
+    fixed = (path[: other.start()] if other else path) + "/v0.4"
+    raise ValueError(f"must end with the API version /v0.4 (e.g. {parts._replace(path=fixed).geturl()}), got {value!r}")
 
 
 IonQUrl = Annotated[str, AfterValidator(_check_url), AfterValidator(_check_ionq_api_version)]

@@ -11,7 +11,7 @@ import numpy as np
 
 from .circuits.template import CircuitBatch
 from .sim.measure import expectations_z
-from .training_results import TrainingError
+from .training_results import SpendCapReached, TrainingError
 
 if TYPE_CHECKING:
     from .batch import BatchResult, PerformanceStats
@@ -67,6 +67,11 @@ class BatchRunner:
         failures = result.failures
         bad = ~np.isfinite(probs).all(axis=1)
         if failures or bad.any():
+            capped = [f for f in failures if f.error_type == "IonQSpendCapError"]
+            if capped:  # not submitted, for the cap: the trainer stops with a checkpoint instead of failing
+                f = capped[0]
+                raise SpendCapReached(f"step {self._step_of()}: {len(capped)} of {n_rows} {purpose} circuits not "
+                                      f"submitted (circuit {f.index}: {f.message})")
             if failures:
                 f = failures[0]
                 detail = f"circuit {f.index}: {f.error_type}: {f.message}"

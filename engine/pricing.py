@@ -7,6 +7,7 @@ the estimate a user confirms on the Config screen is the one the run enforces.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,14 +52,12 @@ class RunPricing:
         target = self.target()
         if target is None:
             return
-        ops = model.template.ops
-        one = sum(1 for op in ops if len(op.qubits) == 1)
-        two = len(ops) - one
+        one, two, gateset = await asyncio.to_thread(self._gate_counts, model)
         shots = cfg.shots_per_circuit
         if cfg.quantum_target.startswith("qpu.") and client is not None:
             answer = await client.estimate(target, qubits=cfg.n_qubits, shots=shots, gates_1q=one, gates_2q=two)
             per = float(answer["estimated_total_cost"])
-            basis = (f"IonQ /jobs/estimate for one {cfg.n_qubits}-qubit circuit ({one} 1q + {two} 2q qis gates, "
+            basis = (f"IonQ /jobs/estimate for one {cfg.n_qubits}-qubit circuit ({one} 1q + {two} 2q {gateset} gates, "
                      f"{shots} shots): ${per:.4f}; priced per circuit (an upper bound where a job minimum "
                      f"applies per multi-circuit job)")
             self.price = CircuitPrice(per, "ionq-estimate", basis)
@@ -75,6 +74,20 @@ class RunPricing:
         if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:
             raise ConfigError("max_cost_usd", f"the run is estimated at ${planned * per:,.2f} "
                                               f"({planned:,} circuits), over the cap of ${cfg.max_cost_usd:,.2f}")
+
+    def _gate_counts(self, model: QuantumModel) -> tuple[int, int, str]:
+        """(1q, 2q, gateset) of the circuits the jobs carry: with native gates, the compiled form, which has
+        more 1q gates than the qis source (3 GPI/GPI2 pulses for an RY·RZ pair): priced from the source, the
+        'upper bound' was below what IonQ billed."""
+        ops = model.template.ops
+        gateset = "qis"
+        if self.config.use_native_gates:
+            from .compiler import NativeGateCompiler
+
+            compiler = NativeGateCompiler(self.config.native_target, optimize=self.config.enable_circuit_compression)
+            ops, gateset = compiler.compile_template(model.template).native_template.ops, "native"
+        one = sum(1 for op in ops if len(op.qubits) == 1)
+        return one, len(ops) - one, gateset
 
     def event(self, circuits: int) -> CostEstimate | None:
         """What `circuits` executed circuits cost, or None when the run is not priced."""

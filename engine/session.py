@@ -514,6 +514,8 @@ class EngineSession:
             status = self._stop_reason or "stopped"
             final_status = SessionStatus.STOPPED
             message = f"checkpoint written at step {result.steps}"
+            if result.stop_note and not self.qpu.note:
+                message = f"spend cap: {result.stop_note}; {message}"
         else:
             status, final_status = "completed", SessionStatus.FINISHED
             message = "early stopped" if result.status == "early_stopped" else ""
@@ -630,10 +632,12 @@ def release_free_memory() -> None:
 
 
 def exit_code(session: EngineSession) -> int:
-    """The CLI's exit code for a finished session: 0 ok, 2 bad config/data, 3 backend, 130 interrupted."""
+    """The CLI's exit code for a finished session: 0 ok, 2 bad config/data, 3 backend, 4 stopped before the end
+    (by its spend cap or a viewer's stop: `run --resume` continues it; `attach --headless` says 4 for it too),
+    130 interrupted."""
     finished = session.finished
     if finished is None or finished.status == "interrupted":
         return 130
     if finished.status == "failed" or session.failure_kind is not None:  # also: the report could not be written
         return 2 if session.failure_kind == "config" else 3 if session.failure_kind == "backend" else 1
-    return 0
+    return 4 if finished.status == "stopped" else 0

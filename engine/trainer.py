@@ -56,7 +56,7 @@ from .resume import (
     snapshot,
 )
 from .training_results import (
-    EpochRecord, EvalResult, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
+    EpochRecord, EvalResult, SpendCapReached, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
 )
 
 if TYPE_CHECKING:
@@ -275,7 +275,14 @@ class QuantumTrainer:
                 if not await self._train_epoch(model, train_data, at, result):
                     result.status = "early_stopped" if self._budget_hit else "stopped"
                     return result
-                await self._finish_epoch(model, train_data, val_data, at, result)
+                if self._stop:  # asked during the epoch's last step: the evaluation is left to the resume
+                    await self._stop_here(self._snapshot(model, at), result)
+                    return result
+                try:
+                    await self._finish_epoch(model, train_data, val_data, at, result)
+                except SpendCapReached as exc:  # the evaluation could not be paid for: position is unchanged
+                    await self._stop_here(self._snapshot(model, at), result, note=str(exc))
+                    return result
             self.state.epoch = at.epoch
             result.checkpoint = await self._write_checkpoint(self._snapshot(model, at)) or result.checkpoint
             return result
@@ -337,8 +344,21 @@ class QuantumTrainer:
                 self._flush_step_metrics()
                 result.checkpoint = await self._write_checkpoint(self._snapshot(model, at))
                 return False
-            await self._train_step(model, data, at, result)
+            before = self._snapshot(model, at) if self.config.max_cost_usd is not None else None
+            try:
+                await self._train_step(model, data, at, result)
+            except SpendCapReached as exc:  # the step's rng draws and optimizer state are those before it
+                await self._stop_here(before if before is not None else self._snapshot(model, at), result,
+                                      note=str(exc))
+                return False
         return True
+
+    async def _stop_here(self, state: dict[str, Any], result: TrainResult, *, note: str = "") -> None:
+        """Stop at `state` (a position before the work not done) with its checkpoint, as a stop request does."""
+        self._flush_step_metrics()
+        result.checkpoint = await self._write_checkpoint(state) or result.checkpoint
+        result.status = "stopped"
+        result.stop_note = note or result.stop_note
 
     async def _train_step(self, model: QuantumModel, data: Dataset, at: Position, result: TrainResult) -> None:
         """The next minibatch of the epoch's order: one optimizer step, its StepMetrics, a checkpoint when due."""

@@ -18,6 +18,11 @@ class TrainingError(RuntimeError):
     """Training cannot continue (e.g. circuits failed); the message names the step and the cause."""
 
 
+class SpendCapReached(TrainingError):
+    """A batch's job was not submitted: it would have taken the run's spend past `max_cost_usd`. The trainer
+    stops with a checkpoint at the step (or the evaluation) it could not pay for, which a resume redoes."""
+
+
 @dataclass
 class TrainerState:
     """Where the trainer is; read by the session and the UI."""
@@ -92,6 +97,7 @@ class TrainResult:
     wall_s: float = 0.0
     circuits: int = 0
     checkpoint: Path | None = None
+    stop_note: str = ""  # why the trainer stopped itself (a spend cap), for RunFinished's message
 
     @property
     def final_loss(self) -> float | None:

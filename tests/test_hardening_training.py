@@ -69,3 +69,48 @@ def test_early_stopping_stops_exactly_after_patience_epochs_without_improvement(
     cfg1 = cfg.model_copy(update={"early_stopping_patience": 1})
     result = asyncio.run(ScriptedValidation(cfg1, script).train(QuantumModel.from_config(cfg1, 2, 2), train, val))
     assert len(result.epochs) == expected_epochs(script, 1) == 3
+
+
+class CapAfter:
+    """The real manager, whose `n`-th batch the spend ledger refuses (as IonQSpendCapError does): no rows ran. SPSA runs 3 a step."""
+
+    def __init__(self, manager, n):
+        self.manager, self.n, self.calls = manager, n, 0
+
+    async def execute_batch(self, batch, *, shots, seed, purpose):
+        self.calls += 1
+        result = await self.manager.execute_batch(batch, shots=shots, seed=seed, purpose=purpose)
+        if self.calls == self.n:
+            from engine.batch.results import CircuitFailure
+
+            rows = result.probabilities.shape[0]
+            result.probabilities[:] = np.nan
+            result.failures = [CircuitFailure(i, "IonQSpendCapError", "would pass max_cost_usd") for i in range(rows)]
+        return result
+
+    def get_performance_stats(self):
+        return self.manager.get_performance_stats()
+
+
+def test_a_step_the_ledger_refuses_stops_with_a_checkpoint_from_before_it_and_resumes_bit_identically(tmp_path):
+    """A refused batch was a failed run with no checkpoint. The step's state (its SPSA draws) is the one from
+    before it, so a resume from that checkpoint computes what an uncapped run computes."""
+    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=24, epochs=2, batch_size=6, shots_per_circuit=100,
+                         seed=5, gradient_method="spsa", embeddings_to_store=False, max_cost_usd=10.0,
+                         checkpoint_interval=100)
+    data = load_dataset(cfg)
+    train, val = train_val_split(data, cfg.validation_split, cfg.seed)
+
+    def trainer(executor, directory):
+        return QuantumTrainer(cfg, executor, checkpoint_dir=directory)
+
+    full = asyncio.run(trainer(build_manager(cfg, LocalSimulatorBackend()), tmp_path / "a").train(
+        QuantumModel.from_config(cfg, train.n_features, 2), train, val))
+    capped = trainer(CapAfter(build_manager(cfg, LocalSimulatorBackend()), 8), tmp_path / "b")
+    stopped = asyncio.run(capped.train(QuantumModel.from_config(cfg, train.n_features, 2), train, val))
+    assert stopped.status == "stopped" and "not submitted" in stopped.stop_note and stopped.steps == 2
+    assert stopped.checkpoint is not None and stopped.checkpoint.name == "step-000002.json"
+    resumed = asyncio.run(trainer(build_manager(cfg, LocalSimulatorBackend()), tmp_path / "b").train(
+        QuantumModel.from_config(cfg, train.n_features, 2), train, val, resume_from=stopped.checkpoint))
+    assert resumed.status == "completed"
+    assert list(stopped.losses) + list(resumed.losses) == list(full.losses)

@@ -78,3 +78,37 @@ async def test_a_dry_run_prices_every_payload_of_a_step_and_runs_nothing(tmp_pat
     assert report.planned_usd > 0 and report.circuits == 3 * 3 + 12
     assert not _of(events, SpendUpdate)
     assert session.performance_report().ionq.dry_run.executed == 0
+
+
+async def test_a_stop_for_the_cap_in_an_epochs_last_step_leaves_its_evaluation_to_the_resume(tmp_path):
+    """Cap $200 at $5 a circuit: the lookahead asks for the stop during step 3, the epoch's last. The epoch's
+    evaluation (12 circuits) then ran anyway, half of it was refused by the ledger, and the run failed with no
+    checkpoint. Now it stops at the epoch's end with a checkpoint, and the resume evaluates that epoch first."""
+    import json
+
+    from engine.events import BatchExecuted, EpochFinished, RunFinished
+
+    rates = {**DEFAULT_RATES, "qpu.aria-1": Rate(0.01, 0.0, 0.0)}
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0, rates=rates)) as server:
+        session, finished, events = await _run(tmp_path, server, max_cost_usd=200.0, epochs=2)
+        assert finished.status == "stopped" and "spend cap" in finished.message, finished.message
+        assert finished.steps == 4 and not [e for e in events if isinstance(e, BatchExecuted)
+                                            and e.purpose == "validation"]
+        (checkpoint,) = (session.run_dir / "checkpoints").glob("step-*.json")
+        saved = json.loads(checkpoint.read_text())
+        assert (saved["step"], saved["epoch"], saved["position"]) == (4, 0, 4)
+
+        config = session.run_dir / "config.toml"
+        config.write_text(config.read_text().replace("max_cost_usd = 200.0", "max_cost_usd = 1000.0"))
+        backend = IonQBackend(IonQSettings(base_url=server.base_url, api_key=KEY, poll_initial=0.01, poll_cap=0.03),
+                              backend_name="qpu.aria-1", shots_default=100)
+        resumed = EngineSession.from_run_dir(session.run_dir, backend=backend)
+        again = await resumed.run()
+        await backend.close()
+    assert again.status == "completed", again.message
+    later = read_events(session.run_dir)[len(events):]
+    kinds = [(type(e).__name__, getattr(e, "purpose", None)) for e in later
+             if isinstance(e, (BatchExecuted, EpochFinished))]
+    assert kinds[:2] == [("BatchExecuted", "validation"), ("EpochFinished", None)]  # epoch 0's, first
+    assert [e.epoch for e in later if isinstance(e, EpochFinished)] == [0, 1]
+    assert isinstance(later[-1], RunFinished)

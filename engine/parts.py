@@ -72,6 +72,10 @@ async def _build_backend(config: TrainingConfig, on_job_update: JobListener) -> 
             from .qpu import noise_from_config
 
             noise = await noise_from_config(config)
+        elif config.noise_model != "ideal":  # a named model (aria-1, forte-1): it was never passed, so ignored
+            from .sim.noise import noise_model
+
+            noise = noise_model(config.noise_model)
         return BackendParts(LocalSimulatorBackend(seed=config.seed, noise=noise))
     from .backends.ionq_client import IonQSettings
 

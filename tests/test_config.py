@@ -279,7 +279,7 @@ def test_valid_combinations_are_accepted(kwargs):
         if name != "pinecone_api_key" and name != "dataset_path":
             assert getattr(config, name) == value
     if "dataset_path" in kwargs:
-        assert config.dataset_path == Path(kwargs["dataset_path"])
+        assert config.dataset_path == Path.cwd() / kwargs["dataset_path"]  # made absolute: a resume elsewhere finds it
 
 
 def test_pinecone_store_is_allowed_when_the_key_comes_from_env(monkeypatch):
@@ -448,7 +448,7 @@ PARSED = [
     ("max_cost_usd", "null", None),
     ("max_cost_usd", "40", 40.0),
     ("n_features", "3", 3),
-    ("dataset_path", "data/train.csv", Path("data/train.csv")),
+    ("dataset_path", "data/train.csv", Path.cwd() / "data/train.csv"),
     ("label_column", "species", "species"),
     ("ionq_api_url", "http://127.0.0.1:9000/v0.4/", "http://127.0.0.1:9000/v0.4"),
 ]

@@ -244,6 +244,22 @@ async def test_a_local_run_imitating_a_qpu_is_priced_by_the_published_formula(tm
     assert cost.usd == pytest.approx(0.60 * circuits)
 
 
+async def test_a_named_noise_model_is_simulated_on_the_local_backend_and_needs_shots(tmp_path):
+    """noise_model = "aria-1" was priced and turned adjoint off, but never reached the simulator: the run was ideal."""
+    from engine.sim.noise import NOISE_MODELS
+
+    runs = {}
+    for name in ("ideal", "aria-1", "forte-1"):
+        session, finished, _ = await _run(tiny(noise_model=name, shots_per_circuit=200, epochs=1,
+                                               gradient_method="spsa_parallel"), tmp_path / name)
+        assert finished.status == "completed", finished.message
+        assert session.manager.backend.noise is (None if name == "ideal" else NOISE_MODELS[name])
+        runs[name] = [e.loss for e in read_events(session.run_dir) if isinstance(e, StepMetrics)]
+    assert runs["aria-1"] != runs["ideal"]
+    with pytest.raises(ConfigError, match="noise_model: 'aria-1' is simulated on measured shots"):
+        tiny(noise_model="aria-1", shots_per_circuit=0)
+
+
 async def test_a_qpu_run_over_its_cost_cap_fails_before_any_circuit(tmp_path, monkeypatch):
     monkeypatch.setenv("IONQ_API_KEY", "cap-test-key")
     with EmulatorServer(EmulatorSettings(api_keys=("cap-test-key",))) as server:

@@ -6,8 +6,10 @@ The rules live in the annotations (not in the model) so that a single field type
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, SecretStr
 
 from ..fileio import user_path
+from ..quoting import quoted
 
 DEFAULT_IONQ_API_URL = "https://api.ionq.co/v0.4"
 SECRET_FIELDS: dict[str, str] = {"pinecone_api_key": "PINECONE_API_KEY", "quantum_api_key": "IONQ_API_KEY"}
@@ -97,4 +100,48 @@ def _check_ionq_api_version(value: str) -> str:
 IonQUrl = Annotated[str, AfterValidator(_check_url), AfterValidator(_check_ionq_api_version)]
 IndexName = Annotated[str, AfterValidator(_check_index_name)]
 Secret = Annotated[SecretStr, AfterValidator(_check_secret)]
-UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(user_path)]
+def _run_path(path: Path) -> Path:
+    """A path a run keeps in its config.toml: no control characters (a NUL failed the run ten steps in, naming
+    nothing), and absolute (made so against the working directory), because a resume from another folder read a
+    relative `checkpoint_directory` or `dataset_path` against its own folder: it found no checkpoint and started
+    over, or another file."""
+    text = str(path)
+    if not text.isprintable():
+        raise ValueError(f"must not hold a control character (a NUL, a line break), got {quoted(text)}")
+    return Path(os.path.abspath(path))
+
+
+def characterization_source(value: str) -> str:
+    """An IonQ target (`qpu.forte-1`) as given; a file path expanded and made absolute, as other run paths are."""
+    if value.startswith("qpu."):
+        return value
+    return str(_run_path(user_path(value)))
+
+
+def characterization_backend(path: str) -> str:
+    """The `backend` a characterization file's body names ("" when it cannot be read: loading it says why).
+    Kept per file version: the native gate family is asked for often, and reads it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return _body_backend(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=16)
+def _body_backend(path: str, mtime_ns: int, size: int) -> str:
+    if size > 16 * 2**20:
+        return ""
+    try:
+        with open(path, "rb") as handle:
+            body = json.loads(handle.read())
+    except (OSError, ValueError, RecursionError):
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("characterizations"), list) and body["characterizations"]:
+        body = body["characterizations"][0]  # a page of GET /backends/{b}/characterizations
+    backend = body.get("backend") if isinstance(body, dict) else None
+    return backend if isinstance(backend, str) else ""
+
+
+UserPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(user_path), AfterValidator(_run_path)]
+CharacterizationSource = Annotated[str, AfterValidator(characterization_source)]

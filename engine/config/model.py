@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..fileio import error_text
 from .errors import ConfigError, config_error
 from .fieldtext import choices_of, format_text, parse_text
-from .fieldtypes import DEFAULT_IONQ_API_URL, IndexName, IonQUrl, Secret, UserPath, env_secret
+from .fieldtypes import (DEFAULT_IONQ_API_URL, CharacterizationSource, IndexName, IonQUrl, Secret, UserPath,
+                         characterization_backend, env_secret)
 from .presets import PRESETS
 
 
@@ -66,7 +67,7 @@ class TrainingConfig(BaseModel):
     max_cost_usd: float | None = _f(
         None, group="backend", gt=0, description="Cost cap in USD for a QPU run; required before a QPU run starts"
     )
-    characterization: str | None = _f(
+    characterization: CharacterizationSource | None = _f(
         None, group="backend", min_length=1,
         description="A characterization JSON file, or an IonQ target (qpu.forte-1) whose latest one is read live",
     )
@@ -282,6 +283,9 @@ class TrainingConfig(BaseModel):
         problems: list[tuple[str, str]] = []
         if self.noise_model == "characterization" and self.characterization is None:
             problems.append(("characterization", "noise_model 'characterization' needs a JSON file or an IonQ target"))
+        if self.noise_model != "ideal" and self.shots_per_circuit == 0:  # noise is simulated on measured shots
+            problems.append(("noise_model", f"{self.noise_model!r} is simulated on measured shots: needs "
+                                            "shots_per_circuit > 0"))
         if self.noise_model == "characterization" and self.backend == "ionq":
             problems.append(("noise_model", "IonQ's cloud simulator takes named models only; 'characterization' "
                                             "runs on backend 'local' or 'emulator'"))
@@ -330,6 +334,13 @@ class TrainingConfig(BaseModel):
         for name in ("n_features", "data_noise"):
             if not synthetic and getattr(self, name) is not None:
                 problems.append((name, "only for synthetic data sets; unset it for dataset 'csv'"))
+        if synthetic and self.dataset_path is not None:  # a CSV named but a synthetic set trained: said, not ignored
+            problems.append(("dataset_path", f"only for dataset 'csv', got dataset {self.dataset!r} (set dataset = "
+                                             "'csv' to train on the file, or unset dataset_path)"))
+        if synthetic and self.label_column != "label":
+            problems.append(("label_column", f"only for dataset 'csv', got dataset {self.dataset!r}"))
+        if self.preflight_initializations == 1:
+            problems.append(("preflight_initializations", "a variance needs >= 2 initializations (0 = off), got 1"))
         if self.dataset in ("moons", "circles") and self.n_features not in (None, 2):
             problems.append(("n_features", f"dataset {self.dataset!r} is 2-dimensional, got {self.n_features}"))
         if self.dataset == "xor" and self.n_features == 1:
@@ -360,8 +371,10 @@ class TrainingConfig(BaseModel):
         """Native gate family to compile for: Forte (ZZ) for qpu.forte-1 or the forte-1 noise model, else Aria (MS)."""
         if self.quantum_target in ("qpu.forte-1", "qpu.forte-enterprise-1") or self.noise_model == "forte-1":
             return "forte"
-        if self.noise_model == "characterization" and "forte" in (self.characterization or ""):
-            return "forte"
+        if self.noise_model == "characterization" and self.characterization is not None:
+            source = self.characterization  # a target's name, or the backend its file's body names (not its name)
+            if "forte" in (source if source.startswith("qpu.") else characterization_backend(source)):
+                return "forte"
         return "aria"
 
     @property
@@ -394,7 +407,8 @@ class TrainingConfig(BaseModel):
                 problems.append(("dataset_path", error_text(exc)))
             else:
                 if not found:
-                    problems.append(("dataset_path", f"file not found: {self.dataset_path}"))
+                    what = "not a regular file" if self.dataset_path.exists() else "file not found"
+                    problems.append(("dataset_path", f"{what}: {self.dataset_path}"))
         if problems:
             raise ConfigError(problems[0][0], problems[0][1], problems=problems)
 

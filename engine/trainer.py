@@ -342,6 +342,8 @@ class QuantumTrainer:
                 self.state.status = "running"
             if self._stop or self._budget_exhausted():
                 self._flush_step_metrics()
+                if self._budget_hit and at.position and result.losses:  # mid-epoch: no epoch end will say it
+                    self._emit_shots_spent(at.epoch, result.losses[-1])  # the last minibatch's, as first_loss is
                 result.checkpoint = await self._write_checkpoint(self._snapshot(model, at))
                 return False
             before = self._snapshot(model, at) if self.config.max_cost_usd is not None else None
@@ -425,14 +427,18 @@ class QuantumTrainer:
                              None if va is None else va.accuracy, knn)
         emit_to(self.bus, EpochFinished(epoch=epoch, train_loss=tr.loss, train_accuracy=tr.accuracy,
                                         val_loss=record.val_loss, val_accuracy=record.val_accuracy))
+        self._emit_shots_spent(epoch, tr.loss)
+        return record
+
+    def _emit_shots_spent(self, epoch: int, train_loss: float) -> None:
+        """Shots per unit of training-loss decrease so far (runs that measure shots)."""
         if self.config.shots_per_circuit and self._first_loss is not None:
-            drop = self._first_loss - tr.loss
+            drop = self._first_loss - train_loss
             emit_to(self.bus, ShotsSpent(
                 epoch=epoch, step_shots=self._step_shots, total_shots=self._runner.shots_spent,
-                first_loss=self._first_loss, train_loss=tr.loss,
+                first_loss=self._first_loss, train_loss=train_loss,
                 shots_per_loss=self._step_shots / drop if drop > 0 else None,
             ))
-        return record
 
     # ----- checkpoints -----
 

@@ -488,6 +488,26 @@ async def test_cancel_all_cancels_in_flight_jobs_when_a_run_is_stopped(emu):
         assert (await c.get_job(ids[0]))["status"] == "canceled"
 
 
+async def test_a_cancel_that_fails_returns_no_ids_and_warns_naming_them(emu, caplog):
+    """The session logged "cancelled 1 IonQ job(s)" right after "could not cancel 1 IonQ job(s)"."""
+    emu.reset(timing=Timing(queue_s=60.0), faults=(Fault("500", "PUT /jobs/status/cancel", count=50),))
+    async with client(emu) as c:
+        be = IonQBackend(c)
+        task = asyncio.create_task(be.run(batch_of(4)))
+        for _ in range(200):
+            if be.in_flight:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (job_id,) = be.in_flight
+        with caplog.at_level(logging.WARNING, logger="engine.ionq"):
+            assert await be.cancel_all() == []
+        assert be.in_flight == [job_id]  # still running at IonQ, as far as we know
+    assert f"could not cancel 1 IonQ job(s) ({job_id})" in caplog.text
+
+
 async def test_a_failed_chunk_cancels_the_batchs_other_jobs_and_names_its_rows(emu):
     # Each job takes 3 s, one at a time: the failure is seen long before another job can complete, even on a
     # loaded machine (with 0.3 s one job completed first in a full run). The test does not wait for them.

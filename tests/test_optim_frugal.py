@@ -10,7 +10,7 @@ from helpers import local_trainer
 from engine.backends.local import LocalSimulatorBackend
 from engine.config import ConfigError, TrainingConfig
 from engine.data import load_dataset, train_val_split
-from engine.events import EventBus, Log, StepMetrics
+from engine.events import EventBus, Log, ShotsSpent, StepMetrics
 from engine.gradients import PARAMETER_SHIFT, rademacher, spsa_gains, spsa_gradient, spsa_rows
 from engine.model import QuantumModel
 from engine.optimizers.qnspsa import QNSPSAMetric, metric_sample, overlap_offsets, overlap_rows, overlap_template
@@ -231,6 +231,16 @@ def test_trainer_shot_adaptive_stops_at_the_shot_budget():
     spent = sum(e.shots for e in events if isinstance(e, StepMetrics))
     assert 6_000 <= spent < 6_000 + max(e.shots for e in events if isinstance(e, StepMetrics))
     assert any(isinstance(e, Log) and "shot budget exhausted" in e.message for e in events)
+
+
+def test_a_budget_stop_mid_epoch_still_says_the_shots_it_spent_per_unit_of_loss():
+    """The run stopped before any epoch end, so no ShotsSpent came, and the report said "exact expectations"."""
+    trainer, result, events = _run(gradient_method="spsa_parallel", shots_per_circuit=20, shot_budget=1_000,
+                                   epochs=5, log_interval=1)
+    assert result.status == "early_stopped" and not result.epochs  # inside the first epoch
+    (spent,) = [e for e in events if isinstance(e, ShotsSpent)]
+    assert spent.step_shots == sum(e.shots for e in events if isinstance(e, StepMetrics)) >= 1_000
+    assert spent.train_loss == result.losses[-1] and spent.first_loss == result.losses[0]
 
 
 @pytest.mark.parametrize("method", ["shot_adaptive", "qnspsa"])

@@ -307,20 +307,23 @@ class IonQBackend:
         out.jobs = list(await asyncio.gather(*(one(c) for c in chunks)))
         return out
 
-    async def _cancel(self, ids: list[str]) -> None:
+    async def _cancel(self, ids: list[str]) -> bool:
+        """Cancel `ids`; False (and a warning naming them) when IonQ could not be asked."""
         if not ids:
-            return
+            return True
         try:
             await self.client.cancel_many(ids)
         except IonQError as e:
-            log.warning("could not cancel %d IonQ job(s): %s", len(ids), e)
-            return
+            log.warning("could not cancel %d IonQ job(s) (%s): %s; they may still run and be billed",
+                        len(ids), ", ".join(ids), e)
+            return False
         for job_id in ids:
             self._in_flight.pop(job_id, None)
+        return True
 
     async def cancel_all(self) -> list[str]:
         """Cancel every job still in flight (used on stop), and any job a cut-short POST created after all;
-        returns their ids."""
+        returns the ids cancelled (none when the cancel failed: its warning names them, not a "cancelled" line)."""
         ids = list(self._in_flight)
         for client_id, chunk in list(self._orphans.items()):
             try:
@@ -334,8 +337,7 @@ class IonQBackend:
                     ids.append(job_id)
                     if self.spend is not None and all(j.job_id != job_id for j in self.spend.jobs):
                         await self._settle(chunk, job_id)
-        await self._cancel(ids)
-        return ids
+        return ids if await self._cancel(ids) else []
 
     async def close(self) -> None:
         if self._owns_client:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import os
 import signal
 import sys
 import time
@@ -497,6 +498,12 @@ class QStoreApp(App[None]):
             self.switch_mode("config")
             return
         config = self.config
+        if config.runs_dir is not None and os.path.abspath(config.runs_dir) != os.path.abspath(self.runs_dir):
+            # The app's runs live in one folder (its Runs screen lists it); a run started elsewhere went there anyway
+            # while its config.toml named the other folder.
+            self._config_refused(ConfigError("runs_dir", f"the app keeps its runs in {self.runs_dir}; to use "
+                                                         f"{config.runs_dir}, start it with --runs-dir {config.runs_dir}"))
+            return
         try:
             config.check_runnable()
         except ConfigError as exc:

@@ -355,3 +355,24 @@ async def test_an_editor_focused_as_its_form_is_swapped_out_does_not_keep_the_ke
         assert app.focused is None or app.focused.is_attached, f"focus stayed on a removed {app.focused!r}"
         await pilot.press("2")
         assert app.current_mode == "training"
+
+
+async def test_a_runs_dir_other_than_the_apps_is_refused_at_start_not_ignored(tmp_path, app_factory):
+    """The run went to the app's folder while its config.toml named the typed one, which was never created."""
+    app = app_factory(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("monitoring")
+        await type_into(pilot, screen, "runs_dir", str(tmp_path / "elsewhere"))
+        assert app.config.runs_dir == tmp_path / "elsewhere" and not app.config_problems
+        app.action_start()
+        await pilot.pause()
+        assert app.bridge.session is None
+        assert any(f"runs_dir: the app keeps its runs in {tmp_path / 'runs'}" in n.message
+                   and f"--runs-dir {tmp_path / 'elsewhere'}" in n.message for n in app._notifications)
+        await type_into(pilot, screen, "runs_dir", str(tmp_path / "runs"))  # its own folder: no objection
+        app.action_start()
+        await pilot.pause()
+        assert app.bridge.session is not None
+        app.bridge.stop()
+        await app.workers.wait_for_complete()

@@ -39,13 +39,15 @@ def _scrub(text: str) -> str:
 
 def _masked_argv(argv: list[str]) -> list[str]:
     """argv with the value of any secret field assignment (`quantum_api_key=...`, in `--set K=V` or `--set=K=V`)
-    masked: the CLI refuses them, but a crash log must not depend on that."""
+    masked: the CLI refuses them, but a crash log must not depend on that; and the password of any URL (a sweep's
+    `--storage postgresql://user:pw@host/db`, `--storage=...` or an abbreviated `--stor`) masked."""
     import re
 
     from engine.config.fieldtypes import MASK, SECRET_FIELDS
+    from engine.sweep.storage import mask_url
 
     assignment = re.compile(rf"\b({'|'.join(map(re.escape, SECRET_FIELDS))})(\s*=).*", re.DOTALL)
-    return [assignment.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", arg) for arg in argv]
+    return [mask_url(assignment.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", arg)) for arg in argv]
 
 
 def _report(exc: BaseException, what: str, context: list[str]) -> str:

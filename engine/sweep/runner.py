@@ -10,15 +10,18 @@ workers, one host process warms up once and forks them (host.py): no worker pays
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..config import ConfigError, TrainingConfig
 from .budget import StudyCost, check_study_cap, study_cost
-from .storage import Heartbeat, default_storage_url, open_storage
+from .storage import Heartbeat, default_storage_url, mask_url, open_storage, sqlite_path
 from .host import WorkerHost
-from .study import SweepSpec, create_study, load_spec, load_study
+from .study import SweepSpec, check_study_name, create_study, load_spec, load_study
 from .summary import SweepSummary, importances, summarize, write_summary
 from .worker import WorkerJob, work
 
@@ -73,16 +76,36 @@ def start_sweep(spec: SweepSpec, options: SweepOptions, *, confirm: Callable[[St
     return run_workers(spec.study, options, on_progress=on_progress, host=host)
 
 
+def stored_spec(study: str, options: SweepOptions) -> SweepSpec | None:
+    """The spec an existing study was created with (what `--study NAME` alone resumes), None if there is none;
+    a missing SQLite file is not created."""
+    import optuna
+
+    check_study_name(study)
+    url = options.url
+    if url.startswith("sqlite") and not sqlite_path(url).is_file():
+        return None
+    storage = open_storage(url, options.heartbeat, create=False)
+    if study not in optuna.get_all_study_names(storage):
+        return None
+    return load_spec(load_study(study, storage))
+
+
 def check_joinable(options: SweepOptions) -> None:
-    """A study made elsewhere is only reachable through the storage it was made on."""
+    """A study made elsewhere is only reachable through the storage it was made on, which a join never creates."""
     if options.storage_url is None:
         raise ConfigError("storage", "--join needs --storage URL (the study's shared storage)")
+    url = options.storage_url
+    if url.startswith("sqlite") and not sqlite_path(url).is_file():
+        raise ConfigError("storage", f"{mask_url(url)}: no such database file (a join needs the study's existing "
+                                     "storage)")
 
 
 def join_sweep(study: str, options: SweepOptions, *, on_progress: Progress | None = None) -> SweepSummary:
     """Workers on this machine for a study created elsewhere (same storage)."""
     check_joinable(options)
-    handle = load_study(study, open_storage(options.url, options.heartbeat))  # refuses an unknown study up front
+    # Refuses an unknown study up front; creates no database (a mistyped SQLite path made folders and an empty file).
+    handle = load_study(study, open_storage(options.url, options.heartbeat, create=False))
     return run_workers(study, options, on_progress=on_progress, sdk=warm_sdk(load_spec(handle).base))
 
 
@@ -108,7 +131,8 @@ def run_workers(study: str, options: SweepOptions, *, on_progress: Progress | No
     try:
         if host is None:
             reporter()
-            work(job, on_trial=lambda _: reporter())
+            with reporter.every(options.report_s):  # while a trial runs, too (as with a host)
+                work(job, on_trial=lambda _: reporter())
             return _final(handle, options, on_progress, None)
         host.send(job)
         try:
@@ -148,8 +172,38 @@ class _Reporter:
         self.handle, self.options, self.on_progress = handle, options, on_progress
         self._complete = -1
         self._importances: dict[str, float] = {}
+        self._lock = threading.Lock()  # the worker's calls and the timer's
+        self._error: Exception | None = None
+
+    @contextmanager
+    def every(self, period_s: float) -> Iterator[None]:
+        """Report from a thread every `period_s` while the block runs (the in-process worker's trial); an error
+        the thread met (a full disk) is raised when the block ends."""
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(period_s):
+                try:
+                    self()
+                except Exception as exc:  # noqa: BLE001 - handed to the main thread below
+                    self._error = exc
+                    return
+
+        thread = threading.Thread(target=loop, name="sweep-report", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+        if self._error is not None:
+            raise self._error
 
     def __call__(self) -> None:
+        with self._lock:
+            self._report()
+
+    def _report(self) -> None:
         summary = summarize(self.handle, self.options.url)
         complete = summary.counts.get("complete", 0)
         if complete != self._complete:

@@ -23,11 +23,13 @@ ConfigError naming the field before the study starts.
 
 from __future__ import annotations
 
-import itertools
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Union
 
@@ -101,22 +103,40 @@ class SearchSpace:
                 values[name] = typing.cast(Choice, trial.suggest_categorical(name, list(p.choices)))
         return values
 
-    def grid(self) -> list[dict[str, Choice]]:
-        """Every combination (grid sampler): floats need a `step`; refused naming the field otherwise."""
-        axes: list[list[Choice]] = []
+    def _axes(self) -> list[tuple[int, Callable[[int], Choice]]]:
+        """Each field's grid points as (count, index -> value), never listed: a fine step makes billions.
+        Floats need a `step` (and no log): refused naming the field otherwise."""
+        axes: list[tuple[int, Callable[[int], Choice]]] = []
         for name, p in self.params.items():
             if isinstance(p, Categorical):
-                axes.append(list(p.choices))
+                axes.append((len(p.choices), p.choices.__getitem__))
             elif isinstance(p, IntRange):
                 if p.log:
                     raise ConfigError(name, "a log-scale int range has no grid: give choices instead")
-                axes.append(list(range(p.low, p.high + 1, p.step)))
+                axes.append(((p.high - p.low) // p.step + 1, partial(_int_point, p)))
             else:
                 if p.step is None or p.log:
                     raise ConfigError(name, "the grid sampler needs a float range with a step (and no log)")
-                n = int(math.floor((p.high - p.low) / p.step + 1e-9)) + 1
-                axes.append([p.low + i * p.step for i in range(n)])
-        return [dict(zip(self.params, combo)) for combo in itertools.product(*axes)]
+                low, step = Decimal(repr(p.low)), Decimal(repr(p.step))  # decimal: 0.1 + 2 * 0.1 is 0.3, in range
+                count = int((Decimal(repr(p.high)) - low) / step) + 1
+                axes.append((count, partial(_float_point, p.high, low, step)))
+        return axes
+
+    def grid_size(self) -> int:
+        return math.prod(n for n, _ in self._axes())
+
+    def grid(self, start: int = 0, stop: int | None = None) -> list[dict[str, Choice]]:
+        """Combinations `start` to `stop` (grid sampler), in itertools.product's order: the last field fastest."""
+        axes = self._axes()
+        total = math.prod(n for n, _ in axes)
+        out = []
+        for k in range(start, total if stop is None else min(total, stop)):
+            values: list[Choice] = []
+            for n, value in reversed(axes):
+                k, i = divmod(k, n)
+                values.append(value(i))
+            out.append(dict(zip(self.params, reversed(values))))
+        return out
 
     def to_toml_dict(self) -> dict[str, dict[str, object]]:
         """The space as the TOML tables it came from (stored with the study so `--join` needs no file)."""
@@ -130,6 +150,14 @@ class SearchSpace:
                     entry["step"] = p.step
                 out[name] = entry
         return out
+
+
+def _int_point(p: IntRange, i: int) -> Choice:
+    return p.low + i * p.step
+
+
+def _float_point(high: float, low: Decimal, step: Decimal, i: int) -> Choice:
+    return min(high, float(low + i * step))
 
 
 def _field_kind(name: str) -> str:
@@ -156,6 +184,26 @@ def _number(name: str, key: str, value: object, *, integer: bool) -> float:
     return value
 
 
+_KIND_NAMES = {"bool": "true or false", "int": "an integer", "float": "a number", "other": "a string"}
+
+
+def _choice(name: str, field_kind: str, value: object) -> Choice:
+    """A choice of the field's own type, strictly: no true for a number, no 0 for a bool, no "0.2" for a float
+    (pydantic would coerce each); a float field's integer becomes a float."""
+    if isinstance(value, bool):
+        if field_kind == "bool":
+            return value
+    elif isinstance(value, int) and field_kind in ("int", "float"):
+        return float(value) if field_kind == "float" else value
+    elif isinstance(value, float) and field_kind == "float":
+        if not math.isfinite(value):
+            raise ConfigError(name, f"choice {value!r} must be finite")
+        return value
+    elif isinstance(value, str) and field_kind == "other":
+        return value
+    raise ConfigError(name, f"choice {value!r} is not {_KIND_NAMES[field_kind]} (this field's type)")
+
+
 def _parse_param(name: str, table: object) -> Param:
     if not isinstance(table, dict):
         raise ConfigError(name, "expected a table: [name] with type = \"float\" | \"int\" | \"categorical\"")
@@ -174,11 +222,10 @@ def _parse_param(name: str, table: object) -> Param:
         choices = table.get("choices")
         if not isinstance(choices, list) or not choices:
             raise ConfigError(name, "choices must be a non-empty list")
-        if any(not isinstance(c, (str, int, float, bool)) for c in choices):
-            raise ConfigError(name, "choices must be strings, numbers or booleans")
-        if len(set(map(repr, choices))) != len(choices):
+        typed = tuple(_choice(name, field_kind, c) for c in choices)
+        if len(set(typed)) != len(typed):  # by value: 1 and 1.0 are one choice
             raise ConfigError(name, "choices must not repeat")
-        return Categorical(tuple(choices))
+        return Categorical(typed)
     if field_kind != kind:
         raise ConfigError(name, f"a {kind} range does not suit this {field_kind} field"
                                 + (": use type = \"categorical\"" if field_kind in ("bool", "other") else ""))
@@ -201,6 +248,8 @@ def _parse_param(name: str, table: object) -> Param:
             raise ConfigError(name, f"step must be > 0, got {step:g}")
         if log:
             raise ConfigError(name, "a range cannot have both log and step")
+        if (Decimal(repr(high)) - Decimal(repr(low))) % Decimal(repr(step)):  # as Optuna reckons it
+            raise ConfigError(name, f"step {step:g} does not divide the range {low:g} to {high:g}")
     if integer:
         return IntRange(int(low), int(high), log=log, step=int(step) if step is not None else 1)
     return FloatRange(float(low), float(high), log=log, step=float(step) if step is not None else None)

@@ -14,10 +14,13 @@ import socket
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from ..fileio import atomic_write_bytes
+from pydantic import TypeAdapter, ValidationError
+
+from ..fileio import atomic_write_bytes, write_error
 from .storage import mask_url, sweeps_dir
 
 if TYPE_CHECKING:
@@ -137,12 +140,22 @@ def write_summary(runs_dir: Path, summary: SweepSummary) -> Path:
                               json.dumps(asdict(summary), indent=1, default=str).encode())
 
 
+@lru_cache(maxsize=1)
+def _summary_type() -> TypeAdapter[SweepSummary]:
+    return TypeAdapter(SweepSummary)
+
+
 def read_summary(path: Path) -> SweepSummary:
-    """A study.json back into a SweepSummary (ValueError naming the file when it is not one)."""
+    """A study.json back into a SweepSummary, every field of its type, strictly (ValueError naming the file and
+    the first field at fault when it is not one: "x", null, counts a list)."""
     try:
-        data = json.loads(Path(path).read_text())
-        best = data.pop("best")
-        trials = [TrialRow(**t) for t in data.pop("trials")]
-        return SweepSummary(**data, trials=trials, best=TrialRow(**best) if best else None)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"{path}: not a sweep summary: {exc}") from None
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        reason = write_error(path, exc, action="cannot read").reason
+        raise ValueError(f"{path}: not a sweep summary ({reason})") from None
+    try:
+        return _summary_type().validate_json(text, strict=True)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(map(str, first["loc"])) or "the file"
+        raise ValueError(f"{path}: not a sweep summary ({where}: {first['msg']})") from None

@@ -2,6 +2,7 @@
 
     qstore-tui sweep --config base.toml --space space.toml --trials 20 [--workers 2] [--sampler tpe]
                      [--prune median] [--study NAME] [--storage URL] [--yes]
+    qstore-tui sweep --study NAME [--storage URL]          (resume: what is not given comes from the study)
     qstore-tui sweep --join NAME --storage postgresql://user@host/db [--workers K]   (another machine)
     qstore-tui sweep --status NAME [--follow]                                          (the study.json)
 """
@@ -19,7 +20,8 @@ from .command import EXIT_INTERRUPTED, EXIT_OK, Command
 from .options import build_config, config_options, confirm_spend, path_argument, runs_dir, runs_dir_option
 
 if TYPE_CHECKING:
-    from engine.sweep import StudyCost, SweepOptions, SweepSummary
+    from engine.config import TrainingConfig
+    from engine.sweep import StudyCost, SweepOptions, SweepSpec, SweepSummary
 
 STORAGE_ENV = "QSTORE_SWEEP_STORAGE"
 EXIT_INCOMPLETE = 4  # the sweep has trials waiting or running: not an error, but not done
@@ -31,9 +33,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, metavar="N", help="trials in the study")
     p.add_argument("--workers", type=int, default=None, metavar="K",
                    help="worker processes here (default: one per core)")
-    p.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe")
-    p.add_argument("--prune", choices=("median", "none"), default="median")
-    p.add_argument("--study", metavar="NAME", help="study name (an existing one resumes)")
+    p.add_argument("--sampler", choices=("tpe", "random", "grid"), default=None, help="default: tpe, or the study's")
+    p.add_argument("--prune", choices=("median", "none"), default=None, help="default: median, or the study's")
+    p.add_argument("--study", metavar="NAME",
+                   help="study name (an existing one resumes; --space, --trials and the config default to its own)")
     p.add_argument("--join", metavar="NAME", help="run workers for a study created elsewhere (needs --storage)")
     p.add_argument("--status", metavar="NAME", help="print a sweep's trials from its study.json")
     p.add_argument("--follow", action="store_true", help="with --status: follow until the sweep finishes")
@@ -50,14 +53,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.config import ConfigError
 
-    modes = [m for m in ("join", "status") if getattr(args, m)]
-    if len(modes) > 1 or (modes and (args.space or args.trials)):
+    modes = [m for m in ("join", "status") if getattr(args, m) is not None]  # an empty name is refused, not skipped
+    if len(modes) > 1 or (modes and (args.space is not None or args.trials is not None)):
         raise ConfigError(None, "give one of: --space/--trials (a new or resumed sweep), --join NAME, --status NAME")
-    if args.status:
+    if args.status is not None:
         return _status(args)
     if args.heartbeat < 1:
         raise ConfigError("heartbeat", f"must be >= 1 second, got {args.heartbeat}")
-    if args.join:
+    if args.join is not None:
         return _join(args)
     return _start(args)
 
@@ -74,31 +77,63 @@ def _options(args: argparse.Namespace, root: Path) -> SweepOptions:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from engine.config import ConfigError
     from engine.runs import new_run_id
-    from engine.sweep import SweepSpec, load_space, start_sweep
+    from engine.sweep import start_sweep
     from engine.sweep.runner import SweepCancelled
-    from engine.sweep.study import check_study_name, check_trials
+    from engine.sweep.study import check_study_name
 
-    if args.space is None or args.trials is None:
-        raise ConfigError("space" if args.space is None else "trials", "a sweep needs --space FILE and --trials N")
+    name = check_study_name(args.study if args.study is not None else f"sweep-{new_run_id()}")
     base = build_config(args)
-    if base is None:
-        raise ConfigError("config", "a sweep needs a base config: --config FILE, --preset NAME or --set")
-    space = load_space(args.space, base)
-    name = check_study_name(args.study or f"sweep-{new_run_id()}")
-    spec = SweepSpec(study=name, base=base, space=space, trials=check_trials(args.trials), sampler=args.sampler,
-                     prune=args.prune, max_cost_usd=base.max_cost_usd)
     root = runs_dir(args, base)
     options = _options(args, root)
-    print(f"sweep {name}: {args.trials} trials over {', '.join(space.params)} ({args.sampler}, prune {args.prune}),"
-          f" {options.n_workers} worker(s), storage {_masked(options.url)}")
+    spec = _spec(args, name, base, options)
+    print(f"sweep {name}: {spec.trials} trials over {', '.join(spec.space.params)} ({spec.sampler}, prune "
+          f"{spec.prune}), {options.n_workers} worker(s), storage {_masked(options.url)}")
     try:
         summary = start_sweep(spec, options, confirm=lambda cost: _confirm(cost, args.yes), on_progress=_Printer())
     except SweepCancelled as exc:  # the user answered no: nothing started, nothing charged; not a bug
         print(f"sweep {name} not started: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return _finish(summary)
+
+
+def _spec(args: argparse.Namespace, name: str, base: TrainingConfig | None, options: SweepOptions) -> SweepSpec:
+    """The sweep's spec from the options; for an existing study, what they leave out is the study's own (its
+    space, planned trials, base config, sampler and pruner: `--study NAME` alone resumes it). Grid refusals
+    name the space file and come before the sweep is announced."""
+    from engine.config import ConfigError
+    from engine.sweep import SweepSpec, load_space
+    from engine.sweep.runner import stored_spec
+    from engine.sweep.study import check_grid, check_resume, check_trials
+
+    if args.trials is not None:
+        check_trials(args.trials)
+    stored = stored_spec(name, options) if args.study is not None else None
+    if stored is None and (args.space is None or args.trials is None):
+        raise ConfigError("space" if args.space is None else "trials",
+                          "a sweep needs --space FILE and --trials N (or --study NAME of an existing sweep)")
+    if base is None:
+        if stored is None:
+            raise ConfigError("config", "a sweep needs a base config: --config FILE, --preset NAME or --set")
+        base = stored.base
+    if args.space is not None:
+        space = load_space(args.space, base)
+    else:
+        assert stored is not None  # refused above
+        space = stored.space
+    trials = max(args.trials or 0, stored.trials if stored is not None else 0)
+    sampler = args.sampler or (stored.sampler if stored is not None else "tpe")
+    spec = SweepSpec(study=name, base=base, space=space, trials=trials, sampler=sampler,
+                     prune=args.prune or (stored.prune if stored is not None else "median"),
+                     max_cost_usd=base.max_cost_usd)
+    if stored is not None:
+        check_resume(spec, stored.attrs())
+    if sampler == "grid":
+        try:
+            check_grid(space, trials)
+        except ConfigError as exc:
+            raise (exc.in_file(args.space) if args.space is not None else exc) from None
+    return spec
 
 
 def _join(args: argparse.Namespace) -> int:
@@ -164,8 +199,10 @@ def follow_sweep(root: Path, study: str, *, follow: bool) -> int:
     runner is found gone (killed: nothing would update the file again)."""
     from engine.config import ConfigError
     from engine.sweep import read_summary, runner_gone, summary_path
+    from engine.sweep.study import check_study_name
 
-    path = summary_path(root, study)
+    path = summary_path(root, check_study_name(study, "status"))  # a folder of sweeps/, never '..' or ''
+
     if not path.is_file():
         raise ConfigError("status", f"no sweep {study!r} in {path.parent.parent} (no {path.name})")
     printer = _Printer()
@@ -179,10 +216,18 @@ def follow_sweep(root: Path, study: str, *, follow: bool) -> int:
             break
         if runner_gone(summary):
             print(f"sweep {study}: its runner (pid {summary.writer_pid}) exited before the sweep finished; "
-                  f"resume it with `qstore-tui sweep --study {study}`", file=sys.stderr)
+                  f"resume it with `{_resume_command(root, summary)}`", file=sys.stderr)
             break
         time.sleep(0.5)
     return _finish(summary)
+
+
+def _resume_command(root: Path, summary: SweepSummary) -> str:
+    """What resumes the sweep: its name (the study holds the rest), and its storage when not the default one."""
+    from engine.sweep import default_storage_url, mask_url
+
+    storage = "" if summary.storage == mask_url(default_storage_url(root)) else f" --storage {summary.storage}"
+    return f"qstore-tui sweep --study {summary.study}{storage}"
 
 
 COMMAND = Command(name="sweep", help="a hyperparameter sweep on Optuna (each trial a run)", run=run,

@@ -99,7 +99,7 @@ def calibrate(probs: FloatArray, shots: int) -> ReadoutCalibration:
 def from_spam_fidelity(spam: float, n_qubits: int, source: str) -> ReadoutCalibration:
     """A symmetric calibration from a SPAM fidelity (a characterization's `fidelity.spam.median`)."""
     if not 0.5 < spam <= 1.0:
-        raise MitigationError(f"fidelity.spam.median must be in (0.5, 1], got {spam}")
+        raise MitigationError(f"fidelity.spam.median must be in (0.5, 1] (at 0.5 a reading says nothing), got {spam}")
     e = 1.0 - spam
     return ReadoutCalibration((e,) * n_qubits, (e,) * n_qubits, source)
 

@@ -71,7 +71,8 @@ class RunPricing:
         self.planned = planned
         emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
                          f"${planned * per:,.2f} ({self.price.source})"))
-        if cfg.requires_cost_confirmation and cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd:
+        over = cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd
+        if cfg.requires_cost_confirmation and over and not cfg.dry_run:  # a dry run is priced, never charged
             raise ConfigError("max_cost_usd", f"the run is estimated at ${planned * per:,.2f} "
                                               f"({planned:,} circuits), over the cap of ${cfg.max_cost_usd:,.2f}")
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .backends.ionq_client import IonQClient
     from .backends.ionq_run import QpuRun, QpuRunSettings
     from .circuits.template import CircuitBatch
+    from .mitigation import ReadoutCalibration
     from .model import QuantumModel
     from .sim.noise import NoiseModel
 
@@ -42,7 +43,7 @@ def qpu_settings(cfg: TrainingConfig) -> QpuRunSettings:
         target=cfg.quantum_target, shots=max(1, cfg.shots_per_circuit), native=cfg.use_native_gates,
         max_cost_usd=cfg.max_cost_usd, session_max_jobs=cfg.ionq_session_max_jobs,
         session_max_minutes=cfg.ionq_session_max_minutes, debiasing=cfg.ionq_debiasing,
-        aggregation=cfg.ionq_aggregation,
+        aggregation=cfg.ionq_aggregation, dry_run=cfg.dry_run,
     )
 
 
@@ -52,7 +53,19 @@ async def characterization_body(cfg: TrainingConfig) -> tuple[dict[str, Any], st
     if source is None:
         raise ConfigError("characterization", "not set")
     if source.startswith("qpu."):
-        return await _live(cfg, source)
+        body, origin = await _live(cfg, source)
+    else:
+        body, origin = _from_file(source)
+    from .sim.noise import CharacterizationError, check_characterization
+
+    try:  # every use (noise, mitigation, connectivity, the emulator) refuses the same mistyped figures
+        check_characterization(body)
+    except CharacterizationError as e:
+        raise ConfigError("characterization", f"{origin}: {e}") from None
+    return body, origin
+
+
+def _from_file(source: str) -> tuple[dict[str, Any], str]:
     try:
         path = user_path(source)
     except ValueError as e:
@@ -63,6 +76,8 @@ async def characterization_body(cfg: TrainingConfig) -> tuple[dict[str, Any], st
         raise ConfigError("characterization", f"{path}: cannot read it: {e.strerror or e}") from None
     except ValueError as e:
         raise ConfigError("characterization", f"{path}: not valid JSON: {e}") from None
+    except RecursionError:  # json's recursion limit: a hostile or broken file, never an internal error
+        raise ConfigError("characterization", f"{path}: nested too deeply to be a characterization") from None
     if isinstance(body, Mapping) and isinstance(body.get("characterizations"), list):
         items = body["characterizations"]
         body = items[0] if items else None  # a saved page: IonQ lists the newest first
@@ -74,10 +89,17 @@ async def characterization_body(cfg: TrainingConfig) -> tuple[dict[str, Any], st
 async def _live(cfg: TrainingConfig, target: str) -> tuple[dict[str, Any], str]:
     from .backends.ionq_backends import latest_characterization
     from .backends.ionq_client import IonQSettings
+    from .backends.ionq_errors import IonQBadRequestError
 
     key = cfg.quantum_api_key.get_secret_value() if cfg.quantum_api_key else None
-    async with IonQSettings(base_url=cfg.ionq_api_url, api_key=key or "-").client() as client:
-        char = await latest_characterization(client, target)  # no key needed: characterizations are public
+    try:
+        async with IonQSettings(base_url=cfg.ionq_api_url, api_key=key or "-").client() as client:
+            char = await latest_characterization(client, target)  # no key needed: characterizations are public
+    except IonQBadRequestError as e:
+        if e.status != 404:  # anything else is IonQ's to explain, not a wrong field
+            raise
+        raise ConfigError("characterization", f"IonQ has no backend {target!r} (404 from {cfg.ionq_api_url}); "
+                                              "give a QPU target such as qpu.forte-1, or a JSON file") from None
     if char is None:
         raise ConfigError("characterization", f"IonQ lists no characterization for {target!r}")
     return dict(char.body), f"{target} characterization {char.id} ({char.date}), read live"
@@ -110,19 +132,33 @@ async def with_readout_mitigation(cfg: TrainingConfig, backend: Backend) -> Back
     """`backend`, or it wrapped in readout mitigation (calibration circuits, or the characterization's SPAM)."""
     if cfg.readout_mitigation == "off":
         return backend
-    from .mitigation import ReadoutMitigatedBackend, from_spam_fidelity
+    from .mitigation import ReadoutMitigatedBackend
 
     calibration = None
     if cfg.readout_mitigation == "characterization":
-        body, origin = await characterization_body(cfg)
-        fid = body.get("fidelity")
-        spam = fid.get("spam") if isinstance(fid, Mapping) else None
-        median = spam.get("median") if isinstance(spam, Mapping) else None
-        if not isinstance(median, (int, float)):
-            raise ConfigError("characterization", f"{origin}: no fidelity.spam.median for readout mitigation")
-        calibration = from_spam_fidelity(float(median), cfg.n_qubits, f"{origin}: SPAM median {median}")
+        calibration = await _spam_calibration(cfg)
     return ReadoutMitigatedBackend(backend, calibration=calibration,
                                    calibration_shots=cfg.readout_calibration_shots)
+
+
+async def _spam_calibration(cfg: TrainingConfig) -> ReadoutCalibration:
+    """The characterization's SPAM figure as a calibration; a bad one is the config's error, named like the noise
+    path's (`characterization: file X: ...`), found while the backend is built, before any training."""
+    from .mitigation import MitigationError, from_spam_fidelity
+    from .sim.noise import CharacterizationError, spam_fidelity
+
+    body, origin = await characterization_body(cfg)
+    field = "characterization field 'fidelity.spam.median'"
+    try:
+        median = spam_fidelity(body)
+        if median is None:
+            raise ConfigError("characterization", f"{origin}: {field}: missing (readout mitigation needs it)")
+        if not 0.5 < median <= 1.0:
+            raise ConfigError("characterization", f"{origin}: {field}: {median!r} is outside (0.5, 1] (readout "
+                                                  "mitigation cannot invert a SPAM fidelity of 0.5 or less)")
+        return from_spam_fidelity(median, cfg.n_qubits, f"{origin}: SPAM median {median}")
+    except (CharacterizationError, MitigationError) as e:
+        raise ConfigError("characterization", f"{origin}: {e}") from None
 
 
 def readout_line(backend: Backend) -> tuple[str, tuple[float, ...], tuple[float, ...]]:

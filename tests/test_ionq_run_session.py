@@ -80,6 +80,16 @@ async def test_a_dry_run_prices_every_payload_of_a_step_and_runs_nothing(tmp_pat
     assert session.performance_report().ionq.dry_run.executed == 0
 
 
+async def test_a_dry_run_of_a_run_over_its_cap_prices_it_rather_than_refusing(tmp_path):
+    """A dry run is never charged: refused by the cap, it could not tell what the run over the cap costs."""
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0)) as server:
+        session, finished, events = await _run(tmp_path, server, max_cost_usd=1.0, dry_run=True)
+        assert server.counters().jobs_executed == 0
+    (report,) = _of(events, DryRunReport)
+    assert finished.status == "completed", finished.message
+    assert report.planned_usd > 1.0 and report.executed == 0
+
+
 async def test_a_stop_for_the_cap_in_an_epochs_last_step_leaves_its_evaluation_to_the_resume(tmp_path):
     """Cap $200 at $5 a circuit: the lookahead asks for the stop during step 3, the epoch's last. The epoch's
     evaluation (12 circuits) then ran anyway, half of it was refused by the ledger, and the run failed with no

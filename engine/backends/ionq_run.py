@@ -39,6 +39,7 @@ class QpuRunSettings:
     session_max_minutes: int = 480
     debiasing: bool | None = None
     aggregation: Aggregation = "average"
+    dry_run: bool = False  # priced, never run or charged: no session (its cost limit refused the priced jobs)
 
     @property
     def mitigation(self) -> ErrorMitigation:
@@ -91,7 +92,7 @@ class QpuRun:
         backend.spend = self.ledger
         backend.mitigation = s.mitigation
         self.emit(self.mitigation_event(*readout))
-        if not s.is_qpu:
+        if not s.is_qpu or s.dry_run:
             return
         if s.max_cost_usd is None:  # only the emulator gets here (a real QPU run needs a cap to start at all)
             self.emit(Log(level="warning", message=f"no max_cost_usd: the jobs on {s.target} run outside an IonQ "

@@ -24,6 +24,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
+from ..circuits.errors import shown
 from .measure import n_qubits_of, sample_counts
 
 JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]
@@ -67,11 +68,17 @@ class NoiseModel:
 
 
 def _get(body: Mapping[str, JSONValue], path: str) -> JSONValue:
+    """The value at `path`, None when absent; a section there that is not an object is refused, never taken for
+    absent (that would silently replace a mistyped figure with a published default)."""
     node: JSONValue = body
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if node is None:
             return None
-        node = node[part]
+        if not isinstance(node, Mapping):
+            section = ".".join(parts[:i])
+            raise CharacterizationError(f"characterization field {section!r}: expected an object, got {shown(node)}")
+        node = node.get(part)
     return node
 
 
@@ -80,7 +87,7 @@ def _number(body: Mapping[str, JSONValue], path: str, *, lo: float, hi: float, l
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CharacterizationError(f"characterization field {path!r}: expected a number, got {value!r}")
+        raise CharacterizationError(f"characterization field {path!r}: expected a number, got {shown(value)}")
     ok = (lo < value if lo_open else lo <= value) and value <= hi
     if not ok:
         raise CharacterizationError(f"characterization field {path!r}: {value!r} is outside "
@@ -125,31 +132,76 @@ def _first(body: Mapping[str, JSONValue]) -> Mapping[str, JSONValue]:
     return item
 
 
+FIDELITY_KEYS = ("spam", "1q", "2q")
+TIMING_KEYS = ("t1", "t2", "1q", "2q")
+
+
+def _fidelity(char: Mapping[str, JSONValue], key: str) -> float | None:
+    return _number(char, f"fidelity.{key}.median", lo=0.0, hi=1.0, lo_open=True)
+
+
+def _timing(char: Mapping[str, JSONValue], key: str) -> float | None:
+    """A duration in seconds; 0 (IonQ's "not measured") reads as absent."""
+    return _number(char, f"timing.{key}", lo=0.0, hi=1e6, lo_open=key in ("t1", "t2")) or None
+
+
+def _qubits(char: Mapping[str, JSONValue]) -> int | None:
+    raw = char.get("qubits")
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
+        raise CharacterizationError(f"characterization field 'qubits': expected a positive integer, got {shown(raw)}")
+    return raw
+
+
+def _backend(char: Mapping[str, JSONValue]) -> str | None:
+    raw = char.get("backend")
+    if raw is not None and not isinstance(raw, str):
+        raise CharacterizationError(f"characterization field 'backend': expected a target name, got {shown(raw)}")
+    return raw or None
+
+
+def check_characterization(body: Mapping[str, JSONValue]) -> None:
+    """Refuse any figure present with a wrong type or range, even one this use does not read (missing ones are
+    allowed): a file is judged the same whether it feeds the noise model, readout mitigation or the compiler."""
+    char = _first(body)
+    _backend(char)
+    for key in FIDELITY_KEYS:
+        _fidelity(char, key)
+    for key in TIMING_KEYS:
+        _timing(char, key)
+    _connectivity(char, _qubits(char))
+
+
+def spam_fidelity(body: Mapping[str, JSONValue]) -> float | None:
+    """`fidelity.spam.median` (None when absent), for readout mitigation; a mistyped one is refused."""
+    return _fidelity(_first(body), "spam")
+
+
 def noise_model_from_characterization(body: Mapping[str, JSONValue], *, name: str | None = None,
                                       defaults: NoiseModel | None = None,
                                       origin: str | None = None) -> NoiseModel:
     """The noise model a characterization describes.
 
     `fidelity.spam.median` is required (the spec requires it); a missing 1q or 2q fidelity is taken from
-    `defaults` (and its source says so) or is an error. `origin` (e.g. a file name or URL) is added to
-    every source. Times are in seconds as the spec states.
+    `defaults` (and its source says so) or is an error. A section present with the wrong type (e.g. a number
+    where `fidelity.2q` should be an object) is an error, never a default. `origin` (e.g. a file name or URL)
+    is added to every source. Times are in seconds as the spec states.
     """
     if not isinstance(body, Mapping):
         raise CharacterizationError("a characterization must be a JSON object")
     char = _first(body)
-    backend = char.get("backend")
+    backend = _backend(char)
     cid, date = char.get("id"), char.get("date")
     label = f"characterization {cid or '(no id)'} of {backend or '(no backend)'}"
     if date:
         label += f", {date}"
     if origin:
         label += f", from {origin}"
-    model_name = name or (str(backend).removeprefix("qpu.") if backend else "characterization")
+    model_name = name or (backend.removeprefix("qpu.") if backend else "characterization")
     sources: dict[str, str] = {}
 
     def fidelity(key: str) -> float:
         path = f"fidelity.{key}.median"
-        value = _number(char, path, lo=0.0, hi=1.0, lo_open=True)
+        value = _fidelity(char, key)
         if value is not None:
             sources[key] = f"{label} ({path})"
             return value
@@ -161,17 +213,10 @@ def noise_model_from_characterization(body: Mapping[str, JSONValue], *, name: st
     spam = fidelity("spam")
     f1q = fidelity("1q")
     f2q = fidelity("2q")
-    qubits_raw = char.get("qubits")
-    n_qubits: int | None = None
-    if qubits_raw is not None:
-        if isinstance(qubits_raw, bool) or not isinstance(qubits_raw, int) or qubits_raw < 1:
-            raise CharacterizationError(f"characterization field 'qubits': expected a positive integer, "
-                                        f"got {qubits_raw!r}")
-        n_qubits = qubits_raw
+    n_qubits = _qubits(char)
     times: dict[str, float | None] = {}
-    for key in ("t1", "t2", "1q", "2q"):
-        value = _number(char, f"timing.{key}", lo=0.0, hi=1e6, lo_open=key in ("t1", "t2"))
-        times[key] = value if value else None
+    for key in TIMING_KEYS:
+        times[key] = _timing(char, key)
         if times[key] is not None:
             sources[f"timing.{key}"] = f"{label} (timing.{key})"
     connectivity = _connectivity(char, n_qubits)
@@ -191,6 +236,8 @@ def load_characterization(path: str | Path, *, name: str | None = None,
         raise CharacterizationError(f"{p}: cannot read the characterization: {e.strerror or e}") from None
     except ValueError as e:
         raise CharacterizationError(f"{p}: not valid JSON: {e}") from None
+    except RecursionError:  # the parser's own limit; never a traceback
+        raise CharacterizationError(f"{p}: nested too deeply to be a characterization") from None
     if not isinstance(body, dict):
         raise CharacterizationError(f"{p}: a characterization must be a JSON object")
     try:

@@ -19,9 +19,10 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from ...circuits.errors import shown
 from ...fileio import error_text, write_error
 from .faults import FAULT_KINDS, Fault, parse_fault_spec
-from ...sim.noise import NOISE_MODELS
+from ...sim.noise import NOISE_MODELS, CharacterizationError, NoiseModel, noise_model_from_characterization
 from .jobs import Timing
 from .server import DEFAULT_KEY, EmulatorServer, EmulatorSettings
 
@@ -78,12 +79,20 @@ def _keys(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, ..
     return (DEFAULT_KEY,)
 
 
-def _characterizations(specs: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _characterizations(specs: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, NoiseModel]]:
+    """The bodies of `--characterization BACKEND=PATH` and their noise models; ValueError naming the option, the
+    file and the target (a body of another backend would give this one its figures silently)."""
+    bodies: dict[str, dict[str, Any]] = {}
+    models: dict[str, NoiseModel] = {}
     for spec in specs:
         backend, sep, path = spec.partition("=")
         if not sep or not backend or not path:
             raise ValueError(f"--characterization {spec!r}: expected BACKEND=PATH, e.g. qpu.forte-1=forte.json")
+        name = backend.removeprefix("qpu.")
+        if not backend.startswith("qpu.") or name not in NOISE_MODELS:
+            qpus = ", ".join(f"qpu.{n}" for n in NOISE_MODELS)
+            raise ValueError(f"--characterization {spec!r}: {backend!r} is not a QPU backend of the emulator "
+                             f"(expected one of {qpus})")
         try:
             body = json.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as e:
@@ -91,12 +100,23 @@ def _characterizations(specs: list[str]) -> dict[str, dict[str, Any]]:
                 from None
         except ValueError as e:
             raise ValueError(f"--characterization {spec!r}: {path} is not valid JSON: {e}") from None
+        except RecursionError:  # json's recursion limit: a broken file, never an internal error
+            raise ValueError(f"--characterization {spec!r}: {path} is nested too deeply to be a characterization") \
+                from None
         if isinstance(body, dict) and isinstance(body.get("characterizations"), list) and body["characterizations"]:
             body = body["characterizations"][0]  # a saved page: its newest entry
         if not isinstance(body, dict):
             raise ValueError(f"--characterization {spec!r}: {path} does not hold a characterization object")
-        out[backend] = body
-    return out
+        of = body.get("backend")
+        if of is not None and of != backend:
+            raise ValueError(f"--characterization {spec!r}: {path} is a characterization of {shown(of)}, not of "
+                             f"{backend!r}")
+        try:
+            models[name] = noise_model_from_characterization(body, name=name, defaults=NOISE_MODELS[name])
+        except CharacterizationError as e:
+            raise ValueError(f"--characterization {spec!r}: {path} (for {backend}): {e}") from None
+        bodies[backend] = body
+    return bodies, models
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> EmulatorSettings:
@@ -116,13 +136,11 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
                     exec_per_shot_s=args.shot_s, max_parallel_jobs=args.parallel_jobs)
     faults: list[Fault] = [parse_fault_spec(f, delay_s=args.fault_delay_s, retry_after=args.retry_after_s)
                            for f in args.faults]
-    characterizations = _characterizations(args.characterization)  # its errors name the option and the file
-    try:
-        return EmulatorSettings(port=args.port, api_keys=keys, latency_s=args.latency_ms / 1000.0, timing=timing,
-                                results_style=args.results_style, seed=args.seed, faults=tuple(faults),
-                                characterizations=characterizations)
-    except ValueError as e:  # a characterization whose figures make no noise model
-        raise ValueError(f"--characterization: {e}") from None
+    # errors name the option, the file and the target
+    characterizations, noise_models = _characterizations(args.characterization)
+    return EmulatorSettings(port=args.port, api_keys=keys, latency_s=args.latency_ms / 1000.0, timing=timing,
+                            results_style=args.results_style, seed=args.seed, faults=tuple(faults),
+                            characterizations=characterizations, noise_models=noise_models)
 
 
 def main_emulator(argv: list[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ...circuits.errors import shown
 from ...sim import MAX_QUBITS
 from ...sim.noise import NOISE_MODELS, NoiseModel, noise_model_from_characterization
 from .faults import Fault
@@ -63,6 +64,9 @@ class EmulatorSettings:
         for backend, body in self.characterizations.items():
             if backend not in BACKENDS or backend == "simulator":
                 raise ValueError(f"characterizations: {backend!r} is not a QPU backend of the emulator")
+            if body.get("backend", backend) != backend:  # its figures would pass for this backend's
+                raise ValueError(f"characterizations[{backend!r}]: the body is a characterization of "
+                                 f"{shown(body.get('backend'))}, not of {backend!r}")
             name = backend.removeprefix("qpu.")
             if name not in self.noise_models:
                 self.noise_models[name] = noise_model_from_characterization(body, name=name,

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from engine.report import PerformanceReport
     from engine.session import EngineSession
 
+_UNFINISHED = ("starting", "running", "paused", "stopping")  # what the events say of a run without its RunFinished
+
+
 class BridgeBusy(RuntimeError):
     """A run is already going: stop it before starting or attaching another."""
 
@@ -62,7 +65,7 @@ class EngineBridge:
     def active(self) -> bool:
         """True while a live run or an attach is going."""
         return self.view.source in ("live", "attach") and self.view.finished is None and self.view.status not in (
-            "failed", "stopped", "completed", "interrupted", "incomplete")
+            "failed", "stopped", "completed", "interrupted", "incomplete", "unreadable")
 
     @property
     def training_here(self) -> bool:
@@ -116,12 +119,14 @@ class EngineBridge:
 
     def open(self, run_dir: Path) -> None:
         """Show a finished (or any) run as it stands now, without following it."""
-        from engine.runs import load_run_config, read_events
+        from engine.runs import is_running, load_run_config, read_events
 
         self._check_idle()
         events = read_events(run_dir)
         self._reset("replay", run_dir=run_dir, config=_config_or_none(load_run_config, run_dir))
         self._fold(events)
+        if self.view.finished is None and self.view.status in _UNFINISHED and not is_running(run_dir):
+            self.view.status = "incomplete"  # killed or truncated before its RunFinished, as the listings say
         self._publish()
 
     def replay(self, events: Sequence[_Event], *, config: TrainingConfig | None = None) -> None:
@@ -204,6 +209,17 @@ class EngineBridge:
 
     def worker_failed(self, error: BaseException) -> None:
         """The engine worker died of an exception the engine did not turn into events."""
+        from engine.runs import RunError
+
+        if self.view.source == "attach" and isinstance(error, (OSError, RunError)):
+            # The follow could not read the run's events (a damaged line, a file gone unreadable): that is
+            # the viewer's problem, not the run's, which may well have completed.
+            self.view.status = "unreadable"
+            message = f"cannot read the run: {error_text(error)}"
+            self.view.note(self.clock(), "error", message)
+            self._problem("attach", message, fatal=True)
+            self._publish()
+            return
         self.view.status = "failed"
         message = error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
         self.view.note(self.clock(), "error", f"engine stopped: {message}")
@@ -310,7 +326,7 @@ class EngineBridge:
         self._app.post_message(EngineProblem(source, message, fatal=fatal))
 
     def _end(self) -> None:
-        if self.view.finished is None and self.view.status in ("starting", "running", "paused", "stopping"):
+        if self.view.finished is None and self.view.status in _UNFINISHED:
             # A followed run whose writer died without a RunFinished (what `runs` calls incomplete).
             self.view.status = "incomplete"
         self._publish()

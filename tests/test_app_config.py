@@ -151,6 +151,8 @@ async def test_a_bad_toml_file_is_reported_next_to_the_file_box(tmp_path, app_fa
         before = app.config
         screen.action_load()
         await pilot.pause()
+        await app.workers.wait_for_complete()  # the file is read in a thread
+        await pilot.pause()
         message = str(screen.query_one("#file-message", Static).render())
         assert message == f"{path}: learning_rate: must be > 0, got -2"
         assert app.config is before
@@ -173,11 +175,15 @@ async def test_a_file_name_with_a_nul_or_an_unknown_users_home_is_said_next_to_t
         for key in ("ctrl+o", "ctrl+s"):
             await pilot.press(key)
             await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
             message = str(screen.query_one("#file-message", Static).render())
             assert message.endswith("not a file name: it holds a NUL character (type the path again)"), message
         box.value = "~qstore-no-such-user/x.toml"  # Path.expanduser raised RuntimeError: a crash too
         for key in ("ctrl+o", "ctrl+s"):
             await pilot.press(key)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
             await pilot.pause()
             message = str(screen.query_one("#file-message", Static).render())
             assert message == "'~qstore-no-such-user/x.toml': there is no user 'qstore-no-such-user'", message

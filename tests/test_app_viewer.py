@@ -86,7 +86,7 @@ async def test_the_viewer_pauses_resumes_and_stops_a_headless_run_and_follows_it
                         and len(view().losses) > before, 30)
             assert [e for e in read_events(run_dir) if isinstance(e, RunStarted)][-1].resumed_from_step
             await pilot.press("s")  # its actions work on the resumed run
-            assert resumed.wait(20) == 0 or resumed.returncode in (0, 130)
+            assert resumed.wait(20) == 4  # stopped by the viewer before its end: not finished, resumable
             await until(pilot, lambda: view().status == "stopped", 10)
         events = read_events(run_dir)
         assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"

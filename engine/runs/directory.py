@@ -76,18 +76,30 @@ def cannot_read(run_dir: Path, exc: OSError) -> str:
 NOT_RUNS = ("lost+found",)  # what a runs folder at a file system's root holds that no user may read
 
 
+def is_run_dir(path: Path) -> bool:
+    """A folder with a config.toml, or with an events.jsonl but no config.toml (a run whose config was deleted:
+    listed as damaged, so it can be seen and deleted). OSError when this user may not look into it."""
+    return (path / CONFIG_FILE).is_file() or (path / EVENTS_FILE).is_file()
+
+
 def run_dirs(runs_dir: Path) -> list[Path]:
-    """The runs under `runs_dir`: folders with a config.toml, and folders this user may not look into (another
-    user's runs on a shared box), which the listings show as unreadable rather than leave out unsaid."""
+    """The runs under `runs_dir` (is_run_dir), and folders this user may not look into (another user's runs on a
+    shared box), which the listings show as unreadable rather than leave out unsaid."""
     found = []
     for path in Path(runs_dir).iterdir():
         try:
-            if (path / CONFIG_FILE).is_file():
+            if is_run_dir(path):
                 found.append(path)
         except OSError:
             if path.name not in NOT_RUNS and path.is_dir():
                 found.append(path)
     return found
+
+
+def cannot_delete(run_dir: Path, exc: OSError, *, removed: bool) -> RunError:
+    """Why a run was not deleted, naming the run and its folder (the OSError names only a file inside it)."""
+    left = "some of its files were removed, the rest are still there" if removed else "nothing was removed"
+    return RunError(f"cannot delete run {run_dir.name!r} ({run_dir}): {write_error(run_dir, exc).reason}; {left}")
 
 
 def check_runs_dir(runs_dir: Path) -> bool:

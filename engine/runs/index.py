@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 
 from ..config import TrainingConfig
 from ..events import BatchExecuted, CostEstimate, EpochFinished, RunFinished, RunStarted, SpendUpdate, StepMetrics
-from .directory import (CONFIG_FILE, EVENTS_FILE, RunError, RunLock, cannot_read, check_runs_dir, is_running,
-                        load_run_config, resolve_run, run_dirs)
+from .directory import (CONFIG_FILE, EVENTS_FILE, LOCK_FILE, RunError, RunLock, cannot_delete, cannot_read,
+                        check_runs_dir, is_run_dir, is_running, load_run_config, resolve_run, run_dirs)
 from .eventlog import _parse_line, skipped_line_problem
 from .tags import SWEEP_FILE, TAGS_FILE, SweepTag, read_sweep_tag, read_tags
 
@@ -316,14 +316,37 @@ def filter_runs(records: Iterable[RunRecord], *, text: str = "", status: str | I
 def delete_run(runs_dir: Path, run: str | Path) -> Path:
     """Delete a run directory; refused (RunError) while a session runs it. Holds the run's lock while
     deleting, so no session can start on it half-way."""
-    run_dir = resolve_run(Path(runs_dir), run)
+    run_dir = _run_to_delete(Path(runs_dir), run)
+    try:  # a folder this user may not change refuses its lock file: said as that, not as "running"
+        open(run_dir / LOCK_FILE, "ab").close()
+    except OSError as exc:
+        raise cannot_delete(run_dir, exc, removed=False) from None
     lock = RunLock(run_dir)
     try:
         lock.acquire()
     except RunError:
         raise RunError(f"run {run_dir.name!r} is running: stop it before deleting it") from None
+    before = _entries(run_dir)
     try:
         shutil.rmtree(run_dir)
+    except OSError as exc:  # e.g. an immutable folder: rmtree stops at the first file it may not remove
+        raise cannot_delete(run_dir, exc, removed=_entries(run_dir) < before) from None
     finally:
         lock.release()
     return run_dir
+
+
+def _run_to_delete(runs_dir: Path, run: str | Path) -> Path:
+    """resolve_run, or a damaged run without its config.toml, which the listings show so it can be deleted."""
+    try:
+        return resolve_run(runs_dir, run)
+    except RunError:
+        damaged = next((p for p in (runs_dir / str(run), Path(run)) if is_run_dir(p)), None)
+        if damaged is None:
+            raise
+        return damaged
+
+
+def _entries(run_dir: Path) -> int:
+    """Files and folders under `run_dir`: fewer after a failed delete means it removed some."""
+    return sum(len(dirs) + len(files) for _, dirs, files in os.walk(run_dir))

@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..fileio import write_error
 from .directory import RunError
 from .replace import replace_bytes
 
@@ -52,8 +53,16 @@ def read_tags(run_dir: Path) -> list[str]:
     return list(tags)
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """replace_bytes, its errors naming the file written (the OSError names the temp file beside it)."""
+    try:
+        replace_bytes(path, data)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
 def _write_tags(run_dir: Path, tags: list[str]) -> None:
-    replace_bytes(Path(run_dir) / TAGS_FILE, json.dumps({"tags": tags}, indent=1).encode())
+    _replace(Path(run_dir) / TAGS_FILE, json.dumps({"tags": tags}, indent=1).encode())
 
 
 def tag_run(run_dir: Path, *tags: str) -> list[str]:
@@ -88,5 +97,5 @@ def read_sweep_tag(run_dir: Path) -> SweepTag | None:
 
 def write_sweep_tag(run_dir: Path, tag: SweepTag) -> None:
     """Record the trial (and keep `study:NAME`, `trial:N` among the run's tags)."""
-    replace_bytes(Path(run_dir) / SWEEP_FILE, json.dumps(asdict(tag), indent=1).encode())
+    _replace(Path(run_dir) / SWEEP_FILE, json.dumps(asdict(tag), indent=1).encode())
     tag_run(run_dir, f"study:{tag.study}", f"trial:{tag.trial}")

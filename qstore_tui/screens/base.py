@@ -1,7 +1,9 @@
-"""What every screen shares: the mode bar, the footer, and the too-small message."""
+"""What every screen shares: the mode bar, the footer, the too-small message, and the file boxes' refusal of a FIFO."""
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events
@@ -142,6 +144,16 @@ class AppScreen(WorkerErrors, LiveFocus, Screen[None]):
     def show_view(self, view: SessionView) -> None:
         """Draw the session view; called at most ~10 times a second, only on the visible screen."""
         self.query_one(ModeBar).set_status(_status_line(view))
+
+
+def special_file(path: Path) -> bool:
+    """A FIFO, socket or device: open() would wait for a writer (or read forever), so a file box refuses it
+    before opening. A folder is not one: its read says "is a directory"."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):  # missing, unreadable, a NUL in the name: the read itself says which
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def style_inputs(app: App[object]) -> tuple[int, frozenset[str], frozenset[str]]:

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Select, Static
+from textual.worker import Worker, WorkerState
 
 from engine.config.tomlio import NUL_IN_NAME
 from engine.fileio import user_path, write_error
@@ -23,7 +24,7 @@ from ..figures import REDUCTION_ROW, reduction_cell
 from ..messages import CompileFinished, VerifyFinished
 from ..widgets.circuit_view import CircuitView, Layout
 from ..widgets.edit_input import EditInput
-from .base import AppScreen
+from .base import AppScreen, special_file
 
 if TYPE_CHECKING:
     from engine.circuits.ir import Circuit
@@ -97,12 +98,16 @@ def file_circuit(path_text: str) -> tuple[Circuit, str]:
         path = user_path(path_text.strip())
     except ValueError as exc:
         raise CircuitSourceError(str(exc)) from None
+    if special_file(path):  # a FIFO: the read would wait for a writer, and the compile never end
+        raise CircuitSourceError(f"{path}: not a regular file")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CircuitSourceError(f"{path}: cannot read: {write_error(path, exc).reason}") from None
     except ValueError as exc:
         raise CircuitSourceError(f"{path}: not JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level: '[' * 2000 exceeds Python's recursion limit
+        raise CircuitSourceError(f"{path}: not JSON: nested too deeply") from None
     try:
         circuit = parse_circuit(document)
     except CircuitError as exc:
@@ -258,6 +263,12 @@ class CompilerScreen(AppScreen):
         verdict = "equal to the source up to global phase" if equal else "NOT equal to the source"
         self._message(f"verified: fidelity {message.fidelity:.12f}, {verdict}", error=not equal)
         self._show()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A compile or verify that died of a bug (WorkerErrors notifies it): the message line must not go on
+        saying "compiling…"."""
+        if event.state == WorkerState.ERROR and event.worker.group == "compiler":
+            self._message("stopped by an internal error (see the notification)", error=True)
 
     def action_toggle_layout(self) -> None:
         self.layout_kind = "diagram" if self.layout_kind == "gates" else "gates"

@@ -36,7 +36,7 @@ from engine.run_cost import estimate_run_cost
 
 from ..widgets.config_field import ConfigField, EditorKind
 from ..widgets.edit_input import EditInput
-from .base import AppScreen
+from .base import AppScreen, special_file
 
 DEFAULT_FILE = "qstore.toml"
 WIDE = 120  # columns from which every field shows its description
@@ -300,10 +300,18 @@ class ConfigScreen(AppScreen):
             raise ConfigError(None, str(exc)) from None
 
     def action_load(self) -> None:
-        """Read the TOML file named in the file box; its problems show next to the box."""
+        """Read the TOML file named in the file box, in a thread (a slow or hung file system must not freeze the
+        app); its problems show next to the box."""
         try:
             path = self._path()
-            config = load_config(path)
+        except ConfigError as exc:
+            self._file_message(str(exc))
+            return
+        self.run_worker(partial(self._load, path), group="config-file", exclusive=True, exit_on_error=False)
+
+    async def _load(self, path: Path) -> None:
+        try:
+            config = await asyncio.to_thread(_read_config, path)
         except ConfigError as exc:
             self._file_message(str(exc))
             return
@@ -356,6 +364,13 @@ class ConfigScreen(AppScreen):
             node = node.parent  # type: ignore[assignment]
         text = f"{node.field_name}: {node.description}" if isinstance(node, ConfigField) else HELP
         self.query_one("#help", Static).update(text)
+
+
+def _read_config(path: Path) -> TrainingConfig:
+    """load_config, but a FIFO or device is refused first: open() on a FIFO waits for a writer, for good."""
+    if special_file(path):
+        raise ConfigError(None, "not a regular file", path=path)
+    return load_config(path)
 
 
 def _preflight_text(cfg: TrainingConfig) -> str:

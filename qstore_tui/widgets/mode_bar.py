@@ -10,7 +10,7 @@ SCREENS: tuple[tuple[str, str], ...] = (
 )
 _STATUS_COLOUR = {  # theme variables, so every theme (and NO_COLOR) decides how it looks
     "running": "success", "completed": "success", "paused": "warning", "stopping": "warning", "starting": "warning",
-    "stopped": "warning", "interrupted": "warning", "incomplete": "warning", "failed": "error",
+    "stopped": "warning", "interrupted": "warning", "incomplete": "warning", "unreadable": "warning", "failed": "error",
 }
 
 

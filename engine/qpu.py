@@ -209,6 +209,7 @@ class SessionQpu:
         self._lookahead_rows = 0
         self._readout_reported = False
         self._backend: Backend | None = None
+        self._target_checked = False  # by check_target, before the characterization and the price are asked for
 
     async def start(self, backend: Backend, *, price_per_circuit_usd: float, planned_circuits: int,
                     n_train: int, n_val: int, n_circuit_params: int, spent_before_usd: float) -> None:
@@ -229,7 +230,22 @@ class SessionQpu:
         self.run = QpuRun(qpu_settings(self.cfg), self.emit)
         await self.run.start(inner, price_per_circuit_usd=price_per_circuit_usd, planned_circuits=planned_circuits,
                              planned_jobs=planned_jobs(self.cfg, n_train, n_val, n_circuit_params),
-                             spent_before_usd=spent_before_usd, readout=readout_line(backend))
+                             spent_before_usd=spent_before_usd, readout=readout_line(backend),
+                             target_checked=self._target_checked)
+
+    async def check_target(self, backend: Backend) -> None:
+        """Refuse a QPU target IonQ does not list (or lists retired), naming quantum_target, before anything asks
+        IonQ about it: its characterization and its price answered a bare 404 or 400 first."""
+        from .mitigation import ReadoutMitigatedBackend
+
+        inner = backend.inner if isinstance(backend, ReadoutMitigatedBackend) else backend
+        ionq = sys.modules.get(f"{__package__}.backends.ionq")
+        if ionq is None or not isinstance(inner, ionq.IonQBackend):
+            return
+        from .backends.ionq_run import QpuRun
+
+        await QpuRun(qpu_settings(self.cfg), self.emit).check_target(inner)
+        self._target_checked = True
 
     def after_batch(self, rows: int, request_stop: Callable[[], None]) -> None:
         backend = self._backend

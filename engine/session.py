@@ -329,6 +329,7 @@ class EngineSession:
         point = await self._resume_point() if self._resume else None
         train, val = await asyncio.to_thread(self._load_data)
         backend = await self._build_backend()
+        await self.qpu.check_target(backend)  # an unlisted QPU target, named, before IonQ is asked about it
         from .model import QuantumModel
         from .trainer import QuantumTrainer
 

@@ -122,3 +122,22 @@ async def test_a_stop_for_the_cap_in_an_epochs_last_step_leaves_its_evaluation_t
     assert kinds[:2] == [("BatchExecuted", "validation"), ("EpochFinished", None)]  # epoch 0's, first
     assert [e.epoch for e in later if isinstance(e, EpochFinished)] == [0, 1]
     assert isinstance(later[-1], RunFinished)
+
+
+async def test_a_target_the_server_does_not_list_is_refused_naming_it_before_anything_asks_about_it(tmp_path):
+    """qpu.aria-2 (not served by the emulator): native gates met a bare 404 from its characterization, qis gates a
+    400 from /jobs/estimate, neither naming quantum_target."""
+    from engine.events import Error
+
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0)) as server:
+        for native in (True, False):
+            backend = IonQBackend(IonQSettings(base_url=server.base_url, api_key=KEY), backend_name="qpu.aria-2")
+            config = TrainingConfig(**{**TINY, "quantum_target": "qpu.aria-2", "max_cost_usd": 100.0,
+                                       "use_native_gates": native})
+            session = EngineSession(config, runs_dir=tmp_path / str(native), backend=backend)
+            finished = await session.run()
+            await backend.close()
+            assert finished.status == "failed"
+            (error,) = _of(read_events(session.run_dir), Error)
+            assert error.message.startswith("quantum_target: target 'qpu.aria-2' is not listed"), error.message
+        assert server.counters().jobs_created == 0

@@ -82,11 +82,14 @@ class QpuRun:
 
     async def start(self, backend: IonQBackend, *, price_per_circuit_usd: float, planned_circuits: int,
                     planned_jobs: int, spent_before_usd: float = 0.0,
-                    readout: tuple[str, tuple[float, ...], tuple[float, ...]] = ("off", (), ())) -> None:
-        """Check the target and settings, open the session (QPU targets), hang the ledger on the backend."""
+                    readout: tuple[str, tuple[float, ...], tuple[float, ...]] = ("off", (), ()),
+                    target_checked: bool = False) -> None:
+        """Check the target (unless the caller has) and settings, open the session (QPU targets), hang the ledger
+        on the backend."""
         s = self.settings
         s.mitigation.check(s.target, s.shots, s.native)
-        await self.check_target(backend)
+        if not target_checked:
+            await self.check_target(backend)
         self._estimate_usd = planned_circuits * price_per_circuit_usd
         self.ledger = SpendLedger(s.max_cost_usd, price_per_circuit_usd, spent_before_usd, self._booked)
         backend.spend = self.ledger

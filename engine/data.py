@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .fileio import error_text
 from .quoting import quoted
 
 if TYPE_CHECKING:
@@ -221,11 +223,15 @@ def load_csv(path: str | os.PathLike[str], label_column: str) -> Dataset:
     """
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a folder, a device or a pipe: never opened (/dev/zero never ends)
+            raise DataError("not a regular file", path=path)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except FileNotFoundError:
         raise DataError("file not found", path=path) from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except OSError as exc:  # the reason in words; DataError names the path once
+        raise DataError(f"cannot read: {error_text(OSError(exc.errno, exc.strerror))}", path=path) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read: {exc}", path=path) from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataError("file is empty (expected a header row, then data rows)", path=path)
@@ -286,13 +292,11 @@ def load_csv(path: str | os.PathLike[str], label_column: str) -> Dataset:
 def _labels(
     labels: list[tuple[int, str]], *, path: Path, column: str, index: int
 ) -> tuple[np.ndarray, int, tuple[str, ...]]:
-    """Class indices (numeric or text classes) or float targets; mixed or single-class labels are errors."""
-    numbers: list[float | None] = []
-    for _, text in labels:
-        try:
-            numbers.append(float(text))
-        except ValueError:
-            numbers.append(None)
+    """Class indices (numeric or text classes) or float targets; mixed or single-class labels are errors.
+
+    Whole numbers are read as ints, so labels beyond float precision (1e20 and 1e20 + 1) stay apart.
+    """
+    numbers = [_label_number(text) for _, text in labels]
     numeric_rows = [row for (row, _), v in zip(labels, numbers) if v is not None]
     text_rows = [(row, text) for (row, text), v in zip(labels, numbers) if v is None]
     if numeric_rows and text_rows:
@@ -307,18 +311,40 @@ def _labels(
         lookup = {name: k for k, name in enumerate(names)}
         y = np.array([lookup[text] for _, text in labels], dtype=np.int64)
         return _check_classes(y, tuple(names), path=path, column=column, index=index)
-    values = np.array(numbers, dtype=np.float64)
+    parsed = [v for v in numbers if v is not None]
+    if all(isinstance(v, int) or v.is_integer() for v in parsed):
+        keys = [int(v) for v in parsed]
+        classes = sorted(set(keys))
+        class_of = {c: k for k, c in enumerate(classes)}
+        y = np.array([class_of[c] for c in keys], dtype=np.int64)
+        return _check_classes(y, tuple(str(c) for c in classes), path=path, column=column, index=index)
+    values = np.array([_as_float(v) for v in parsed], dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         row, text = labels[int(np.argmax(bad))]
         raise DataError(f"label {quoted(text)} is not finite", path=path, row=row, column=column, column_index=index)
-    if np.all(values == np.round(values)):
-        classes = np.unique(values)
-        y = np.searchsorted(classes, values).astype(np.int64)
-        return _check_classes(y, tuple(str(int(c)) for c in classes), path=path, column=column, index=index)
     if np.all(values == values[0]):
         raise DataError("regression target is constant", path=path, column=column, column_index=index)
     return values, 0, ()
+
+
+def _as_float(value: int | float) -> float:
+    """A regression target as a float; an int beyond float range as infinity (refused as not finite)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _label_number(text: str) -> int | float | None:
+    """An int when `text` is a whole number, else a float, else None (text)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return None
 
 
 def _check_classes(
@@ -400,10 +426,12 @@ class Scaler:
             raise DataError(f"scaler: expected (N, {self.minimum.shape[0]}) features, got shape {x.shape}")
         if not np.isfinite(x).all():
             raise DataError("scaler: data contains NaN or infinite values")
-        span = self.maximum - self.minimum
-        constant = span == 0
         with np.errstate(over="ignore"):  # a value far outside the fitted range overflows to inf: clipped below
-            scaled = (x - self.minimum) / np.where(constant, 1.0, span)
+            # a range wider than the largest float (-1e308 to 1e308) is scaled in halves, which cannot overflow
+            half = np.where(np.isfinite(self.maximum - self.minimum), 1.0, 0.5)
+            low, span = half * self.minimum, half * self.maximum - half * self.minimum
+            constant = span == 0
+            scaled = (half * x - low) / np.where(constant, 1.0, span)
         scaled = np.where(constant, np.where(scaled == 0, 0.5, np.sign(scaled) * 2.0), scaled)
         outside = (scaled < 0.0) | (scaled > 1.0)
         self.last_clipped = int(outside.sum())

@@ -8,6 +8,7 @@ plain dict of arrays and ints, so a checkpoint restores it exactly.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,11 +22,21 @@ class Optimizer(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-def _check(params: np.ndarray, grad: np.ndarray) -> None:
+_DIVERGED = "(diverged: lower learning_rate or weight_decay)"
+
+
+def _check(params: np.ndarray, grad: np.ndarray, step: int) -> None:
     if params.shape != grad.shape:
         raise ValueError(f"gradient has shape {grad.shape}; parameters have {params.shape}")
     if not np.isfinite(grad).all():
-        raise ValueError("gradient is not finite")
+        raise ValueError(f"optimizer: the gradient is not finite at step {step} {_DIVERGED}")
+
+
+def _finite(step: int, *arrays: np.ndarray) -> None:
+    """The new parameters and state, checked before they are kept: inf or NaN would only surface later, as a
+    checkpoint that cannot be written."""
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError(f"optimizer: the update is not finite at step {step} {_DIVERGED}")
 
 
 class SGD:
@@ -36,18 +47,25 @@ class SGD:
             raise ValueError(f"momentum: must be in [0, 1), got {momentum}")
         self.momentum = float(momentum)
         self.velocity = np.zeros(n_params)
+        self.t = 0  # steps taken, for the step an error names (absent from checkpoints before it: 0)
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float | np.ndarray) -> np.ndarray:
-        _check(params, grad)
-        self.velocity = self.momentum * self.velocity + grad
-        return params - lr * self.velocity
+        t = self.t + 1
+        _check(params, grad, t)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by name just below
+            velocity = self.momentum * self.velocity + grad
+            proposed = params - lr * velocity
+        _finite(t, proposed, velocity)
+        self.velocity, self.t = velocity, t
+        return proposed
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": "sgd", "velocity": self.velocity.copy()}
+        return {"kind": "sgd", "velocity": self.velocity.copy(), "t": self.t}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         _expect(state, "sgd", self.velocity.shape)
         self.velocity = np.array(state["velocity"], dtype=np.float64)
+        self.t = int(state.get("t", 0))
 
 
 class Adam:
@@ -62,13 +80,17 @@ class Adam:
         self.t = 0
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float | np.ndarray) -> np.ndarray:
-        _check(params, grad)
-        self.t += 1
-        self.m = self.beta1 * self.m + (1.0 - self.beta1) * grad
-        self.v = self.beta2 * self.v + (1.0 - self.beta2) * grad * grad
-        m_hat = self.m / (1.0 - self.beta1 ** self.t)
-        v_hat = self.v / (1.0 - self.beta2 ** self.t)
-        return params - lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        t = self.t + 1
+        _check(params, grad, t)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by name just below
+            m = self.beta1 * self.m + (1.0 - self.beta1) * grad
+            v = self.beta2 * self.v + (1.0 - self.beta2) * grad * grad
+            m_hat = m / (1.0 - self.beta1 ** t)
+            v_hat = v / (1.0 - self.beta2 ** t)
+            proposed = params - lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        _finite(t, proposed, m, v)  # grad * grad can overflow v to inf while the update itself stays finite
+        self.m, self.v, self.t = m, v, t
+        return proposed
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": "adam", "m": self.m.copy(), "v": self.v.copy(), "t": self.t}
@@ -100,5 +122,9 @@ def make_optimizer(name: str, n_params: int, momentum: float) -> Adam | SGD:
 
 def clip_by_norm(grad: np.ndarray, max_norm: float) -> np.ndarray:
     """The gradient scaled down to norm `max_norm` when it is longer; unchanged otherwise."""
-    norm = float(np.linalg.norm(grad))
-    return grad * (max_norm / norm) if norm > max_norm else grad
+    with np.errstate(over="ignore", invalid="ignore"):  # squares past the float range: measured scaled below
+        norm = float(np.linalg.norm(grad))
+        if math.isinf(norm) and np.isfinite(grad).all():  # a finite gradient this long must still be clipped,
+            big = float(np.abs(grad).max())  # not multiplied by max_norm / inf = 0
+            return (grad / big) * (max_norm / float(np.linalg.norm(grad / big)))
+        return grad * (max_norm / norm) if norm > max_norm else grad

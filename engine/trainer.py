@@ -184,9 +184,10 @@ class QuantumTrainer:
             estimate = await shift_step(run, model, theta, inputs, y, n_classes, seed, method)
         current = estimate.current
         grad = np.concatenate([estimate.g_circuit, current.d_weight.ravel(), current.d_bias])
-        if cfg.weight_decay:
-            grad = grad + cfg.weight_decay * params
-        grad_norm = float(np.linalg.norm(grad))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run is the optimizer's error, not a warning
+            if cfg.weight_decay:
+                grad = grad + cfg.weight_decay * params
+            grad_norm = float(np.linalg.norm(grad))
         if cfg.use_gradient_clipping:
             grad = clip_by_norm(grad, cfg.gradient_clip_value)
         proposed = self._optimizer_for(model).step(params, grad, lr)

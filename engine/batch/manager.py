@@ -33,6 +33,7 @@ from ..circuits.ionq_json import circuit_to_json
 from ..circuits.template import CircuitBatch, Template
 from ..events import STAGES, BatchExecuted, BatchSizeDecision, EventBus, emit_to
 from ..events import CompilerStats as CompilerStatsEvent
+from ..sim.measure import MAX_SHOTS
 from .inputs import Group, InputCircuit, group_circuits
 from .limiter import InFlight
 from .results import BatchResult, CircuitFailure, GroupOut
@@ -179,8 +180,8 @@ class CircuitBatchManager:
         t_start = time.perf_counter()
         cfg = self.config
         shots = cfg.shots_per_circuit if shots is None else shots
-        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
-            raise ValueError(f"shots: must be an integer >= 0, got {shots!r}")
+        if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= MAX_SHOTS:
+            raise ValueError(f"shots: must be an integer in 0..{MAX_SHOTS:,}, got {shots!r}")
         target = self._check_target(target)
         compiler = self._compiler(target) if cfg.use_native_gates else None
         call = _Call(shots, cfg.seed if seed is None else seed, seed is not None)

@@ -24,8 +24,16 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def _num(x: float | None, fmt: str = ".4f") -> str:
-    return "-" if x is None else format(x, fmt)
+def number_text(x: float) -> str:
+    """A loss or a rate to 4 decimals; in scientific notation where those would be a 300-digit number (a
+    diverging loss) or show a small non-zero value as 0.0000."""
+    if x != 0 and math.isfinite(x) and not 1e-4 <= abs(x) < 1e6:
+        return f"{x:.4g}"
+    return f"{x:.4f}"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else number_text(x)
 
 
 def sparkline(values: list[float], width: int = 60) -> str:
@@ -137,7 +145,7 @@ def _training(r: ReportData) -> tuple[str, Rows]:
         ("Curve", sparkline([p.loss for p in t.curve]) or "-"),
         ("Final Accuracy", _pct(t.final_accuracy)),
         ("Val Accuracy", f"{_pct(t.final_val_accuracy)} (best {_pct(t.best_val_accuracy)})"),
-        *[(f"Epoch {e.epoch}", f"loss {e.train_loss:.4f}, acc {_pct(e.train_accuracy)}, "
+        *[(f"Epoch {e.epoch}", f"loss {number_text(e.train_loss)}, acc {_pct(e.train_accuracy)}, "
            f"val loss {_num(e.val_loss)}, val acc {_pct(e.val_accuracy)}") for e in t.epochs],
     ]
 
@@ -160,7 +168,8 @@ def _ionq(r: ReportData) -> tuple[str, Rows]:
     rows: Rows = [("Error Mitigation", q.mitigation or "-")]
     readout = q.readout
     if q.readout_p01:
-        rates = ", ".join(f"q{i} {a:.4f}/{c:.4f}" for i, (a, c) in enumerate(zip(q.readout_p01, q.readout_p10)))
+        rates = ", ".join(f"q{i} {number_text(a)}/{number_text(c)}"
+                          for i, (a, c) in enumerate(zip(q.readout_p01, q.readout_p10)))
         readout = f"{readout}; p01/p10 {rates}"
     rows.append(("Readout Mitigation", readout))
     if q.session_id is not None:
@@ -205,7 +214,7 @@ def _shots(r: ReportData) -> tuple[str, Rows]:
         return "Shots", [("Shots", "exact expectations: none measured")]
     return "Shots", [
         ("Training steps", f"{s.step_shots:,}"), ("All batches", f"{s.total_shots:,}"),
-        ("Loss", f"{s.first_loss:.4f} -> {s.train_loss:.4f}"),
+        ("Loss", f"{number_text(s.first_loss)} -> {number_text(s.train_loss)}"),
         ("Per unit of loss", "- (the loss has not fallen)" if s.shots_per_loss is None else f"{s.shots_per_loss:,.0f}"),
     ]
 

@@ -180,6 +180,7 @@ class _Progress:
 
     def update(self, event: Event) -> None:
         from engine.events import Checkpoint, EpochFinished, Error, Log, RunFinished, RunStarted, StepMetrics
+        from engine.report.render import number_text
 
         if isinstance(event, RunStarted):
             resumed = f", resuming at step {event.resumed_from_step}" if event.resumed_from_step else ""
@@ -189,7 +190,7 @@ class _Progress:
                 self._bar.update(self._task, total=event.total_steps, completed=event.resumed_from_step)
         elif isinstance(event, StepMetrics):
             acc = "" if event.accuracy is None else f" batch train acc {event.accuracy:.1%}"
-            info = f"epoch {event.epoch + 1} step loss {event.loss:.4f}{acc}"
+            info = f"epoch {event.epoch + 1} step loss {number_text(event.loss)}{acc}"
             if self._bar is not None:
                 self._bar.update(self._task, total=event.total_steps, completed=event.step + 1, info=info)
             else:
@@ -197,7 +198,7 @@ class _Progress:
                            force=event.step + 1 == event.total_steps)
         elif isinstance(event, EpochFinished):
             val = "" if event.val_accuracy is None else f", val acc {event.val_accuracy:.1%}"
-            self._note(f"epoch {event.epoch + 1}: epoch loss {event.train_loss:.4f}{val}")
+            self._note(f"epoch {event.epoch + 1}: epoch loss {number_text(event.train_loss)}{val}")
         elif isinstance(event, Checkpoint) and self._bar is None:
             self._line(f"checkpoint at step {event.step}")
         elif isinstance(event, Log) and event.level in ("warning", "error"):

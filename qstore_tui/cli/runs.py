@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from engine.quoting import printable
+    from engine.report.render import number_text
     from engine.runs import list_runs
 
     root = runs_dir(args)
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     for r in infos:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "-"
         rows.append((printable(r.run_id), r.status, r.backend, f"{r.steps}/{r.total_steps}",
-                     "-" if r.final_loss is None else f"{r.final_loss:.4f}",
+                     "-" if r.final_loss is None else number_text(r.final_loss),
                      "-" if r.val_accuracy is None else f"{r.val_accuracy:.1%}", started))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

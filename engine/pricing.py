@@ -69,12 +69,27 @@ class RunPricing:
             gradient_method=cfg.gradient_estimator, spsa_samples=cfg.spsa_samples,
             n_circuit_params=model.n_circuit_params)
         self.planned = planned
-        emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}: "
-                         f"${planned * per:,.2f} ({self.price.source})"))
-        over = cfg.max_cost_usd is not None and planned * per > cfg.max_cost_usd
+        total = planned * per + await self._calibration_usd(target, client)
+        calibration = ", readout calibration included" if cfg.readout_mitigation == "calibrate" else ""
+        emit(Log(message=f"estimated cost of {planned:,} planned circuits on {target}{calibration}: "
+                         f"${total:,.2f} ({self.price.source})"))
+        over = cfg.max_cost_usd is not None and total > cfg.max_cost_usd
         if cfg.requires_cost_confirmation and over and not cfg.dry_run:  # a dry run is priced, never charged
-            raise ConfigError("max_cost_usd", f"the run is estimated at ${planned * per:,.2f} "
-                                              f"({planned:,} circuits), over the cap of ${cfg.max_cost_usd:,.2f}")
+            raise ConfigError("max_cost_usd", f"the run is estimated at ${total:,.2f} ({planned:,} circuits"
+                                              f"{calibration}), over the cap of ${cfg.max_cost_usd:,.2f}")
+
+    async def _calibration_usd(self, target: str, client: IonQClient | None) -> float:
+        """Readout calibration's two circuits (all 0; all 1: n X gates) at their own shots: left out, a run at
+        readout_calibration_shots = 1,000,000 passed its own cap check and IonQ refused the job."""
+        cfg = self.config
+        if cfg.readout_mitigation != "calibrate":
+            return 0.0
+        shots = cfg.readout_calibration_shots
+        if cfg.quantum_target.startswith("qpu.") and client is not None:
+            answer = await client.estimate(target, qubits=cfg.n_qubits, shots=shots, gates_1q=cfg.n_qubits,
+                                           gates_2q=0)
+            return 2 * float(answer["estimated_total_cost"])
+        return 2 * published_price(target, shots)[0]
 
     def _gate_counts(self, model: QuantumModel) -> tuple[int, int, str]:
         """(1q, 2q, gateset) of the circuits the jobs carry: with native gates, the compiled form, which has

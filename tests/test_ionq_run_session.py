@@ -5,15 +5,17 @@ checkpoint before a job would pass max_cost_usd, and a dry run prices every payl
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.backends.emulator import EmulatorServer, EmulatorSettings
 from engine.backends.emulator.server import DEFAULT_RATES, Rate
 from engine.backends.ionq import IonQBackend
 from engine.backends.ionq_client import IonQClient, IonQSettings
+from engine.backends.ionq_errors import IonQSpendCapError
 from engine.config import TrainingConfig
 from engine.events import DryRunReport, IonQSessionUpdate, MitigationInfo, SpendUpdate
 from engine.runs import read_events
-from engine.session import EngineSession
+from engine.session import EngineSession, exit_code
 
 KEY = "k-qpu"
 TINY = dict(n_qubits=2, circuit_depth=1, n_samples=12, epochs=1, batch_size=3, shots_per_circuit=100,
@@ -141,3 +143,28 @@ async def test_a_target_the_server_does_not_list_is_refused_naming_it_before_any
             (error,) = _of(read_events(session.run_dir), Error)
             assert error.message.startswith("quantum_target: target 'qpu.aria-2' is not listed"), error.message
         assert server.counters().jobs_created == 0
+
+
+async def test_readout_calibration_is_in_the_estimate_and_reserved_at_its_own_shots(tmp_path, monkeypatch):
+    """Calibration at 1,000,000 shots was left out of the run's estimate and reserved at the run's 100 shots: the
+    run passed its own cap check and IonQ's session refused the job, blamed on the first step's circuits."""
+    from engine.backends.ionq_session import SpendLedger
+    from engine.events import Error
+
+    ledger = SpendLedger(10.0, price_per_circuit_usd=1.0, priced_shots=100)
+    assert ledger.reserve("a", 2, shots=50) == 2.0 and ledger.reserve("b", 1, shots=400) == 4.0
+    with pytest.raises(IonQSpendCapError):
+        ledger.reserve("c", 2, shots=300)  # 6 + 6 > 10
+
+    monkeypatch.setenv("IONQ_API_KEY", KEY)
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0)) as server:
+        config = TrainingConfig(**{**TINY, "backend": "ionq", "ionq_api_url": server.base_url, "max_cost_usd": 85.0,
+                                   "use_native_gates": False, "readout_mitigation": "calibrate",
+                                   "readout_calibration_shots": 1_000_000})
+        session = EngineSession(config, runs_dir=tmp_path)
+        finished = await session.run()
+        events = read_events(session.run_dir)
+        assert server.counters().jobs_created == 0
+    assert finished.status == "failed" and exit_code(session) == 2
+    (error,) = _of(events, Error)
+    assert error.message.startswith("max_cost_usd: the run is estimated at $") and "readout calibration" in error.message

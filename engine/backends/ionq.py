@@ -185,14 +185,14 @@ class IonQBackend:
         for chunk in chunks:
             self.spend.release(chunk.client_id)
 
-    def _reserve(self, chunks: list[JobChunk]) -> None:
+    def _reserve(self, chunks: list[JobChunk], shots: int) -> None:
         """Reserve every chunk's estimate before any is sent: a batch that would pass the cap sends nothing."""
         if self.spend is None:
             return
         done: list[str] = []
         try:
             for c in chunks:
-                self.spend.reserve(c.client_id, c.n_circuits)
+                self.spend.reserve(c.client_id, c.n_circuits, shots)
                 done.append(c.client_id)
         except IonQError:
             for key in done:
@@ -223,7 +223,7 @@ class IonQBackend:
             return ExecutionResult(empty, None if self.exact and not shots else empty.astype(np.int64),
                                    shots if self.exact else sent_shots, {}, [])
         t_build = time.perf_counter()
-        self._reserve(chunks)
+        self._reserve(chunks, sent_shots)
         sem = asyncio.Semaphore(self.max_concurrent_jobs)
         mine: dict[str, JobChunk] = {}
         tasks = [asyncio.create_task(self._run_chunk(c, t.n_qubits, sem, mine)) for c in chunks]

@@ -91,7 +91,8 @@ class QpuRun:
         if not target_checked:
             await self.check_target(backend)
         self._estimate_usd = planned_circuits * price_per_circuit_usd
-        self.ledger = SpendLedger(s.max_cost_usd, price_per_circuit_usd, spent_before_usd, self._booked)
+        self.ledger = SpendLedger(s.max_cost_usd, price_per_circuit_usd, spent_before_usd, self._booked,
+                                  priced_shots=s.shots)
         backend.spend = self.ledger
         backend.mitigation = s.mitigation
         self.emit(self.mitigation_event(*readout))

@@ -115,6 +115,7 @@ class SpendLedger:
     price_per_circuit_usd: float = 0.0
     spent_before_usd: float = 0.0  # spend of the run's earlier segments (a resumed run)
     on_update: Callable[[JobCostBooked], None] | None = None
+    priced_shots: int = 0  # the shots the price is for (0: any job is priced at it)
     jobs: list[JobSpend] = field(default_factory=list)
     _reserved: dict[str, float] = field(default_factory=dict)
 
@@ -126,9 +127,12 @@ class SpendLedger:
     def reserved_usd(self) -> float:
         return sum(self._reserved.values())
 
-    def reserve(self, key: str, circuits: int) -> float:
-        """Reserve the estimate of a job of `circuits`; IonQSpendCapError when it would pass the cap."""
-        estimate = circuits * self.price_per_circuit_usd
+    def reserve(self, key: str, circuits: int, shots: int = 0) -> float:
+        """Reserve the estimate of a job of `circuits` (of `shots` each); IonQSpendCapError when it would pass the
+        cap. A job of more shots than the price is for (readout calibration's 100,000) is priced up in proportion,
+        an upper bound (a per-job minimum only lowers the share of the shots); fewer shots keep the price."""
+        scale = max(1.0, shots / self.priced_shots) if shots and self.priced_shots else 1.0
+        estimate = circuits * self.price_per_circuit_usd * scale
         committed = self.spent_usd + self.reserved_usd
         if self.cap_usd is not None and committed + estimate > self.cap_usd + 1e-9:
             raise IonQSpendCapError(committed, estimate, self.cap_usd)

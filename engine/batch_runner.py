@@ -11,10 +11,11 @@ import numpy as np
 
 from .circuits.template import CircuitBatch
 from .sim.measure import expectations_z
-from .training_results import SpendCapReached, TrainingError
+from .training_results import LimitReached, TrainingError
 
 if TYPE_CHECKING:
     from .batch import BatchResult, PerformanceStats
+    from .batch.results import CircuitFailure
 
 __all__ = ["BatchRunner", "Executor"]
 
@@ -27,6 +28,18 @@ class Executor(Protocol):
                             purpose: str) -> BatchResult: ...
 
     def get_performance_stats(self) -> PerformanceStats: ...
+
+
+_SESSION_LIMITS = (("job_count_limit", "ionq_session_max_jobs"), ("cost_limit", "max_cost_usd"),
+                   ("duration_limit", "ionq_session_max_minutes"), ("has ended", "ionq_session_max_minutes"))
+
+
+def session_limit_field(failure: CircuitFailure) -> str | None:
+    """The config field behind an IonQ session's refusal of a job (its job count, cost or duration limit), None
+    for any other failure: such a refusal is a limit the run set, so it stops with a checkpoint, not a failure."""
+    if failure.error_type != "IonQBadRequestError" or "session" not in failure.message:
+        return None
+    return next((field for mark, field in _SESSION_LIMITS if mark in failure.message), None)
 
 
 class BatchRunner:
@@ -70,8 +83,13 @@ class BatchRunner:
             capped = [f for f in failures if f.error_type == "IonQSpendCapError"]
             if capped:  # not submitted, for the cap: the trainer stops with a checkpoint instead of failing
                 f = capped[0]
-                raise SpendCapReached(f"step {self._step_of()}: {len(capped)} of {n_rows} {purpose} circuits not "
-                                      f"submitted (circuit {f.index}: {f.message})")
+                raise LimitReached(f"spend cap: step {self._step_of()}: {len(capped)} of {n_rows} {purpose} circuits "
+                                   f"not submitted (circuit {f.index}: {f.message})")
+            for f in failures:
+                field = session_limit_field(f)
+                if field is not None:
+                    raise LimitReached(f"{field}: IonQ's session refused the step {self._step_of()} {purpose} job "
+                                       f"({f.message}); raise {field} and resume the run")
             if failures:
                 f = failures[0]
                 detail = f"circuit {f.index}: {f.error_type}: {f.message}"

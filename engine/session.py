@@ -516,7 +516,7 @@ class EngineSession:
             final_status = SessionStatus.STOPPED
             message = f"checkpoint written at step {result.steps}"
             if result.stop_note and not self.qpu.note:
-                message = f"spend cap: {result.stop_note}; {message}"
+                message = f"{result.stop_note}; {message}"
         else:
             status, final_status = "completed", SessionStatus.FINISHED
             message = "early stopped" if result.status == "early_stopped" else ""

@@ -56,7 +56,7 @@ from .resume import (
     snapshot,
 )
 from .training_results import (
-    EpochRecord, EvalResult, SpendCapReached, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
+    EpochRecord, EvalResult, LimitReached, StepResult, TrainerState, TrainerStats, TrainingError, TrainResult,
 )
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ class QuantumTrainer:
                     return result
                 try:
                     await self._finish_epoch(model, train_data, val_data, at, result)
-                except SpendCapReached as exc:  # the evaluation could not be paid for: position is unchanged
+                except LimitReached as exc:  # the evaluation could not be paid for: position is unchanged
                     await self._stop_here(self._snapshot(model, at), result, note=str(exc))
                     return result
             self.state.epoch = at.epoch
@@ -350,7 +350,7 @@ class QuantumTrainer:
             before = self._snapshot(model, at) if self.config.max_cost_usd is not None else None
             try:
                 await self._train_step(model, data, at, result)
-            except SpendCapReached as exc:  # the step's rng draws and optimizer state are those before it
+            except LimitReached as exc:  # the step's rng draws and optimizer state are those before it
                 await self._stop_here(before if before is not None else self._snapshot(model, at), result,
                                       note=str(exc))
                 return False

@@ -18,9 +18,10 @@ class TrainingError(RuntimeError):
     """Training cannot continue (e.g. circuits failed); the message names the step and the cause."""
 
 
-class SpendCapReached(TrainingError):
-    """A batch's job was not submitted: it would have taken the run's spend past `max_cost_usd`. The trainer
-    stops with a checkpoint at the step (or the evaluation) it could not pay for, which a resume redoes."""
+class LimitReached(TrainingError):
+    """A batch's job was not run: it would have taken the run's spend past `max_cost_usd`, or IonQ's session
+    refused it at one of its limits. The trainer stops with a checkpoint at the step (or the evaluation) it could
+    not run, which a resume (with the limit raised) redoes."""
 
 
 @dataclass

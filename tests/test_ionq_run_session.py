@@ -168,3 +168,15 @@ async def test_readout_calibration_is_in_the_estimate_and_reserved_at_its_own_sh
     assert finished.status == "failed" and exit_code(session) == 2
     (error,) = _of(events, Error)
     assert error.message.startswith("max_cost_usd: the run is estimated at $") and "readout calibration" in error.message
+
+
+async def test_a_session_limit_the_run_set_stops_it_with_a_checkpoint_naming_the_field(tmp_path):
+    """ionq_session_max_jobs = 2: IonQ's session refuses the third job. That was a failed run (exit 3) naming only
+    the session's id, its paid steps lost with no checkpoint."""
+    with EmulatorServer(EmulatorSettings(api_keys=(KEY,), seed=0)) as server:
+        session, finished, events = await _run(tmp_path, server, max_cost_usd=500.0, ionq_session_max_jobs=2)
+    assert finished.status == "stopped" and exit_code(session) == 4, finished.message
+    assert finished.message.startswith("ionq_session_max_jobs: IonQ's session refused the step 2 spsa job")
+    assert "raise ionq_session_max_jobs and resume the run" in finished.message
+    (checkpoint,) = (session.run_dir / "checkpoints").glob("step-*.json")
+    assert checkpoint.name == "step-000002.json"

@@ -1,8 +1,10 @@
 """A run's price: one circuit priced for a QPU target (or a QPU a noise model imitates), the whole run estimated
 and refused when over `max_cost_usd`, and the CostEstimate event of the circuits run so far.
 
-Runs on IonQ's QPU targets ask IonQ's /jobs/estimate; the others use the published table (engine/cost.py), so
-the estimate a user confirms on the Config screen is the one the run enforces.
+Runs on IonQ's QPU targets ask IonQ's /jobs/estimate as they start, and that price is the one enforced; the
+others use the published table (engine/cost.py). The estimate a user confirms before the start (the Config
+screen's dialog, `run`'s y/N) is the published table's, which can differ from IonQ's: it says so when it is over the
+cap.
 """
 
 from __future__ import annotations

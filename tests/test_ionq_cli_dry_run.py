@@ -71,6 +71,13 @@ def test_a_headless_qpu_run_asks_once_and_needs_yes_without_a_terminal(tmp_path,
 
         monkeypatch.setattr("builtins.input", no_question)
         monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+        def sets_with(**changes):
+            return [x for k, v in {**qpu, **changes}.items() if v is not None for x in ("--set", f"{k}={v}")]
+
+        code, out, err = _run(["run", "--headless", "--runs-dir", str(tmp_path), *sets_with(max_cost_usd=None)])
+        assert code == 2 and err.startswith("error: max_cost_usd: a run on 'qpu.forte-1' costs money"), err
+        code, out, err = _run(["run", "--headless", "--runs-dir", str(tmp_path), *sets_with(max_cost_usd="0.01")])
+        assert "over the cap by this estimate: IonQ's own estimate, asked as the run starts, decides" in out
         code, out, err = _run(["run", "--headless", "--yes", "--runs-dir", str(tmp_path), *sets])
         assert code == 0, err
         (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]

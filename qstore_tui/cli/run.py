@@ -70,7 +70,12 @@ def _cost_confirmed(config: TrainingConfig, yes: bool) -> bool:
     cost = estimate_run_cost(config)
     if cost is None or config.dry_run:
         return True
+    config.check_runnable()  # a missing cap or key is said first, not a confirmation the run would refuse anyway
     cap = "" if config.max_cost_usd is None else f"; cap ${config.max_cost_usd:,.2f}"
+    if config.max_cost_usd is not None and cost.usd > config.max_cost_usd:
+        # the published table's figure; IonQ's /jobs/estimate, asked as the run starts, is the one enforced
+        cap += (" (over the cap by this estimate: IonQ's own estimate, asked as the run starts, decides, and the "
+                "run stops with a checkpoint before its spend would pass the cap)")
     if confirm_spend(f"{cost.line()} ({cost.basis}){cap}", "run", yes):
         return True
     print(f"run not started: its estimated cost of ${cost.usd:,.2f} was not confirmed", file=sys.stderr)

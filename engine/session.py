@@ -33,7 +33,7 @@ from .config import FEATURE_SWITCHES, ConfigError, TrainingConfig
 from .data import Dataset, load_dataset, train_val_split
 from .events import (
     BatchExecuted, Checkpoint, ClientStats, EngineStats, Error, Event, EventBus, JobUpdate, Log, RunFinished,
-    RunStarted, SpendUpdate, _Event,
+    RunStarted, SpendUpdate, StepMetrics, _Event,
 )
 from .fileio import FileWriteError, atomic_write_bytes
 from .eventsinks import BusLogHandler, SecretScrubber
@@ -140,6 +140,7 @@ class EngineSession:
         self._log: EventLog | None = None
         self._lock: RunLock | None = None
         self._metrics: MetricsWriter | None = None
+        self._steps_logged = 0  # by the run's earlier events (a resume)
         self._work: asyncio.Task[TrainResult] | None = None
         self._done = asyncio.Event()
         self._stop_reason: Literal["stopped", "interrupted"] | None = None
@@ -305,6 +306,7 @@ class EngineSession:
             metrics = MetricsWriter(self.run_dir, self.config.epochs,
                                     previous.scan(iter_events(self.run_dir)) if self._resume else ())
             self._checkpoint_events = previous.checkpoint_steps
+            self._steps_logged = previous.steps_logged
             self._spent_before_usd = previous.spent_usd
             self.bus.continue_from(previous.last_seq)
         except BaseException:
@@ -391,7 +393,12 @@ class EngineSession:
         for bad in point.set_aside:
             self.emit(Log(level="warning", message=f"checkpoint {bad.path} is damaged ({bad.reason}): set aside "
                                                    f"as {bad.moved_to.name}; resuming from {point.path.name}"))
-        if point.step not in self._checkpoint_events:
+        if point.step > self._steps_logged + self.config.log_interval:  # beyond what log_interval leaves unsaid
+            self.emit(Log(level="warning", message=(
+                f"{self.run_dir / EVENTS_FILE} ends at step {self._steps_logged} but {point.path.name} is at step "
+                f"{point.step}: the events of the steps between are lost (the curves and the report have a gap "
+                f"there); resuming from the checkpoint")))
+        elif point.step not in self._checkpoint_events:
             self.emit(Log(message=f"{point.path.name} was written but its event was not (the process ended "
                                   f"between the two): resuming from it"))
         from .trainer import RESUME_MUST_MATCH
@@ -598,11 +605,14 @@ class _PreviousEvents:
         self.checkpoint_steps: set[int] = set()
         self.last_seq = 0
         self.spent_usd = 0.0
+        self.steps_logged = 0  # steps done by the last StepMetrics: a log cut short ends before its checkpoint
 
     def scan(self, events: Iterable[Event]) -> Iterator[Event]:
         for event in events:
             if isinstance(event, Checkpoint):
                 self.checkpoint_steps.add(event.step)
+            elif isinstance(event, StepMetrics):
+                self.steps_logged = event.step + 1
             elif isinstance(event, SpendUpdate):
                 self.spent_usd = event.spent_usd
             self.last_seq = event.seq

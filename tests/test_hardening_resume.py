@@ -75,3 +75,34 @@ def test_a_garbage_store_is_set_aside_with_a_warning_and_the_run_goes_on(run_cop
     assert f"store {store} is damaged (not an SQLite file): set aside as {store}.damaged" in err
     assert (run_copy / "store.sqlite.damaged").read_bytes() == b"this is not a database"
     assert read_events(run_copy)[-1].status == "completed"
+
+
+async def test_a_resume_whose_event_log_lost_its_tail_says_the_steps_between_are_lost(tmp_path):
+    """A copy cut short (or a disk error) left events.jsonl at step 3 and the checkpoint at step 8: the resume
+    reported a clean 'completed 8 of 8' with the curves silently missing five steps."""
+    import asyncio as _asyncio
+
+    from engine.config import TrainingConfig
+    from engine.events import Log, StepMetrics
+    from engine.runs import read_events
+    from engine.session import EngineSession
+
+    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=20, epochs=3, batch_size=4, shots_per_circuit=0,
+                         checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False,
+                         use_native_gates=False)
+    session = EngineSession(cfg, runs_dir=tmp_path)
+    queue = session.bus.subscribe()
+    task = _asyncio.create_task(session.run())
+    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 7):
+        pass
+    await session.stop()
+    await task
+    log = session.run_dir / "events.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    cut = next(i for i, ln in enumerate(lines) if '"kind":"step_metrics"' in ln and '"step":3,' in ln)
+    log.write_text("".join(lines[:cut + 1]))
+    resumed = EngineSession.from_run_dir(session.run_dir)
+    await resumed.run()
+    warnings = [e.message for e in read_events(session.run_dir) if isinstance(e, Log) and e.level == "warning"]
+    assert any("ends at step 4 but step-00000" in w and "the events of the steps between are lost" in w
+               for w in warnings), warnings

@@ -85,3 +85,14 @@ def test_a_long_run_name_is_cut_in_the_message(tmp_path, capsys):
     assert main(["report", "x" * 5000, "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert len(err) < 300 and "(5,000 characters): not found" in err
+
+
+def test_the_report_of_a_run_that_never_started_says_new_and_what_its_config_says(tmp_path, capsys):
+    from engine.config import TrainingConfig
+    from engine.runs import create_run_dir
+
+    create_run_dir(tmp_path, "empty1", TrainingConfig(n_qubits=3))
+    assert main(["report", "empty1", "--format", "md", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Performance report: empty1") and "| Status | new |" in out  # was 'run', incomplete
+    assert "| Model | 3 qubits" in out  # was 0 qubits

@@ -46,8 +46,13 @@ def run_report(run_dir: Path, config: TrainingConfig | None) -> PerformanceRepor
     from ..report import build_report
 
     report = build_report(iter_events(run_dir), config)
-    if report.run.status == "incomplete" and is_running(run_dir):
-        report.run.status = "running"
+    run = report.run
+    if run.status == "incomplete" and is_running(run_dir):
+        run.status = "running"
+    if run.segments == 0:  # never started (no RunStarted): what the listings call it, and what its config says
+        run.status, run.run_id = ("running" if is_running(run_dir) else "new"), Path(run_dir).name
+        if config is not None:
+            run.backend, run.target, run.n_qubits = config.backend, config.quantum_target, config.n_qubits
     return report
 
 

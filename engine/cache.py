@@ -200,7 +200,8 @@ def _exact_key(*arrays: np.ndarray) -> CacheKey:
 
 
 class SmartCircuitCache:
-    """Templates, compiled templates and bound circuits, within count and byte bounds. Thread-safe."""
+    """Templates, compiled templates and bound circuits, within count and byte bounds (the template in use stays even
+    when it alone is over max_bytes: evicting it would rebuild it at every call). Thread-safe."""
 
     def __init__(self, max_templates: int = 100, max_bound_circuits: int = 1000, max_bytes: int = 256 * 2**20):
         for name, value in (("max_templates", max_templates), ("max_bound_circuits", max_bound_circuits),

@@ -194,3 +194,13 @@ def test_default_limit_is_the_simulators():
     from engine.sim import MAX_QUBITS
 
     assert DEFAULT_MAX_QUBITS == MAX_QUBITS
+
+
+def test_an_unknown_field_of_a_circuit_is_refused_naming_it_not_dropped():
+    """A typo ("qubit": 5) let the count be inferred; a job's "shots" vanished silently."""
+    from engine.circuits.ionq_json import parse_circuit
+
+    for extra in ("qubit", "shots"):
+        with pytest.raises(CircuitError, match=f"field '{extra}': unknown field"):
+            parse_circuit({"qubits": 1, "circuit": [{"gate": "x", "target": 0}], extra: 5})
+    assert parse_circuit({"input": {"qubits": 1, "circuit": [{"gate": "x", "target": 0}]}, "shots": 5}).n_qubits == 1

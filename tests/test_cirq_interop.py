@@ -45,6 +45,16 @@ def test_measurements_are_dropped():
     assert [g.name for g in c.gates] == ["h", "cnot"]
 
 
+def test_a_gate_after_a_measurement_of_its_qubit_is_refused_not_dropped_into_wrong_numbers():
+    import cirq
+
+    a, b = cirq.LineQubit.range(2)  # H, measure, H: 50/50 in cirq; with the measure dropped, |0> for sure
+    with pytest.raises(CircuitError, match=r"gate 2, field 'gate': 'H' acts on qubit 0 after it was measured"):
+        from_cirq(cirq.Circuit([cirq.H(a), cirq.measure(a, key="m"), cirq.H(a)]))
+    ok = from_cirq(cirq.Circuit([cirq.H(a), cirq.measure(a, key="m"), cirq.H(b), cirq.measure(b, key="n")]))
+    assert [g.name for g in ok.gates] == ["h", "h"]  # a later gate on another qubit is fine
+
+
 def _controlled_cases():
     import cirq
 
@@ -52,7 +62,10 @@ def _controlled_cases():
     exact = [cirq.rx(0.3).controlled().on(q0, q1), cirq.ry(0.7).controlled().on(q1, q0),
              cirq.rz(-1.1).controlled().on(q0, q2), cirq.ControlledGate(cirq.X**0.5).on(q0, q1),
              cirq.ControlledGate(cirq.S).on(q0, q1), cirq.ControlledGate(cirq.T**-1).on(q2, q0),
-             cirq.ControlledGate(cirq.H).on(q0, q1), cirq.ControlledGate(cirq.X, num_controls=2).on(q0, q1, q2)]
+             cirq.ControlledGate(cirq.H).on(q0, q1), cirq.ControlledGate(cirq.X, num_controls=2).on(q0, q1, q2),
+             # special angles were read as x, v, s, y (equal up to a phase) and refused: they are rotations
+             cirq.rx(np.pi).controlled().on(q0, q1), cirq.rx(np.pi / 2).controlled().on(q0, q1),
+             cirq.rz(np.pi / 2).controlled().on(q1, q0), cirq.ry(np.pi).controlled().on(q0, q2)]
     phased = [cirq.ControlledGate(cirq.X**0.3).on(q0, q1), cirq.ControlledGate(cirq.Y**0.3).on(q0, q1),
               cirq.ControlledGate(cirq.Z**0.3).on(q0, q1),
               cirq.ControlledGate(cirq.XPowGate(exponent=1, global_shift=0.5)).on(q0, q1)]

@@ -354,3 +354,13 @@ async def test_concurrent_calls_from_worker_threads_are_safe(store):
     )
     assert store.describe().total_count == 400
     assert len(store.query("ns", np.ones(DIM), 1000)) == 400
+
+
+def test_integers_past_64_bits_are_refused_in_metadata_and_filtered_without_sql(store):
+    """2**70 was stored, then a filter on it raised a bare OverflowError from SQLite."""
+    vec = np.ones(DIM, dtype=np.float32)
+    with pytest.raises(StoreError, match=r"metadata\['k'\] is outside the 64-bit integer range"):
+        store.upsert("ns", [VectorRecord("a", vec, {"k": 2**70})])
+    store.upsert("ns", [VectorRecord("b", vec, {"k": 2**63 - 1})])
+    assert [m.id for m in store.query("ns", vec, 5, filter={"k": 2**70})] == []
+    assert [m.id for m in store.query("ns", vec, 5, filter={"k": {"$eq": 2**63 - 1}})] == ["b"]

@@ -70,11 +70,16 @@ def from_cirq(circuit: Any) -> Circuit:
     index = {qb: i for i, qb in enumerate(qubits)}
     gates: list[Gate] = []
     native: bool | None = None
+    measured: set[int] = set()  # qubits measured so far: only terminal measurements may be dropped
     for k, op in enumerate(circuit.all_operations()):
         gate = op.gate
-        if isinstance(gate, cirq.MeasurementGate):
-            continue
         qs = tuple(index[x] for x in op.qubits)
+        if isinstance(gate, cirq.MeasurementGate):
+            measured.update(qs)
+            continue
+        if measured.intersection(qs):  # dropped, the measurement would leave the later gates a wrong state
+            raise CircuitError(f"'{gate}' acts on qubit {sorted(measured.intersection(qs))[0]} after it was "
+                               "measured: only measurements at the end are supported", index=k, field="gate")
         is_native = isinstance(gate, (cirq_ionq.GPIGate, cirq_ionq.GPI2Gate, cirq_ionq.MSGate, cirq_ionq.ZZGate))
         if native is None:
             native = is_native
@@ -98,6 +103,18 @@ def _same_matrix(cirq_gate: Any, ours: Gate) -> bool:
     return bool(np.allclose(cirq.unitary(cirq_gate), mine, atol=1e-9))
 
 
+def _rotation_form(gate: Any, read: Gate) -> Gate:
+    """An X/Y/ZPowGate as rx/ry/rz of its angle: cirq.rx(pi) is read as x, equal only up to a global phase, which
+    a control makes relative; as rx(pi) it is exact (the caller checks)."""
+    import cirq
+
+    e = getattr(gate, "exponent", None)
+    for kind, name in ((cirq.XPowGate, "rx"), (cirq.YPowGate, "ry"), (cirq.ZPowGate, "rz")):
+        if isinstance(gate, kind) and isinstance(e, (int, float)) and not isinstance(e, bool):
+            return Gate(name, read.targets, (), (math.pi * float(e),))
+    return read
+
+
 def _gate_from_cirq(gate: Any, qs: tuple[int, ...], k: int) -> Gate:
     import cirq
     import cirq_ionq
@@ -117,6 +134,8 @@ def _gate_from_cirq(gate: Any, qs: tuple[int, ...], k: int) -> Gate:
         sub = _gate_from_cirq(gate.sub_gate, qs[gate.num_controls():], k)
         if sub.controls or len(sub.targets) != 1:
             raise CircuitError(f"unsupported controlled gate '{gate}'", index=k, field="gate")
+        if not _same_matrix(gate.sub_gate, sub):  # rx(pi) read as x: its rotation form may be the exact one
+            sub = _rotation_form(gate.sub_gate, sub)
         if not _same_matrix(gate.sub_gate, sub):  # e.g. X**0.3 = e^{0.15 i pi} rx(0.3 pi): controlled, not a crx
             raise CircuitError(f"unsupported controlled gate '{gate}': its target gate is {sub.name} only up to a "
                                f"global phase, which the control makes a relative one (cirq.rx/ry/rz(t).controlled() "

@@ -127,6 +127,9 @@ def parse_gate(obj: Any, index: int, gateset: str) -> Gate:
     return Gate(name, targets, controls, params)
 
 
+CIRCUIT_FIELDS = frozenset({"qubits", "circuit", "gateset", "name", "registers"})
+
+
 def parse_circuit(obj: Any, *, default_gateset: str = "qis", max_qubits: int = DEFAULT_MAX_QUBITS,
                   limit_of: str = "the local simulator") -> Circuit:
     """An IonQ input object (or job body, or v3.4 dict) to a validated Circuit.
@@ -138,6 +141,10 @@ def parse_circuit(obj: Any, *, default_gateset: str = "qis", max_qubits: int = D
         raise CircuitError(f"a circuit must be a JSON object, got {type(obj).__name__}")
     if "input" in obj and isinstance(obj["input"], dict):
         obj = obj["input"]
+    unknown = sorted(str(k) for k in obj if k not in CIRCUIT_FIELDS)
+    if unknown:  # a typo ("qubit") or a job's field ("shots") vanished silently
+        raise CircuitError(f"unknown field (a circuit's fields are {', '.join(sorted(CIRCUIT_FIELDS))})",
+                           field=unknown[0][:40])
     gateset = obj.get("gateset", default_gateset)
     if gateset not in ("qis", "native"):
         raise CircuitError(f"gateset must be 'qis' or 'native', got {shown(gateset)}", field="gateset")

@@ -140,7 +140,8 @@ def _pushdown(filter: MetadataFilter | None) -> list[tuple[str, list[str | int]]
             continue
         if isinstance(value, dict) and set(value) == {"$eq"}:
             value = value["$eq"]
-        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        sql_int = isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63  # SQLite's
+        if isinstance(value, str) or sql_int:
             clauses.append(("json_extract(metadata, ?) = ?", [f"$.{key}", value]))
     return clauses
 

@@ -78,6 +78,8 @@ def check_metadata(metadata: object, where: str) -> dict[str, MetadataValue]:
             )
         if type(value) is float and not math.isfinite(value):
             raise StoreError(f"{where}: metadata['{key}'] is not finite")
+        if type(value) is int and not -2**63 <= value < 2**63:  # what SQLite and Pinecone hold as an integer
+            raise StoreError(f"{where}: metadata['{key}'] is outside the 64-bit integer range")
     return dict(metadata)
 
 

@@ -141,6 +141,7 @@ class EngineSession:
         self._lock: RunLock | None = None
         self._metrics: MetricsWriter | None = None
         self._steps_logged = 0  # by the run's earlier events (a resume)
+        self._announced = False  # this segment's RunStarted emitted
         self._work: asyncio.Task[TrainResult] | None = None
         self._done = asyncio.Event()
         self._stop_reason: Literal["stopped", "interrupted"] | None = None
@@ -330,6 +331,13 @@ class EngineSession:
         # Before any part is built: a damaged checkpoint is set aside, a config.toml edited since is refused.
         point = await self._resume_point() if self._resume else None
         train, val = await asyncio.to_thread(self._load_data)
+        if point is not None:  # checked before the segment is announced: a refused resume leaves the run as it was
+            from .checkpoint import CheckpointError
+            from .resume import data_fingerprint
+
+            if point.checkpoint.data_fingerprint != data_fingerprint(train):
+                raise CheckpointError(f"{point.path}: data_fingerprint: the training data differs from the "
+                                      "checkpoint's")
         backend = await self._build_backend()
         await self.qpu.check_target(backend)  # an unlisted QPU target, named, before IonQ is asked about it
         from .model import QuantumModel
@@ -352,6 +360,7 @@ class EngineSession:
         resumed_step = point.step if point is not None else 0
         steps_per_epoch = -(-len(train) // cfg.batch_size)
         total_steps = cfg.epochs * steps_per_epoch
+        self._announced = True
         self.emit(RunStarted(
             run_id=self.run_id, backend=backend.name if not self._owns_backend else cfg.backend,
             target=cfg.quantum_target, n_qubits=model.n_qubits,
@@ -538,8 +547,12 @@ class EngineSession:
             val_accuracy=epochs[-1].val_accuracy if epochs else None,
             wall_s=time.perf_counter() - t0, message=message,
         )
-        self.emit(finished)
         self.status = final_status
+        if self._resume and not self._announced:  # refused before its segment began: the run is left as it was
+            await self._close()  # (its status, steps and report), not marked failed with 0 steps
+            self._done.set()
+            return finished
+        self.emit(finished)
         try:
             await asyncio.to_thread(self._write_report)
         except FileWriteError as exc:  # a full disk: the run ended already; say so, exit as a disk error

@@ -106,3 +106,35 @@ async def test_a_resume_whose_event_log_lost_its_tail_says_the_steps_between_are
     warnings = [e.message for e in read_events(session.run_dir) if isinstance(e, Log) and e.level == "warning"]
     assert any("ends at step 4 but step-00000" in w and "the events of the steps between are lost" in w
                for w in warnings), warnings
+
+
+async def test_a_refused_resume_leaves_the_run_as_it_was_not_failed_with_no_steps(tmp_path):
+    """config.toml's data edited after a stop: the resume is refused (exit 2), and it had appended a RunFinished
+    'failed, 0 steps' and rewritten the report, so `runs` said failed and attach exited 3."""
+    import asyncio as _asyncio
+
+    from engine.config import TrainingConfig
+    from engine.events import StepMetrics
+    from engine.runs import run_record
+    from engine.session import EngineSession, exit_code
+
+    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=20, epochs=3, batch_size=4, shots_per_circuit=0,
+                         checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False,
+                         use_native_gates=False)
+    session = EngineSession(cfg, runs_dir=tmp_path)
+    queue = session.bus.subscribe()
+    task = _asyncio.create_task(session.run())
+    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 4):
+        pass
+    await session.stop()
+    await task
+    before = run_record(session.run_dir)
+    report = (session.run_dir / "report.md").read_bytes()
+    config = session.run_dir / "config.toml"
+    config.write_text(config.read_text().replace("n_samples = 20", "n_samples = 24"))
+    refused = EngineSession.from_run_dir(session.run_dir)
+    await refused.run()
+    assert exit_code(refused) == 2 and "data_fingerprint: the training data differs" in str(refused.error)
+    after = run_record(session.run_dir)
+    assert (after.status, after.steps) == (before.status, before.steps) == ("stopped", before.steps)
+    assert (session.run_dir / "report.md").read_bytes() == report

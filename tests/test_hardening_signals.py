@@ -110,3 +110,31 @@ def test_a_hangup_stops_a_headless_run_at_a_checkpoint_and_under_nohup_the_run_g
     assert nohup.wait(120) == 0, (tmp_path / "nohup.log").read_text()[-2000:]
     [finished] = (tmp_path / "nohup").iterdir()
     assert read_events(finished)[-1].status == "completed"
+
+
+def test_without_a_terminal_run_and_attach_headless_take_sigterm_and_sighup_as_ctrl_c(tmp_path):
+    """Taken for the app, `run` without --headless (no terminal: it trains headless) died of a SIGHUP with 129, no
+    checkpoint and no report; `attach --headless` died of SIGTERM with 143."""
+    args = [a for a in SMALL if a != "--headless"]
+    env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}
+    runs = tmp_path / "runs"
+    with open(tmp_path / "run.log", "w") as out:
+        run = subprocess.Popen([sys.executable, "-m", "qstore_tui", *args, "--runs-dir", str(runs)], env=env,
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while not _training(runs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [run_dir] = runs.iterdir()
+    with open(tmp_path / "attach.log", "w") as out:
+        attach = subprocess.Popen([sys.executable, "-m", "qstore_tui", "attach", run_dir.name, "--headless",
+                                   "--runs-dir", str(runs)], env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    while b"step" not in (tmp_path / "attach.log").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    attach.send_signal(signal.SIGTERM)
+    assert attach.wait(30) == 130, (tmp_path / "attach.log").read_text()[-2000:]
+    run.send_signal(signal.SIGHUP)
+    assert run.wait(60) == 130, (tmp_path / "run.log").read_text()[-2000:]
+    events = read_events(run_dir)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"
+    assert (run_dir / "report.md").is_file()

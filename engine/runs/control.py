@@ -24,6 +24,7 @@ from typing import Literal, get_args
 
 CONTROL_FILE = "control.json"
 POLL_S = 0.25
+MAX_BYTES = 4096
 Command = Literal["pause", "resume", "stop"]
 COMMANDS: tuple[str, ...] = get_args(Command)
 
@@ -46,28 +47,37 @@ def control_path(run_dir: Path) -> Path:
 def read_request(run_dir: Path) -> ControlRequest | None:
     """The request in the control file, None when there is none; ControlRefused when it is not to be obeyed."""
     path = control_path(run_dir)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:  # O_NONBLOCK: a FIFO in its place blocked the event loop (and every signal) until someone wrote to it
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ControlRefused(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a folder, a FIFO, a device
+            raise ControlRefused(f"{path}: not a regular file")
         if info.st_uid != os.getuid():
             raise ControlRefused(f"{path}: owned by uid {info.st_uid}, not by this run's owner")
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise ControlRefused(f"{path}: writable by group or others (mode {stat.S_IMODE(info.st_mode):o})")
-        raw = os.read(fd, 4096)
+        raw = os.read(fd, MAX_BYTES + 1)
+    except OSError as exc:
+        raise ControlRefused(f"{path}: cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+    if len(raw) > MAX_BYTES:
+        raise ControlRefused(f"{path}: too large for a control request (over {MAX_BYTES:,} bytes)")
     try:
         body = json.loads(raw)
         seq, command, when = body["seq"], body["command"], body.get("time", 0.0)
     except (ValueError, KeyError, TypeError):
         raise ControlRefused(f"{path}: not a control request: {raw[:80]!r}") from None
-    if not isinstance(seq, int) or command not in COMMANDS or not isinstance(when, (int, float)):
-        raise ControlRefused(f"{path}: field 'command' must be one of {', '.join(COMMANDS)} with an integer seq")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise ControlRefused(f"{path}: field 'seq' must be an integer, got {str(seq)[:40]!r}")
+    if command not in COMMANDS or isinstance(when, bool) or not isinstance(when, (int, float)):
+        raise ControlRefused(f"{path}: field 'command' must be one of {', '.join(COMMANDS)}, got "
+                             f"{str(command)[:40]!r}")
     return ControlRequest(seq, command, float(when))
 
 
@@ -80,7 +90,10 @@ def send_command(run_dir: Path, command: Command) -> ControlRequest:
         previous = read_request(run_dir)
     except ControlRefused:
         previous = None  # replaced below by one of ours
-    request = ControlRequest((previous.seq if previous else 0) + 1, command, time.time())
+    # Above the last one and the clock's microseconds: after a refused file (no previous seq to read), seq 1 was
+    # at or below what the session had obeyed, so it ignored the stop unsaid.
+    request = ControlRequest(max((previous.seq if previous else 0) + 1, time.time_ns() // 1_000), command,
+                             time.time())
     data = json.dumps({"seq": request.seq, "command": request.command, "time": request.time}).encode()
     tmp = run_dir / f".{CONTROL_FILE}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)

@@ -162,8 +162,12 @@ def sigterm_as_interrupt(command: Command, args: argparse.Namespace) -> None:
     """
     import signal
 
-    in_tui = command.name in ("tui", "attach") or (
-        command.name == "run" and not getattr(args, "headless", False) and getattr(args, "resume", None) is None)
+    from .options import have_terminal
+
+    # What opens the app: `attach --headless` and `run` without a terminal print text (and were killed by SIGTERM
+    # and SIGHUP with 143 / 129, a run with no checkpoint or report, when taken for the app here).
+    wants_app = command.name == "attach" or (command.name == "run" and getattr(args, "resume", None) is None)
+    in_tui = command.name == "tui" or (wants_app and not getattr(args, "headless", False) and have_terminal())
     if not in_tui and command.name != "emulator":  # the emulator's server handles its own signals
         from engine.hangup import hangup_as_interrupt
 

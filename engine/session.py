@@ -397,6 +397,10 @@ class EngineSession:
         """The newest valid checkpoint (damaged newer ones set aside, each named in a warning), checked
         against config.toml: a field that fixes the checkpoint's shape and was edited since is a ConfigError."""
         point = await asyncio.to_thread(find_resume_point, self.checkpoint_dir)
+        # A kill mid-write leaves the atomic write's temporary file; this session holds the run's lock, so none is
+        # being written now.
+        for stale in self.checkpoint_dir.glob(".step-*.tmp") if self.checkpoint_dir.is_dir() else ():
+            stale.unlink(missing_ok=True)
         if point is None:
             return None
         for bad in point.set_aside:
@@ -526,7 +530,9 @@ class EngineSession:
         elif result is None:  # cancelled: by stop() past its grace, or from outside
             status = self._stop_reason or "interrupted"
             final_status = SessionStatus.STOPPED
-            message = "the step in flight was abandoned; the run resumes from its last checkpoint"
+            trained = self.trainer is not None and self.trainer.state.step > 0
+            message = ("the step in flight was abandoned; the run resumes from its last checkpoint" if trained
+                       else "stopped before its first step")
         elif result.status == "stopped":
             status = self._stop_reason or "stopped"
             final_status = SessionStatus.STOPPED

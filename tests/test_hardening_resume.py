@@ -132,9 +132,12 @@ async def test_a_refused_resume_leaves_the_run_as_it_was_not_failed_with_no_step
     report = (session.run_dir / "report.md").read_bytes()
     config = session.run_dir / "config.toml"
     config.write_text(config.read_text().replace("n_samples = 20", "n_samples = 24"))
+    torn = session.run_dir / "checkpoints" / ".step-000009.json.x1y2z3.tmp"  # a kill mid-write leaves one
+    torn.write_text("{")
     refused = EngineSession.from_run_dir(session.run_dir)
     await refused.run()
     assert exit_code(refused) == 2 and "data_fingerprint: the training data differs" in str(refused.error)
     after = run_record(session.run_dir)
     assert (after.status, after.steps) == (before.status, before.steps) == ("stopped", before.steps)
     assert (session.run_dir / "report.md").read_bytes() == report
+    assert not torn.exists()  # a resume holds the run's lock: no write is in flight, the temporary file is stale

@@ -530,9 +530,10 @@ class EngineSession:
         elif result is None:  # cancelled: by stop() past its grace, or from outside
             status = self._stop_reason or "interrupted"
             final_status = SessionStatus.STOPPED
-            trained = self.trainer is not None and self.trainer.state.step > 0
-            message = ("the step in flight was abandoned; the run resumes from its last checkpoint" if trained
-                       else "stopped before its first step")
+            saved = self.checkpoint_dir.is_dir() and any(self.checkpoint_dir.glob("step-*.json"))
+            message = ("stopped before training began" if self.trainer is None else
+                       "the step in flight was abandoned; " + ("the run resumes from its last checkpoint" if saved
+                                                               else "no checkpoint yet: a resume starts at step 0"))
         elif result.status == "stopped":
             status = self._stop_reason or "stopped"
             final_status = SessionStatus.STOPPED

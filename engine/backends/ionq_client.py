@@ -282,7 +282,17 @@ class IonQClient:
         if "html" in resp.headers.get("content-type", "").lower() or text[:1] == "<":
             return f"{where} (an HTML page)"
         line = " ".join(text.split())
-        return f"{where}: {line[:MAX_BODY_TEXT]}{'...' if len(line) > MAX_BODY_TEXT else ''}"
+        shown = line[:MAX_BODY_TEXT]
+        if self._quotes_key(shown):  # a server quoting a header it refused: even a cut-off quote leaks part of it
+            return f"{where} (the body quotes the request's credentials: not shown)"
+        return f"{where}: {shown}{'...' if len(line) > MAX_BODY_TEXT else ''}"
+
+    def _quotes_key(self, text: str) -> bool:
+        """Whether `text` holds an 8+ character prefix of the key (the whole key, or a cut-off quote of it), as sent
+        or escaped as a server writes it. A shorter key is left to `scrub`: 8 characters make a chance match rare."""
+        key = self._key
+        forms = {key, repr(key)[1:-1], repr(key.encode())[2:-1]}
+        return any(len(f) >= 8 and f[:8] in text for f in forms)
 
     async def _send(self, method: str, path: str, endpoint: str, *, content: bytes | None = None,
                     params: Any = None) -> httpx.Response:

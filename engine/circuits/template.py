@@ -71,7 +71,7 @@ class Template:
     n_qubits: int
     ops: tuple[Op, ...]
     const: np.ndarray  # (K,)
-    weights: np.ndarray  # (P, K)
+    slot_weights: np.ndarray | None  # (P, K); None: one trainable slot per angle, the identity never materialized
     input_weights: np.ndarray  # (D, K)
     gateset: str = "qis"
     label: str | None = None
@@ -83,12 +83,18 @@ class Template:
             offs.append(k)
             k += spec(self.gateset, op.name).n_params
         self.param_offsets = tuple(offs)
-        if self.const.shape != (k,) or self.weights.shape[1] != k or self.input_weights.shape[1] != k:
+        w = self.slot_weights
+        if self.const.shape != (k,) or (w is not None and w.shape[1] != k) or self.input_weights.shape[1] != k:
             raise ValueError(f"parameter table has the wrong shape for {k} angles")
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """The (P, K) slot weights; an implicit identity is built only here, for the callers that read it."""
+        return np.eye(self.n_angles) if self.slot_weights is None else self.slot_weights
 
     @property
     def n_trainable(self) -> int:
-        return self.weights.shape[0]
+        return self.n_angles if self.slot_weights is None else self.slot_weights.shape[0]
 
     @property
     def n_inputs(self) -> int:
@@ -105,8 +111,13 @@ class Template:
         h.update(f"{self.gateset}|{self.n_qubits}|{self.n_trainable}|{self.n_inputs}|".encode())
         for op in self.ops:
             h.update(f"{op.name}:{op.targets}:{op.controls};".encode())
-        for arr in (self.const, self.weights, self.input_weights):
-            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(self.const, dtype=np.float64).tobytes())
+        w = self.slot_weights
+        if w is None or _is_identity(w):  # an explicit identity hashes as the implicit one: the same table
+            h.update(b"identity;")
+        else:
+            h.update(np.ascontiguousarray(w, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(self.input_weights, dtype=np.float64).tobytes())
         return h.hexdigest()
 
     @cached_property
@@ -139,7 +150,7 @@ class Template:
     def bind_angles(self, params: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
         """The (B, K) angle matrix: one matmul per slot kind, no per-circuit work."""
         params, inputs = self.check_shapes(params, inputs)
-        out = params @ self.weights
+        out = params.copy() if self.slot_weights is None else params @ self.slot_weights
         if self.n_inputs:
             out += inputs @ self.input_weights
         out += self.const
@@ -161,13 +172,20 @@ class Template:
     def from_circuit(cls, circuit: Circuit) -> tuple["Template", np.ndarray]:
         """Every angle becomes a free slot: circuits with the same gates share one template.
 
-        Returns the template and the (P,) row of this circuit's angles.
+        Returns the template and the (P,) row of this circuit's angles. The slot table is the identity, kept
+        implicit: memory stays linear in the angle count (an explicit one is K*K floats, 165 GiB for 149,000).
         """
         ops = tuple(Op(g.name, g.targets, g.controls) for g in circuit.gates)
         row = np.array([p for g in circuit.gates for p in g.params], dtype=np.float64)
         k = row.shape[0]
-        t = cls(circuit.n_qubits, ops, np.zeros(k), np.eye(k), np.zeros((0, k)), circuit.gateset)
+        t = cls(circuit.n_qubits, ops, np.zeros(k), None, np.zeros((0, k)), circuit.gateset)
         return t, row
+
+
+def _is_identity(w: np.ndarray) -> bool:
+    """Whether w is a square identity, without building one to compare with."""
+    return (w.ndim == 2 and w.shape[0] == w.shape[1] and bool(np.all(np.diagonal(w) == 1.0))
+            and int(np.count_nonzero(w)) == w.shape[0])
 
 
 def _finite(value: float, field: str) -> float:

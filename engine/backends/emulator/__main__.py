@@ -24,7 +24,7 @@ from ...fileio import error_text, write_error
 from .faults import FAULT_KINDS, Fault, parse_fault_spec
 from ...sim.noise import NOISE_MODELS, CharacterizationError, NoiseModel, noise_model_from_characterization
 from .jobs import Timing
-from .server import DEFAULT_KEY, EmulatorServer, EmulatorSettings
+from .server import DEFAULT_KEY, PREFIX, Emulator, EmulatorServer, EmulatorSettings
 
 KEY_ENV = ("QSTORE_EMULATOR_KEY", "IONQ_API_KEY")
 KEY_ON_COMMAND_LINE = ("--key is not accepted: a key on the command line is visible to every user of the machine "
@@ -119,6 +119,13 @@ def _characterizations(specs: list[str]) -> tuple[dict[str, dict[str, Any]], dic
     return bodies, models
 
 
+def endpoints() -> list[str]:
+    """The endpoint labels a fault can name ("GET /jobs/{id}"), as the emulator labels its requests."""
+    routes = Emulator(EmulatorSettings()).app().router.routes()
+    return sorted({f"{r.method} {r.resource.canonical.removeprefix(PREFIX)}" for r in routes
+                   if r.method != "HEAD" and r.resource is not None})
+
+
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> EmulatorSettings:
     """The settings the parsed arguments describe; ValueError naming the option for a bad value."""
     keys = _keys(args, os.environ if environ is None else environ)
@@ -136,6 +143,11 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
                     exec_per_shot_s=args.shot_s, max_parallel_jobs=args.parallel_jobs)
     faults: list[Fault] = [parse_fault_spec(f, delay_s=args.fault_delay_s, retry_after=args.retry_after_s)
                            for f in args.faults]
+    known = endpoints()
+    for spec, f in zip(args.faults, faults):  # a fault on an endpoint the emulator has never fires
+        if f.endpoint != "*" and f.endpoint not in known:
+            raise ValueError(f"--fault {spec!r}: no endpoint {f.endpoint!r}; expected '*' or one of "
+                             f"{', '.join(known)}")
     # errors name the option, the file and the target
     characterizations, noise_models = _characterizations(args.characterization)
     return EmulatorSettings(port=args.port, api_keys=keys, latency_s=args.latency_ms / 1000.0, timing=timing,
@@ -144,7 +156,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
 
 
 def main_emulator(argv: list[str]) -> int:
-    """Run until Ctrl-C; return the exit code."""
+    """Run until Ctrl-C or SIGTERM; return the exit code (130: interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
@@ -177,7 +189,12 @@ def main_emulator(argv: list[str]) -> int:
     finally:
         server.stop()
     print("IonQ emulator stopped")
-    return 0
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        # a simulation thread cannot be stopped, and interpreter exit would join it: leave without waiting
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return 130
 
 
 if __name__ == "__main__":

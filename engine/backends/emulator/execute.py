@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from ...sim.noise import NoiseModel, noise_model, noisy_distribution
 from .payload import ParsedJob
 
 MAX_VARIANTS = 20
+CANCEL_CHECK_ROWS = 64  # circuits simulated between two looks at the cancel flag
 SHOTS_PER_VARIANT = 100  # emulator choice: one variant per 100 shots, at most MAX_VARIANTS
 
 
@@ -79,8 +81,18 @@ def _model(job: ParsedJob) -> NoiseModel | None:
     return job.noise_override if job.noise_override is not None else noise_model(job.noise_model)
 
 
-def simulate(job: ParsedJob, rng: np.random.Generator) -> list[CircuitResult]:
-    """One result per circuit, in input order, over the job's qubit count."""
+class SimulationCanceled(Exception):
+    """The job was canceled while it simulated: its results are not wanted."""
+
+
+def _never() -> bool:
+    return False
+
+
+def simulate(job: ParsedJob, rng: np.random.Generator,
+             canceled: Callable[[], bool] = _never) -> list[CircuitResult]:
+    """One result per circuit, in input order, over the job's qubit count. `canceled` is asked between chunks of
+    circuits (a single circuit runs to its end): True stops the work with SimulationCanceled."""
     n = job.n_qubits
     model = _model(job)
     groups: dict[str, tuple[Template, list[int], list[np.ndarray]]] = {}
@@ -93,7 +105,13 @@ def simulate(job: ParsedJob, rng: np.random.Generator) -> list[CircuitResult]:
         entry[2].append(row)
     out: list[CircuitResult | None] = [None] * len(job.circuits)
     for t, idx, rows in groups.values():
-        probs = probabilities(t, np.array(rows).reshape(len(rows), t.n_angles))
+        angles = np.array(rows).reshape(len(rows), t.n_angles)
+        parts = []
+        for start in range(0, len(rows), CANCEL_CHECK_ROWS):
+            if canceled():
+                raise SimulationCanceled
+            parts.append(probabilities(t, angles[start:start + CANCEL_CHECK_ROWS]))
+        probs = np.concatenate(parts)
         if model is None:
             for k, i in enumerate(idx):
                 out[i] = CircuitResult(probabilities_to_json(probs[k]))
@@ -102,7 +120,7 @@ def simulate(job: ParsedJob, rng: np.random.Generator) -> list[CircuitResult]:
         two = np.array([len(job.circuits[i].gates) for i in idx]) - one
         exact = noisy_distribution(probs, model, one, two)
         if job.debiasing:
-            device = model.n_qubits or n
+            device = job.device_qubits or model.n_qubits or n
             for k, i in enumerate(idx):
                 out[i] = _debiased(exact[k], job.shots, max(device, n), rng)
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...circuits.errors import CircuitError
+from ...circuits.errors import CircuitError, shown
 from ...circuits.ionq_json import parse_circuit
 from ...circuits.ir import Circuit
 from ...sim.noise import MODEL_NAMES, NoiseModel
@@ -53,6 +53,7 @@ class ParsedJob:
     session_id: str | None = None
     debiasing: bool = False  # the effective setting: IonQ's default or the job's own
     noise_override: NoiseModel | None = None  # a backend's model read from a characterization file
+    device_qubits: int | None = None  # the qubits the backend advertises (GET /backends): debiasing maps onto these
     body: dict[str, Any] = field(default_factory=dict)  # the create-job body as sent (clone and move reuse it)
 
     @property
@@ -99,6 +100,10 @@ def _metadata(value: Any) -> dict[str, str]:
 
 
 _NUMBER_FIELDS = ("rotation", "phase", "angle")
+UNSUPPORTED_GATES = ("pauliexp", "nop")  # in the spec's gate enums; not simulated here
+SINGLE_INPUT_KEYS = {"qubits", "circuit", "gateset"}  # QisCircuitInput / NativeCircuitInput
+CIRCUIT_KEYS = {"name", "circuit", "qubits", "registers", "gateset"}  # QISCircuit / NativeCircuit
+COMPILATION_FIELDS: dict[str, type | tuple[type, ...]] = {"gate_basis": str, "precision": str, "opt": (int, float)}
 
 
 def _strict_gates(gates: Any, where: str) -> None:
@@ -113,6 +118,9 @@ def _strict_gates(gates: Any, where: str) -> None:
         if isinstance(name, str) and name != name.lower():
             key = f"{where}.circuit[{i}].gate"
             raise PayloadError(f'"{key}": gate names are lower case, got {name[:40]!r}', (key,))
+        if name in UNSUPPORTED_GATES:
+            key = f"{where}.circuit[{i}].gate"
+            raise PayloadError(f'"{key}": {name!r} is not supported by this emulator', (key,))
         phases = g.get("phases")
         if isinstance(phases, list) and any(isinstance(v, str) for v in phases):
             key = f"{where}.circuit[{i}].phases"
@@ -123,28 +131,84 @@ def _strict_gates(gates: Any, where: str) -> None:
                 raise PayloadError(f'"{key}" must be a number, not a string', (key,))
 
 
-def _circuit(obj: Any, where: str, gateset: str, qubits: Any, max_qubits: int) -> Circuit:
+def _phase(g: dict[str, Any]) -> list[dict[str, Any]]:
+    """IonQ's z with a rotation is the phase gate P(a) = diag(1, e^{ia}) (qiskit-ionq sends p, cp and mcp so), in
+    gates the engine has: P_C(a) on t = C-RZ(a) on t, then P_{C minus its last}(a/2) on that last control, down to
+    RZ (P up to a global phase). A gate not of that shape goes on as an rz, for the parser to name its fault."""
+    controls = [g["control"]] if "control" in g else g.get("controls", [])
+    targets = [g["target"]] if "target" in g else g.get("targets")  # qiskit-ionq sends "targets": [t]
+    a = g["rotation"]
+    if (set(g) - {"gate", "target", "targets", "control", "controls", "rotation"} or "control" in g and "controls" in g
+            or "target" in g and "targets" in g or not isinstance(targets, list) or len(targets) != 1
+            or not isinstance(controls, list) or isinstance(a, bool) or not isinstance(a, (int, float))):
+        return [{**g, "gate": "rz"}]
+    pieces: list[dict[str, Any]] = []
+    target, angle = targets[0], float(a)
+    while True:
+        pieces.append({"gate": "rz", "target": target, "rotation": angle,
+                       **({"controls": controls} if controls else {})})
+        if not controls:
+            return pieces
+        target, controls, angle = controls[-1], controls[:-1], angle / 2
+
+
+def _with_phases(gates: Any) -> tuple[Any, list[int]]:
+    """The gate list with each phase gate translated (see _phase), and the sent index of every gate of it."""
+    if not isinstance(gates, list):
+        return gates, []
+    out: list[Any] = []
+    origin: list[int] = []
+    for i, g in enumerate(gates):
+        pieces = _phase(g) if isinstance(g, dict) and g.get("gate") == "z" and "rotation" in g else [g]
+        out += pieces
+        origin += [i] * len(pieces)
+    return out, origin
+
+
+def _registers(value: Any, where: str, n_qubits: int) -> None:
+    """QISCircuit.registers: named lists of qubit indices of the circuit."""
+    key = f"{where}.registers"
+    if not isinstance(value, dict):
+        raise PayloadError(f'"{key}" must be an object of qubit index lists', (key,))
+    for name, qs in value.items():
+        if not isinstance(qs, list):
+            raise PayloadError(f'"{key}.{name}" must be a list of qubit indices', (f"{key}.{name}",))
+        for q in qs:
+            if isinstance(q, bool) or not isinstance(q, int) or not 0 <= q < n_qubits:
+                raise PayloadError(f'"{key}.{name}": {shown(q)} is not a qubit index of the circuit\'s {n_qubits} '
+                                   "qubits", (f"{key}.{name}",))
+
+
+def _circuit(obj: Any, where: str, gateset: str, qubits: Any, max_qubits: int, allowed: set[str]) -> Circuit:
     if not isinstance(obj, dict):
         raise PayloadError(f'"{where}" must be an object', (where,))
+    unknown = sorted(str(k) for k in set(obj) - allowed)
+    if unknown:
+        raise PayloadError(f'"{where}.{unknown[0][:40]}" is not allowed', (f"{where}.{unknown[0][:40]}",))
+    if obj.get("name") is not None and not isinstance(obj["name"], str):
+        raise PayloadError(f'"{where}.name" must be a string', (f"{where}.name",))
     g = obj.get("gateset", gateset)
-    spec = {"gateset": g, "circuit": obj.get("circuit")}
     if "circuit" not in obj:
         raise PayloadError(f'"{where}.circuit" is required', (f"{where}.circuit",))
+    _strict_gates(obj.get("circuit"), where)
+    gates, origin = _with_phases(obj["circuit"]) if g == "qis" else (obj["circuit"], [])
+    spec = {"gateset": g, "circuit": gates}
     if obj.get("qubits", qubits) is not None:
         spec["qubits"] = obj.get("qubits", qubits)
-    _strict_gates(obj.get("circuit"), where)
     try:
         c = parse_circuit(spec)
     except CircuitError as e:
         key = where
         if e.index is not None:
-            key += f".circuit[{e.index}]"
+            key += f".circuit[{origin[e.index] if e.index < len(origin) else e.index}]"
         if e.field is not None:
             key += f".{e.field}"
         raise PayloadError(f'"{key}": {e.reason}', (key,)) from None
     if c.n_qubits > max_qubits:
         raise PayloadError(f'"{where}" uses {c.n_qubits} qubits; the emulator simulates at most {max_qubits}',
                            (f"{where}.qubits",))
+    if "registers" in obj:
+        _registers(obj["registers"], where, c.n_qubits)
     return c
 
 
@@ -169,6 +233,8 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
     unknown = sorted(set(body) - TOP_LEVEL_KEYS)
     if unknown:
         raise PayloadError(f'"{unknown[0]}" is not allowed', tuple(unknown))
+    if "lang" in body and not isinstance(body["lang"], str):
+        raise PayloadError('"lang" must be a string', ("lang",))
     job_type = body.get("type")
     if job_type not in (SINGLE, MULTI):
         raise PayloadError(f'"type" must be one of [{SINGLE}, {MULTI}] (the emulator runs JSON circuits only)',
@@ -181,7 +247,8 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
     if name is not None and not isinstance(name, str):
         raise PayloadError('"name" must be a string', ("name",))
     metadata = _metadata(body.get("metadata"))
-    settings = body.get("settings") or {}
+    settings = body.get("settings")
+    settings = {} if settings is None else settings
     if not isinstance(settings, dict):
         raise PayloadError('"settings" must be an object', ("settings",))
     noise = body.get("noise")
@@ -196,6 +263,8 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
         if unknown_noise:
             raise PayloadError(f'"noise.{unknown_noise[0]}" is not allowed', (f"noise.{unknown_noise[0]}",))
         if noise.get("seed") is not None:  # qiskit-ionq sends "seed": null by default; IonQ accepts it
+            if isinstance(noise["seed"], str):  # the spec's integer; unlike shots, no client sends it as a string
+                raise PayloadError('"noise.seed" must be an integer', ("noise.seed",))
             seed = _int(noise["seed"], "noise.seed", 0, 2**31 - 1)
     if backend == "simulator":
         model = noise["model"] if noise is not None else "ideal"
@@ -212,7 +281,10 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
     if job_type == SINGLE:
         if "circuits" in inp:
             raise PayloadError('"input.circuits" needs type ionq.multi-circuit.v1', ("input.circuits",))
-        circuits = [_circuit(inp, "input", gateset, qubits, max_qubits)]
+        gates = inp.get("circuit")
+        if isinstance(gates, list) and len(gates) > MAX_GATES:  # counted before parsing: validation scales with it
+            raise PayloadError(f"a job may contain at most {MAX_GATES} gates, got {len(gates)}", ("input.circuit",))
+        circuits = [_circuit(inp, "input", gateset, qubits, max_qubits, SINGLE_INPUT_KEYS)]
     else:
         if "circuit" in inp:
             raise PayloadError('"input.circuit" cannot be combined with "input.circuits"', ("input.circuit",))
@@ -226,7 +298,8 @@ def parse_job_body(body: Any, *, max_qubits: int) -> ParsedJob:
         if total > MAX_GATES:
             raise PayloadError(f"a multi-circuit job may contain at most {MAX_GATES} gates in total, got {total}",
                                ("input.circuits",))
-        circuits = [_circuit(c, f"input.circuits[{i}]", gateset, qubits, max_qubits) for i, c in enumerate(items)]
+        circuits = [_circuit(c, f"input.circuits[{i}]", gateset, qubits, max_qubits, CIRCUIT_KEYS)
+                    for i, c in enumerate(items)]
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise PayloadError('"dry_run" must be a boolean', ("dry_run",))
@@ -283,6 +356,11 @@ def _debiasing(settings: dict[str, Any], backend: str, shots: int, circuits: lis
     compilation = settings.get("compilation")
     if compilation is not None and not isinstance(compilation, dict):
         raise PayloadError('"settings.compilation" must be an object', ("settings.compilation",))
+    for key, kind in COMPILATION_FIELDS.items():
+        value = (compilation or {}).get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            what = "a number" if key == "opt" else "a string"
+            raise PayloadError(f'"settings.compilation.{key}" must be {what}', (f"settings.compilation.{key}",))
     if em.get("symmetry_verification") is True:
         raise PayloadError('"settings.error_mitigation.symmetry_verification": symmetry verification is not emulated '
                            "(the emulator cannot know which symmetry your circuit preserves); send false or omit it",

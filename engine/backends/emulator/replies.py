@@ -15,11 +15,16 @@ REASONS = {400: "Bad Request", 401: "Unauthorized Error", 404: "Not Found Error"
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 520: "Unknown Error"}
 
 
+def _not_json_constant(name: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON (and IonQ) has no such numbers."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def request_json(raw: bytes) -> Any:
     """A request body as JSON; ValueError saying why not. A nesting deep enough to exhaust the parser's recursion is
     one (it was a RecursionError, a 500 and a traceback in the emulator's log)."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

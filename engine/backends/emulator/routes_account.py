@@ -10,10 +10,11 @@ from aiohttp import web
 from ...sim.noise import BUILTIN_CHARACTERIZATIONS, MODEL_NAMES, NOISE_MODELS
 from .base import EmulatorBase
 from .jobs import PROJECT_ID
-from .payload import BACKENDS
+from .payload import BACKENDS, MULTI, SINGLE
 from .replies import error as _error, intish as _intish, not_found
 
 NAMESPACE = uuid.UUID("6f1d3c2e-8b4a-4f5e-9d7c-1a2b3c4d5e6f")
+ESTIMATE_TYPES = (SINGLE, MULTI, "ionq.qasm3.v1")
 QIS_GATES = ["x", "y", "z", "rx", "ry", "rz", "h", "s", "si", "v", "vi", "t", "ti", "not", "cnot", "swap",
              "xx", "yy", "zz"]
 
@@ -33,12 +34,21 @@ class AccountRoutes(EmulatorBase):
                 return _error(400, f'"{key}" must be an integer', (key,), "params")
             if not lo <= values[key] <= hi:
                 return _error(400, f'"{key}" must be between {lo} and {hi}', (key,), "params")
-        em = q.get("error_mitigation", "false").lower() == "true"
+        if "qubits" in q and values["qubits"] > self._qubits(backend):
+            return _error(400, f'"qubits" must be at most {self._qubits(backend)} on {backend}, got {values["qubits"]}',
+                          ("qubits",), "params")
+        job_type = q.get("type", SINGLE)
+        if job_type not in ESTIMATE_TYPES:
+            return _error(400, f'"type" must be one of [{", ".join(ESTIMATE_TYPES)}]', ("type",), "params")
+        flag = q.get("error_mitigation", "false").lower()
+        if flag not in ("true", "false"):
+            return _error(400, '"error_mitigation" must be a boolean', ("error_mitigation",), "params")
+        em = flag == "true"
         t = self.settings.timing
         exec_s = t.execution_s(values["1q_gates"] + values["2q_gates"], values["shots"], 1)
         rate = self.settings.rates[backend]
         return web.json_response({
-            "estimate_context": {"backend": backend, "type": q.get("type", "ionq.circuit.v1"),
+            "estimate_context": {"backend": backend, "type": job_type,
                                  "qubits": values["qubits"], "shots": values["shots"],
                                  "1q_gates": values["1q_gates"], "2q_gates": values["2q_gates"],
                                  "error_mitigation": em, "organization": None, "project": PROJECT_ID},

@@ -30,6 +30,10 @@ class SessionRoutes(EmulatorBase):
         active = request.query.get("active")
         if active is not None and active.lower() not in ("true", "false"):
             return _error(400, '"active" must be a boolean', ("active",), "params")
+        after = request.query.get("next")
+        if after is not None and after not in self.sessions.sessions:  # every session is on the one page there is
+            return _error(400, f'"next" is not a session id of a previous page, got {after[:40]!r}', ("next",),
+                          "params")
         items = [self.sessions.render(s) for s in reversed(list(self.sessions.sessions.values()))]
         if active is not None:
             items = [i for i in items if i["active"] == (active.lower() == "true")]

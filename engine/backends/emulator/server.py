@@ -24,12 +24,13 @@ from typing import Any, Callable
 
 import numpy as np
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from ...sim.noise import NOISE_MODELS
 from .base import EmulatorBase
 from .clone import clone_body
-from .execute import simulate
+from .execute import SimulationCanceled, simulate
 from .faults import STATUS_FAULTS, Fault
 from .jobs import EmuJob, JobStore
 from .payload import MAX_BODY_BYTES, ParsedJob, PayloadError, check_connectivity, parse_job_body
@@ -49,13 +50,30 @@ NO_AUTH = {"GET /backends", "GET /backends/{backend}", "GET /backends/{backend}/
            "GET /backends/{backend}/characterizations/{id}"}
 FAIL_WITH = web.RequestKey("fail_with", tuple)  # (code, message) from a job_failed fault
 JOB_STATUSES = ("submitted", "ready", "started", "canceled", "failed", "completed")
+TOO_LARGE = "The request body may not exceed 10MB"
+MAX_HEADER_BYTES = 64 * 1024  # aiohttp's 8190 refuses a long API key, quoting it in a text/plain 400
+MAX_READ_BYTES = 64 * 1024 * 1024  # what aiohttp reads of a body without a Content-Length before its 413
+
+
+class _BadRequestLog(logging.Filter):
+    """aiohttp logs a malformed request with a traceback and its message, which quotes the header line (an API
+    key): one line naming the error's class instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args, record.exc_info = "refused a malformed request (%s)", (type(exc).__name__,), None
+        return True
+
+
+BAD_REQUEST_LOG = _BadRequestLog()
 
 
 class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
     """The app: routing, auth, faults and recording, and the job routes."""
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[self._middleware], client_max_size=MAX_READ_BYTES)
         r = app.router
         p = PREFIX
         r.add_get(p + "/whoami", self.whoami)
@@ -100,7 +118,10 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         self.requests[endpoint] += 1
         if self.settings.latency_s:
             await asyncio.sleep(self.settings.latency_s)
-        response, fault = await self._dispatch(request, handler, endpoint)
+        try:
+            response, fault = await self._dispatch(request, handler, endpoint)
+        except web.HTTPRequestEntityTooLarge:  # a chunked body past MAX_READ_BYTES: IonQ's JSON 413, not aiohttp's
+            return _error(413, TOO_LARGE)
         if self.settings.record and not (fault is not None and fault.kind == "reset"):
             await self._record(request, endpoint, response)
         if fault is None:
@@ -129,6 +150,8 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
             if isinstance(exc, web.HTTPMethodNotAllowed):
                 headers = {"Allow": ", ".join(sorted(exc.allowed_methods))}
             return _error(exc.status, f"{request.method} {request.path}: {exc.reason}", headers=headers), None
+        if (request.content_length or 0) > MAX_BODY_BYTES:  # IonQ's JSON 413, before reading any of it
+            return _error(413, TOO_LARGE), None
         fault = self.faults.take(endpoint)
         if fault is not None and fault.kind in STATUS_FAULTS:
             status = int(fault.kind)
@@ -164,7 +187,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
     async def create_job(self, request: web.Request) -> web.Response:
         raw = await request.read()
         if len(raw) > MAX_BODY_BYTES:
-            return _error(413, "The request body may not exceed 10MB")
+            return _error(413, TOO_LARGE)
         try:
             body = request_json(raw)
         except ValueError as e:
@@ -199,6 +222,7 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         try:
             parsed = parse_job_body(body, max_qubits=self.settings.max_qubits)
             parsed.noise_override = self.settings.noise_models.get(parsed.noise_model)
+            parsed.device_qubits = self._qubits(parsed.backend)
             check_connectivity(parsed, parsed.noise_override or NOISE_MODELS.get(parsed.noise_model))
             session = None
             if parsed.session_id is not None:
@@ -235,8 +259,12 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         return untimed and gates <= self.settings.inline_max_gates
 
     async def _simulate(self, job: EmuJob, rng: np.random.Generator) -> None:
+        """Simulate in a worker thread (the loop keeps answering); a cancel stops it between chunks."""
         try:
-            results = await asyncio.get_running_loop().run_in_executor(None, simulate, job.job, rng)
+            results = await asyncio.get_running_loop().run_in_executor(None, simulate, job.job, rng,
+                                                                       lambda: job.canceled_at is not None)
+        except SimulationCanceled:
+            return
         except Exception as e:  # reported to the client as IonQ does: a failed job with SimulationError
             log.exception("emulator simulation failed for job %s", job.id)
             self.store.set_results(job, None, f"{type(e).__name__}: {e}")
@@ -260,9 +288,12 @@ class Emulator(ResultRoutes, SessionRoutes, AccountRoutes, EmulatorBase):
         if status is not None and status not in JOB_STATUSES:
             return _error(400, f'"status" must be one of [{", ".join(JOB_STATUSES)}], got {status!r}', ("status",),
                           "params")
+        after = q.get("next")
+        if after is not None and after not in self.store.jobs and after not in self.store.deleted:
+            return _error(400, f'"next" is not a job id of a previous page, got {after[:40]!r}', ("next",), "params")
         session = request.match_info.get("session_id") or q.get("session_id")
         page, nxt = self.store.list(ids=ids or None, parent=q.get("parent_job_id"), status=status,
-                                    targets=targets, limit=limit, after=q.get("next"), session=session)
+                                    targets=targets, limit=limit, after=after, session=session)
         return web.json_response({"jobs": [self.store.render(j, with_children=False) for j in page], "next": nxt})
 
     async def get_job(self, request: web.Request) -> web.Response:
@@ -350,8 +381,10 @@ class EmulatorServer:
         self._loop = asyncio.new_event_loop()
 
         async def setup() -> None:
+            logging.getLogger("aiohttp.server").addFilter(BAD_REQUEST_LOG)
             self.emulator = Emulator(_copy(self._initial))
-            self._runner = web.AppRunner(self.emulator.app(), access_log=None, shutdown_timeout=0.5)
+            self._runner = web.AppRunner(self.emulator.app(), access_log=None, shutdown_timeout=0.5,
+                                         max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", self.settings.port)
             await site.start()

@@ -226,7 +226,10 @@ def test_qiskit_ionq_cp_runs_on_the_emulator_as_qiskit_computes_it(monkeypatch):
         monkeypatch.delenv("QISKIT_IONQ_API_URL", raising=False)
         backend = IonQProvider(token=KEY, url=server.base_url).get_backend("simulator")
         probs = backend.run(qc, shots=100).get_probabilities()
-    assert all(probs.get(k, 0.0) == pytest.approx(v, abs=1e-12) for k, v in exact.items() if v > 1e-12)
+    # qiskit-ionq drops the keys its own unseeded sampling of the counts missed: compare the keys it kept
+    wrong = {k: (p, exact.get(k, 0.0)) for k, p in probs.items() if abs(p - exact.get(k, 0.0)) > 1e-12}
+    assert probs and not wrong, (wrong, probs)
+    assert all((1 - exact[k]) ** 100 > 1e-6 for k in set(exact) - set(probs)), (probs, exact)
 
 
 def test_an_error_in_a_gate_after_a_phase_gate_names_the_gate_as_sent():

@@ -27,7 +27,7 @@ import numpy as np
 
 from .circuits.ionq_json import circuit_to_json, parse_circuit
 from .circuits.ir import Circuit
-from .circuits.template import CircuitBatch, Template
+from .circuits.template import CircuitBatch, Template, is_identity
 from .events import CacheStats
 
 if TYPE_CHECKING:
@@ -70,9 +70,10 @@ def executable(template: Template) -> Template:
     """The same gates with every angle a free slot, so a (B, K) angle matrix runs as it is."""
     k = template.n_angles
     if (template.n_inputs == 0 and template.n_trainable == k and not template.const.any()
-            and np.array_equal(template.weights, np.eye(k))):
+            and (template.slot_weights is None or is_identity(template.slot_weights))):
         return template
-    return Template(template.n_qubits, template.ops, np.zeros(k), np.eye(k), np.zeros((0, k)),
+    # an implicit identity: np.eye(k) was k**2 floats, 180 GB for a 150,000-angle circuit
+    return Template(template.n_qubits, template.ops, np.zeros(k), None, np.zeros((0, k)),
                     template.gateset, template.label)
 
 

@@ -259,3 +259,25 @@ def test_bad_bounds_are_refused_naming_the_field():
         with pytest.raises(ValueError, match=field):
             SmartCircuitCache(**kwargs)
     assert CircuitCacheStats().template_hit_rate == 0.0
+
+
+def test_the_executable_form_of_a_long_circuit_keeps_its_identity_implicit():
+    """executable() built np.eye(K): K*K floats, ~180 GB for a 150,000-angle circuit through the cache."""
+    import tracemalloc
+
+    from engine.cache import executable
+    from engine.circuits import parse_circuit
+    from engine.circuits.template import Template
+
+    c = parse_circuit({"qubits": 1, "circuit": [{"gate": "rx", "target": 0, "rotation": 0.001 * i}
+                                                 for i in range(150_000)]})
+    t, row = Template.from_circuit(c)
+    constant = Template(t.n_qubits, t.ops, row, None, np.zeros((0, t.n_angles)))
+    tracemalloc.start()
+    try:
+        out = executable(constant)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.slot_weights is None and out.n_trainable == 150_000 and peak < 50e6
+    assert executable(t) is t

@@ -113,7 +113,7 @@ class Template:
             h.update(f"{op.name}:{op.targets}:{op.controls};".encode())
         h.update(np.ascontiguousarray(self.const, dtype=np.float64).tobytes())
         w = self.slot_weights
-        if w is None or _is_identity(w):  # an explicit identity hashes as the implicit one: the same table
+        if w is None or is_identity(w):  # an explicit identity hashes as the implicit one: the same table
             h.update(b"identity;")
         else:
             h.update(np.ascontiguousarray(w, dtype=np.float64).tobytes())
@@ -182,7 +182,7 @@ class Template:
         return t, row
 
 
-def _is_identity(w: np.ndarray) -> bool:
+def is_identity(w: np.ndarray) -> bool:
     """Whether w is a square identity, without building one to compare with."""
     return (w.ndim == 2 and w.shape[0] == w.shape[1] and bool(np.all(np.diagonal(w) == 1.0))
             and int(np.count_nonzero(w)) == w.shape[0])

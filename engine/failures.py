@@ -44,7 +44,9 @@ def error_source(exc: BaseException) -> str:
         return "ionq"
     if isinstance(exc, StoreError):
         return "store"
-    if isinstance(exc, (ConfigError, DataError)):
+    if isinstance(exc, DataError):  # a data file's row or column: "config:" sent people to the config
+        return "data"
+    if isinstance(exc, ConfigError):
         return "config"
     if isinstance(exc, (CheckpointError, RunError, FileWriteError)):
         return "run"

@@ -231,3 +231,15 @@ def test_an_unreadable_csv_names_its_path_once_with_the_reason_in_words(tmp_path
     with pytest.raises(DataError) as caught:
         load_csv(path, "label")
     assert str(caught.value) == f"{path}: cannot read: permission denied"
+
+
+def test_a_bad_data_row_is_said_as_the_datas_error_not_the_configs(tmp_path, capsys):
+    """It read `error: config: <file>, row 3, ...`, which sent people looking in their config."""
+    from qstore_tui.cli import main
+
+    data = tmp_path / "bad.csv"
+    data.write_text("a,label\n1,0\nx,1\n")
+    assert main(["run", "--headless", "--runs-dir", str(tmp_path / "runs"), "--set", "dataset=csv",
+                 "--set", f"dataset_path={data}", "--set", "epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: data: {data}, row 3, column 'a' (A): 'x' is not a number" in err and "config:" not in err

@@ -79,3 +79,20 @@ def deterministic_app(*, runs_dir, **kw):
 def row_text(table, index: int) -> list[str]:
     """A DataTable row's cells as strings (the app's tables hold rich Texts, so that no data is read as markup)."""
     return [str(c) for c in table.get_row_at(index)]
+
+
+async def stopped_at(config, runs_dir, step: int):
+    """A session run until its StepMetrics of `step`, then stopped (a checkpoint): a run to resume."""
+    import asyncio
+
+    from engine.events import StepMetrics
+    from engine.session import EngineSession
+
+    session = EngineSession(config, runs_dir=runs_dir)
+    queue = session.bus.subscribe()
+    task = asyncio.create_task(session.run())
+    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == step):
+        pass
+    await session.stop()
+    await task
+    return session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from engine.config import TrainingConfig
@@ -35,3 +36,13 @@ def trial_runs(*runs_dirs: Path) -> dict[int, list[Path]]:
 
 def segments(run: Path) -> int:
     return sum(isinstance(e, RunStarted) for e in read_events(run))
+
+
+def sweep_files(tmp_path: Path) -> tuple[Path, Path]:
+    """base.toml (TINY_BASE) and space.toml (SPACE) written for the CLI."""
+    base = tmp_path / "base.toml"
+    base.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY_BASE.items()))
+    space = tmp_path / "space.toml"
+    space.write_text("".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items())
+                             for name, table in SPACE.items()))
+    return base, space

@@ -10,6 +10,7 @@ from engine.config import TrainingConfig
 from engine.events import Log, RunFinished, RunStarted
 from engine.runs import read_events
 from engine.session import EngineSession
+from helpers import stopped_at
 from qstore_tui.cli import main
 
 SETTINGS = dict(n_qubits=2, circuit_depth=1, n_samples=20, batch_size=2, epochs=2, shots_per_circuit=0,
@@ -77,26 +78,15 @@ def test_a_garbage_store_is_set_aside_with_a_warning_and_the_run_goes_on(run_cop
     assert read_events(run_copy)[-1].status == "completed"
 
 
+RESUMABLE = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=20, epochs=3, batch_size=4, shots_per_circuit=0,
+                           checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False,
+                           use_native_gates=False)
+
+
 async def test_a_resume_whose_event_log_lost_its_tail_says_the_steps_between_are_lost(tmp_path):
     """A copy cut short (or a disk error) left events.jsonl at step 3 and the checkpoint at step 8: the resume
     reported a clean 'completed 8 of 8' with the curves silently missing five steps."""
-    import asyncio as _asyncio
-
-    from engine.config import TrainingConfig
-    from engine.events import Log, StepMetrics
-    from engine.runs import read_events
-    from engine.session import EngineSession
-
-    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=20, epochs=3, batch_size=4, shots_per_circuit=0,
-                         checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False,
-                         use_native_gates=False)
-    session = EngineSession(cfg, runs_dir=tmp_path)
-    queue = session.bus.subscribe()
-    task = _asyncio.create_task(session.run())
-    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 7):
-        pass
-    await session.stop()
-    await task
+    session = await stopped_at(RESUMABLE, tmp_path, 7)
     log = session.run_dir / "events.jsonl"
     lines = log.read_text().splitlines(keepends=True)
     cut = next(i for i, ln in enumerate(lines) if '"kind":"step_metrics"' in ln and '"step":3,' in ln)
@@ -111,23 +101,10 @@ async def test_a_resume_whose_event_log_lost_its_tail_says_the_steps_between_are
 async def test_a_refused_resume_leaves_the_run_as_it_was_not_failed_with_no_steps(tmp_path):
     """config.toml's data edited after a stop: the resume is refused (exit 2), and it had appended a RunFinished
     'failed, 0 steps' and rewritten the report, so `runs` said failed and attach exited 3."""
-    import asyncio as _asyncio
-
-    from engine.config import TrainingConfig
-    from engine.events import StepMetrics
     from engine.runs import run_record
-    from engine.session import EngineSession, exit_code
+    from engine.session import exit_code
 
-    cfg = TrainingConfig(n_qubits=2, circuit_depth=1, n_samples=20, epochs=3, batch_size=4, shots_per_circuit=0,
-                         checkpoint_interval=1, log_interval=1, seed=3, embeddings_to_store=False,
-                         use_native_gates=False)
-    session = EngineSession(cfg, runs_dir=tmp_path)
-    queue = session.bus.subscribe()
-    task = _asyncio.create_task(session.run())
-    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 4):
-        pass
-    await session.stop()
-    await task
+    session = await stopped_at(RESUMABLE, tmp_path, 4)
     before = run_record(session.run_dir)
     report = (session.run_dir / "report.md").read_bytes()
     config = session.run_dir / "config.toml"

@@ -471,18 +471,24 @@ async def test_noisy_targets_return_counts_from_their_shots(emu):
     assert np.abs(got.probabilities - ideal).sum(axis=1).max() < 0.3
 
 
+async def _abandoned_with_a_job_in_flight(c):
+    """A backend whose run was cancelled (as a stop does) while its job waits in IonQ's queue."""
+    be = IonQBackend(c)
+    task = asyncio.create_task(be.run(batch_of(4)))
+    for _ in range(200):
+        if be.in_flight:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return be
+
+
 async def test_cancel_all_cancels_in_flight_jobs_when_a_run_is_stopped(emu):
     emu.reset(timing=Timing(queue_s=60.0))
     async with client(emu) as c:
-        be = IonQBackend(c)
-        task = asyncio.create_task(be.run(batch_of(4)))
-        for _ in range(200):
-            if be.in_flight:
-                break
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        be = await _abandoned_with_a_job_in_flight(c)
         ids = await be.cancel_all()
         assert len(ids) == 1 and be.in_flight == []
         assert (await c.get_job(ids[0]))["status"] == "canceled"
@@ -492,15 +498,7 @@ async def test_a_cancel_that_fails_returns_no_ids_and_warns_naming_them(emu, cap
     """The session logged "cancelled 1 IonQ job(s)" right after "could not cancel 1 IonQ job(s)"."""
     emu.reset(timing=Timing(queue_s=60.0), faults=(Fault("500", "PUT /jobs/status/cancel", count=50),))
     async with client(emu) as c:
-        be = IonQBackend(c)
-        task = asyncio.create_task(be.run(batch_of(4)))
-        for _ in range(200):
-            if be.in_flight:
-                break
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        be = await _abandoned_with_a_job_in_flight(c)
         (job_id,) = be.in_flight
         with caplog.at_level(logging.WARNING, logger="engine.ionq"):
             assert await be.cancel_all() == []

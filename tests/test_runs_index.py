@@ -15,6 +15,7 @@ from engine.runs import (
 )
 from engine.runs.metrics import METRIC_COLUMNS, metric_rows
 from engine.session import EngineSession
+from helpers import stopped_at
 from runs_fixtures import fake_run
 
 
@@ -201,13 +202,7 @@ def test_a_long_listing_reports_the_newest_runs_first(tmp_path, monkeypatch):
 async def test_a_metrics_file_that_cannot_be_written_at_a_resume_is_a_warning_event_not_just_stderr(tmp_path):
     from engine.events import Log
 
-    session = EngineSession(TrainingConfig(**TINY), runs_dir=tmp_path)
-    queue = session.bus.subscribe()
-    task = asyncio.create_task(session.run())
-    while not (isinstance(event := await queue.get(), StepMetrics) and event.step == 4):
-        pass
-    await session.stop()
-    await task
+    session = await stopped_at(TrainingConfig(**TINY), tmp_path, 4)
     (session.run_dir / METRICS_FILE).unlink()
     (session.run_dir / METRICS_FILE).mkdir()
     await EngineSession.from_run_dir(session.run_dir).run()

@@ -1,6 +1,5 @@
 """`qstore-tui sweep` from the command line: a tiny study in this process, resume, status, refusals."""
 
-import json
 import os
 import socket
 import subprocess
@@ -8,20 +7,11 @@ import sys
 import time
 
 from qstore_tui.cli import main
-from sweep_helpers import SPACE, TINY_BASE
-
-
-def _files(tmp_path):
-    base = tmp_path / "base.toml"
-    base.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY_BASE.items()))
-    space = tmp_path / "space.toml"
-    space.write_text("".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items())
-                             for name, table in SPACE.items()))
-    return base, space
+from sweep_helpers import sweep_files
 
 
 def test_a_sweep_runs_resumes_with_more_trials_and_reports_its_status(tmp_path, capsys):
-    base, space = _files(tmp_path)
+    base, space = sweep_files(tmp_path)
     argv = ["sweep", "--config", str(base), "--space", str(space), "--workers", "1", "--study", "cli",
             "--runs-dir", str(tmp_path / "runs"), "--prune", "none"]
     assert main([*argv, "--trials", "2"]) == 0
@@ -38,7 +28,7 @@ def test_a_sweep_runs_resumes_with_more_trials_and_reports_its_status(tmp_path, 
 
 
 def test_bad_sweeps_are_refused_naming_the_field(tmp_path, capsys, monkeypatch):
-    base, space = _files(tmp_path)
+    base, space = sweep_files(tmp_path)
     runs = str(tmp_path / "runs")
     assert main(["sweep", "--config", str(base), "--space", str(space), "--runs-dir", runs]) == 2
     assert "trials" in capsys.readouterr().err
@@ -166,7 +156,7 @@ def test_ctrl_z_and_a_hangup_to_the_sweep_reach_every_worker_and_the_hangup_ends
     from engine.runs import read_events
     from engine.sweep.summary import read_summary, summary_path
 
-    base, space = _files(tmp_path)
+    base, space = sweep_files(tmp_path)
     base.write_text(base.read_text().replace("epochs = 2", "epochs = 400"))
     runs = tmp_path / "runs"
     env = {k: v for k, v in os.environ.items() if k not in ("IONQ_API_KEY", "PINECONE_API_KEY")}

@@ -1,7 +1,6 @@
 """A study's plan: bounded, enqueued in one transaction (all or none, an interrupt honoured), resumed from its
 stored spec (`--study NAME` alone), never silently rewritten; study.json kept current while a trial runs."""
 
-import json
 import os
 import signal
 import time
@@ -14,16 +13,7 @@ from engine.config import ConfigError
 from engine.sweep import SweepOptions, SweepSpec, create_study, open_storage, parse_space, start_sweep
 from engine.sweep.study import check_study_name
 from qstore_tui.cli import main
-from sweep_helpers import SPACE, TINY_BASE, tiny_base
-
-
-def _files(tmp_path):
-    base = tmp_path / "base.toml"
-    base.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY_BASE.items()))
-    space = tmp_path / "space.toml"
-    space.write_text("".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items())
-                             for name, table in SPACE.items()))
-    return base, space
+from sweep_helpers import SPACE, sweep_files, tiny_base
 
 
 def _spec(name, trials, **kw):
@@ -36,7 +26,7 @@ def _planned(study):
 
 
 def test_an_absurd_trial_count_is_refused_at_once_naming_trials(tmp_path, capsys):
-    base, space = _files(tmp_path)
+    base, space = sweep_files(tmp_path)
     started = time.monotonic()
     assert main(["sweep", "--config", str(base), "--space", str(space), "--trials=99999999999999999999",
                  "--runs-dir", str(tmp_path / "runs")]) == 2
@@ -122,7 +112,7 @@ def test_a_resume_keeps_the_plan_and_refuses_another_sampler_or_pruner(tmp_path)
 
 
 def test_study_name_alone_resumes_a_sweep_from_its_stored_spec(tmp_path, capsys):
-    base, space = _files(tmp_path)
+    base, space = sweep_files(tmp_path)
     runs = ["--runs-dir", str(tmp_path / "runs"), "--workers", "1"]
     assert main(["sweep", "--config", str(base), "--space", str(space), "--trials", "1", "--study", "alone",
                  "--prune", "none", *runs]) == 0

@@ -57,6 +57,7 @@ def test_the_slot_table_holds_each_rows_weights_exactly(row):
     starts = np.cumsum([0] + whole)
     for i in range(k):  # outcome i owns exactly its whole slots, in order
         assert (slots[starts[i]:starts[i + 1]] == i).all(), f"outcome {i}"
+    assert (slots[n1:SLOTS] == 0).all()  # the residual region reads as outcome 0, which the shot loop takes back
     assert ends[:k].tolist() == np.cumsum(rest, dtype=object).tolist()
     assert (ends[k:k + 4] == np.iinfo(np.uint64).max).all()
     assert (SLOTS - n1) * 2**UNIT_BITS >= int(ends[k - 1])  # the remainders fit in the slots left

@@ -8,17 +8,21 @@ outcome i owns a_i = w_i >> 50 whole slots, laid out in order in the byte table 
 r_i = w_i mod U lies, in order too, in the residual region after the n1 = sum a_i whole slots (`ends`: their
 running sums). A shot is 12 bits of a xoshiro256+ number (five shots a number, its top 60 bits; the weak
 lowest bits are never used): a slot j < n1 is slots[j], one load and no comparison of weights. A slot in the
-residual region (at most 256 / 4,096 of the mass, ~2.8% for the benchmark's 8-qubit circuits) is put aside
+residual region (at most 256 / 4,096 of the mass, ~2.8% for the benchmark's 8-qubit circuits; the table fills
+it with outcome 0, so that the shot loop counts every shot without a branch and takes these back) is put aside
 and placed after the block: 50 fresh bits place it within the region, and the `guide` (how many remainders
 end before each residual slot) leaves at most four running sums to compare, branch-free (a binary search
 when a slot holds more). The distribution drawn is the weights' exactly, as with the alias method.
 
 Why not the alias method for these rows: its table is a sequential pairing pass and its shot a threshold
-comparison and a select, ~1.45 ns; here a shot that hits a whole slot is ~0.5 ns and the table is two
-16-byte stores an outcome (one thread, 8 qubits, 50 rows in cache, 2026-12-02: 1,000 shots ~1.9-2.1 us a
-row against the alias sampler's ~2.8 us, 10,000 shots ~10 against ~16.6 us). Wider rows keep the alias
-sampler: a byte no longer names their outcomes, and 4,096 slots no longer keep their remainders to a few
-percent of the mass.
+comparison and a select, ~1.45 ns; here a shot that hits a whole slot is ~0.5 ns and the table is one
+64-byte store an outcome (one thread, 8 qubits, 50 rows in cache, 2026-12-02: 1,000 shots ~1.9-2.1 us a
+row against the alias sampler's ~2.8 us, 10,000 shots ~10 against ~16.6 us). 2026-12-03, 2,000 of the
+benchmark's rows: a 64-byte run an outcome instead of two 16-byte stores and a branch past 32 slots (which
+mispredicted on the ~32 outcomes a row that own more) took the table from ~0.81 to ~0.55 us, and the branch-free
+shot loop 1,000 shots from ~0.90 to ~0.70 us: 1,000 shots ~1.80 -> ~1.40 us a row, the same draws bit for bit.
+Wider rows keep the alias sampler: a byte no longer names their outcomes, and 4,096 slots no longer keep their
+remainders to a few percent of the mass.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ NEAR = 1 << 23  # weights that sum within this of 2**62 are a normalized row's (
 def table_scratch(n_outcomes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(w, ends, guide, slots) for direct_table: weights, running remainders (padded), guide, slot outcomes (padded)."""
     return (np.empty(n_outcomes, dtype=np.uint64), np.empty(n_outcomes + 4, dtype=np.uint64),
-            np.empty(n_outcomes + 2, dtype=np.uint16), np.empty(SLOTS + 64, dtype=np.uint8))
+            np.empty(n_outcomes + 2, dtype=np.uint16), np.empty(SLOTS + 128, dtype=np.uint8))
 
 
 @kernel
@@ -73,8 +77,8 @@ def direct_table(p: np.ndarray, w: np.ndarray, ends: np.ndarray, guide: np.ndarr
                  slots: np.ndarray) -> np.int64:  # pragma: no cover - compiled
     """The table of row p (at most 256 entries): returns n1, the whole slots, or -1 when p has a NaN or
     does not sum to a positive finite number. Then w holds the weights, slots[:n1] the whole slots' outcomes,
-    ends[:K] the running remainders (ends[K:K+4] above any of them) and guide[s] the remainders that end before
-    residual slot s."""
+    slots[n1:SLOTS] zeros, ends[:K] the running remainders (ends[K:K+4] above any of them) and guide[s] the
+    remainders that end before residual slot s."""
     size = p.shape[0]
     cap = u64(1) << u64(62)
     acc, odd = _weights(p, 1.0, w)
@@ -103,22 +107,26 @@ def direct_table(p: np.ndarray, w: np.ndarray, ends: np.ndarray, guide: np.ndarr
         ends[i] = racc
         guide[(racc >> u64(UNIT_BITS)) + u64(1)] = i + 1  # the last remainder ending in each slot, for the prefix max
         v = np.uint8(i)
-        end = pos + max(a, u64(16)) - u64(16)
-        for t in range(16):  # a run of up to 32 slots is two 16-byte stores, a later run overwriting the spill
-            slots[pos + u64(t)] = v
-        for t in range(16):
-            slots[end + u64(t)] = v
-        if a > u64(32):  # longer runs in 32-byte stores, the last spilling under 16 bytes into the next run
-            k = u64(16)
-            while k < a - u64(16):
-                for t in range(32):
+        for t in range(64):  # one 64-byte run (two 32-byte stores) whatever a is: a later run overwrites the spill,
+            slots[pos + u64(t)] = v  # and the 1 in 17 outcomes that own more than 64 slots take the branch
+        if a > u64(64):
+            k = u64(64)
+            while k < a:
+                for t in range(64):
                     slots[pos + k + u64(t)] = v
-                k += u64(32)
+                k += u64(64)
         pos += a
+    k = pos
+    while k < u64(SLOTS):  # the residual region reads as outcome 0: sample_rows takes its shots back off
+        for t in range(32):
+            slots[k + u64(t)] = np.uint8(0)
+        k += u64(32)
     for t in range(4):
         ends[size + t] = u64(ALL_ONES)
-    for s in range(1, u64(SLOTS) - pos + u64(2)):
-        guide[s] = max(guide[s], guide[s - 1])
+    m = guide[0]
+    for s in range(1, u64(SLOTS) - pos + u64(2)):  # the running max in a register, not reloaded from guide
+        m = max(m, guide[s])
+        guide[s] = m
     return np.int64(pos)
 
 
@@ -150,7 +158,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
     w = np.empty(size, dtype=np.uint64)
     ends = np.empty(size + 4, dtype=np.uint64)
     guide = np.empty(size + 2, dtype=np.uint16)
-    slots = np.empty(SLOTS + 64, dtype=np.uint8)
+    slots = np.empty(SLOTS + 128, dtype=np.uint8)
     second_row = np.empty(size, dtype=np.int64)  # counts of each number's 2nd and 4th shot: no chain of increments
     aside = np.empty(5 * BLOCK_WORDS + 8, dtype=np.uint64)
     lut = frequency_table(shots, b * size if frequencies else 0)
@@ -168,20 +176,22 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
         st = states[r]
         s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
         done = 0
+        total_aside = 0
         tail = shots - 5 * words
         while done < words or (tail > 0 and done == words):
             nw = min(words - done, BLOCK_WORDS)
             na = u64(0)
-            for _ in range(nw):  # five shots a number; one past the whole slots is put aside. A row mostly on one
-                # outcome would chain its increments through one count (~5 cycles each): the second and fourth
-                # shots count into `second_row`, added at the end
+            for _ in range(nw):  # five shots a number, branch-free: every shot counts its slot's outcome (a residual
+                # slot reads 0, taken back at the end) and is written to `aside`, which keeps it only past the whole
+                # slots (a branch there mispredicted on ~3% of shots: ~15% of the loop). A row mostly on one outcome
+                # would chain its increments through one count (~5 cycles each): the second and fourth shots count
+                # into `second_row`, added at the end
                 x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
                 for q in range(5):
                     j = (x >> u64(52 - 12 * q)) & mask
-                    if j >= n1:
-                        aside[na] = j
-                        na += u64(1)
-                    elif q % 2:
+                    aside[na] = j
+                    na += u64(j >= n1)
+                    if q % 2:
                         second_row[slots[j]] += 1
                     else:
                         row[slots[j]] += 1
@@ -190,12 +200,11 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                 x, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
                 for q in range(tail):
                     j = (x >> u64(52 - 12 * q)) & mask
-                    if j < n1:
-                        row[slots[j]] += 1
-                    else:
-                        aside[na] = j
-                        na += u64(1)
+                    aside[na] = j
+                    na += u64(j >= n1)
+                    row[slots[j]] += 1
                 tail = 0
+            total_aside += na
             for t in range(na):  # the residual slots, placed by fresh bits of the same stream
                 j = aside[t]
                 while True:
@@ -211,6 +220,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                 row[o] += 1
         for i in range(size):
             row[i] += second_row[i]
+        row[0] -= total_aside  # the residual shots the loop counted as outcome 0, placed since
         if frequencies:
             write_frequencies(row, shots, lut, probs[r])
     return -1

@@ -269,3 +269,21 @@ async def test_a_focused_field_keeps_the_keys_typed_while_the_terminal_is_too_sm
         await pilot.pause()
         assert app.current_mode == "config" and app.focused is editor and editor.value == "12"
         assert app.config.epochs == 12
+
+
+@pytest.mark.parametrize("field", ["field-optimizer", "field-use_gradient_clipping"], ids=["choice", "toggle"])
+async def test_a_focused_choice_or_toggle_keeps_the_focus_and_its_keys_through_a_too_small_terminal(app_factory, field):
+    app = app_factory()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await screen.action_show_group("optimization")
+        await pilot.pause()
+        editor = screen.query_one(f"#{field}").editor
+        editor.focus()
+        before = editor.value
+        await pilot.resize_terminal(20, 5)
+        await pilot.pause()
+        await pilot.press("right")  # reaches the field: the next choice, or the toggle flipped
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert app.current_mode == "config" and app.focused is editor and editor.value != before

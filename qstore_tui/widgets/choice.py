@@ -13,8 +13,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from .too_small import KeepsFocusWhenTooSmall
 
-class Choice(Widget, can_focus=True):
+
+class Choice(KeepsFocusWhenTooSmall, Widget, can_focus=True):
     DEFAULT_CSS = """
     Choice {
         height: 1;

@@ -9,14 +9,15 @@ loaded config file) are a step each.
 
 from __future__ import annotations
 
-from textual import events
 from textual.binding import Binding
 from textual.widgets import Input
+
+from .too_small import KeepsFocusWhenTooSmall
 
 MAX_STEPS = 200  # per field; the oldest step goes first
 
 
-class EditInput(Input):
+class EditInput(KeepsFocusWhenTooSmall, Input):
     BINDINGS = [
         Binding("ctrl+z", "undo", "Undo", show=False),
         Binding("ctrl+y,ctrl+shift+z", "redo", "Redo", show=False),
@@ -44,13 +45,6 @@ class EditInput(Input):
             del self._undo[:-MAX_STEPS]
         self._run = run
         self._redo.clear()
-
-    def _on_hide(self, event: events.Hide) -> None:
-        """Keep the focus while the screen hides its body because the terminal is too small (a resize on the way):
-        Textual blurs a hidden widget, and the next key typed (a digit) then switched screens instead of reaching
-        the field."""
-        if self.has_focus and self.screen.has_class("-too-small"):
-            event.prevent_default()
 
     def action_undo(self) -> None:
         self._step(self._undo, self._redo)

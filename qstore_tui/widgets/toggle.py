@@ -14,8 +14,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from .too_small import KeepsFocusWhenTooSmall
 
-class Toggle(Widget, can_focus=True):
+
+class Toggle(KeepsFocusWhenTooSmall, Widget, can_focus=True):
     DEFAULT_CSS = """
     Toggle {
         height: 1;

@@ -248,3 +248,25 @@ async def test_an_adjoint_step_equals_a_parameter_shift_step():
     (p_a, loss_a, norm_a, circuits_a), (p_s, loss_s, norm_s, circuits_s) = after["adjoint"], after["parameter_shift"]
     assert np.max(np.abs(p_a - p_s)) < 1e-9 and abs(loss_a - loss_s) < 1e-12 and abs(norm_a - norm_s) < 1e-9
     assert circuits_a == 8 and circuits_s == 8 * (2 * 12 + 1)
+
+
+def test_fixed_gates_past_the_gather_table_budget_differentiate_as_gates(monkeypatch):
+    from collections import OrderedDict
+
+    from engine.sim import plan, statevector
+
+    monkeypatch.setattr(statevector, "_plans", OrderedDict())
+    monkeypatch.setattr(plan, "PERM_TABLE_BYTES", 24 * 2**3)  # one gather block on 3 qubits, then gates
+    b = TemplateBuilder(3, n_inputs=1)
+    w = [b.trainable() for _ in range(4)]
+    b.gate("ry", 0, angles=(w[0] + b.input(0, 1.3),))
+    b.gate("cnot", 1, controls=(0,))
+    b.gate("rx", 1, angles=(w[1],))
+    b.gate("swap", 0, 2)
+    b.gate("rz", 2, angles=(w[2] * 2.0,))
+    b.gate("z", 0, controls=(2,))
+    b.gate("ry", 0, angles=(w[3],))
+    b.gate("cnot", 2, controls=(1,))
+    t = b.build()
+    assert sum(isinstance(s, plan.Monomial) for s in plan.build_plan(t).steps) == 1
+    _check_against_general_shift(t, 7)

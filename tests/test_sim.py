@@ -304,3 +304,66 @@ def test_sync_chunks_called_from_a_pool_thread_run_there_instead_of_waiting_on_t
         assert len(names) == 16 and all(n.startswith(sv.POOL_PREFIX + "_") for n in names)
     finally:
         sv._workers.cache_clear()
+
+
+# ----- monomial gather tables: bounded memory
+
+def _cnot_ladder_between_rotations(n: int, layers: int, seed: int = 0) -> Circuit:
+    """Parameter-free two-qubit gates (CNOT, SWAP, CZ) between rotations: each one a new monomial block."""
+    rng = np.random.default_rng(seed)
+    c = Circuit(n)
+    for _ in range(layers):
+        a, b = (int(q) for q in rng.choice(n, 2, replace=False))
+        kind = int(rng.integers(3))
+        if kind == 0:
+            c.add("cnot", b, controls=(a,))
+        elif kind == 1:
+            c.add("swap", a, b)
+        else:
+            c.add("z", b, controls=(a,))
+        c.add("rx", int(rng.integers(n)), params=(float(rng.uniform(-3, 3)),))
+    return c.validate()
+
+
+def _fresh_plans(monkeypatch, table_bytes: int | None = None) -> None:
+    from collections import OrderedDict
+
+    from engine.sim import plan, statevector
+
+    monkeypatch.setattr(statevector, "_plans", OrderedDict())
+    if table_bytes is not None:
+        monkeypatch.setattr(plan, "PERM_TABLE_BYTES", table_bytes)
+
+
+def test_gates_past_the_gather_table_budget_run_in_place_with_the_same_states(monkeypatch):
+    from engine.circuits.template import Template
+    from engine.sim.plan import Monomial, build_plan
+
+    c = _cnot_ladder_between_rotations(5, 40)
+    t, _ = Template.from_circuit(c)
+    assert sum(isinstance(s, Monomial) for s in build_plan(t).steps) > 10
+    _fresh_plans(monkeypatch, table_bytes=2 * 24 * 2**5)  # two blocks, then generic steps
+    assert sum(isinstance(s, Monomial) for s in build_plan(t).steps) == 2
+    assert np.max(np.abs(circuit_state(c) - cirq_state(c))) < 1e-9
+    assert np.max(np.abs(circuit_probabilities(c) - np.abs(cirq_state(c)) ** 2)) < 1e-9
+
+
+def test_a_16_qubit_circuit_of_thousands_of_cnots_plans_within_its_table_budget():
+    # unbounded, each CNOT between two rotations was a 1.5 MB table: 150,000 gates asked for ~35 GB
+    from engine.circuits.template import Template
+    from engine.sim.plan import PERM_TABLE_BYTES, build_plan
+
+    t, _ = Template.from_circuit(_cnot_ladder_between_rotations(16, 3000))
+    assert build_plan(t).table_bytes <= 2 * PERM_TABLE_BYTES
+
+
+def test_the_plan_cache_drops_old_plans_past_its_table_bytes(monkeypatch):
+    from engine.circuits.template import Template
+    from engine.sim import statevector
+
+    _fresh_plans(monkeypatch)
+    monkeypatch.setattr(statevector, "PLAN_CACHE_TABLE_BYTES", 3 * 2 * 24 * 2**10)
+    for seed in range(6):
+        t, _ = Template.from_circuit(_cnot_ladder_between_rotations(10, 1, seed))  # one block: 48 KB each
+        statevector.plan_for(t)
+    assert len(statevector._plans) == 3

@@ -176,7 +176,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
         st = states[r]
         s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
         done = 0
-        total_aside = 0
+        total_aside = np.int64(0)
         tail = shots - 5 * words
         while done < words or (tail > 0 and done == words):
             nw = min(words - done, BLOCK_WORDS)
@@ -204,7 +204,7 @@ def sample_rows(probs: np.ndarray, shots: int, states: np.ndarray, counts: np.nd
                     na += u64(j >= n1)
                     row[slots[j]] += 1
                 tail = 0
-            total_aside += na
+            total_aside += np.int64(na)
             for t in range(na):  # the residual slots, placed by fresh bits of the same stream
                 j = aside[t]
                 while True:

@@ -5,7 +5,7 @@ The plan turns the gate list into a few vectorized steps:
   and combined with an outer product (no full-state work at all);
 - fused one-qubit runs: all gates on a qubit between two multi-qubit gates multiply into one (B, 2, 2);
 - monomial blocks: consecutive parameter-free multi-qubit gates (CNOT chains, SWAP, CZ, ...) merge into one
-  precomputed gather permutation with phases;
+  precomputed gather permutation with phases, as many blocks as PERM_TABLE_BYTES holds;
 - everything else (parametrized two-qubit gates, non-monomial controlled gates) as a generic step.
 The plan depends only on the gate structure (`Template.ops_hash`), never on the numbers.
 """
@@ -13,6 +13,7 @@ The plan depends only on the gate structure (`Template.ops_hash`), never on the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,6 +57,12 @@ class Plan:
     prefix: Prefix
     steps: list[Step]
     program: "Program | None" = None  # the plan as arrays for the kernels, built on first use
+
+    @cached_property
+    def table_bytes(self) -> int:
+        """What its monomial blocks hold, with the program's copy of them: what caching it costs."""
+        blocks = sum(1 for step in self.steps if isinstance(step, Monomial))
+        return 2 * blocks * PERM_ENTRY_BYTES * 2 ** self.n_qubits
 
 
 def _local_matrix(gateset: str, op: Op) -> np.ndarray | None:
@@ -140,6 +147,14 @@ def drop_dead_diagonals(t: Template, plan: Plan) -> Plan:
     return Plan(plan.n_qubits, Prefix(runs), steps[::-1])
 
 
+# A monomial block is a gather table over the whole state: 24 bytes an amplitude (index and phase), 1.5 MB a block
+# at 16 qubits. Past this much, a parameter-free gate that cannot join the current block is a generic step (a
+# controlled one-qubit gate or a SWAP, in place): a 16-qubit circuit of 50,000 CNOTs between rotations asked for
+# ~35 GB of tables (the process was killed) and took ~1 ms a gate to plan.
+PERM_TABLE_BYTES = 64 * 2**20
+PERM_ENTRY_BYTES = 24
+
+
 def build_plan(t: Template) -> Plan:
     n = t.n_qubits
     ops = t.ops
@@ -153,6 +168,7 @@ def build_plan(t: Template) -> Plan:
     steps: list[Step] = []
     block: Monomial | None = None
     block_pos = -1
+    blocks, max_blocks = 0, max(1, PERM_TABLE_BYTES // (PERM_ENTRY_BYTES * 2 ** n))
 
     def flush(q: int, before: int | None = None) -> None:
         if pending[q]:
@@ -173,10 +189,10 @@ def build_plan(t: Template) -> Plan:
                 pending[q].append(i)
             continue
         m = _local_matrix(t.gateset, op)
-        if m is not None and _is_monomial(m):
+        can_extend = block is not None and steps and steps[-1] is block and all(
+            not pending[q] or q not in block.qubits for q in qs)
+        if m is not None and _is_monomial(m) and (can_extend or blocks < max_blocks):
             dest, ph = monomial_action(n, qs, m)
-            can_extend = block is not None and steps and steps[-1] is block and all(
-                not pending[q] or q not in block.qubits for q in qs)
             if can_extend:
                 assert block is not None  # can_extend says so
                 for q in qs:
@@ -201,6 +217,7 @@ def build_plan(t: Template) -> Plan:
             phase = np.empty(dest.size, dtype=np.complex128)
             phase[dest] = ph
             block = Monomial(src, None if np.all(phase == 1.0) else phase, set(qs))
+            blocks += 1
             steps.append(block)
             block_pos = len(steps) - 1
             continue

@@ -27,6 +27,9 @@ MAX_QUBITS = 16
 DEFAULT_CHUNK_BYTES = 8 * 2**20
 
 _plans: OrderedDict[tuple[str, bool], Plan] = OrderedDict()
+# The 256 most recent plans, fewer when their gather tables pass this: 256 large circuits at 16 qubits held
+# 128 MB each (the emulator sees a new structure in every job).
+PLAN_CACHE_TABLE_BYTES = 512 * 2**20
 _plans_lock = Lock()
 _pool: ThreadPoolExecutor | None = None  # shared by all callers; chunks are independent
 POOL_PREFIX = "qstore-sim"
@@ -51,7 +54,8 @@ def plan_for(t: Template, probabilities_only: bool = False) -> Plan:
         plan = drop_dead_diagonals(t, plan)
     with _plans_lock:
         _plans[key] = plan
-        while len(_plans) > 256:
+        while len(_plans) > 1 and (len(_plans) > 256 or sum(p.table_bytes for p in _plans.values())
+                                   > PLAN_CACHE_TABLE_BYTES):
             _plans.popitem(last=False)
     return plan
 

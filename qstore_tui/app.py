@@ -10,13 +10,14 @@ import asyncio
 import gc
 import importlib
 import os
+import re
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
 from textual import events
@@ -38,6 +39,9 @@ from .screens.config import ConfigScreen
 from .screens.cost_confirm import CostDecision
 from .themes import DEFAULT_THEME, FALLBACK_THEME, SHIPPED_THEMES, default_theme_dirs, load_themes
 from .widgets.mode_bar import SCREENS
+
+if TYPE_CHECKING:
+    from .keymap import Scope
 
 css_cache.install()
 textual_fixes.install()
@@ -348,25 +352,45 @@ class QStoreApp(App[None]):
 
     def _install_keymap(self) -> None:
         """The user's keymap file, if there is one; each bad entry is a notification, its default stays."""
-        from .keymap import binding_ids, keymap_path, load_keymap
+        from .keymap import binding_ids, keymap_path, load_keymap, refuse_clashes
 
         if self.keymap_file is None and self.testing:
             return  # tests never read the user's own keymap
         path = self.keymap_file or keymap_path()
         if not path.exists():
             return
+        scopes = self._key_scopes()
+        keymap, problems = load_keymap(path, binding_ids(scope.bindings for scope in scopes))
+        keymap, clashes = refuse_clashes(path, keymap, scopes)
+        for problem in [*problems, *clashes]:
+            self.notify(str(problem), title="Keymap", severity="warning", timeout=10, markup=False)
+        if keymap:
+            self.set_keymap(keymap)
+
+    def _key_scopes(self) -> list[Scope]:
+        """Where keys answer together: the app's alone, each screen's with the app's, each dialog's alone
+        (Textual stops at a modal screen)."""
+        from textual.screen import ModalScreen
+
+        from .keymap import Scope, class_bindings
+        from .screens.compare import CompareScreen
         from .screens.cost_confirm import CostConfirmScreen
         from .screens.help import HelpScreen
         from .screens.quit_confirm import QuitConfirmScreen
+        from .screens.run_dialogs import DeleteRunScreen, TagRunScreen
+        from .screens.sweep import SweepScreen
 
-        classes = [self, AppScreen, HelpScreen, QuitConfirmScreen, CostConfirmScreen,
-                   *(screen_class(mode) for mode in self.MODES)]
-        keymap, problems = load_keymap(path, binding_ids(c.BINDINGS for c in classes))
-        for problem in problems:
-            self.notify(f"{problem}; the default key stays", title="Keymap", severity="warning", timeout=10,
-                        markup=False)
-        if keymap:
-            self.set_keymap(keymap)
+        screens: list[type[Screen[Any]]] = [*(screen_class(mode) for mode in self.MODES), CompareScreen, SweepScreen,
+                                            HelpScreen, QuitConfirmScreen, CostConfirmScreen, DeleteRunScreen,
+                                            TagRunScreen]
+        app = class_bindings(type(self))
+        scopes = [Scope("in every screen", app)]
+        for screen in screens:
+            name = re.sub(r"(?<!^)(?=[A-Z])", " ", screen.__name__.removesuffix("Screen")).lower()
+            modal = issubclass(screen, ModalScreen)
+            scopes.append(Scope(f"on the {name} {'dialog' if modal else 'screen'}",
+                                class_bindings(screen) + (() if modal else app)))
+        return scopes
 
     def _install_themes(self) -> None:
         """Register themes/*.toml; a bad file or an unknown name is a notification, never a crash."""
@@ -374,7 +398,7 @@ class QStoreApp(App[None]):
         for theme in themes.values():
             self.register_theme(theme)
         for problem in problems:
-            self.notify(f"{problem.message}; using the default theme", title="Bad theme file",
+            self.notify(f"{problem.message}; {problem.outcome}", title="Bad theme file",
                         severity="warning", timeout=10, markup=False)
         default = DEFAULT_THEME if DEFAULT_THEME in themes else FALLBACK_THEME
         wanted = self.requested_theme or default

@@ -3,8 +3,8 @@
 A theme file is a `name`, `dark`, a `[colors]` table (primary is required) and an optional
 `[variables]` table of Textual theme variables. Every colour goes through `Color.parse`; unknown
 keys and unknown variables are errors, because a typo would otherwise be ignored silently. A bad
-file never stops the app: `load_themes` returns it as a `ThemeProblem` that the app shows as a
-notification, and the app keeps the default theme.
+file (a FIFO named *.toml too, refused before it is opened) never stops the app: `load_themes` returns it
+as a `ThemeProblem` that the app shows as a notification, and the app keeps the default theme.
 
 Files are looked up in the repository's `themes/` (a source checkout), in the installed package's
 `qstore_tui/theme_files/` (a wheel), and in the user's config dir (`~/.config/qstore/themes`).
@@ -29,15 +29,19 @@ from engine.fileio import write_error
 from engine.tomlguard import TomlError
 from engine.tomlguard import loads as toml_loads
 
+from .screens.base import special_file
+
 DEFAULT_THEME = "qstore-dark"
 SHIPPED_THEMES = ("qstore-dark", "qstore-light", "qstore-high-contrast")  # themes/*.toml, listed first
 FALLBACK_THEME = "textual-dark"  # built into Textual: used when even the default file is bad
 _STYLE_WORDS = {"none", "bold", "b", "italic", "i", "underline", "u", "reverse", "dim", "strike", "not"}
 
 
-def _check_colour(value: str) -> str:
-    """A colour, optionally with an alpha percentage ("#81a1c1 35%") as Textual variables allow."""
-    parts = value.split()
+def _check_colour(value: str, *, alpha: bool) -> str:
+    """A colour as Textual's `Color.parse` reads it; with `alpha`, optionally followed by a percentage
+    ("#81a1c1 35%"), which a [variables] value (CSS) may have and a [colors] one may not: Textual parses those
+    with `Color.parse` alone, and the first frame in that theme crashed."""
+    parts = value.split() if alpha else [value]
     if not 1 <= len(parts) <= 2 or (len(parts) == 2 and not re.fullmatch(r"\d{1,3}%", parts[1])):
         raise ValueError(f"not a colour: {value!r}")
     try:
@@ -69,7 +73,7 @@ class ThemeColors(BaseModel):
     @field_validator("*")
     @classmethod
     def _colour(cls, value: str | None) -> str | None:
-        return None if value is None else _check_colour(value)
+        return None if value is None else _check_colour(value, alpha=False)
 
 
 class ThemeFile(BaseModel):
@@ -96,7 +100,7 @@ class ThemeFile(BaseModel):
                     raise ValueError(f"{key}: not a text style: {value!r}")
             else:
                 try:
-                    _check_colour(value)
+                    _check_colour(value, alpha=True)
                 except ValueError as exc:
                     raise ValueError(f"{key}: {exc}") from None
         return variables
@@ -125,6 +129,7 @@ class ThemeFileError(ValueError):
 class ThemeProblem:
     path: Path
     message: str
+    outcome: str = "using the default theme"  # what the app does about it
 
 
 def _describe(exc: ValidationError) -> str:
@@ -141,6 +146,8 @@ def _describe(exc: ValidationError) -> str:
 
 def load_theme_file(path: Path) -> Theme:
     """One theme file as a Textual Theme; raises ThemeFileError naming the file and the key."""
+    if special_file(path):  # a FIFO named *.toml: open() would wait for a writer, and the app never start
+        raise ThemeFileError(path, "cannot read: not a regular file")
     try:
         document: Any = toml_loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -166,7 +173,8 @@ def default_theme_dirs() -> list[Path]:
 
 
 def load_themes(dirs: Iterable[Path]) -> tuple[dict[str, Theme], list[ThemeProblem]]:
-    """Every `*.toml` in `dirs` (later directories override earlier ones by theme name)."""
+    """Every `*.toml` in `dirs`: a later directory overrides an earlier one by theme name (the user's own
+    replace shipped ones); two files of one directory with the same name are a problem, the later one used."""
     themes: dict[str, Theme] = {}
     problems: list[ThemeProblem] = []
     seen: set[Path] = set()
@@ -174,11 +182,16 @@ def load_themes(dirs: Iterable[Path]) -> tuple[dict[str, Theme], list[ThemeProbl
         if not directory.is_dir() or directory.resolve() in seen:
             continue
         seen.add(directory.resolve())
+        named_here: dict[str, Path] = {}
         for path in sorted(directory.glob("*.toml")):
             try:
                 theme = load_theme_file(path)
             except ThemeFileError as exc:
                 problems.append(ThemeProblem(path, str(exc)))
                 continue
+            if (twin := named_here.get(theme.name)) is not None:
+                problems.append(ThemeProblem(path, f"{path.name}: theme name {theme.name!r} is also {twin.name}'s "
+                                                   f"(in {directory})", outcome=f"{path.name} is used"))
+            named_here[theme.name] = path
             themes[theme.name] = theme
     return themes, problems

@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, Static
 from engine.config import ConfigError, TrainingConfig, parse_field
 from engine.run_cost import estimate_run_cost
 
+from ..keymap import first_key_in_words
 from ..widgets.edit_input import EditInput
 from .dismiss_once import DismissOnce
 
@@ -83,8 +84,8 @@ class CostConfirmScreen(DismissOnce, ModalScreen[CostDecision | None]):
                 yield Label("Cost cap (USD):")
                 yield EditInput(cap, placeholder=f"at least {cost.usd:,.2f}", compact=True, id="cap")
             yield Label("", id="cap-error", markup=False)
-            yield Static("Dry run (ctrl+t): IonQ prices and checks the jobs, runs nothing.", id="dry-hint",
-                         markup=False)
+            yield Static(f"Dry run ({first_key_in_words(self, 'cost.dry_run')}): IonQ prices and checks the jobs, "
+                         "runs nothing.", id="dry-hint", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Dry run", id="dry-run", variant="primary", compact=True)

@@ -16,6 +16,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..keymap import bound_keys, key_in_words
 from .base import style_inputs
 from .dismiss_once import DismissOnce
 
@@ -28,7 +29,8 @@ class KeyLine:
 
 
 def key_lines(node: DOMNode, keymap: dict[str, str]) -> list[KeyLine]:
-    """One line per action bound on `node` (its own BINDINGS, merged over its classes), keys joined."""
+    """One line per action bound on `node` (its own BINDINGS, merged over its classes), keys joined; a screen's
+    `UNBOUND_KEYS` ((key, action) pairs, such as Enter on the runs table) join their action's line."""
     bindings: BindingsMap = node._bindings.copy()
     if keymap:
         bindings.apply_keymap(keymap)
@@ -39,6 +41,9 @@ def key_lines(node: DOMNode, keymap: dict[str, str]) -> list[KeyLine]:
                 continue
             keys, _ = by_action.setdefault(binding.action, ([], binding))
             keys.append(node.app.get_key_display(Binding(key, binding.action)))
+    for key, action in getattr(node, "UNBOUND_KEYS", ()):  # a widget's key that does a bound action too
+        if action in by_action:
+            by_action[action][0].append(node.app.get_key_display(Binding(key, action)))
     return [KeyLine(", ".join(keys), binding.description or binding.action.replace("_", " "), binding.action)
             for keys, binding in by_action.values()]
 
@@ -89,7 +94,8 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
                 app_lines = [line for line in app_lines if not line.action.startswith("show(")]
             yield Static(_table(_screen_keys_in_one(app_lines)
                                 + [line for line in own if line.action in shared]), classes="keys", markup=False)
-            yield Static("Escape or ? closes this · in a field, Escape gives the keys back to the screen and "
+            closing = " or ".join(key_in_words(key) for key in bound_keys(self, "help.close")[:2])
+            yield Static(f"{closing} closes this · in a field, Escape gives the keys back to the screen and "
                          "^z / ^y undo and redo",
                          classes="hint", markup=False)
 

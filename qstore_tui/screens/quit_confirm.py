@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ..keymap import first_key_in_words
 from .dismiss_once import DismissOnce
 
 QuitChoice = Literal["stop", "detach"]
@@ -44,15 +45,16 @@ class QuitConfirmScreen(DismissOnce, ModalScreen[QuitChoice | None]):
 
     def compose(self) -> ComposeResult:
         money = " on a QPU (jobs in flight are billed)" if self.qpu else ""
+        stop, detach, cancel = (first_key_in_words(self, f"quit.{what}") for what in ("stop", "detach", "cancel"))
         with Vertical(id="dialog"):
             yield Static(f"Run {self.run_id} is still going{money}", id="title", markup=False)  # wraps
-            yield Static("s  stop it: checkpoint, cancel jobs in flight, then quit (resume it later)\n"
-                         "d  keep it running headless and quit: attach again with "
+            yield Static(f"{stop}  stop it: checkpoint, cancel jobs in flight, then quit (resume it later)\n"
+                         f"{detach}  keep it running headless and quit: attach again with "
                          f"`qstore-tui attach {self.run_id}`\n"
-                         "Escape  cancel: back to the app", markup=False)
+                         f"{cancel}  cancel: back to the app", markup=False)
             with Horizontal(id="buttons"):
-                yield Button("Stop (s)", id="stop", variant="warning", compact=True)
-                yield Button("Detach (d)", id="detach", variant="primary", compact=True)
+                yield Button(f"Stop ({stop})", id="stop", variant="warning", compact=True)
+                yield Button(f"Detach ({detach})", id="detach", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:

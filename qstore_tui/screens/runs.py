@@ -147,6 +147,7 @@ class RunsScreen(AppScreen):
         Binding("d", "delete", "Delete", show=False, id="runs.delete"),
         Binding("w", "sweep", "Sweep", show=False, id="runs.sweep"),
     ]
+    UNBOUND_KEYS = (("enter", "open('open')"),)  # the table's RowSelected (on_data_table_row_selected): for help
     DEFAULT_CSS = """
     RunsScreen {
         #bar { height: 1; }

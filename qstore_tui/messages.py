@@ -61,18 +61,21 @@ class RunsListed(Message):
 
 
 class CompileFinished(Message):
-    """A Compiler-screen compile finished; `result` is a `CompiledView` or the error text."""
+    """A Compiler-screen compile finished; `result` is a `CompiledView` or the error text. `request` is the worker
+    that made it: the screen drops the result of a request superseded by a newer one."""
 
-    def __init__(self, result: Any, error: str | None = None) -> None:
+    def __init__(self, result: Any, error: str | None = None, *, request: object = None) -> None:
         super().__init__()
         self.result = result
         self.error = error
+        self.request = request
 
 
 class VerifyFinished(Message):
-    """The equivalence check of a compiled circuit finished."""
+    """The equivalence check of a compiled circuit finished; `request` as for CompileFinished."""
 
-    def __init__(self, fidelity: float | None, error: str | None = None) -> None:
+    def __init__(self, fidelity: float | None, error: str | None = None, *, request: object = None) -> None:
         super().__init__()
         self.fidelity = fidelity
         self.error = error
+        self.request = request

@@ -18,10 +18,10 @@ from .abstract import Affine, Cond, Core, Factor, Fixed, Rot, append_factor, pau
 from .controlled import CoreEvent, FactorEvent, SwapEvent
 from .onequbit import (
     GENERAL, GPI2, Axis, PULSE_NAMES, PULSES, RunShape, axis_matrix, conj_axis, frame_to, matrix_class,
-    parallel, rotation, run_class, synthesize,
+    parallel, reduce_rotation_angle, rotation, run_class, synthesize,
 )
 from .program import Program
-from .twoqubit import X_AXIS, Z_AXIS, aria_basis, aria_default, forte_basis, lower_op, normalize_turns
+from .twoqubit import MAX_CONTROLS, X_AXIS, Z_AXIS, aria_basis, aria_default, forte_basis, lower_op, normalize_turns
 
 
 @dataclass
@@ -81,15 +81,24 @@ class Build:
         return c
 
     # -- 1. lowering ---------------------------------------------------------------------------
+    def _angle(self, k: int) -> Affine:
+        """Angle column k over the slots, its constant reduced exactly before anything scales it to turns: modulo
+        the period of every qis rotation and of the 2**(k-1)-th root the Gray code takes with k controls, so the
+        compile is the one of the angle as given. An implicit identity table is read without building it."""
+        t = self.t
+        if t.slot_weights is None:
+            terms = [(k, 1.0)]
+        else:
+            col = t.slot_weights[:, k]
+            terms = [(int(j), float(col[j])) for j in np.flatnonzero(col)]
+        inputs = t.input_weights[:, k]
+        terms += [(t.n_trainable + int(i), float(inputs[i])) for i in np.flatnonzero(inputs)]
+        return Affine(tuple(terms), reduce_rotation_angle(float(t.const[k]), MAX_CONTROLS - 1))
+
     def lower(self) -> None:
         t = self.t
-        slots = np.vstack([t.weights, t.input_weights])  # (P + D, K)
         for i, op in enumerate(t.ops):
-            angle = None
-            if QIS_GATES[op.name].n_params:
-                k = t.param_offsets[i]
-                nz = np.flatnonzero(slots[:, k])
-                angle = Affine(tuple((int(j), float(slots[j, k])) for j in nz), float(t.const[k]))
+            angle = self._angle(t.param_offsets[i]) if QIS_GATES[op.name].n_params else None
             for ev in lower_op(op, angle, self.target, self.optimize, self.keep_swaps):
                 if ev[0] == "f":
                     _, wire, factor = cast(FactorEvent, ev)
@@ -441,7 +450,8 @@ class Build:
                 ms_cols.append(pcols)
                 ms_pre.append(pre)
                 ms_base.append([self.sides[cid][0].phase, self.sides[cid][1].phase])
-        native = Template(t.n_qubits, tuple(ops), np.zeros(col), np.eye(col), np.zeros((0, col)), "native", label)
+        # Every native angle is its own slot: the implicit identity (an explicit one is col x col floats).
+        native = Template(t.n_qubits, tuple(ops), np.zeros(col), None, np.zeros((0, col)), "native", label)
         return Program(
             source=t, target=self.target, native=native, permutation=tuple(self.phys),
             af_p=af_p, af_x=af_x, af_c=af_c,

@@ -33,6 +33,20 @@ def axis_matrix(n: Sequence[float]) -> np.ndarray:
     return np.array([[z, complex(x, -y)], [complex(x, y), -z]], dtype=np.complex128)
 
 
+def reduce_rotation_angle(angle: float, roots: int = 0) -> float:
+    """`angle` modulo 4 pi 2**roots, exact for any finite float: the period of exp(-i angle/2 n . sigma) and of its
+    2**roots-th root, so whoever takes that root of the reduced gate gets the same matrix as from the given one.
+
+    Scaling radians to turns first rounds away the whole angle at 1e17 rad; math.fmod by the float 4 pi is off by
+    (angle / 4 pi) times its rounding error (4 rad at 1e17). libm's sin and cos reduce their argument by pi to full
+    precision, as `rotation` relies on, so the angle they give back is exact. An angle within half a period is kept.
+    """
+    m = 2.0 ** (roots + 1)
+    if abs(angle) <= m * math.pi:
+        return angle
+    return m * math.atan2(math.sin(angle / m), math.cos(angle / m))
+
+
 def rotation(n: Sequence[float], angle: float) -> np.ndarray:
     """exp(-i angle/2 n . sigma)."""
     x, y, z = (float(v) for v in n)

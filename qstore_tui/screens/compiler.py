@@ -6,16 +6,18 @@ verify action that shows the equivalence fidelity. Compiling and verifying run i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Select, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.config.tomlio import NUL_IN_NAME
 from engine.fileio import user_path, write_error
@@ -36,6 +38,12 @@ TARGET_TITLES = {"aria": "Aria", "forte": "Forte"}
 SOURCES = (("model template", "template"), ("last batch", "batch"), ("IonQ JSON file", "file"))
 MAX_VERIFY_QUBITS = 10  # verification multiplies full unitaries: 2**n x 2**n complex numbers
 ROWS = ("1q gates", "2q gates", "depth", REDUCTION_ROW, "duration", "success p", "fidelity")
+MESSAGE_LINES = 3  # the message area's max-height
+HINT = "Choose a circuit and press c to compile it for Aria and Forte."
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass
@@ -117,12 +125,15 @@ def file_circuit(path_text: str) -> tuple[Circuit, str]:
     return circuit, str(path)
 
 
-def compile_all(source: Circuit, description: str) -> CompiledView:
-    """Compile for Aria and Forte and estimate each; a target that refuses a gate records why."""
+def compile_all(source: Circuit, description: str, superseded: Callable[[], bool] = _never) -> CompiledView:
+    """Compile for Aria and Forte and estimate each; a target that refuses a gate records why. Once `superseded`
+    says a newer request replaced this one, the targets left are skipped (nobody will see them)."""
     from engine.compiler import NativeGateCompiler, UnsupportedGateError, default_characterization, estimate
 
     view = CompiledView(source, description)
     for target in TARGETS:
+        if superseded():
+            break
         try:
             result = NativeGateCompiler(target=target).compile(source)
         except UnsupportedGateError as exc:
@@ -133,13 +144,38 @@ def compile_all(source: Circuit, description: str) -> CompiledView:
     return view
 
 
-def verify_all(view: CompiledView) -> dict[str, float]:
+def verify_all(view: CompiledView, superseded: Callable[[], bool] = _never) -> dict[str, float]:
+    """The fidelity of each target's circuit with the source; stops early, as compile_all does, once superseded."""
     from engine.compiler import verify
 
     if view.source.n_qubits > MAX_VERIFY_QUBITS:
         raise ValueError(f"verification compares full unitaries: at most {MAX_VERIFY_QUBITS} qubits, "
                          f"this circuit has {view.source.n_qubits}")
-    return {t: verify(view.source, r.circuit, r.permutation, r.frames) for t, r in view.results.items()}
+    fidelity = {}
+    for target, r in view.results.items():
+        if superseded():
+            break
+        fidelity[target] = verify(view.source, r.circuit, r.permutation, r.frames)
+    return fidelity
+
+
+def elide_middle(word: str, keep: int) -> str:
+    """`word` as its first and last characters, `keep` in all, around an ellipsis."""
+    head = (keep + 1) // 2
+    return word[:head] + "…" + word[len(word) - (keep - head):]
+
+
+def fit_lines(text: str, width: int, lines: int = MESSAGE_LINES) -> str:
+    """`text` with the middle of its longest word (a path, in practice) elided until it wraps into `lines` lines
+    of `width` cells: a long path must not push the reason after it out of the message area."""
+    words = text.split(" ")
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    word, keep = words[longest], len(words[longest])
+    while keep > 1 and len(Content(text).wrap(width)) > lines:
+        keep = max(1, keep - max(8, len(text) - lines * width))
+        words[longest] = elide_middle(word, keep)
+        text = " ".join(words)
+    return text
 
 
 def _duration(seconds: float | None) -> str:
@@ -182,6 +218,8 @@ class CompilerScreen(AppScreen):
         self.compiled: CompiledView | None = None
         self.layout_kind: Layout = "gates"
         self.target = "aria"
+        self._request: Worker[None] | None = None  # the latest compile or verify: only its result is shown
+        self._shown_message = HINT
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="controls"):
@@ -189,7 +227,7 @@ class CompilerScreen(AppScreen):
             yield EditInput("", placeholder="IonQ JSON file (for the file source)", compact=True, id="path")
             yield Button("Compile", compact=True, id="compile")
             yield Button("Verify", compact=True, id="verify")
-        yield Static("Choose a circuit and press c to compile it for Aria and Forte.", id="message", markup=False)
+        yield Static(HINT, id="message", markup=False)
         with Horizontal(id="circuits"):
             yield CircuitView("qis", id="qis")
             yield CircuitView("native", id="native")
@@ -208,10 +246,17 @@ class CompilerScreen(AppScreen):
     def action_compile(self) -> None:
         """Build the chosen circuit and compile it (in a thread: the UI keeps answering)."""
         self._message("compiling…")
-        self._compile(str(self.query_one("#source", Select).value), self.query_one("#path", Input).value)
+        source, path_text = str(self.query_one("#source", Select).value), self.query_one("#path", Input).value
+        self._request = self._compile(source, path_text)
+
+    def _superseded(self, message: CompileFinished | VerifyFinished) -> bool:
+        """Whether a newer compile or verify replaced the one that sent this (exclusive=True only marks the old
+        worker cancelled: its thread runs on and posts its result)."""
+        return message.request is not self._request
 
     @work(thread=True, group="compiler", exclusive=True, exit_on_error=False)
     def _compile(self, source: str, path_text: str) -> None:
+        worker = get_current_worker()
         bridge = self.qapp.bridge
         try:
             if source == "template":
@@ -220,13 +265,15 @@ class CompilerScreen(AppScreen):
                 circuit, description = batch_circuit(bridge.session)
             else:
                 circuit, description = file_circuit(path_text)
-            result = compile_all(circuit, description)
+            result = compile_all(circuit, description, lambda: worker.is_cancelled)
         except (CircuitSourceError, ValueError) as exc:
-            self.post_message(CompileFinished(None, str(exc)))
+            self.post_message(CompileFinished(None, str(exc), request=worker))
             return
-        self.post_message(CompileFinished(result))
+        self.post_message(CompileFinished(result, request=worker))
 
     def on_compile_finished(self, message: CompileFinished) -> None:
+        if self._superseded(message):
+            return
         if message.error is not None:
             self._message(message.error, error=True)
             return
@@ -243,19 +290,24 @@ class CompilerScreen(AppScreen):
             self._message("compile a circuit first (c)", error=True)
             return
         self._message("verifying…")
-        self._verify(self.compiled)
+        self._request = self._verify(self.compiled)
 
     @work(thread=True, group="compiler", exclusive=True, exit_on_error=False)
     def _verify(self, view: CompiledView) -> None:
+        worker = get_current_worker()
         try:
-            fidelity = verify_all(view)
+            fidelity = verify_all(view, lambda: worker.is_cancelled)
         except ValueError as exc:
-            self.post_message(VerifyFinished(None, str(exc)))
+            self.post_message(VerifyFinished(None, str(exc), request=worker))
             return
+        if worker.is_cancelled:
+            return  # partial: the view must not keep it, and the screen would drop it
         view.fidelity = fidelity
-        self.post_message(VerifyFinished(min(fidelity.values())))
+        self.post_message(VerifyFinished(min(fidelity.values()), request=worker))
 
     def on_verify_finished(self, message: VerifyFinished) -> None:
+        if self._superseded(message):
+            return
         if message.error is not None or message.fidelity is None:
             self._message(message.error or "verification failed", error=True)
             return
@@ -267,7 +319,7 @@ class CompilerScreen(AppScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A compile or verify that died of a bug (WorkerErrors notifies it): the message line must not go on
         saying "compiling…"."""
-        if event.state == WorkerState.ERROR and event.worker.group == "compiler":
+        if event.state == WorkerState.ERROR and event.worker is self._request:
             self._message("stopped by an internal error (see the notification)", error=True)
 
     def action_toggle_layout(self) -> None:
@@ -292,9 +344,20 @@ class CompilerScreen(AppScreen):
     # ----- drawing -----
 
     def _message(self, text: str, *, error: bool = False) -> None:
+        """Show `text`; one too long for the message area shows its longest word shortened, and whole as the
+        area's tooltip."""
+        self._shown_message = text
         message = self.query_one("#message", Static)
-        message.update(text)
+        width = message.content_size.width
+        fitted = fit_lines(text, width) if width > 0 else text
+        message.update(fitted)
+        message.tooltip = text if fitted != text else None
         message.set_class(error, "-error")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Fit the message to the new width (it was shortened for the old one, or not at all)."""
+        message = self.query_one("#message", Static)
+        self.call_after_refresh(self._message, self._shown_message, error=message.has_class("-error"))
 
     def _show(self) -> None:
         view = self.compiled

@@ -8,6 +8,7 @@ import random
 import threading
 import tracemalloc
 
+import numpy as np
 import pytest
 from textual.content import Content
 from textual.widgets import Input, Select, Static
@@ -194,3 +195,37 @@ async def test_a_long_path_in_an_error_is_shortened_so_the_reason_stays_visible(
         await pilot.pause()
         await pilot.pause()
         assert message(screen) == f"{deep}: cannot read: no such file or directory" and area.tooltip is None
+
+
+@pytest.mark.parametrize("target", ["aria", "forte"])
+def test_a_circuit_read_as_a_template_compiles_and_binds_in_memory_linear_in_it(target):
+    # a slot per angle: the dense (slots, native expressions) maps were 8,000 x 16,000 floats at 8,000 gates
+    from engine.circuits.template import Template
+
+    t, row = Template.from_circuit(random_circuit(16, 3000))
+    tracemalloc.start()
+    try:
+        compiled = NativeGateCompiler(target).compile_template(t)
+        native, angles = compiled.bind(row[None, :])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert t.n_trainable > 1500 and angles.shape == (1, native.n_angles)
+    assert peak < 24 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MiB"  # dense: 33 MiB at 3,000 gates, 1 GB at 8,000
+
+
+def test_a_slot_map_held_by_its_entries_binds_as_the_dense_one(monkeypatch):
+    from engine.circuits.library import ry_rz_ladder
+    from engine.compiler import build
+
+    t = ry_rz_ladder(4, 2)
+    rng = np.random.default_rng(3)
+    params, inputs = rng.uniform(-2, 2, (5, t.n_trainable)), rng.uniform(-1, 1, (5, t.n_inputs))
+    for target in ("aria", "forte"):
+        monkeypatch.setattr(build, "DENSE_SLOT_MAP", 2**20)
+        dense = NativeGateCompiler(target).compile_template(t)
+        monkeypatch.setattr(build, "DENSE_SLOT_MAP", 0)
+        sparse = NativeGateCompiler(target).compile_template(t)
+        assert isinstance(sparse._p.af_p, build.SlotMap) and isinstance(dense._p.af_p, np.ndarray)
+        for a, b in zip(dense.bind_with_frames(params, inputs)[1:], sparse.bind_with_frames(params, inputs)[1:]):
+            assert np.max(np.abs(a - b)) < 1e-12

@@ -20,7 +20,9 @@ from .onequbit import (
     GENERAL, GPI2, Axis, PULSE_NAMES, PULSES, RunShape, axis_matrix, conj_axis, frame_to, matrix_class,
     parallel, reduce_rotation_angle, rotation, run_class, synthesize,
 )
-from .program import Program
+from .program import Program, SlotMap
+
+DENSE_SLOT_MAP = 2**20  # entries of a dense (P, E) map (8 MB); larger maps are held by their entries
 from .twoqubit import MAX_CONTROLS, X_AXIS, Z_AXIS, aria_basis, aria_default, forte_basis, lower_op, normalize_turns
 
 
@@ -467,14 +469,20 @@ class Build:
             phase_cols=np.array(sorted(phase_cols), dtype=np.intp),
         )
 
-    def _compose(self, exprs: list[Affine]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Affine expressions over the slots, as (P, E) and (D, E) maps and (E,) constants."""
-        p = self.t.n_trainable
-        coef = np.zeros((p + self.t.n_inputs, len(exprs)))
-        for j, e in enumerate(exprs):
-            for k, c in e.terms:
-                coef[k, j] += c
-        return coef[:p], coef[p:], np.array([e.const for e in exprs], dtype=np.float64)
+    def _compose(self, exprs: list[Affine]) -> tuple[np.ndarray | SlotMap, np.ndarray, np.ndarray]:
+        """Affine expressions over the slots, as (P, E) and (D, E) maps and (E,) constants; the (P, E) map by its
+        entries (SlotMap) past DENSE_SLOT_MAP entries, where a table would grow with the square of the circuit."""
+        p, d = self.t.n_trainable, self.t.n_inputs
+        consts = np.array([e.const for e in exprs], dtype=np.float64)
+        terms = [(k, j, c) for j, e in enumerate(exprs) for k, c in e.terms]
+        rows = np.array([k for k, _, _ in terms], dtype=np.intp)
+        cols = np.array([j for _, j, _ in terms], dtype=np.intp)
+        vals = np.array([c for _, _, c in terms], dtype=np.float64)
+        inputs = np.zeros((d, len(exprs)))
+        is_input = rows >= p
+        np.add.at(inputs, (rows[is_input] - p, cols[is_input]), vals[is_input])
+        slots = SlotMap((p, len(exprs)), rows[~is_input], cols[~is_input], vals[~is_input])
+        return (slots if p * len(exprs) > DENSE_SLOT_MAP else slots.toarray()), inputs, consts
 
     def pulse_counts(self) -> tuple[int, int]:
         """(one-qubit pulses, two-qubit gates) without building the program."""

@@ -36,6 +36,34 @@ def undo_permutation(probs: np.ndarray, permutation: tuple[int, ...]) -> np.ndar
     return np.asarray(probs)[..., permutation_index(permutation)]
 
 
+class SlotMap:
+    """A (P, E) map from slots to expressions held by its nonzero entries: `x @ m` is x @ dense(m).
+
+    A circuit read as a template (`Template.from_circuit`) has a slot per angle, and its native form about two
+    expressions per angle, each depending on one or two slots: dense, 8,000 gates made a (8,000, 16,000) table,
+    1 GB a map and quadratic in the circuit. `__array_ufunc__ = None` makes numpy hand `x @ m` to `__rmatmul__`.
+    """
+
+    __array_ufunc__ = None
+
+    def __init__(self, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, vals: np.ndarray):
+        order = np.argsort(cols, kind="stable")
+        self.shape = shape
+        self.rows, self.cols, self.vals = rows[order], cols[order], vals[order]
+        self.targets, self.starts = np.unique(self.cols, return_index=True)  # each column's run of entries
+
+    def __rmatmul__(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((x.shape[0], self.shape[1]))
+        if self.rows.size:
+            out[:, self.targets] = np.add.reduceat(x[:, self.rows] * self.vals, self.starts, axis=1)
+        return out
+
+    def toarray(self) -> np.ndarray:
+        dense = np.zeros(self.shape)
+        np.add.at(dense, (self.rows, self.cols), self.vals)
+        return dense
+
+
 @dataclass
 class Program:
     """Everything `bind` needs, as arrays (built by build.py)."""
@@ -44,7 +72,7 @@ class Program:
     target: str
     native: Template
     permutation: tuple[int, ...]
-    af_p: np.ndarray  # (P, F) affine factor angles from trainable slots
+    af_p: np.ndarray | SlotMap  # (P, F) affine factor angles from trainable slots
     af_x: np.ndarray  # (D, F) ... from input slots
     af_c: np.ndarray  # (F,)
     cond_core: np.ndarray  # (Fc,) parametric core index of each conditional factor
@@ -57,7 +85,7 @@ class Program:
     fixed_pulses: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (run ids, columns, frame-free phases)
     wire_first: np.ndarray  # (R,) first run id on the run's wire (runs are wire-major)
     last_run: np.ndarray  # (n,) last run id of each wire
-    at_p: np.ndarray  # (P, Cp) parametric core angles (turns)
+    at_p: np.ndarray | SlotMap  # (P, Cp) parametric core angles (turns)
     at_x: np.ndarray  # (D, Cp)
     at_c: np.ndarray  # (Cp,)
     core_angle: np.ndarray  # (Nc,) constant angles (cores in emission order)
